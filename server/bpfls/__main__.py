@@ -1,0 +1,3 @@
+from bpfls.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""The BTF engine: lazy, validated decoding of kernel, module and object BTF.
+
+Entry point: :func:`load`. This package never imports the LSP stack.
+"""
+
+from __future__ import annotations
+
+import os
+
+from bpfls.btf.btf import Btf
+from bpfls.btf.errors import BtfError
+from bpfls.btf.files import read_blob
+from bpfls.btf.kinds import Kind
+from bpfls.btf.model import ArrayInfo, EnumValue, Member, Param, Type, VarSecInfo
+
+__all__ = ["ArrayInfo", "Btf", "BtfError", "EnumValue", "Kind", "Member", "Param", "Type",
+           "VarSecInfo", "load", "load_bytes"]
+
+
+def load(path: str | os.PathLike[str], base: Btf | str | os.PathLike[str] | None = None) -> Btf:
+    """Load BTF from ``path``: raw BTF, an ELF file's ``.BTF``, or a gzip/xz/zstd file of either.
+
+    ``base`` (a :class:`Btf` or a path) makes ``path`` split BTF over it, as for kernel modules.
+    A module ELF that carries a distilled base (``.BTF.base``) is read over that base when no
+    ``base`` is given.
+    """
+    p = os.fspath(path)
+    blob = read_blob(p)
+    if base is not None and not isinstance(base, Btf):
+        base = load(base)
+    if base is None and blob.distilled_base is not None:
+        base = Btf(blob.distilled_base, path=f"{p}[.BTF.base]", origin="ELF .BTF.base")
+    return Btf(blob.data, base=base, path=p, origin=blob.origin)
+
+
+def load_bytes(data: bytes, base: Btf | None = None, name: str = "<bytes>") -> Btf:
+    """Like :func:`load`, from bytes in memory."""
+    from bpfls.btf.files import blob_from_bytes
+
+    blob = blob_from_bytes(data, name)
+    if base is None and blob.distilled_base is not None:
+        base = Btf(blob.distilled_base, path=f"{name}[.BTF.base]", origin="ELF .BTF.base")
+    return Btf(blob.data, base=base, path=name, origin=blob.origin)

@@ -1,0 +1,1 @@
+"""Command-line front ends (thin: they parse arguments, call the engine and format output)."""
