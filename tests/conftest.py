@@ -1,0 +1,67 @@
+"""Shared fixtures: the bundled sample kernels, ../shared/btf, and the bpftool oracle."""
+
+from __future__ import annotations
+
+import lzma
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "sample-btf"
+SHARED_BTF = ROOT.parent / "shared" / "btf"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def sample_kernels() -> list[Path]:
+    """Every bundled kernel BTF file (``sample-btf/*.btf.xz``)."""
+    return sorted(SAMPLE_DIR.glob("*.btf.xz"))
+
+
+@cache
+def decompressed(path: Path) -> bytes:
+    return lzma.decompress(path.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def raw_sample(tmp_path_factory: pytest.TempPathFactory):
+    """Return a function giving an uncompressed copy of a sample kernel (for bpftool)."""
+    d = tmp_path_factory.mktemp("raw-btf")
+
+    def get(path: Path) -> Path:
+        out = d / path.name.removesuffix(".xz")
+        if not out.exists():
+            out.write_bytes(decompressed(path))
+        return out
+
+    return get
+
+
+def _require_tool(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}")
+                                  else None)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required in CI (.ci/run installs it)")
+        pytest.skip(f"{name} not installed (apt-get install {name})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bpftool() -> str:
+    return _require_tool("bpftool")
+
+
+@pytest.fixture(scope="session")
+def shared_btf() -> Path:
+    if not SHARED_BTF.is_dir():
+        pytest.skip("../shared/btf is not present (it is not part of a fresh clone)")
+    return SHARED_BTF
+
+
+def run_bpftool(bpftool: str, *args: str) -> str:
+    return subprocess.run([bpftool, *args], check=True, capture_output=True, text=True).stdout
