@@ -6,6 +6,7 @@ import lzma
 import os
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample-btf"
 SHARED_BTF = ROOT.parent / "shared" / "btf"
 IN_CI = bool(os.environ.get("CI"))
+
+# Keep the tests' BTF index cache out of the user's cache directory (subprocesses inherit it).
+os.environ["BPFLS_CACHE_DIR"] = tempfile.mkdtemp(prefix="bpfls-test-cache-")
 
 
 def sample_kernels() -> list[Path]:
@@ -61,6 +65,11 @@ def shared_btf() -> Path:
     if not SHARED_BTF.is_dir():
         pytest.skip("../shared/btf is not present (it is not part of a fresh clone)")
     return SHARED_BTF
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool the test needs: skip without it, but fail in CI."""
+    return _require_tool(name)
 
 
 def run_bpftool(bpftool: str, *args: str) -> str:

@@ -17,20 +17,21 @@ __all__ = ["ArrayInfo", "Btf", "BtfError", "EnumValue", "Kind", "Member", "Param
            "VarSecInfo", "load", "load_bytes"]
 
 
-def load(path: str | os.PathLike[str], base: Btf | str | os.PathLike[str] | None = None) -> Btf:
+def load(path: str | os.PathLike[str], base: Btf | str | os.PathLike[str] | None = None, *,
+         use_cache: bool = True) -> Btf:
     """Load BTF from ``path``: raw BTF, an ELF file's ``.BTF``, or a gzip/xz/zstd file of either.
 
     ``base`` (a :class:`Btf` or a path) makes ``path`` split BTF over it, as for kernel modules.
     A module ELF that carries a distilled base (``.BTF.base``) is read over that base when no
-    ``base`` is given.
+    ``base`` is given. ``use_cache`` allows the on-disk index cache (see :mod:`bpfls.btf.cache`).
     """
     p = os.fspath(path)
     blob = read_blob(p)
     if base is not None and not isinstance(base, Btf):
-        base = load(base)
+        base = load(base, use_cache=use_cache)
     if base is None and blob.distilled_base is not None:
         base = Btf(blob.distilled_base, path=f"{p}[.BTF.base]", origin="ELF .BTF.base")
-    return Btf(blob.data, base=base, path=p, origin=blob.origin)
+    return Btf(blob.data, base=base, path=p, origin=blob.origin, use_cache=use_cache)
 
 
 def load_bytes(data: bytes, base: Btf | None = None, name: str = "<bytes>") -> Btf:

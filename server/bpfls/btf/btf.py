@@ -91,7 +91,7 @@ class Btf:
     """
 
     def __init__(self, data: bytes, *, base: Btf | None = None, path: str | None = None,
-                 origin: str = "raw") -> None:
+                 origin: str = "raw", use_cache: bool = False) -> None:
         self.path = path or "<bytes>"
         self.base = base
         self.origin = origin
@@ -118,12 +118,13 @@ class Btf:
         self.start_id = base.end_id if base is not None else 1
         self.start_str_off = base.end_str_off if base is not None else 0
         self.end_str_off = self.start_str_off + len(self._strs)
-        self._offs = self._walk_types()
+        self._offs = self._index_types(data, use_cache)
         self.end_id = self.start_id + len(self._offs)
         self._types: dict[int, Type] = {}
         self._str_cache: dict[int, str] = {}
         self._find_cache: dict[str, tuple[int, ...]] = {}
         self._void = VoidType(self)
+        self._align_memo: dict[int, int] = {}
 
     # -- loading ------------------------------------------------------------------------------
     def _check_strings(self) -> None:
@@ -133,11 +134,30 @@ class Btf:
                 raise BtfError("empty string section", self.path, 16)
             return
         if self.base is None and s[0] != 0:
-            raise BtfError("string section does not start with an empty string", self.path,
-                           self._str_base)
+            raise BtfError("string section does not start with an empty string (split BTF of "
+                           "a module? give its base BTF, e.g. --base /sys/kernel/btf/vmlinux)",
+                           self.path, self._str_base)
         if s[-1] != 0:
             raise BtfError("unterminated string table: the last string has no NUL",
                            self.path, self._str_base + len(s) - 1)
+
+    def _index_types(self, data: bytes, use_cache: bool) -> array:
+        """The record offsets, from the on-disk cache when allowed and present."""
+        if not use_cache or len(data) < (1 << 20):
+            return self._walk_types()
+        from bpfls.btf import cache
+
+        key = cache.content_key(data)
+        hit = cache.load_index(key)
+        if hit is not None:
+            offs, names = hit
+            n = len(self._w)
+            if offs and offs[-1] < n and len(names) == 4 * len(offs):
+                self._name_words = names
+                return offs
+        offs = self._walk_types()
+        cache.store_index(key, offs, self._name_words)
+        return offs
 
     def _walk_types(self) -> array:
         """Record the word offset of every type record (the only eager pass)."""
@@ -210,9 +230,12 @@ class Btf:
 
     def _str_offsets(self, name: str) -> list[int]:
         """Every string offset of this object's own string table that holds exactly ``name``."""
-        needle = b"\0" + name.encode() + b"\0"
+        enc = name.encode()
+        needle = b"\0" + enc + b"\0"
         s = self._strs
-        out = []
+        # a split string table need not start with the empty string: its first string has no
+        # NUL before it
+        out = [self.start_str_off] if s.startswith(enc + b"\0") else []
         pos = s.find(needle)
         while pos >= 0:
             out.append(self.start_str_off + pos + 1)
@@ -368,6 +391,13 @@ class Btf:
         return self._align_of(t, 0)
 
     def _align_of(self, t: Type, depth: int) -> int:
+        memo = self._align_memo
+        a = memo.get(t.id)
+        if a is None:
+            a = memo[t.id] = self._compute_align(t, depth)
+        return a
+
+    def _compute_align(self, t: Type, depth: int) -> int:
         if depth > MAX_RESOLVE_DEPTH:
             raise BtfError(f"type chain too deep or cyclic at [{t.id}]", self.path, None, t.id)
         kind = t.kind

@@ -1,0 +1,83 @@
+"""On-disk cache of the type-offset table, keyed by the BTF content hash.
+
+The only eager work when loading BTF is one pass over the type section to find where each
+record starts. For a kernel that is loaded again (every editor start, every CI run) that table
+is read back from ``$XDG_CACHE_HOME/bpfls/btf/<sha256>.idx`` instead. The cache is an
+optimisation only: a missing, unreadable, stale or corrupt entry is ignored and rewritten.
+Set ``BPFLS_NO_CACHE=1`` to disable it, ``BPFLS_CACHE_DIR`` to move it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import sys
+import tempfile
+from array import array
+from pathlib import Path
+
+_MAGIC = b"BPFLSIDX"
+_VERSION = 1
+_HEAD = struct.Struct("<8sII")  # magic, version, number of records
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("BPFLS_NO_CACHE"):
+        return None
+    d = os.environ.get("BPFLS_CACHE_DIR")
+    if d:
+        return Path(d) / "btf"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bpfls" / "btf"
+
+
+def content_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_index(key: str) -> tuple[array, bytes] | None:
+    """The cached (record offsets, name offsets) for BTF with this content hash, if any."""
+    d = cache_dir()
+    if d is None:
+        return None
+    try:
+        raw = (d / f"{key}.idx").read_bytes()
+    except OSError:
+        return None
+    if len(raw) < _HEAD.size:
+        return None
+    magic, version, n = _HEAD.unpack_from(raw)
+    if magic != _MAGIC or version != _VERSION or len(raw) != _HEAD.size + 8 * n:
+        return None
+    offs = array("I")
+    offs.frombytes(raw[_HEAD.size:_HEAD.size + 4 * n])
+    names = raw[_HEAD.size + 4 * n:]
+    if sys.byteorder != "little":
+        offs.byteswap()
+        swapped = array("I")
+        swapped.frombytes(names)
+        swapped.byteswap()
+        names = swapped.tobytes()
+    return offs, names
+
+
+def store_index(key: str, offs: array, names: bytes) -> None:
+    d = cache_dir()
+    if d is None:
+        return
+    o = array("I", offs)
+    nm = array("I")
+    nm.frombytes(names)
+    if sys.byteorder != "little":
+        o.byteswap()
+        nm.byteswap()
+    payload = _HEAD.pack(_MAGIC, _VERSION, len(o)) + o.tobytes() + nm.tobytes()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, d / f"{key}.idx")
+    except OSError:
+        pass  # a read-only or full cache directory only costs speed
