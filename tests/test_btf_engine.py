@@ -8,14 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from btfbuild import BtfBuilder, sample_blob
-from conftest import decompressed, require_tool, sample_kernels
-
 import bpfls.btf as B
+import pytest
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.btf import find_by_spec
 from bpfls.btf.cnames import type_name
+from btfbuild import BtfBuilder, sample_blob
+from conftest import decompressed, require_tool, sample_kernels
 
 KERNELS = sample_kernels()
 
@@ -127,7 +126,7 @@ def test_unknown_future_kind_is_reported() -> None:
     b = BtfBuilder()
     b.int_("int", 4, signed=True)
     b.raw_record([b.s("x"), (20 << 24), 4])
-    with pytest.raises(BtfError, match=r"unknown BTF kind 20 .*\[2\]|type \[2\]: unknown BTF kind 20"):
+    with pytest.raises(BtfError, match=r"type \[2\]: unknown BTF kind 20"):
         B.load_bytes(b.build())
 
 
