@@ -146,11 +146,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from bpfls.btf.dump_json import dump_bpftool_json, dump_bpftool_raw
+    from bpfls.btf.dump_json import dump_bpftool_bytes
 
     btf = _load(args)
-    text = dump_bpftool_json(btf) if args.format == "bpftool-json" else dump_bpftool_raw(btf)
-    sys.stdout.write(text)
+    data = dump_bpftool_bytes(btf, json=args.format == "bpftool-json")
+    # bytes, not text: names that are not valid UTF-8 are written unchanged, as bpftool does
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
     return 0
 
 
