@@ -128,6 +128,8 @@ def elf_sections(data: bytes, path: str, names: tuple[str, ...]) -> dict[str, by
 
 def blob_from_bytes(data: bytes, path: str) -> BtfBlob:
     """Find the BTF in ``data``: raw BTF, an ELF's .BTF section, or either compressed."""
+    if not data:
+        raise BtfError("empty file", path, 0)
     origin = []
     fmt = compression_of(data)
     if fmt is not None:
