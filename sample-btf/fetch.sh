@@ -103,17 +103,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
 fi
 
-echo
-printf '%-22s %-8s %-12s %s\n' file types "raw bytes" "sha256 (.xz / raw BTF)"
 for k in "${kernels[@]}"; do
   read -r name pkg ver arch suite sum <<<"$k"
-  f=$(deb_file "$pkg" "$ver" "$arch")
+  "${bpfls[@]}" btf extract "$debs/$(deb_file "$pkg" "$ver" "$arch")" -o "$here/$name.btf.xz"
+done
+
+echo
+printf '%-18s %-7s %-9s %s\n' file types "raw bytes" "sha256 of the .xz, then of the raw BTF"
+for k in "${kernels[@]}"; do
+  read -r name pkg ver arch suite sum <<<"$k"
   out="$here/$name.btf.xz"
-  "${bpfls[@]}" btf extract "$debs/$f" -o "$out"
   raw="$work/$name.btf"
   xz -dc "$out" >"$raw"
   types=$("${bpfls[@]}" btf info "$raw" | awk '/^types:/ {print $2}')
-  printf '%-22s %-8s %-12s %s\n' "$name.btf.xz" "$types" "$(stat -c %s "$raw")" \
+  printf '%-18s %-7s %-9s %s\n' "$name.btf.xz" "$types" "$(stat -c %s "$raw")" \
     "$(sha256sum "$out" | cut -d' ' -f1)"
-  printf '%-22s %-8s %-12s %s\n' "" "" "" "$(sha256sum "$raw" | cut -d' ' -f1)"
+  printf '%-18s %-7s %-9s %s\n' "" "" "" "$(sha256sum "$raw" | cut -d' ' -f1)"
 done
