@@ -258,3 +258,49 @@ def test_index_cache_roundtrip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     entries[0].unlink()
     B.load(raw)
     assert not entries[0].exists()
+
+
+# -- distilled base relocation -------------------------------------------------------------------
+
+def _same_module(a: B.Btf, b: B.Btf) -> None:
+    for x, y in zip(a, b, strict=True):
+        assert (x.kind, x.name) == (y.kind, y.name)
+        if x.kind in (Kind.STRUCT, Kind.UNION):
+            assert [(m.name, m.bit_offset, type_name(a, m.type_id)) for m in x.members] == \
+                   [(m.name, m.bit_offset, type_name(b, m.type_id)) for m in y.members]
+        elif x.kind == Kind.FUNC:
+            assert type_name(a, x.type_id) == type_name(b, y.type_id)
+
+
+def test_distilled_module_relocates_onto_full_kernel(shared_btf: Path, tmp_path: Path) -> None:
+    from bpfls.btf.relocate import relocate
+
+    d = shared_btf / "split" / "linux-7.1-distilled"
+    over_distilled = B.load(d / "btf_testmod.btf", base=d / "btf_testmod.btf.base")
+    vmlinux = B.load(shared_btf / "kernels" / "linux-7.1.btf.gz")
+    moved = relocate(over_distilled, vmlinux)
+    assert moved.start_id == vmlinux.end_id and moved.base is vmlinux
+    _same_module(over_distilled, moved)
+    # base types the module uses are now the kernel's full definitions
+    bpf_map = moved.find("bpf_map", "struct")
+    assert bpf_map.id < vmlinux.end_id and len(bpf_map.members) > 10
+
+    # the same through an ELF module that carries .BTF and .BTF.base, as a .ko does
+    objcopy = require_tool("llvm-objcopy")
+    clang = require_tool("clang")
+    (tmp_path / "m.c").write_text("int x;\n")
+    ko = tmp_path / "m.ko"
+    subprocess.run([clang, "-target", "bpf", "-c", str(tmp_path / "m.c"), "-o", str(ko)],
+                   check=True)
+    subprocess.run([objcopy, "--add-section", f".BTF={d / 'btf_testmod.btf'}",
+                    "--add-section", f".BTF.base={d / 'btf_testmod.btf.base'}", str(ko)],
+                   check=True)
+    alone = B.load(ko)
+    assert alone.base is not None and alone.base.nr_types == 157
+    _same_module(over_distilled, alone)
+    _same_module(over_distilled, B.load(ko, base=vmlinux))
+
+    # the wrong kernel: a distilled type with no match is a clear error
+    old = B.load(shared_btf / "kernels" / "linux-5.4.btf.gz")
+    with pytest.raises(BtfError, match="has no match in"):
+        B.load(ko, base=old)

@@ -9,7 +9,7 @@ import os
 
 from bpfls.btf.btf import Btf
 from bpfls.btf.errors import BtfError
-from bpfls.btf.files import read_blob
+from bpfls.btf.files import BtfBlob, blob_from_bytes, read_blob
 from bpfls.btf.kinds import Kind
 from bpfls.btf.model import ArrayInfo, EnumValue, Member, Param, Type, VarSecInfo
 
@@ -23,22 +23,29 @@ def load(path: str | os.PathLike[str], base: Btf | str | os.PathLike[str] | None
 
     ``base`` (a :class:`Btf` or a path) makes ``path`` split BTF over it, as for kernel modules.
     A module ELF that carries a distilled base (``.BTF.base``) is read over that base when no
-    ``base`` is given. ``use_cache`` allows the on-disk index cache (see :mod:`bpfls.btf.cache`).
+    ``base`` is given, and relocated onto ``base`` (as libbpf's ``btf__relocate`` does) when one
+    is. ``use_cache`` allows the on-disk index cache (see :mod:`bpfls.btf.cache`).
     """
     p = os.fspath(path)
     blob = read_blob(p)
     if base is not None and not isinstance(base, Btf):
         base = load(base, use_cache=use_cache)
-    if base is None and blob.distilled_base is not None:
-        base = Btf(blob.distilled_base, path=f"{p}[.BTF.base]", origin="ELF .BTF.base")
-    return Btf(blob.data, base=base, path=p, origin=blob.origin, use_cache=use_cache)
+    return _from_blob(blob, base, p, use_cache=use_cache)
 
 
 def load_bytes(data: bytes, base: Btf | None = None, name: str = "<bytes>") -> Btf:
     """Like :func:`load`, from bytes in memory."""
-    from bpfls.btf.files import blob_from_bytes
-
     blob = blob_from_bytes(data, name)
-    if base is None and blob.distilled_base is not None:
-        base = Btf(blob.distilled_base, path=f"{name}[.BTF.base]", origin="ELF .BTF.base")
-    return Btf(blob.data, base=base, path=name, origin=blob.origin)
+    return _from_blob(blob, base, name, use_cache=False)
+
+
+def _from_blob(blob: BtfBlob, base: Btf | None, name: str, *, use_cache: bool) -> Btf:
+    if blob.distilled_base is not None:
+        distilled = Btf(blob.distilled_base, path=f"{name}[.BTF.base]", origin="ELF .BTF.base")
+        module = Btf(blob.data, base=distilled, path=name, origin=blob.origin)
+        if base is None:
+            return module
+        from bpfls.btf.relocate import relocate
+
+        return relocate(module, base)
+    return Btf(blob.data, base=base, path=name, origin=blob.origin, use_cache=use_cache)

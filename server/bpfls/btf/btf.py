@@ -34,11 +34,12 @@ _STEP_VLEN_T = tuple(_STEP_VLEN)
 
 class Header:
     __slots__ = ("magic", "version", "flags", "hdr_len", "type_off", "type_len", "str_off",
-                 "str_len")
+                 "str_len", "layout_off", "layout_len")
 
     def __init__(self, *fields: int) -> None:
         (self.magic, self.version, self.flags, self.hdr_len, self.type_off, self.type_len,
          self.str_off, self.str_len) = fields
+        self.layout_off = self.layout_len = 0
 
 
 def parse_header(data: bytes | memoryview, path: str | None) -> tuple[Header, str]:
@@ -61,12 +62,14 @@ def parse_header(data: bytes | memoryview, path: str | None) -> tuple[Header, st
         raise BtfError(f"unsupported BTF flags 0x{hdr.flags:x}", path, 3)
     if hdr.hdr_len < HEADER_LEN or hdr.hdr_len > len(data):
         raise BtfError(f"bad header length {hdr.hdr_len} (file has {len(data)} bytes)", path, 4)
-    if hdr.hdr_len > HEADER_LEN and any(bytes(data[HEADER_LEN:hdr.hdr_len])):
-        raise BtfError("unsupported BTF header: non-zero bytes in the unknown header tail",
-                       path, HEADER_LEN)
     body = len(data) - hdr.hdr_len
-    for what, off, ln, field in (("type", hdr.type_off, hdr.type_len, 8),
-                                 ("string", hdr.str_off, hdr.str_len, 16)):
+    sections = [("type", hdr.type_off, hdr.type_len, 8), ("string", hdr.str_off, hdr.str_len, 16)]
+    if hdr.hdr_len >= HEADER_LEN + 8:
+        # newer kernels append a "kind layout" section (per kind: extra bytes, bytes per vlen
+        # element, flags) after the fixed header; like libbpf, other trailing fields are ignored
+        hdr.layout_off, hdr.layout_len = struct.unpack_from(order + "II", data, HEADER_LEN)
+        sections.append(("kind layout", hdr.layout_off, hdr.layout_len, HEADER_LEN))
+    for what, off, ln, field in sections:
         if off + ln > body:
             raise BtfError(
                 f"{what} section out of bounds: {hdr.hdr_len}+{off}+{ln} exceeds file size "
