@@ -211,13 +211,14 @@ def zboot(payload: bytes, comp: str) -> bytes:
 
 
 def build_deb(tmp: Path, package: str, files: dict[str, bytes], compression: str = "xz",
-              name: str | None = None) -> Path:
+              name: str | None = None, depends: str | None = None) -> Path:
     dpkg_deb = _tool("dpkg-deb")
     root = tmp / f"{name or package}-{compression}-root"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(
         f"Package: {package}\nVersion: 1.0-1\nArchitecture: all\n"
-        "Maintainer: Nobody <nobody@example.org>\nDescription: test package\n")
+        "Maintainer: Nobody <nobody@example.org>\nDescription: test package\n"
+        + (f"Depends: {depends}\n" if depends else ""))
     for rel, data in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -376,6 +377,14 @@ def test_deb_without_kernel(tmp_path: Path) -> None:
     e = assert_rejected(deb, r"no kernel image .* in package linux-modules-1\.0-test")
     assert "boot/System.map-1.0-test" in str(e)
     assert "linux-image-" in str(e)
+
+
+def test_deb_metapackage(tmp_path: Path) -> None:
+    deb = build_deb(tmp_path, "linux-image-amd64", {
+        "usr/share/doc/linux-image-amd64/copyright": b"GPL-2\n",
+    }, depends="linux-image-6.1.0-50-amd64 (= 6.1.176-1), kmod")
+    assert_rejected(deb, r"in package linux-image-amd64 \(1 files\); this looks like a "
+                         r"metapackage.*: linux-image-6\.1\.0-50-amd64 \(= 6\.1\.176-1\)$")
 
 
 def test_deb_kernel_image_is_checked(tmp_path: Path) -> None:

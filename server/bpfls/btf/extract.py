@@ -44,7 +44,7 @@ MAX_DEPTH = 6
 #: Bytes of a package's data.tar read while looking for the kernel image.
 MAX_PACKAGE_STREAM = 4 * MAX_DECOMPRESSED
 #: BTF header candidates tried when scanning an image with no section table.
-MAX_SCAN_CANDIDATES = 4096
+MAX_SCAN_CANDIDATES = 1024
 
 AR_MAGIC = b"!<arch>\n"
 BZIP2_MAGIC = b"BZh"
@@ -525,11 +525,12 @@ def _tar_errors(path: str, member: str, fn: Callable[[], bytes | None]) -> bytes
         raise BtfError(f"corrupt package member {member}: {e}", path) from None
 
 
-def _package_name(data: bytes, members: dict[str, tuple[int, int]], path: str) -> str | None:
-    """The ``Package:`` of a .deb's control file, or None when it cannot be read."""
+def _package_control(data: bytes, members: dict[str, tuple[int, int]],
+                     path: str) -> dict[str, str]:
+    """The fields of a .deb's control file (empty when it cannot be read)."""
     name = next((m for m in members if m.startswith("control.tar")), None)
     if name is None:
-        return None
+        return {}
     off, size = members[name]
 
     def read() -> bytes | None:
@@ -544,11 +545,12 @@ def _package_name(data: bytes, members: dict[str, tuple[int, int]], path: str) -
     try:
         control = _tar_errors(path, name, read)
     except BtfError:
-        return None
-    if not control:
-        return None
-    found = re.search(rb"^Package:\s*(\S+)", control, re.M)
-    return found.group(1).decode("utf-8", "replace") if found else None
+        return {}
+    fields: dict[str, str] = {}
+    for found in re.finditer(r"^([\w-]+):[ \t]*(.*)$",
+                             (control or b"").decode("utf-8", "replace"), re.M):
+        fields.setdefault(found.group(1), found.group(2).strip())
+    return fields
 
 
 def _from_deb(data: bytes, path: str, depth: int) -> bytes:
@@ -591,7 +593,8 @@ def _from_deb(data: bytes, path: str, depth: int) -> bytes:
     btf = _tar_errors(path, member, scan)
     if btf is not None:
         return btf
-    pkg = _package_name(data, members, path)
+    control = _package_control(data, members, path)
+    pkg = control.get("Package")
     held = f"package {pkg}" if pkg else "the package"
     detail = [f"{nfiles} files"]
     if links:
@@ -599,8 +602,13 @@ def _from_deb(data: bytes, path: str, depth: int) -> bytes:
     if seen:
         detail.append("boot files: " + ", ".join(seen))
     hint = ""
+    depends = [d.strip() for d in control.get("Depends", "").split(",")
+               if d.strip().startswith(("linux-image-", "linux-signed-"))]
     if pkg and pkg.startswith(("linux-modules", "linux-headers", "linux-tools", "linux-doc")):
         hint = "; the kernel image is in the matching linux-image-* package"
+    elif pkg and pkg.startswith("linux-image") and not seen and depends:
+        hint = (f"; this looks like a metapackage, the kernel is in the package it depends on: "
+                f"{', '.join(depends[:3])}")
     elif pkg and "unsigned" not in pkg and pkg.startswith("linux-image"):
         hint = ("; on Ubuntu the unsigned kernel may be in linux-image-unsigned-* and the "
                 "modules in linux-modules-*")
