@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import bpfls.btf as B
 import pytest
@@ -74,7 +75,7 @@ def _tool(name: str) -> str:
     return path
 
 
-def _zstandard():  # noqa: ANN202 - the module
+def _zstandard() -> ModuleType:
     try:
         import zstandard
     except ImportError:

@@ -26,6 +26,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable
+from types import ModuleType
 
 from bpfls.btf.btf import Btf
 from bpfls.btf.errors import BtfError
@@ -226,7 +227,7 @@ def _decompress_first(data: bytes, fmt: str, path: str, what: str,
     raise ValueError(fmt)
 
 
-def _zstandard(path: str):  # noqa: ANN202 - the module, when installed
+def _zstandard(path: str) -> ModuleType:
     try:
         import zstandard
     except ImportError:
@@ -481,7 +482,7 @@ class _LimitedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # noqa: ANN001 - a writable buffer
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
         chunk = self._raw.read(len(b))
         if chunk is None:
             return 0
