@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bpfls.btf as B
 import pytest
+
+import bpfls.btf as B
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.btf import find_by_spec
 from bpfls.btf.cnames import type_name
+
 from btfbuild import BtfBuilder, sample_blob
 from conftest import decompressed, require_tool, sample_kernels
 

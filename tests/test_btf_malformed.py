@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from btfbuild import BtfBuilder, sample_blob
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,8 @@ import bpfls.btf as B
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.btf.files import decompress
+
+from btfbuild import BtfBuilder, sample_blob
 
 GOOD = sample_blob()
 HDR = struct.Struct("<HBBIIIII")
@@ -214,20 +215,20 @@ def exercise(btf: B.Btf, strict: bool = False) -> None:
     errors = []
     for t in btf:
         try:
-            t.name
+            _ = t.name
             kind = t.kind
             if kind in (Kind.STRUCT, Kind.UNION):
                 for m in t.members:
                     btf[m.type_id]
                 btf.align_of(t)
             elif kind in (Kind.ENUM, Kind.ENUM64):
-                t.values
+                _ = t.values
             elif kind == Kind.FUNC_PROTO:
-                t.params
+                _ = t.params
             elif kind == Kind.DATASEC:
-                t.secinfos
+                _ = t.secinfos
             elif kind == Kind.ARRAY:
-                t.array
+                _ = t.array
             if kind not in (Kind.FUNC, Kind.FUNC_PROTO, Kind.FWD, Kind.DATASEC):
                 btf.resolve(t)
             if kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ARRAY, Kind.TYPEDEF,

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-import bpfls.btf as B
 import pytest
+from elftools.elf.elffile import ELFFile
+
+import bpfls.btf as B
 from bpfls.btf import BtfError
 from bpfls.btf.extract import (
     LZ4_LEGACY_BLOCK,
@@ -28,8 +30,8 @@ from bpfls.btf.extract import (
     lz4_legacy_decompress,
     write_btf,
 )
+
 from btfbuild import BtfBuilder
-from elftools.elf.elffile import ELFFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample-btf"
