@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from bpfls.btf import Btf, BtfError, load, load_bytes
 from bpfls.btf.diff import (
     ADDED,
@@ -28,6 +29,7 @@ from bpfls.btf.diff import (
     flatten,
     format_diff,
 )
+
 from btfbuild import BtfBuilder
 from conftest import SAMPLE_DIR
 

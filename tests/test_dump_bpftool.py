@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from bpfls.btf import Btf, load, load_bytes
 from bpfls.btf.dump_json import dump_bpftool_bytes, dump_bpftool_json, dump_bpftool_raw
+
 from btfbuild import BtfBuilder, sample_blob
 from conftest import sample_kernels
 
