@@ -78,8 +78,9 @@ def parse_header(data: bytes | memoryview, path: str | None) -> tuple[Header, st
         raise BtfError(f"type section offset {hdr.type_off} is not 4-byte aligned", path, 8)
     if hdr.type_len % 4:
         raise BtfError(f"type section length {hdr.type_len} is not a multiple of 4", path, 12)
-    if hdr.type_off < hdr.str_off < hdr.type_off + hdr.type_len or (
-            hdr.str_off <= hdr.type_off < hdr.str_off + hdr.str_len):
+    if hdr.type_len and hdr.str_len and (
+            hdr.type_off < hdr.str_off < hdr.type_off + hdr.type_len
+            or hdr.str_off <= hdr.type_off < hdr.str_off + hdr.str_len):
         raise BtfError(
             f"type section ({hdr.type_off}+{hdr.type_len}) and string section "
             f"({hdr.str_off}+{hdr.str_len}) overlap", path, 8)
