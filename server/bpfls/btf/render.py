@@ -109,6 +109,7 @@ class CDumper(DeclWriter):
         self._walk_depth = 0
         self._text: str | None = None
         self._frozen = False  # the header is written: names no longer count as uses
+        self._failed: BtfError | None = None
         self._spans: dict[int, tuple[int, int]] = {}
         self._span_idx: dict[int, tuple[int, int]] = {}
 
@@ -554,13 +555,19 @@ class CDumper(DeclWriter):
     # -- public -------------------------------------------------------------------------------
     def dump(self) -> str:
         """The whole header, as ``bpftool btf dump file F format c`` prints it."""
+        if self._failed is not None:
+            raise self._failed
         if self._text is None:
             self._w(HEADER)
             try:
                 for tid in range(1, self.btf.end_id):
                     self.dump_type(tid)
             except RecursionError:
-                raise BtfError("type graph too deep to write as C", self.btf.path) from None
+                self._failed = BtfError("type graph too deep to write as C", self.btf.path)
+                raise self._failed from None
+            except BtfError as e:
+                self._failed = e  # the half-written state is useless: fail the same way again
+                raise
             self._w(FOOTER)
             out = self._out
             ends = list(accumulate(map(len, out), initial=0))
@@ -802,6 +809,7 @@ class _Layout:
         self._padding_cache: dict[int, int] = {}
         self._natural: dict[int, int] = {}
         self._packed: dict[int, bool] = {}
+        self._in_union = 0  # inside a union, pahole writes no flexible array as `[]`
 
     # -- type facts ---------------------------------------------------------------------------
     def strip(self, tid: int) -> Type:
@@ -914,8 +922,10 @@ class _Layout:
         return head.rstrip(), name + tail
 
     def anon_array(self, t: Type) -> tuple[Type | None, str]:
-        """For an array (of arrays) of an anonymous struct or union: that type and ``[N]...``."""
+        """The dimensions ``[N]...`` of an array type (after modifiers), and its element type
+        when that is an anonymous struct or union (else None)."""
         dims = ""
+        t = self.btf.skip_modifiers(t)
         for _ in range(MAX_RESOLVE_DEPTH):
             if kind_of(t) != K_ARRAY:
                 break
@@ -924,7 +934,7 @@ class _Layout:
             t = self.btf.skip_modifiers(a.type_id)
         if dims and kind_of(t) in (K_STRUCT, K_UNION) and not t.name_off:
             return t, dims
-        return None, ""
+        return None, dims
 
     # -- printing -----------------------------------------------------------------------------
     def boundary(self, offset: int, indent: int, cl: list[int]) -> None:
@@ -941,7 +951,7 @@ class _Layout:
             cl[0] = line
 
     def member(self, pos: _Member, base: int, in_union: bool, indent: int, ts: int, ns: int,
-               cl: list[int], depth: int) -> None:
+               cl: list[int], depth: int, last: bool = False) -> None:
         """class_member__fprintf(): one member line (or an inline anonymous type)."""
         out = self.out
         m = pos.m
@@ -984,6 +994,9 @@ class _Layout:
                 out.append(f" /* {offset:5d} {pos.byte_size:5d} */")
                 return
         elem, dims = self.anon_array(mt)
+        flexible = last and dims.startswith("[0]")  # pahole writes a flexible array as `[]`
+        if flexible:
+            dims = "[]" + dims[3:]
         if elem is not None:
             # an array of an anonymous struct/union: its members inline, then `} name[N];`
             if kind_of(elem) == K_STRUCT:
@@ -994,6 +1007,8 @@ class _Layout:
             out.append(f" /* {offset:5d} {pos.byte_size:5d} */")
             return
         ty, nm = self.split_decl(m.type_id, m.name, indent)
+        if flexible:
+            nm = nm.replace("[0]", "[]", 1)
         text = f"{ty:<{abs(ts)}} {nm}"
         if pos.bitfield_size:
             text += f":{pos.bitfield_size}"
@@ -1020,11 +1035,13 @@ class _Layout:
         self.union_packed(t)
         tabs = "\t" * (indent + 1)
         initial = cl[0]
+        self._in_union += 1
         for pos in self.members_of(t):
             out.append(tabs)
             self.member(pos, base, True, indent + 1, ts, ns, cl, depth)
             out.append("\n")
             cl[0] = initial
+        self._in_union -= 1
         out.append("\t" * indent + "}")
 
     def struct(self, t: Type, indent: int, ts: int, ns: int, base: int, cl: list[int],
@@ -1081,7 +1098,8 @@ class _Layout:
                 out.append("\n")
                 newline = 0
             out.append(tabs)
-            self.member(pos, base, False, indent + 1, ts, ns, cl, depth)
+            flexible = pos is members[-1] and last is not None and not self._in_union
+            self.member(pos, base, False, indent + 1, ts, ns, cl, depth, flexible)
             mt = self.btf[pos.m.type_id]
             if kind_of(mt) == K_STRUCT:
                 padding = self.padding_of(mt)
