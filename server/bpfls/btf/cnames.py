@@ -2,7 +2,8 @@
 
 Declarators are built the way libbpf's btf_dump does (``btf_dump_emit_type_decl`` and
 ``btf_dump_emit_type_chain``, libbpf v1.1), so a member declaration reads exactly as
-``bpftool btf dump ... format c`` prints it. :class:`DeclWriter` is that algorithm;
+``bpftool btf dump ... format c`` prints it, quirks included (``volatile const int``,
+``char * (*f)(void)``, ``int(*)[4]``). :class:`DeclWriter` is that algorithm;
 :mod:`bpfls.btf.render` builds whole definitions and headers on top of it.
 """
 
@@ -116,11 +117,11 @@ class DeclWriter:
         return s
 
     def _enter(self, tid: int) -> None:
-        self._depth += 1
-        if self._depth > MAX_DECL_DEPTH:
-            self._depth = 0
+        """Count one more level of nesting (the caller undoes it in a ``finally``)."""
+        if self._depth >= MAX_DECL_DEPTH:
             raise BtfError(f"declarations nested too deep (cyclic types?) at [{tid}]",
                            self.btf.path, None, tid)
+        self._depth += 1
 
     # -- libbpf btf_dump_emit_type_decl -------------------------------------------------------
     def emit_type_decl(self, tid: int, fname: str, lvl: int) -> None:
@@ -276,11 +277,14 @@ def type_name(btf: Btf, t: Type | int, name: str = "") -> str:
     """
     t = btf[t] if isinstance(t, int) else t
     kind = kind_of(t)
-    writer = DeclWriter(btf)
-    if kind in (K_FUNC, K_VAR):
-        writer.emit_type_decl(t.type_id, name or t.name, 0)
-    elif kind in (K_DATASEC, K_DECL_TAG):
+    if kind in (K_DATASEC, K_DECL_TAG):
         return f"{base_name(t)} {name}" if name else base_name(t)
-    else:
-        writer.emit_type_decl(t.id, name, 0)
+    writer = DeclWriter(btf)
+    try:
+        if kind in (K_FUNC, K_VAR):
+            writer.emit_type_decl(t.type_id, name or t.name, 0)
+        else:
+            writer.emit_type_decl(t.id, name, 0)
+    except RecursionError:
+        raise BtfError("type declarator nested too deep", btf.path, None, t.id) from None
     return writer.take()

@@ -3,13 +3,19 @@
 :func:`dump_c` writes the whole header exactly as ``bpftool btf dump file F format c`` does
 (bpftool 7.1 with libbpf 1.1, the Debian bookworm build): libbpf's topological emission order,
 forward declarations where needed, ``___N`` suffixes for clashing names, explicit ``long: 64;``
-style padding and ``__attribute__((packed))``. :func:`render_c` cuts one definition out of that
-header (or renders it alone with the real names), and :func:`render_layout` shows a struct the
-way ``pahole -C`` does, with offsets, sizes, holes and padding.
+style padding and ``__attribute__((packed))``. That build's libbpf carries the padding and
+packing rules of libbpf 1.2 (minimal ``<type>: 0;`` alignment marks, packed structs aligned to
+1, ``struct empty {}`` on one line) but not its ``mode(byte)`` attributes on odd-sized enums;
+this module follows it, as checked against its output on real kernels.
+
+:func:`render_c` cuts one definition out of that header (or renders it alone with the real
+names), and :func:`render_layout` shows a struct the way ``pahole -C`` does, with offsets,
+sizes, holes and padding.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from itertools import accumulate
 from typing import TYPE_CHECKING
@@ -110,6 +116,7 @@ class CDumper(DeclWriter):
         self._text: str | None = None
         self._frozen = False  # the header is written: names no longer count as uses
         self._failed: BtfError | None = None
+        self.lock = threading.RLock()  # one writer at a time: the state is shared
         self._spans: dict[int, tuple[int, int]] = {}
         self._span_idx: dict[int, tuple[int, int]] = {}
 
@@ -555,6 +562,10 @@ class CDumper(DeclWriter):
     # -- public -------------------------------------------------------------------------------
     def dump(self) -> str:
         """The whole header, as ``bpftool btf dump file F format c`` prints it."""
+        with self.lock:
+            return self._dump()
+
+    def _dump(self) -> str:
         if self._failed is not None:
             raise self._failed
         if self._text is None:
@@ -581,6 +592,10 @@ class CDumper(DeclWriter):
 
     def definition(self, t: Type | int) -> str:
         """The C definition (or declaration) of one type, ending in ``;`` with no newline."""
+        with self.lock:
+            return self._definition(t)
+
+    def _definition(self, t: Type | int) -> str:
         btf = self.btf
         t = btf[t] if isinstance(t, int) else t
         tid = t.id
@@ -688,13 +703,14 @@ def c_name(btf: Btf, t: Type | int) -> str:
     """The name bpftool's header gives a struct, union, enum or typedef (``foo___2`` ...)."""
     t = btf[t] if isinstance(t, int) else t
     r = renderer(btf)
-    r.dump()
-    kind = kind_of(t)
-    if kind == K_TYPEDEF:
-        return r.ident_name(t.id, t)
-    if kind in (K_STRUCT, K_UNION, K_ENUM, K_ENUM64, K_FWD):
-        return r.tag_name(t.id, t)
-    return t.name
+    with r.lock:
+        r.dump()
+        kind = kind_of(t)
+        if kind == K_TYPEDEF:
+            return r.ident_name(t.id, t)
+        if kind in (K_STRUCT, K_UNION, K_ENUM, K_ENUM64, K_FWD):
+            return r.tag_name(t.id, t)
+        return t.name
 
 
 # -- layout (pahole -C) -------------------------------------------------------------------------
@@ -910,6 +926,7 @@ class _Layout:
         """A declaration cut into pahole's type and name columns."""
         marker = "\x00"
         d = self.dumper
+        d.take()  # drop anything a failed call left behind
         d.emit_type_decl(tid, marker, lvl)
         text = d.take()
         at = text.find(marker)
@@ -1187,6 +1204,11 @@ def render_layout(btf: Btf, t: Type | int) -> str:
     """
     t = btf[t] if isinstance(t, int) else t
     layout = _Layout(btf)
+    with layout.dumper.lock:
+        return _render_layout(btf, t, layout)
+
+
+def _render_layout(btf: Btf, t: Type, layout: _Layout) -> str:
     try:
         target = layout.strip(t.id) if kind_of(t) == K_TYPEDEF else t
         if kind_of(target) not in (K_STRUCT, K_UNION):
