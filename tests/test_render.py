@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_cnames import BLOB as DECLARATORS
 
 from bpfls.btf import Btf, BtfError, Kind, load, load_bytes
+from bpfls.btf.cnames import type_name
 from bpfls.btf.render import (
     FOOTER,
     HEADER,
@@ -25,7 +27,7 @@ from bpfls.btf.render import (
     renderer,
 )
 
-from btfbuild import BtfBuilder
+from btfbuild import BtfBuilder, sample_blob
 from conftest import run_bpftool, sample_kernels
 
 KERNELS = sample_kernels()
@@ -527,3 +529,44 @@ def test_layout_matches_pahole(path: Path, kernel_btf, raw_sample) -> None:
             bad.append(t.name)
     assert compared > N_RANDOM * 0.8
     assert not bad, bad[:10]
+
+
+# -- mutated BTF: only BtfError ----------------------------------------------------------------
+
+def _mutants(n: int, seed: int) -> list[bytes]:
+    seeds = [sample_blob(), _small_blob(), _layout_blob(), DECLARATORS]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        blob = bytearray(rng.choice(seeds))
+        words = int.from_bytes(blob[12:16], "little") // 4
+        for _ in range(rng.randint(1, 4)):
+            at = 24 + 4 * rng.randrange(words)
+            r = rng.random()
+            if r < 0.5:
+                v = rng.randrange(1, 40)  # small numbers: plausible ids, kinds, sizes
+            elif r < 0.8:
+                v = rng.getrandbits(32)
+            else:
+                v = int.from_bytes(blob[at:at + 4], "little") ^ (1 << rng.randrange(32))
+            blob[at:at + 4] = v.to_bytes(4, "little")
+        out.append(bytes(blob))
+    return out
+
+
+@pytest.mark.parametrize("blob", _mutants(400, SEED), ids=lambda b: "mutant")
+def test_mutated_btf_gives_only_btf_error(blob: bytes) -> None:
+    try:
+        btf = load_bytes(blob)
+    except BtfError:
+        return
+    calls = [lambda: dump_c(btf)]
+    for tid in range(btf.end_id):
+        calls += [lambda i=tid: render_c(btf, i), lambda i=tid: render_layout(btf, i),
+                  lambda i=tid: render_c(btf, i, real_names=True),
+                  lambda i=tid: type_name(btf, i, "x")]
+    for call in calls:
+        try:
+            call()
+        except BtfError:
+            pass

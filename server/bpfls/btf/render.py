@@ -78,6 +78,11 @@ MAX_RESOLVE_DEPTH = 32
 #: Deepest type graph walk accepted while ordering and emitting (legitimate kernels need < 100).
 MAX_WALK_DEPTH = 400
 
+#: Explicit padding lines allowed for one gap, and for a whole header: a real kernel needs a few
+#: thousand in all; corrupt sizes or offsets would otherwise ask for billions.
+MAX_PAD_LINES = 1 << 17
+MAX_TOTAL_PAD_LINES = 1 << 22
+
 #: GCC's internal Arm SIMD types that libbpf aliases to standard types when it meets them.
 _MISSING_BASE_TYPES = {
     "__Poly8_t": "unsigned char",
@@ -116,6 +121,7 @@ class CDumper(DeclWriter):
         self._text: str | None = None
         self._frozen = False  # the header is written: names no longer count as uses
         self._failed: BtfError | None = None
+        self._pad_lines = 0
         self.lock = threading.RLock()  # one writer at a time: the state is shared
         self._spans: dict[int, tuple[int, int]] = {}
         self._span_idx: dict[int, tuple[int, int]] = {}
@@ -250,6 +256,11 @@ class CDumper(DeclWriter):
         """btf_dump_emit_bit_padding(): fill a gap with the fewest ``<type>: N;`` markers."""
         if cur_off >= next_off:
             return
+        lines = (next_off - cur_off) // 32  # (at least about that many `<type>: N;`)
+        self._pad_lines += lines
+        if lines > MAX_PAD_LINES or self._pad_lines > MAX_TOTAL_PAD_LINES:
+            raise BtfError(f"implausible padding of {(next_off - cur_off) // 8} bytes",
+                           self.btf.path)
         pads = (("long", self.ptr_sz * 8), ("int", 32), ("short", 16), ("char", 8))
         w = self._w
         p = pfx(lvl)
@@ -265,7 +276,8 @@ class CDumper(DeclWriter):
             # field there by itself, or when `<type>: X` would fit in the hole and be ignored
             if (in_bitfield
                     or (new_off == next_off
-                        and -(-cur_off // (next_align * 8)) * next_align * 8 != new_off)
+                        and -(-cur_off // (next_align * 8 or 8)) * (next_align * 8 or 8)
+                        != new_off)
                     or (new_off != next_off and next_off - new_off <= new_off - cur_off)):
                 w(f"\n{p}{pad_type}: {new_off - cur_off if in_bitfield else 0};")
             cur_off = new_off
@@ -368,35 +380,43 @@ class CDumper(DeclWriter):
 
     # -- topological order (btf_dump_order_type) --------------------------------------------
     def _mark_referenced(self) -> bytearray:
+        """Types some other type refers to (an anonymous enum nobody uses is written alone)."""
         ref = self._referenced
         if ref is not None:
             return ref
-        ref = bytearray(self.btf.end_id)
         btf = self.btf
-        for tid in range(1, btf.end_id):
-            t = btf[tid]
-            kind = (t.info >> 24) & 0x1F
-            if kind in (K_VOLATILE, K_CONST, K_RESTRICT, K_PTR, K_TYPEDEF, K_FUNC, K_VAR,
-                        K_DECL_TAG, K_TYPE_TAG):
-                ref[t.type_id] = 1
-            elif kind == K_ARRAY:
-                a = t.array
-                ref[a.index_type_id] = 1
-                ref[a.type_id] = 1
-            elif kind in (K_STRUCT, K_UNION):
-                for m in t.members:
-                    ref[m.type_id] = 1
-            elif kind == K_FUNC_PROTO:
-                for p in t.params:
-                    ref[p.type_id] = 1
-            elif kind == K_DATASEC:
-                for v in t.secinfos:
-                    ref[v.type_id] = 1
+        ref = bytearray(btf.end_id)
+        tid = 0
+        try:
+            for tid in range(1, btf.end_id):
+                t = btf[tid]
+                kind = (t.info >> 24) & 0x1F
+                if kind in (K_VOLATILE, K_CONST, K_RESTRICT, K_PTR, K_TYPEDEF, K_FUNC, K_VAR,
+                            K_DECL_TAG, K_TYPE_TAG):
+                    ref[t.type_id] = 1
+                elif kind == K_ARRAY:
+                    a = t.array
+                    ref[a.index_type_id] = 1
+                    ref[a.type_id] = 1
+                elif kind in (K_STRUCT, K_UNION):
+                    for m in t.members:
+                        ref[m.type_id] = 1
+                elif kind == K_FUNC_PROTO:
+                    for p in t.params:
+                        ref[p.type_id] = 1
+                elif kind == K_DATASEC:
+                    for v in t.secinfos:
+                        ref[v.type_id] = 1
+        except IndexError:
+            raise BtfError(f"reference to a type id out of range (last type is "
+                           f"{btf.end_id - 1})", btf.path, None, tid) from None
         self._referenced = ref
         return ref
 
     def _order_type(self, tid: int, through_ptr: bool, depth: int) -> int:
         state = self._order
+        if tid >= len(state):
+            self.btf[tid]  # raises: no such type
         st = state[tid]
         if st == ORDERED:
             return 1
@@ -461,6 +481,8 @@ class CDumper(DeclWriter):
 
     def _emit_type(self, tid: int, cont_id: int, depth: int) -> None:
         estate = self._emit
+        if tid >= len(estate):
+            self.btf[tid]  # raises: no such type
         st = estate[tid]
         if st == EMITTED:
             return
@@ -569,6 +591,7 @@ class CDumper(DeclWriter):
         if self._failed is not None:
             raise self._failed
         if self._text is None:
+            self._pad_lines = 0
             self._w(HEADER)
             try:
                 for tid in range(1, self.btf.end_id):
@@ -608,6 +631,7 @@ class CDumper(DeclWriter):
         saved = self._out
         self._out = []
         self._w = self._out.append
+        self._pad_lines = 0
         try:
             self._single(t, kind)
             return "".join(self._out)
