@@ -96,20 +96,20 @@ CASES = [
     ("volatile int *", "v", "volatile int *v"),
     ("const volatile int", "cv", "volatile const int cv"),  # libbpf writes the inner one first
     ("int * restrict", "r", "int * restrict r"),
-    ("int [4]", "", "int[4]"),
+    ("int [4]", "", "int [4]"),
     ("int [4]", "a", "int a[4]"),
     ("int (*)[4]", "pa", "int (*pa)[4]"),
-    ("int (*)[4]", "", "int(*)[4]"),  # sic: libbpf writes no space here
+    ("int (*)[4]", "", "int (*)[4]"),
     ("int *[4]", "ap", "int *ap[4]"),
     ("int [2][3]", "m", "int m[2][3]"),
     ("const char [8]", "name", "const char name[8]"),
     ("const int [2] (const array)", "ca", "int ca[2]"),
     ("int (*)(void)", "fn", "int (*fn)(void)"),
     ("int (*)(void)", "", "int (*)(void)"),
-    ("int (void)", "", "int(void)"),
+    ("int (void)", "", "int (void)"),
     ("void (*)(void *, long int)", "cb", "void (*cb)(void *, long int)"),
-    ("char *(*)(const char *, ...)", "f", "char * (*f)(const char *fmt, ...)"),
-    ("char *(**)(const char *, ...)", "pf", "char * (**pf)(const char *fmt, ...)"),
+    ("char *(*)(const char *, ...)", "f", "char * (*f)(const char *, ...)"),  # sic: libbpf's space
+    ("char *(**)(const char *, ...)", "pf", "char * (**pf)(const char *, ...)"),
     ("int (*[4])(void)", "table", "int (*table[4])(void)"),
     ("int (*(*)(void))[4]", "g", "int (* (*g)(void))[4]"),
     ("void (*(*)(int))(void)", "h", "void (* (*h)(int))(void)"),
@@ -128,8 +128,8 @@ CASES = [
     ("handler_t", "h", "handler_t h"),
     ("user int *", "u", 'int __attribute__((btf_type_tag("user"))) *u'),
     ("double", "d", "double d"),
-    ("func", "", "int do_it(const struct task *t, long int flags)"),
-    ("func", "alias", "int alias(const struct task *t, long int flags)"),
+    ("func", "", "int do_it(const struct task *, long int)"),
+    ("func", "alias", "int alias(const struct task *, long int)"),
     ("var", "", "volatile const int counter"),
 ]
 

@@ -88,8 +88,9 @@ class DeclWriter:
     header; ``struct {...}`` in a short type name).
     """
 
-    def __init__(self, btf: Btf) -> None:
+    def __init__(self, btf: Btf, *, param_names: bool = True) -> None:
         self.btf = btf
+        self.param_names = param_names
         self._out: list[str] = []
         self._w = self._out.append
         self._depth = 0
@@ -258,7 +259,7 @@ class DeclWriter:
                     if i == last and p.type_id == 0:
                         w("...")
                         break
-                    self.emit_type_decl(p.type_id, p.name, lvl)
+                    self.emit_type_decl(p.type_id, p.name if self.param_names else "", lvl)
                 w(")")
                 return
             else:
@@ -272,19 +273,28 @@ def type_name(btf: Btf, t: Type | int, name: str = "") -> str:
     """C declaration of ``name`` with type ``t``; with no name, the abstract type name.
 
     Spelled as libbpf does (``const char *``, ``char * const p``, ``int (*f)(void *, ...)``,
-    ``struct foo *(*arr[4])(void)``); anonymous structs, unions and enums read
+    ``struct foo *(*arr[4])(void)``) but without parameter names, and with the usual space in
+    abstract names (``char [16]``, ``int (*)[4]``). Anonymous structs, unions and enums read
     ``struct {...}``. A FUNC or VAR gives its own declaration (named ``name`` or its own name).
     """
     t = btf[t] if isinstance(t, int) else t
     kind = kind_of(t)
     if kind in (K_DATASEC, K_DECL_TAG):
         return f"{base_name(t)} {name}" if name else base_name(t)
-    writer = DeclWriter(btf)
+    writer = DeclWriter(btf, param_names=False)
+    # an abstract name is the declaration of a placeholder name, taken out again
+    fname = name or _PLACEHOLDER
     try:
         if kind in (K_FUNC, K_VAR):
             writer.emit_type_decl(t.type_id, name or t.name, 0)
         else:
-            writer.emit_type_decl(t.id, name, 0)
+            writer.emit_type_decl(t.id, fname, 0)
     except RecursionError:
         raise BtfError("type declarator nested too deep", btf.path, None, t.id) from None
-    return writer.take()
+    text = writer.take()
+    if not name:
+        text = text.replace(_PLACEHOLDER, "").rstrip()
+    return text
+
+
+_PLACEHOLDER = "\x00"
