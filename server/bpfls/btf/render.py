@@ -117,7 +117,6 @@ class CDumper(DeclWriter):
         self._ident_names: dict[str, int] = {}
         self._queue: list[int] = []
         self._align: dict[int, int] = {}
-        self._walk_depth = 0
         self._text: str | None = None
         self._frozen = False  # the header is written: names no longer count as uses
         self._failed: BtfError | None = None
