@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 import bpfls.btf as B
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
+from bpfls.btf.dump_json import dump_bpftool_json, dump_bpftool_raw
 from bpfls.btf.files import decompress
+from bpfls.btf.render import dump_c, render_c, render_layout
 
 from btfbuild import BtfBuilder, sample_blob
 
@@ -241,14 +243,26 @@ def exercise(btf: B.Btf, strict: bool = False) -> None:
             errors.append(e)
     btf.find("task")
     btf.find_all("x")
+    for whole in (dump_bpftool_json, dump_bpftool_raw, dump_c):
+        try:
+            whole(btf)
+        except BtfError as e:
+            errors.append(e)
     if strict and not errors:
         raise AssertionError("expected a BtfError")
     if strict:
         raise errors[0]
 
 
-#: Renderers and dumpers register here as they exist, so the fuzz covers them too.
-EXTRA_EXERCISERS: list = []
+def _render(btf: B.Btf, t: B.Type) -> None:
+    if t.name and t.kind in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.TYPEDEF):
+        render_c(btf, t)
+        if t.kind != Kind.TYPEDEF:
+            render_layout(btf, t)
+
+
+#: Everything else that decodes BTF for users runs on the mutated input too.
+EXTRA_EXERCISERS = [_render]
 
 
 def _seed_blobs() -> list[bytes]:
