@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from bpfls.btf.kinds import MODIFIER_KINDS, SIZED_KINDS, Kind
+from bpfls.btf.kinds import MAX_KIND, MODIFIER_KINDS, SIZED_KINDS, Kind
 
 if TYPE_CHECKING:
     from bpfls.btf.btf import Btf
@@ -19,6 +19,10 @@ INT_BOOL = 4
 
 FUNC_LINKAGE = ("static", "global", "extern")
 VAR_LINKAGE = ("static", "global-alloc", "global-extern")
+
+
+#: info kind bits → Kind (the walk rejects kinds it does not know, so the table is total there)
+_KINDS = tuple(Kind(k) if k <= MAX_KIND else Kind.UNKN for k in range(32))
 
 
 def _s32(v: int) -> int:
@@ -68,21 +72,18 @@ class ArrayInfo(NamedTuple):
 class Type:
     """One BTF type. ``Btf[id]`` hands these out; they are cached per Btf."""
 
-    __slots__ = ("btf", "id", "_o", "info", "_name", "_members")
+    __slots__ = ("btf", "id", "_o", "info", "kind", "_name", "_members")
 
     def __init__(self, btf: Btf, type_id: int, word_off: int, info: int) -> None:
         self.btf = btf
         self.id = type_id
         self._o = word_off  # index of the record's first word in btf's own word array
         self.info = info
+        self.kind: Kind = _KINDS[(info >> 24) & 0x1F]
         self._name: str | None = None
         self._members: tuple | None = None
 
     # -- header -------------------------------------------------------------------------------
-    @property
-    def kind(self) -> Kind:
-        return Kind((self.info >> 24) & 0x1F)
-
     @property
     def kind_name(self) -> str:
         return self.kind.name
@@ -303,10 +304,6 @@ class VoidType(Type):
     def __init__(self, btf: Btf) -> None:
         super().__init__(btf, 0, -1, 0)
         self._name = "void"
-
-    @property
-    def kind(self) -> Kind:
-        return Kind.UNKN
 
     @property
     def kind_name(self) -> str:

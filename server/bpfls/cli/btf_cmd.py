@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--format", choices=("layout", "c"), default="layout",
                     help="layout: C with offsets, sizes and holes (default); c: exactly as "
                          "bpftool prints the definition")
+    sp.add_argument("--real-names", action="store_true",
+                    help="with --format c: keep the BTF's own names where bpftool renames "
+                         "clashing ones (foo___2)")
 
     sp = add("find", "list types whose name matches a glob pattern", cmd_find)
     sp.add_argument("file")
@@ -104,7 +107,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     chunks = []
     for spec in args.type:
         t = _lookup(btf, spec)
-        chunks.append(render_c(btf, t) if args.format == "c" else render_layout(btf, t))
+        chunks.append(render_c(btf, t, real_names=args.real_names) if args.format == "c"
+                      else render_layout(btf, t))
     sys.stdout.write("\n\n".join(chunks) + "\n")
     return 0
 
