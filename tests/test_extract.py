@@ -10,7 +10,6 @@ import lzma
 import os
 import random
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from bpfls.btf.extract import (
 )
 
 from btfbuild import BtfBuilder
+from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample-btf"
@@ -68,13 +68,7 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}")
-                                  else None)
-    if path is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required in CI")
-        pytest.skip(f"{name} not installed")
-    return path
+    return require_tool(name)
 
 
 def _zstandard() -> ModuleType:

@@ -32,10 +32,8 @@ from bpfls.btf.btf import Btf
 from bpfls.btf.errors import BtfError
 from bpfls.btf.files import (
     ELF_MAGIC,
-    GZIP_MAGIC,
     MAX_DECOMPRESSED,
-    XZ_MAGIC,
-    ZSTD_MAGIC,
+    compression_of,
     elf_sections,
     read_file,
 )
@@ -156,12 +154,9 @@ def _check_btf(data: bytes, path: str, what: str) -> Btf:
 
 def _stream_compression(data: bytes) -> str | None:
     """Compression formats recognised at the top level (their magic is unambiguous)."""
-    if data.startswith(GZIP_MAGIC):
-        return "gzip"
-    if data.startswith(XZ_MAGIC):
-        return "xz"
-    if data.startswith(ZSTD_MAGIC):
-        return "zstd"
+    fmt = compression_of(data)
+    if fmt is not None:
+        return fmt
     if data.startswith(BZIP2_MAGIC) and data[3:4] in b"123456789" and data[3:4] and \
             data[4:10] == b"1AY&SY":
         return "bzip2"
