@@ -1,0 +1,115 @@
+"""The diagnostic record and the catalogue of stable codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    HINT = "hint"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1, Severity.HINT: 0}
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """0-based line and column (columns count UTF-8 bytes of the line's text)."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, order=True)
+class Range:
+    start: Position
+    end: Position
+
+    @staticmethod
+    def of(line: int, col: int, end_line: int, end_col: int) -> Range:
+        return Range(Position(line, col), Position(end_line, end_col))
+
+
+@dataclass(frozen=True)
+class KernelFact:
+    """What one kernel says about the diagnosed access (shown as related information)."""
+
+    kernel: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    path: str
+    range: Range
+    kernels: tuple[str, ...] = ()
+    facts: tuple[KernelFact, ...] = ()
+    data: dict = field(default_factory=dict, compare=False)  # machine-readable extras (fixes)
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    title: str
+    description: str
+
+
+CODES: dict[str, Code] = {c.code: c for c in (
+    Code("unknown-type", Severity.ERROR, "Unknown type",
+         "The type is neither defined by the program nor present in the primary kernel "
+         "(the one vmlinux.h was generated from)."),
+    Code("unknown-member", Severity.ERROR, "Unknown member",
+         "The member does not exist in the local definition of the type (clang would reject "
+         "it: 'no member named ...')."),
+    Code("field-missing", Severity.ERROR, "Field missing on some kernels",
+         "A CO-RE field access that libbpf cannot relocate on some configured kernels and that "
+         "is not guarded by bpf_core_field_exists(): the program fails to load there."),
+    Code("field-incompatible", Severity.ERROR, "Field type incompatible on some kernels",
+         "The field exists but its type is not CO-RE compatible with the local one (e.g. int "
+         "vs pointer), so libbpf treats it as missing."),
+    Code("read-size-mismatch", Severity.WARNING, "Read size differs from the kernel's field",
+         "BPF_CORE_READ copies the local field size; the kernel's field has another size, so "
+         "the value is truncated or over-read."),
+    Code("type-missing", Severity.ERROR, "Type missing on some kernels",
+         "A relocation whose root type has no candidate on some configured kernels."),
+    Code("enum-value-missing", Severity.ERROR, "Enum value missing on some kernels",
+         "bpf_core_enum_value() of an enumerator that does not exist on some kernels."),
+    Code("constant-check", Severity.HINT, "Existence check is constant",
+         "A bpf_core_*_exists() / bpf_core_type_matches() check gives the same answer on every "
+         "configured kernel: one branch is dead for all of them."),
+    Code("ambiguous-flavors", Severity.ERROR, "Ambiguous relocation",
+         "Several target types match the relocation with different results: libbpf refuses to "
+         "load the program."),
+    Code("anonymous-root", Severity.ERROR, "Anonymous root type",
+         "CO-RE relocations need a named root type; libbpf rejects anonymous ones."),
+    Code("typedef-root", Severity.ERROR, "Typedef root without a kernel typedef",
+         "The access goes through a typedef, which libbpf looks up as a typedef of that name; "
+         "some kernels have none."),
+    Code("enum-sign-extension", Severity.ERROR, "32-bit enum value >= 2^31",
+         "libbpf reads 32-bit enum values as signed and sign-extends them; an unsigned "
+         "enumerator >= 2^31 makes the load fail."),
+    Code("type-matches-spelling", Severity.WARNING, "bpf_core_type_matches on base types",
+         "bpf_core_type_matches compares base-type names and signedness, which clang and the "
+         "kernel's BTF spell differently (unsigned long vs long unsigned int, char)."),
+    Code("unreachable-relocation", Severity.HINT, "Relocation in code no program calls",
+         "A CO-RE access in a static function that no program reaches; it is not checked."),
+    Code("relocation-error", Severity.ERROR, "Relocation fails to load",
+         "libbpf rejects this relocation before the verifier runs (parse error, bitfield wider "
+         "than 8 bytes, unsupported kind on an array element, ...)."),
+)}
+
+
+def code_info(code: str) -> Code:
+    return CODES[code]

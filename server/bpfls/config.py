@@ -1,0 +1,206 @@
+"""Project configuration: ``bpfls.toml``, command-line overrides and the defaults.
+
+```toml
+primary = "6.1"                      # the kernel vmlinux.h was generated from
+include = ["src", "include"]
+defines = ["__TARGET_ARCH_x86", "DEBUG=1"]
+[kernels]
+"5.10" = "btf/5.10.btf.xz"          # paths relative to this file
+"6.1"  = "/sys/kernel/btf/vmlinux"
+[kernels."mod"]                      # split BTF: a table with path + base (a kernel name)
+path = "btf/my_mod.btf"
+base = "6.1"
+[severity]
+read-size-mismatch = "error"        # per-code overrides: error, warning, info, hint, off
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+CONFIG_NAME = "bpfls.toml"
+SEVERITIES = ("error", "warning", "info", "hint", "off")
+HOST_BTF = "/sys/kernel/btf/vmlinux"
+
+
+class ConfigError(Exception):
+    """A configuration file or option that cannot be used (one clear line)."""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    name: str
+    path: str
+    base: str | None = None  # the name of another configured kernel (split BTF)
+
+
+@dataclass(frozen=True)
+class Config:
+    kernels: tuple[KernelSpec, ...] = ()
+    primary: str | None = None
+    include: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # the bpfls.toml this came from, if any
+
+    def kernel(self, name: str) -> KernelSpec | None:
+        for k in self.kernels:
+            if k.name == name:
+                return k
+        return None
+
+
+def find_config(start: str | Path) -> Path | None:
+    """The nearest ``bpfls.toml`` in ``start`` (a file or directory) or its parents."""
+    p = Path(start).resolve()
+    if not p.is_dir():
+        p = p.parent
+    for d in (p, *p.parents):
+        f = d / CONFIG_NAME
+        if f.is_file():
+            return f
+    return None
+
+
+def _as_str_list(value: object, what: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{what}' must be a list of strings")
+    return tuple(value)
+
+
+def parse_config(data: dict, where: str, root: Path) -> Config:
+    """A Config from already-decoded settings (a bpfls.toml table or LSP settings)."""
+    known = {"kernels", "primary", "include", "defines", "severity", "trace"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r} "
+                          f"(known: {', '.join(sorted(known))})")
+    kernels: list[KernelSpec] = []
+    raw_kernels = data.get("kernels", {})
+    if isinstance(raw_kernels, list):  # [{name, path, base?}] as editors send it
+        items = []
+        for entry in raw_kernels:
+            if not isinstance(entry, dict) or "name" not in entry or "path" not in entry:
+                raise ConfigError(f"{where}: each kernel needs a name and a path")
+            items.append((entry["name"], {k: v for k, v in entry.items() if k != "name"}))
+    elif isinstance(raw_kernels, dict):
+        items = list(raw_kernels.items())
+    else:
+        raise ConfigError(f"{where}: 'kernels' must be a table of name = path")
+    for name, value in items:
+        if isinstance(value, str):
+            path, base = value, None
+        elif isinstance(value, dict) and isinstance(value.get("path"), str):
+            path, base = value["path"], value.get("base")
+            extra = set(value) - {"path", "base"}
+            if extra:
+                raise ConfigError(f"{where}: kernel {name!r}: unknown key {sorted(extra)[0]!r}")
+            if base is not None and not isinstance(base, str):
+                raise ConfigError(f"{where}: kernel {name!r}: 'base' must be a kernel name")
+        else:
+            raise ConfigError(f"{where}: kernel {name!r} must be a path or "
+                              "{ path = ..., base = ... }")
+        kernels.append(KernelSpec(str(name), _resolve_path(path, root), base))
+    names = {k.name for k in kernels}
+    for k in kernels:
+        if k.base is not None and k.base not in names:
+            raise ConfigError(f"{where}: kernel {k.name!r}: base {k.base!r} is not a "
+                              "configured kernel")
+    primary = data.get("primary")
+    if primary is not None and not isinstance(primary, str):
+        raise ConfigError(f"{where}: 'primary' must be a kernel name")
+    if primary is not None and kernels and primary not in names:
+        raise ConfigError(f"{where}: primary {primary!r} is not a configured kernel "
+                          f"({', '.join(sorted(names))})")
+    severity = data.get("severity", {})
+    if not isinstance(severity, dict):
+        raise ConfigError(f"{where}: 'severity' must be a table of code = level")
+    for code, level in severity.items():
+        if level not in SEVERITIES:
+            raise ConfigError(f"{where}: severity of {code!r} must be one of "
+                              f"{', '.join(SEVERITIES)}")
+    include = tuple(_resolve_path(p, root)
+                    for p in _as_str_list(data.get("include", []), "include", where))
+    defines = _as_str_list(data.get("defines", []), "defines", where)
+    return Config(tuple(kernels), primary, include, defines, dict(severity))
+
+
+def _resolve_path(path: str, root: Path) -> str:
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (root / p))
+
+
+def load_config_file(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    return replace(parse_config(data, str(path), path.parent), source=str(path))
+
+
+def sample_kernel_dir() -> Path:
+    return Path(__file__).resolve().parent / "sample_btf"
+
+
+def _version_key(name: str) -> tuple:
+    head = name.split("-")[0]
+    parts = tuple(int(x) if x.isdigit() else 0 for x in head.split("."))
+    return parts
+
+
+def default_kernels() -> tuple[tuple[KernelSpec, ...], str | None]:
+    """The bundled sample kernels (primary: the newest for this machine's architecture, else
+    the newest) plus the running kernel as ``host`` when it exposes BTF."""
+    import platform
+
+    files = sorted(sample_kernel_dir().glob("*.btf.xz"))
+    specs = [KernelSpec(f.name.removesuffix(".btf.xz"), str(f)) for f in files]
+    primary = None
+    if specs:
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
+        newest = max(specs, key=lambda k: (_version_key(k.name), k.name.endswith(arch)))
+        primary = newest.name
+    if Path(HOST_BTF).exists():
+        specs.append(KernelSpec("host", HOST_BTF))
+    return tuple(specs), primary
+
+
+def effective_config(source_path: str | Path | None, *, config_file: str | None = None,
+                     kernels: list[tuple[str, str]] | None = None, primary: str | None = None,
+                     include: list[str] | None = None,
+                     defines: list[str] | None = None) -> Config:
+    """bpfls.toml (explicit, or found by walking up from ``source_path``) with command-line
+    overrides applied; with no kernels configured anywhere, the bundled sample kernels."""
+    cfg_path = Path(config_file) if config_file else (
+        find_config(source_path) if source_path is not None else None)
+    cfg = load_config_file(cfg_path) if cfg_path else Config()
+    if kernels:
+        cwd = Path.cwd()
+        cfg = replace(cfg, kernels=tuple(KernelSpec(n, _resolve_path(p, cwd))
+                                         for n, p in kernels))
+        if cfg.primary and cfg.primary not in {k.name for k in cfg.kernels}:
+            cfg = replace(cfg, primary=None)
+    if not cfg.kernels:
+        specs, default_primary = default_kernels()
+        cfg = replace(cfg, kernels=specs, primary=cfg.primary or default_primary)
+    if primary is not None:
+        if primary not in {k.name for k in cfg.kernels}:
+            raise ConfigError(f"--primary {primary!r} is not a configured kernel "
+                              f"({', '.join(k.name for k in cfg.kernels)})")
+        cfg = replace(cfg, primary=primary)
+    if include:
+        cfg = replace(cfg, include=tuple(str(Path(p).resolve()) for p in include) + cfg.include)
+    if defines:
+        cfg = replace(cfg, defines=cfg.defines + tuple(defines))
+    return cfg

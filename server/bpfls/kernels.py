@@ -1,0 +1,83 @@
+"""The configured kernels, loaded: one immutable :class:`KernelSet` shared by all documents.
+
+A kernel whose file is missing or corrupt is kept with its error (reported once by the caller);
+the others load and are used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bpfls.btf import Btf, BtfError, load
+from bpfls.config import Config, KernelSpec
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    path: str
+    btf: Btf | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.btf is not None
+
+
+@dataclass(frozen=True)
+class KernelSet:
+    kernels: tuple[Kernel, ...]
+    primary: str | None
+
+    def __iter__(self) -> Iterator[Kernel]:
+        return iter(self.kernels)
+
+    @property
+    def loaded(self) -> tuple[Kernel, ...]:
+        return tuple(k for k in self.kernels if k.ok)
+
+    @property
+    def failed(self) -> tuple[Kernel, ...]:
+        return tuple(k for k in self.kernels if not k.ok)
+
+    def get(self, name: str) -> Kernel | None:
+        for k in self.kernels:
+            if k.name == name:
+                return k
+        return None
+
+    @property
+    def primary_btf(self) -> Btf | None:
+        k = self.get(self.primary) if self.primary else None
+        return k.btf if k else None
+
+
+def _load_one(spec: KernelSpec, bases: dict[str, Kernel]) -> Kernel:
+    base = None
+    if spec.base is not None:
+        b = bases.get(spec.base)
+        if b is None or b.btf is None:
+            return Kernel(spec.name, spec.path, None,
+                          f"{spec.path}: base kernel {spec.base!r} did not load")
+        base = b.btf
+    try:
+        return Kernel(spec.name, spec.path, load(spec.path, base=base))
+    except BtfError as e:
+        return Kernel(spec.name, spec.path, None, str(e))
+    except Exception as e:  # never let one kernel take the others down
+        return Kernel(spec.name, spec.path, None, f"{spec.path}: cannot load: {e}")
+
+
+def load_kernels(cfg: Config, workers: int = 4) -> KernelSet:
+    """Load every configured kernel (bases first; decompression runs in parallel threads)."""
+    plain = [k for k in cfg.kernels if k.base is None]
+    split = [k for k in cfg.kernels if k.base is not None]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        loaded = dict(zip([k.name for k in plain],
+                          pool.map(lambda s: _load_one(s, {}), plain), strict=True))
+    for spec in split:  # bases of bases resolve in declaration order
+        loaded[spec.name] = _load_one(spec, loaded)
+    ordered = tuple(loaded[k.name] for k in cfg.kernels)
+    return KernelSet(ordered, cfg.primary)
