@@ -1,0 +1,34 @@
+"""What checking one file produces: diagnostics plus every predicted relocation's verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bpfls.analysis.diagnostics import Diagnostic, Range
+
+
+@dataclass(frozen=True)
+class KernelResult:
+    resolved: bool
+    offset: int | None = None  # byte offset (field kinds) or value (other kinds) on the target
+    size: int | None = None
+    note: str = ""  # libbpf-like explanation when not resolved
+
+
+@dataclass(frozen=True)
+class RelocationReport:
+    kind: str  # libbpf's kind name (byte_off, field_exists, ...)
+    spec: str  # libbpf's spec (struct task_struct.real_parent)
+    path: str
+    range: Range
+    guarded: bool
+    reachable: bool
+    results: dict[str, KernelResult] = field(default_factory=dict)
+
+
+@dataclass
+class FileReport:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    relocations: list[RelocationReport] = field(default_factory=list)
+    error: str | None = None  # the file could not be read
