@@ -1,5 +1,46 @@
 """libbpf CO-RE relocation semantics: what each relocation resolves to on a target kernel.
 
 Inputs are source-independent: a relocation is (kind, local BTF, local root type id, raw access
-indices), exactly what clang records in ``.BTF.ext``. This package never imports the LSP stack.
+indices), exactly what clang records in ``.BTF.ext`` (:mod:`bpfls.btf.ext` reads them from an
+object). This package never imports the LSP stack.
+
+Public API:
+
+- :func:`resolve` / :class:`CoreResolver` → :class:`Resolution` (status ``resolved``,
+  ``missing``, ``zero`` or ``error``, values, target types, specs and a reason);
+- :func:`format_spec`, :func:`spec_path`, :func:`parse_spec`, :func:`field_info`;
+- :func:`essential_name`, :func:`flavor_of`;
+- :func:`find_candidates`, :func:`candidates_named` (candidate types on a target);
+- :func:`fields_are_compat`, :func:`types_are_compat`, :func:`types_match`.
 """
+
+from bpfls.core.calc import FieldLayout, field_info
+from bpfls.core.cands import candidates_named, find_candidates
+from bpfls.core.compat import fields_are_compat, types_are_compat, types_match
+from bpfls.core.names import essential_name, flavor_of
+from bpfls.core.relo import Relocation, ReloKind
+from bpfls.core.resolve import (
+    ERROR,
+    MISSING,
+    RESOLVED,
+    ZERO,
+    CandidateOutcome,
+    CoreResolver,
+    Resolution,
+    resolve,
+)
+from bpfls.core.spec import (
+    Spec,
+    SpecError,
+    SpecStep,
+    format_spec,
+    parse_access_str,
+    parse_spec,
+    spec_path,
+)
+
+__all__ = ["ERROR", "MISSING", "RESOLVED", "ZERO", "CandidateOutcome", "CoreResolver",
+           "FieldLayout", "ReloKind", "Relocation", "Resolution", "Spec", "SpecError",
+           "SpecStep", "candidates_named", "essential_name", "field_info", "fields_are_compat",
+           "find_candidates", "flavor_of", "format_spec", "parse_access_str", "parse_spec",
+           "resolve", "spec_path", "types_are_compat", "types_match"]

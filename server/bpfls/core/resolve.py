@@ -1,0 +1,333 @@
+"""What libbpf decides for a CO-RE relocation on a target kernel.
+
+:func:`resolve` answers for one relocation in isolation; :class:`CoreResolver` resolves the
+relocations of one object *in order* the way ``bpf_object__relocate_core`` does: candidate
+lists are cached per local root type and shrink to the matching subset after each relocation
+that matched, so an earlier relocation can decide a later one (core-semantics §3).
+
+Statuses (:class:`Resolution`):
+
+- ``"resolved"``: a candidate matched; the instruction is patched with ``target_value``.
+- ``"missing"``: nothing matched for kinds 0, 1, 3, 4, 5, 11: the instruction is *poisoned*;
+  loading fails if it is reachable.
+- ``"zero"``: nothing matched for the existence-style kinds 2, 7, 8, 9, 10, 12: the value is 0
+  and nothing is poisoned.
+- ``"error"``: libbpf refuses the relocation before the verifier runs (parse error, anonymous
+  root, ambiguity, bitfield wider than 8 bytes, ...): the object does not load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bpfls.btf import Btf, BtfError, Kind
+from bpfls.core.calc import FieldLayout, ReloResult, calc_relo
+from bpfls.core.cands import find_candidates, target_index
+from bpfls.core.compat import describe
+from bpfls.core.match import MatchResult, spec_match
+from bpfls.core.names import essential_name
+from bpfls.core.relo import Relocation, ReloKind
+from bpfls.core.spec import (
+    KIND_STR,
+    Spec,
+    SpecError,
+    format_spec,
+    format_spec_human,
+    format_spec_log,
+    parse_spec,
+)
+
+RESOLVED = "resolved"
+MISSING = "missing"
+ZERO = "zero"
+ERROR = "error"
+
+#: kinds whose instruction is poisoned when nothing matches
+POISON_KINDS = frozenset({ReloKind.FIELD_BYTE_OFFSET, ReloKind.FIELD_BYTE_SIZE,
+                          ReloKind.FIELD_SIGNED, ReloKind.FIELD_LSHIFT_U64,
+                          ReloKind.FIELD_RSHIFT_U64, ReloKind.ENUMVAL_VALUE})
+
+
+@dataclass(frozen=True)
+class CandidateOutcome:
+    """How one target candidate fared: ``log_spec`` is libbpf's spec of it as far as matching
+    got (what ``bpftool -d`` prints after "matching candidate #i"/"non-matching ...")."""
+
+    btf: Btf
+    type_id: int
+    matched: bool
+    log_spec: str
+    reason: str | None = None
+    value: int | None = None
+    poison: bool = False
+
+    @property
+    def name(self) -> str:
+        t = self.btf[self.type_id]
+        return f"{KIND_STR.get(t.kind, 'unknown')} {t.name}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of one relocation on one target. See the module doc for ``status``.
+
+    ``local_value``/``target_value`` are the numbers libbpf computes (u64); ``target_value``
+    is ``None`` when the instruction is poisoned or on error, 0 for ``"zero"``. Field kinds
+    also carry the field's local and target layout (offset, size, bitfield bits, shifts).
+    ``spec`` is the human form of the local access (``struct task_struct___o.state``),
+    ``target_spec`` that of the (first) matching candidate. ``reason`` explains any status
+    other than ``"resolved"``; ``candidates`` lists each candidate examined, in order.
+    """
+
+    relo: Relocation
+    status: str
+    spec: str
+    reason: str | None = None
+    local_value: int | None = None
+    target_value: int | None = None
+    target_type_ids: tuple[int, ...] = ()
+    target_btf: Btf | None = None
+    target_spec: str | None = None
+    local_spec_log: str | None = None
+    target_spec_log: str | None = None
+    local_field: FieldLayout | None = None
+    target_field: FieldLayout | None = None
+    fail_memsz_adjust: bool = False
+    validate: bool = True
+    local_mem_size: int = 0
+    target_mem_size: int = 0
+    candidates: tuple[CandidateOutcome, ...] = ()
+    error_code: str | None = None
+    pruned: tuple[int, ...] = field(default=())
+
+    @property
+    def kind(self) -> ReloKind:
+        return self.relo.kind
+
+    @property
+    def resolved(self) -> bool:
+        return self.status == RESOLVED
+
+    @property
+    def poisoned(self) -> bool:
+        return self.status == MISSING
+
+    @property
+    def target_type_id(self) -> int | None:
+        return self.target_type_ids[0] if self.target_type_ids else None
+
+    @property
+    def local_size(self) -> int | None:
+        return self.local_field.byte_size if self.local_field else None
+
+    @property
+    def target_size(self) -> int | None:
+        return self.target_field.byte_size if self.target_field else None
+
+    @property
+    def local_offset(self) -> int | None:
+        return self.local_field.byte_offset if self.local_field else None
+
+    @property
+    def target_offset(self) -> int | None:
+        return self.target_field.byte_offset if self.target_field else None
+
+    def __str__(self) -> str:
+        s = f"<{self.kind}> {self.spec}: {self.status}"
+        if self.status == RESOLVED:
+            s += f" = {self.target_value}"
+        if self.reason:
+            s += f" ({self.reason})"
+        return s
+
+
+def _root_label(btf: Btf, type_id: int) -> str:
+    t = btf[type_id]
+    return f"{KIND_STR.get(t.kind, 'unknown')} {t.name or '<anon>'}"
+
+
+def _kind_noun(kind: Kind) -> str:
+    return {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum",
+            Kind.ENUM64: "enum", Kind.TYPEDEF: "typedef", Kind.FWD: "forward declaration",
+            Kind.INT: "int", Kind.FLOAT: "float", Kind.FUNC: "function",
+            Kind.VAR: "variable"}.get(kind, kind.name.lower())
+
+
+class CoreResolver:
+    """Resolve the relocations of one object against one target, in order, like libbpf.
+
+    ``target`` is the kernel BTF (libbpf's vmlinux or ``btf_custom_path``); ``modules`` are
+    module BTFs searched only for roots with no candidate in ``target``. Candidate lists are
+    cached per (local BTF, root type id) and pruned after each matching relocation; call
+    :meth:`reset` (or make a new resolver) for another object.
+    """
+
+    def __init__(self, target: Btf, modules: Sequence[Btf] = ()) -> None:
+        self.target = target
+        self.modules = tuple(modules)
+        self.big_endian = target.byte_order == "big"
+        self._cands: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
+        self._all: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
+
+    def reset(self) -> None:
+        self._cands.clear()
+        self._all.clear()
+
+    def resolve_all(self, relos: Iterable[Relocation]) -> list[Resolution]:
+        return [self.resolve(r) for r in relos]
+
+    # -- the algorithm (bpf_core_resolve_relo + bpf_core_calc_relo_insn) ------------------------
+    def resolve(self, relo: Relocation) -> Resolution:
+        try:
+            return self._resolve(relo)
+        except SpecError as e:  # pragma: no cover - every stage catches its own
+            return Resolution(relo, ERROR, format_spec(relo), e.message, error_code=e.code)
+        except (BtfError, TypeError, IndexError, ValueError) as e:
+            return Resolution(relo, ERROR, format_spec(relo),
+                              f"malformed BTF: {e}", error_code="EINVAL")
+
+    def _resolve(self, relo: Relocation) -> Resolution:
+        kind = relo.kind
+        lbtf = relo.local
+        try:
+            root = lbtf[relo.type_id]
+        except BtfError:
+            return Resolution(relo, ERROR, f"[{relo.type_id}] + {relo.access_str}",
+                              f"root type id {relo.type_id} is not in the object's BTF",
+                              error_code="EINVAL")
+        try:
+            local = parse_spec(relo)
+        except SpecError as e:
+            return Resolution(relo, ERROR, format_spec(relo),
+                              f"libbpf cannot parse the access: {e.message}",
+                              error_code=e.code)
+        human = format_spec_human(local)
+        local_log = format_spec_log(local)
+
+        def done(status: str, reason: str | None = None, **kw: object) -> Resolution:
+            return Resolution(relo, status, human, reason, local_spec_log=local_log,
+                              **kw)  # type: ignore[arg-type]
+
+        if kind == ReloKind.TYPE_ID_LOCAL:
+            return done(RESOLVED, local_value=relo.type_id, target_value=relo.type_id,
+                        validate=False)
+        if not root.name:
+            return done(ERROR, f"{_root_label(lbtf, relo.type_id)} is anonymous: libbpf "
+                               "relocates only named types (use a named type or a typedef)",
+                        error_code="EOPNOTSUPP")
+
+        key = (lbtf, relo.type_id)
+        cands = self._cands.get(key)
+        if cands is None:
+            cands = find_candidates(lbtf, relo.type_id, self.target, self.modules)
+            self._cands[key] = cands
+            self._all[key] = list(cands)
+
+        outcomes: list[CandidateOutcome] = []
+        matched: list[tuple[tuple[Btf, int], MatchResult, ReloResult]] = []
+        first: tuple[MatchResult, ReloResult] | None = None
+        for cbtf, cid in cands:
+            try:
+                mr = spec_match(local, cbtf, cid, target_index(cbtf).members)
+            except SpecError as e:
+                return done(ERROR, f"error matching candidate {_root_label(cbtf, cid)}: "
+                                   f"{e.message}", error_code=e.code,
+                            candidates=tuple(outcomes))
+            log = format_spec_log(mr.spec)
+            if not mr.matched:
+                outcomes.append(CandidateOutcome(cbtf, cid, False, log, mr.reason))
+                continue
+            try:
+                res = calc_relo(kind, local, mr.spec, self.big_endian)
+            except SpecError as e:
+                outcomes.append(CandidateOutcome(cbtf, cid, True, log))
+                return done(ERROR, e.message, error_code=e.code, candidates=tuple(outcomes))
+            outcomes.append(CandidateOutcome(cbtf, cid, True, log, None, res.new_val,
+                                             res.poison))
+            if first is None:
+                first = (mr, res)
+            elif mr.spec.bit_offset != first[0].spec.bit_offset:
+                a, b = first[0].spec, mr.spec
+                return done(ERROR, f"ambiguous: {len(matched) + 1} candidates with different "
+                                   f"offsets ({_root_label(a.btf, a.root_type_id)} at bit "
+                                   f"{a.bit_offset}, {_root_label(b.btf, b.root_type_id)} at "
+                                   f"bit {b.bit_offset}): field offset ambiguity",
+                            error_code="EINVAL", candidates=tuple(outcomes))
+            elif res.poison != first[1].poison or res.new_val != first[1].new_val:
+                a, b = first[0].spec, mr.spec
+                return done(ERROR, f"ambiguous: candidates give different results "
+                                   f"({_root_label(a.btf, a.root_type_id)}: "
+                                   f"{first[1].new_val}, {_root_label(b.btf, b.root_type_id)}: "
+                                   f"{res.new_val}): relocation decision ambiguity",
+                            error_code="EINVAL", candidates=tuple(outcomes))
+            matched.append(((cbtf, cid), mr, res))
+
+        if matched:
+            pruned = tuple(cid for (cb, cid) in cands if (cb, cid) not in
+                           {m[0] for m in matched})
+            cands[:] = [m[0] for m in matched]
+            mr, res = matched[0][1], matched[0][2]
+            return done(RESOLVED, local_value=res.orig_val, target_value=res.new_val,
+                        target_type_ids=tuple(m[0][1] for m in matched),
+                        target_btf=matched[0][0][0],
+                        target_spec=format_spec_human(mr.spec),
+                        target_spec_log=format_spec_log(mr.spec),
+                        local_field=res.local_layout, target_field=res.target_layout,
+                        fail_memsz_adjust=res.fail_memsz_adjust, validate=res.validate,
+                        local_mem_size=res.orig_sz, target_mem_size=res.new_sz,
+                        candidates=tuple(outcomes), pruned=pruned)
+
+        try:
+            res = calc_relo(kind, local, None, self.big_endian)
+        except SpecError as e:
+            return done(ERROR, e.message, error_code=e.code, candidates=tuple(outcomes))
+        reason = self._why_not(relo, local, outcomes, key)
+        status = MISSING if res.poison else ZERO
+        return done(status, reason, local_value=res.orig_val,
+                    target_value=None if res.poison else res.new_val,
+                    local_field=res.local_layout, validate=res.validate,
+                    candidates=tuple(outcomes))
+
+    def _why_not(self, relo: Relocation, local: Spec, outcomes: list[CandidateOutcome],
+                 key: tuple[Btf, int]) -> str:
+        lbtf = relo.local
+        root = lbtf[relo.type_id]
+        ess = essential_name(root.name)
+        if not outcomes:
+            all_before = self._all.get(key, [])
+            if all_before:  # cannot happen: pruning never empties a list
+                return "no candidate left"
+            noun = _kind_noun(root.kind)
+            msg = f"no {noun} named '{ess}' in the kernel"
+            others = [i for i in target_index(self.target).any_kind(ess)
+                      if self.target[i].kind not in (root.kind,)]
+            if others:
+                kinds = sorted({_kind_noun(self.target[i].kind) for i in others})
+                msg += f" (it has a {' and a '.join(kinds)} of that name)"
+            return msg
+        reasons = []
+        for o in outcomes:
+            r = o.reason or "does not match"
+            reasons.append(r if len(outcomes) == 1 else f"{o.name}: {r}")
+        msg = "; ".join(dict.fromkeys(reasons))
+        all_before = self._all.get(key, [])
+        if len(all_before) > len(outcomes):
+            gone = [c for c in all_before if c not in {(o.btf, o.type_id) for o in outcomes}]
+            names = ", ".join(_root_label(b, i) for b, i in gone)
+            root_label = _root_label(lbtf, relo.type_id)
+            msg += f" ({names} ruled out by earlier relocations of {root_label})"
+        return msg
+
+
+def resolve(relo: Relocation, target: Btf, modules: Sequence[Btf] = ()) -> Resolution:
+    """Resolve one relocation on ``target`` in isolation (no pruning by other relocations).
+
+    Use :class:`CoreResolver` for the relocations of a whole object.
+    """
+    return CoreResolver(target, modules).resolve(relo)
+
+
+def describe_type(btf: Btf, type_id: int) -> str:
+    """Short noun for a type, as used in reasons (``int``, ``pointer``, ``struct foo``)."""
+    return describe(btf, type_id)
