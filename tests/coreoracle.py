@@ -21,6 +21,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bpfls.btf import load
+from bpfls.btf.ext import ObjectRelo, read_ext
+from bpfls.core import CoreResolver, ReloKind, Resolution
+from bpfls.core.patch import check_insn
+
 _RELO = re.compile(r"prog '([^']*)': relo #(\d+): (.*)$")
 _CAND = re.compile(r"(matching|non-matching) candidate #(\d+) (.*)$")
 _PATCH = re.compile(r"patched insn #(\d+) \(([A-Z0-9/]+)\) (imm64|imm|off|mem_sz) (\d+) -> (\d+)")
@@ -199,3 +204,150 @@ def insn_immediates(obj: Path) -> dict[tuple[str, int], tuple[str, int]]:
                     out[(sec.name, 8 * i)] = ("LDX/ST/STX", off & U64)
                 i += 1
     return out
+
+
+# -- hand-made objects -------------------------------------------------------------------------
+
+def ext_blob(relos: dict[str, list[tuple[int, int, int, int]]],
+             lines: dict[str, list[tuple[int, int, int, int, int]]] | None = None,
+             *, rec_size: int = 16, line_rec_size: int = 16, hdr_len: int = 32,
+             magic: int = 0xEB9F, version: int = 1) -> bytes:
+    """A ``.BTF.ext`` section: per section name offset, CO-RE records (insn_off, type_id,
+    access_str_off, kind) and line records (insn_off, file_off, line_off, line, col)."""
+    import struct as st
+
+    def block(recsz: int, secs: dict, pack) -> bytes:
+        if not secs:
+            return b""
+        out = st.pack("<I", recsz)
+        for sec_off, recs in secs.items():
+            out += st.pack("<II", sec_off, len(recs))
+            for r in recs:
+                out += pack(r).ljust(recsz, b"\0")
+        return out
+
+    li = block(line_rec_size, lines or {},
+               lambda r: st.pack("<IIII", r[0], r[1], r[2], (r[3] << 10) | r[4]))
+    co = block(rec_size, relos, lambda r: st.pack("<IIII", *r))
+    hdr = st.pack("<HBBI", magic, version, 0, hdr_len)
+    hdr += st.pack("<IIII", 0, 0, 0, len(li))
+    if hdr_len >= 32:
+        hdr += st.pack("<II", len(li), len(co))
+    hdr = hdr.ljust(hdr_len, b"\0")
+    return hdr + li + co
+
+
+def elf_object(sections: dict[str, bytes], exec_sections: tuple[str, ...] = ()) -> bytes:
+    """A minimal little-endian ELF64 BPF relocatable object holding ``sections``."""
+    import struct as st
+
+    names = [".shstrtab", *sections]
+    shstr = b"\0"
+    name_off = {}
+    for n in names:
+        name_off[n] = len(shstr)
+        shstr += n.encode() + b"\0"
+    body = b""
+    layout = []
+    off = 64
+    for n in names:
+        data = shstr if n == ".shstrtab" else sections[n]
+        pad = (-off) % 8
+        body += b"\0" * pad
+        off += pad
+        layout.append((n, off, len(data)))
+        body += data
+        off += len(data)
+    pad = (-off) % 8
+    body += b"\0" * pad
+    shoff = off + pad
+    sh = b"\0" * 64
+    for n, o, size in layout:
+        typ = 3 if n == ".shstrtab" else 1
+        flags = 6 if n in exec_sections else 0
+        sh += st.pack("<IIQQQQIIQQ", name_off[n], typ, flags, 0, o, size, 0, 0, 8 if flags else 1,
+                      0)
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+    ehdr = ident + st.pack("<HHIQQQIHHHHHH", 1, 247, 1, 0, 0, shoff, 0, 64, 0, 0, 64,
+                           len(names) + 1, 1)
+    return ehdr + body + sh
+
+
+# -- comparing --------------------------------------------------------------------------------
+
+def _status_word(res: Resolution) -> str:
+    if res.status in ("missing", "zero"):
+        return "no match"
+    return res.status
+
+
+def _log_word(lr: LogRelo | None) -> str:
+    if lr is None:
+        return "not processed"
+    if lr.error:
+        return "error"
+    if lr.poisoned:
+        return "no match"
+    if lr.matched:
+        return "resolved"
+    if lr.no_match:
+        return "no match"
+    return "resolved"  # local_type_id: no candidates, never a verdict line
+
+
+def _cut(spec: str | None) -> str | None:
+    """libbpf formats specs into a 256-byte buffer."""
+    return spec[:255] if spec is not None else None
+
+
+def compare(obj: Path, target: Path, log: str, *, values: bool = False
+            ) -> list[tuple[ObjectRelo, Resolution]]:
+    """Resolve every relocation of ``obj`` on ``target`` and check it against libbpf's log.
+
+    Returns the pairs compared (libbpf stops at the first hard error; so do we)."""
+    info = read_ext(obj)
+    recs = parse_log(log)
+    resolver = CoreResolver(load(target))
+    compared = []
+    assert len(recs) <= len(info.relocations), log[-2000:]
+    for i, orelo in enumerate(info.relocations):
+        res = resolver.resolve(orelo)
+        if values:  # libbpf went on to patch the instruction
+            assert orelo.insn is not None
+            res = check_insn(res, orelo.insn)
+        lr = recs[i] if i < len(recs) else None
+        where = f"{obj.name} on {target.name}: {orelo.section} relo #{orelo.index} {res}"
+        if lr is None:
+            # libbpf stopped at an earlier hard error, or bpftool could not record a type
+            assert (any(r.status == "error" for _, r in compared)
+                    or "Error: unsupported kind" in log), where
+            break
+        assert lr.index == orelo.index, where
+        if lr.local_spec is not None:
+            assert _cut(res.local_spec_log) == lr.local_spec, where
+        theirs = [(m, s) for _, m, s in lr.candidates]
+        ours = [(c.matched, _cut(c.log_spec)) for c in res.candidates]
+        if lr.error and not theirs and not lr.local_spec:
+            ours = theirs
+        assert ours == theirs, f"{where}\nours:   {ours}\ntheirs: {theirs}"
+        assert _status_word(res) == _log_word(lr), f"{where}: libbpf says {lr}"
+        if res.status == "resolved" and orelo.kind != ReloKind.TYPE_ID_LOCAL:
+            assert res.target_type_ids == tuple(
+                int(s.split("]")[0].split("[")[1]) for _, m, s in lr.candidates if m), where
+        if values and lr.patched:
+            for what, (_old, new) in lr.patched.items():
+                if what != "mem_sz":
+                    assert res.target_value == new, f"{where}: libbpf patched {what} → {new}"
+            if "mem_sz" in lr.patched:
+                assert res.target_size == lr.patched["mem_sz"][1], where
+        if values and lr.poisoned:
+            assert res.status == "missing" or res.fail_memsz_adjust, where
+        if values and res.status == "missing":
+            assert lr.poisoned, where
+        if values and lr.memsz_fail:
+            assert res.fail_memsz_adjust, where
+        compared.append((orelo, res))
+        if res.status == "error":
+            assert lr.error, where
+            break
+    return compared

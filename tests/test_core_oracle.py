@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from bpfls.btf import load
-from bpfls.btf.ext import ObjectRelo, read_ext
-from bpfls.core import CoreResolver, ReloKind, Resolution
+from bpfls.btf.ext import read_ext
+from bpfls.core import CoreResolver, ReloKind
 from bpfls.core.patch import check_insn
 
 from btfbuild import BtfBuilder
 from conftest import SHARED_BTF, decompressed, require_tool, sample_kernels
-from coreoracle import Libbpf, LogRelo, insn_immediates, parse_log, run_bpftool
+from coreoracle import Libbpf, compare, insn_immediates, run_bpftool
 
 HERE = Path(__file__).resolve().parent / "core"
 KERNELS = sample_kernels()
@@ -172,81 +172,6 @@ def synthetic_target(work: Path) -> Path:
     p = work / "synthetic-target.btf"
     p.write_bytes(synthetic_target_blob())
     return p
-
-
-# -- comparing --------------------------------------------------------------------------------
-
-def _status_word(res: Resolution) -> str:
-    if res.status in ("missing", "zero"):
-        return "no match"
-    return res.status
-
-
-def _log_word(lr: LogRelo | None) -> str:
-    if lr is None:
-        return "not processed"
-    if lr.error:
-        return "error"
-    if lr.poisoned:
-        return "no match"
-    if lr.matched:
-        return "resolved"
-    if lr.no_match:
-        return "no match"
-    return "resolved"  # local_type_id: no candidates, never a verdict line
-
-
-def compare(obj: Path, target: Path, log: str, *, values: bool = False
-            ) -> list[tuple[ObjectRelo, Resolution]]:
-    """Resolve every relocation of ``obj`` on ``target`` and check it against libbpf's log.
-
-    Returns the pairs compared (libbpf stops at the first hard error; so do we)."""
-    info = read_ext(obj)
-    recs = parse_log(log)
-    resolver = CoreResolver(load(target))
-    compared = []
-    assert len(recs) <= len(info.relocations), log[-2000:]
-    for i, orelo in enumerate(info.relocations):
-        res = resolver.resolve(orelo.relocation)
-        if values:  # libbpf went on to patch the instruction
-            assert orelo.insn is not None
-            res = check_insn(res, orelo.insn)
-        lr = recs[i] if i < len(recs) else None
-        where = f"{obj.name} on {target.name}: {orelo.section} relo #{orelo.index} {res}"
-        if lr is None:
-            # libbpf stopped at an earlier hard error, or bpftool could not record a type
-            assert (any(r.status == "error" for _, r in compared)
-                    or "Error: unsupported kind" in log), where
-            break
-        assert lr.index == orelo.index, where
-        if lr.local_spec is not None:
-            assert res.local_spec_log == lr.local_spec, where
-        theirs = [(m, s) for _, m, s in lr.candidates]
-        ours = [(c.matched, c.log_spec) for c in res.candidates]
-        if lr.error and not theirs and not lr.local_spec:
-            ours = theirs
-        assert ours == theirs, f"{where}\nours:   {ours}\ntheirs: {theirs}"
-        assert _status_word(res) == _log_word(lr), f"{where}: libbpf says {lr}"
-        if res.status == "resolved" and orelo.kind != ReloKind.TYPE_ID_LOCAL:
-            assert res.target_type_ids == tuple(
-                int(s.split("]")[0].split("[")[1]) for _, m, s in lr.candidates if m), where
-        if values and lr.patched:
-            for what, (_old, new) in lr.patched.items():
-                if what != "mem_sz":
-                    assert res.target_value == new, f"{where}: libbpf patched {what} → {new}"
-            if "mem_sz" in lr.patched:
-                assert res.target_size == lr.patched["mem_sz"][1], where
-        if values and lr.poisoned:
-            assert res.status == "missing" or res.fail_memsz_adjust, where
-        if values and res.status == "missing":
-            assert lr.poisoned, where
-        if values and lr.memsz_fail:
-            assert res.fail_memsz_adjust, where
-        compared.append((orelo, res))
-        if res.status == "error":
-            assert lr.error, where
-            break
-    return compared
 
 
 def _kernel_params() -> list:

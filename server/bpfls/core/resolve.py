@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.core.calc import FieldLayout, ReloResult, calc_relo
@@ -37,6 +38,9 @@ from bpfls.core.spec import (
     format_spec_log,
     parse_spec,
 )
+
+if TYPE_CHECKING:
+    from bpfls.btf.ext import ObjectRelo
 
 RESOLVED = "resolved"
 MISSING = "missing"
@@ -174,11 +178,20 @@ class CoreResolver:
         self._cands.clear()
         self._all.clear()
 
-    def resolve_all(self, relos: Iterable[Relocation]) -> list[Resolution]:
+    def resolve_all(self, relos: Iterable[Relocation | ObjectRelo]) -> list[Resolution]:
         return [self.resolve(r) for r in relos]
 
     # -- the algorithm (bpf_core_resolve_relo + bpf_core_calc_relo_insn) ------------------------
-    def resolve(self, relo: Relocation) -> Resolution:
+    def resolve(self, relo: Relocation | ObjectRelo) -> Resolution:
+        """Resolve the next relocation (a :class:`Relocation`, or an object file's record from
+        :mod:`bpfls.btf.ext`, whose malformed access strings are reported as they were)."""
+        access_error = getattr(relo, "access_error", None)
+        if not isinstance(relo, Relocation):
+            relo = relo.relocation
+        if access_error is not None:
+            return Resolution(relo, ERROR, format_spec(relo),
+                              f"libbpf cannot parse the access: {access_error}",
+                              error_code="EINVAL")
         try:
             return self._resolve(relo)
         except SpecError as e:  # pragma: no cover - every stage catches its own
@@ -320,7 +333,8 @@ class CoreResolver:
         return msg
 
 
-def resolve(relo: Relocation, target: Btf, modules: Sequence[Btf] = ()) -> Resolution:
+def resolve(relo: Relocation | ObjectRelo, target: Btf, modules: Sequence[Btf] = ()
+            ) -> Resolution:
     """Resolve one relocation on ``target`` in isolation (no pruning by other relocations).
 
     Use :class:`CoreResolver` for the relocations of a whole object.
