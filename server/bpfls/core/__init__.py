@@ -11,7 +11,10 @@ Public API:
 - :func:`format_spec`, :func:`spec_path`, :func:`parse_spec`, :func:`field_info`;
 - :func:`essential_name`, :func:`flavor_of`;
 - :func:`find_candidates`, :func:`candidates_named` (candidate types on a target);
-- :func:`fields_are_compat`, :func:`types_are_compat`, :func:`types_match`.
+- :func:`fields_are_compat`, :func:`types_are_compat`, :func:`types_match`;
+- :func:`bpfls.core.patch.check_insn` (the instruction checks, when the instruction is known)
+  and :func:`bpfls.core.objects.resolve_object` (every relocation of a compiled object; import
+  it from its module: it reads ``.BTF.ext`` through :mod:`bpfls.btf.ext`).
 """
 
 from bpfls.core.calc import FieldLayout, field_info

@@ -34,12 +34,11 @@ class ReloKind(IntEnum):
 
     @property
     def is_type(self) -> bool:
-        return self in (ReloKind.TYPE_ID_LOCAL, ReloKind.TYPE_ID_TARGET, ReloKind.TYPE_EXISTS,
-                        ReloKind.TYPE_SIZE, ReloKind.TYPE_MATCHES)
+        return self._value_ in _TYPE_KINDS
 
     @property
     def is_enumval(self) -> bool:
-        return self in (ReloKind.ENUMVAL_EXISTS, ReloKind.ENUMVAL_VALUE)
+        return self._value_ in _ENUMVAL_KINDS
 
     @property
     def is_existence(self) -> bool:
@@ -47,6 +46,9 @@ class ReloKind(IntEnum):
         return self in (ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
                         ReloKind.TYPE_MATCHES, ReloKind.TYPE_ID_TARGET, ReloKind.TYPE_SIZE)
 
+
+_TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
+_ENUMVAL_KINDS = frozenset({10, 11})
 
 RELO_KIND_NAMES = {
     ReloKind.FIELD_BYTE_OFFSET: "byte_off",

@@ -18,6 +18,7 @@ Statuses (:class:`Resolution`):
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ from bpfls.core.spec import (
     format_spec_human,
     format_spec_log,
     parse_spec,
+    skip_mods_and_typedefs,
 )
 
 if TYPE_CHECKING:
@@ -55,16 +57,21 @@ POISON_KINDS = frozenset({ReloKind.FIELD_BYTE_OFFSET, ReloKind.FIELD_BYTE_SIZE,
 
 @dataclass(frozen=True)
 class CandidateOutcome:
-    """How one target candidate fared: ``log_spec`` is libbpf's spec of it as far as matching
-    got (what ``bpftool -d`` prints after "matching candidate #i"/"non-matching ...")."""
+    """How one target candidate fared: ``spec`` is libbpf's target spec as far as matching
+    got; ``log_spec`` its text (what ``bpftool -d`` prints after "matching candidate #i" or
+    "non-matching candidate #i")."""
 
     btf: Btf
     type_id: int
     matched: bool
-    log_spec: str
+    spec: Spec = field(repr=False, compare=False)
     reason: str | None = None
     value: int | None = None
     poison: bool = False
+
+    @property
+    def log_spec(self) -> str:
+        return format_spec_log(self.spec)
 
     @property
     def name(self) -> str:
@@ -92,9 +99,7 @@ class Resolution:
     target_value: int | None = None
     target_type_ids: tuple[int, ...] = ()
     target_btf: Btf | None = None
-    target_spec: str | None = None
     local_spec_log: str | None = None
-    target_spec_log: str | None = None
     local_field: FieldLayout | None = None
     target_field: FieldLayout | None = None
     fail_memsz_adjust: bool = False
@@ -104,6 +109,17 @@ class Resolution:
     candidates: tuple[CandidateOutcome, ...] = ()
     error_code: str | None = None
     pruned: tuple[int, ...] = field(default=())
+    target: Spec | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def target_spec(self) -> str | None:
+        """Human spec of the (first) matching candidate: ``struct task_struct.__state``."""
+        return format_spec_human(self.target) if self.target is not None else None
+
+    @property
+    def target_spec_log(self) -> str | None:
+        """libbpf's log form of the (first) matching candidate's spec."""
+        return format_spec_log(self.target) if self.target is not None else None
 
     @property
     def kind(self) -> ReloKind:
@@ -209,14 +225,12 @@ class CoreResolver:
             return Resolution(relo, ERROR, f"[{relo.type_id}] + {relo.access_str}",
                               f"root type id {relo.type_id} is not in the object's BTF",
                               error_code="EINVAL")
-        try:
-            local = parse_spec(relo)
-        except SpecError as e:
+        parsed = _parsed(relo)
+        if isinstance(parsed, SpecError):
             return Resolution(relo, ERROR, format_spec(relo),
-                              f"libbpf cannot parse the access: {e.message}",
-                              error_code=e.code)
-        human = format_spec_human(local)
-        local_log = format_spec_log(local)
+                              f"libbpf cannot parse the access: {parsed.message}",
+                              error_code=parsed.code)
+        local, human, local_log = parsed
 
         def done(status: str, reason: str | None = None, **kw: object) -> Resolution:
             return Resolution(relo, status, human, reason, local_spec_log=local_log,
@@ -247,16 +261,15 @@ class CoreResolver:
                 return done(ERROR, f"error matching candidate {_root_label(cbtf, cid)}: "
                                    f"{e.message}", error_code=e.code,
                             candidates=tuple(outcomes))
-            log = format_spec_log(mr.spec)
             if not mr.matched:
-                outcomes.append(CandidateOutcome(cbtf, cid, False, log, mr.reason))
+                outcomes.append(CandidateOutcome(cbtf, cid, False, mr.spec, mr.reason))
                 continue
             try:
                 res = calc_relo(kind, local, mr.spec, self.big_endian)
             except SpecError as e:
-                outcomes.append(CandidateOutcome(cbtf, cid, True, log))
+                outcomes.append(CandidateOutcome(cbtf, cid, True, mr.spec))
                 return done(ERROR, e.message, error_code=e.code, candidates=tuple(outcomes))
-            outcomes.append(CandidateOutcome(cbtf, cid, True, log, None, res.new_val,
+            outcomes.append(CandidateOutcome(cbtf, cid, True, mr.spec, None, res.new_val,
                                              res.poison))
             if first is None:
                 first = (mr, res)
@@ -283,9 +296,7 @@ class CoreResolver:
             mr, res = matched[0][1], matched[0][2]
             return done(RESOLVED, local_value=res.orig_val, target_value=res.new_val,
                         target_type_ids=tuple(m[0][1] for m in matched),
-                        target_btf=matched[0][0][0],
-                        target_spec=format_spec_human(mr.spec),
-                        target_spec_log=format_spec_log(mr.spec),
+                        target_btf=matched[0][0][0], target=mr.spec,
                         local_field=res.local_layout, target_field=res.target_layout,
                         fail_memsz_adjust=res.fail_memsz_adjust, validate=res.validate,
                         local_mem_size=res.orig_sz, target_mem_size=res.new_sz,
@@ -318,6 +329,12 @@ class CoreResolver:
             if others:
                 kinds = sorted({_kind_noun(self.target[i].kind) for i in others})
                 msg += f" (it has a {' and a '.join(kinds)} of that name)"
+            elif root.kind == Kind.TYPEDEF:
+                under = lbtf[skip_mods_and_typedefs(lbtf, relo.type_id)]
+                if under.name and under.kind in (Kind.STRUCT, Kind.UNION, Kind.ENUM,
+                                                 Kind.ENUM64):
+                    msg += (f"; a typedef root is relocated only against a typedef of the "
+                            f"same name: access {_kind_noun(under.kind)} {under.name} directly")
             return msg
         reasons = []
         for o in outcomes:
@@ -331,6 +348,29 @@ class CoreResolver:
             root_label = _root_label(lbtf, relo.type_id)
             msg += f" ({names} ruled out by earlier relocations of {root_label})"
         return msg
+
+
+_PARSED: weakref.WeakKeyDictionary[Btf, dict[tuple[int, int, tuple[int, ...]],
+                                             tuple[Spec, str, str] | SpecError]]
+_PARSED = weakref.WeakKeyDictionary()
+
+
+def _parsed(relo: Relocation) -> tuple[Spec, str, str] | SpecError:
+    """The local spec of a relocation with its two texts, parsed once per local BTF (specs are
+    read-only once parsed)."""
+    per = _PARSED.get(relo.local)
+    if per is None:
+        per = _PARSED[relo.local] = {}
+    key = (relo.kind.value, relo.type_id, relo.access)
+    hit = per.get(key)
+    if hit is None:
+        try:
+            spec = parse_spec(relo)
+            hit = (spec, format_spec_human(spec), format_spec_log(spec))
+        except SpecError as e:
+            hit = e
+        per[key] = hit
+    return hit
 
 
 def resolve(relo: Relocation | ObjectRelo, target: Btf, modules: Sequence[Btf] = ()
