@@ -183,3 +183,26 @@ def test_object_files(tmp_path: Path) -> None:
 
     res = resolve(r, load_bytes(blob))
     assert res.status == "error" and "77" in (res.reason or "")
+
+
+def test_mutated_ext_gives_btf_errors_only() -> None:
+    import random
+
+    blob, n = _btf()
+    btf = load_bytes(blob)
+    ext = ext_blob({n["sec"]: [(0, n["foo"], n["acc"], 0), (8, n["foo"], n["zero"], 8)]},
+                   {n["sec"]: [(0, n["file"], n["line"], 3, 5)]})
+    rng = random.Random(3)
+    ok = 0
+    for _ in range(2000):
+        data = bytearray(ext)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.choice((0, 1, 4, 8, 16, 0xFF, rng.randrange(256)))
+        if rng.random() < 0.2:
+            data = data[:rng.randrange(len(data))]
+        try:
+            parse_ext(bytes(data), btf, "m.o")
+            ok += 1
+        except BtfError:
+            pass
+    assert ok > 100

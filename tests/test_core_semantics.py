@@ -75,6 +75,16 @@ def test_bad_access_strings(text: str, kind: ReloKind) -> None:
 # -- a local/target pair ------------------------------------------------------------------------
 
 def local_btf() -> tuple[Btf, dict[str, int]]:
+    blob, ids = local_blob()
+    return load_bytes(blob, name="local.o"), ids
+
+
+def target_btf() -> tuple[Btf, dict[str, int]]:
+    blob, ids = target_blob()
+    return load_bytes(blob, name="vmlinux"), ids
+
+
+def local_blob() -> tuple[bytes, dict[str, int]]:
     b = BtfBuilder()
     i32 = b.int_("int", 4, signed=True)
     u32 = b.int_("unsigned int", 4)
@@ -94,10 +104,10 @@ def local_btf() -> tuple[Btf, dict[str, int]]:
     ids["nope"] = b.struct("foo", 4, [("a", i32, 0, 0)])
     ids["anon"] = b.struct("", 4, [("a", i32, 0, 0)])
     ids["td"] = b.typedef("pid_t", i32)
-    return load_bytes(b.build(), name="local.o"), ids
+    return b.build(), ids
 
 
-def target_btf() -> tuple[Btf, dict[str, int]]:
+def target_blob() -> tuple[bytes, dict[str, int]]:
     b = BtfBuilder()
     i32 = b.int_("int", 4, signed=True)
     u64 = b.int_("long unsigned int", 8)
@@ -116,7 +126,7 @@ def target_btf() -> tuple[Btf, dict[str, int]]:
     b.union("foo", 4, [("a", i32, 0, 0)])
     ids["td"] = b.typedef("pid_t", i32)
     b.int_("int", 4, signed=True)
-    return load_bytes(b.build(), name="vmlinux"), ids
+    return b.build(), ids
 
 
 @pytest.fixture(scope="module")
@@ -320,3 +330,44 @@ def test_ambiguity_and_robustness() -> None:
                 Relocation(K.FIELD_BYTE_OFFSET, local, i32, (0, 1)),
                 Relocation(K.ENUMVAL_VALUE, local, amb, (0,))]:
         assert resolve(rel, target).status == "error"
+
+
+def test_mutated_btf_never_raises() -> None:
+    """Corrupt local or target BTF gives statuses, never a traceback."""
+    import random
+
+    from bpfls.btf import BtfError
+
+    lb, L = local_btf()
+    tb, _ = target_btf()
+    relos = [R(lb, k, L[root], acc) for k, root, acc in [
+        (K.FIELD_BYTE_OFFSET, "task", "0:0"), (K.FIELD_BYTE_OFFSET, "sock", "0:0:0"),
+        (K.FIELD_LSHIFT_U64, "bits", "0:0"), (K.FIELD_BYTE_SIZE, "task", "0:2:3"),
+        (K.ENUMVAL_VALUE, "en", "1"), (K.TYPE_MATCHES, "task", "0"),
+        (K.TYPE_SIZE, "td", "0"), (K.FIELD_EXISTS, "pr1", "0:1")]]
+    rng = random.Random(7)
+    raw = {"local": local_blob()[0], "target": target_blob()[0]}
+    done = 0
+    for i in range(300):
+        which = "local" if i % 2 else "target"
+        data = bytearray(raw[which])
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(24, len(data))
+            data[pos] = rng.randrange(256)
+        try:
+            mutated = load_bytes(bytes(data))
+        except BtfError:
+            continue
+        for rel in relos:
+            if which == "local":
+                rel = Relocation(rel.kind, mutated, rel.type_id, rel.access)
+                res = resolve(rel, tb)
+            else:
+                res = resolve(rel, mutated)
+            assert res.status in ("resolved", "missing", "zero", "error")
+            str(res)
+            for c in res.candidates:
+                c.log_spec  # noqa: B018
+            done += 1
+    assert done > 1000
+

@@ -155,6 +155,15 @@ def is_flex_arr(btf: Btf, prev: Accessor, nelems: int) -> bool:
 
 def parse_spec(relo: Relocation) -> Spec:
     """``bpf_core_parse_spec``: the local spec of a relocation, or :class:`SpecError`."""
+    try:
+        return _parse_spec(relo)
+    except BtfError as e:
+        raise SpecError(f"malformed local BTF: {e.message}") from None
+    except (TypeError, IndexError, ValueError) as e:
+        raise SpecError(f"malformed local BTF: {e}") from None
+
+
+def _parse_spec(relo: Relocation) -> Spec:
     btf, kind, access = relo.local, relo.kind, relo.access
     spec = Spec(btf, relo.type_id, kind)
     try:
@@ -279,11 +288,11 @@ def format_spec(relo: Relocation) -> str:
     cannot parse, the root and the raw access string."""
     try:
         return format_spec_human(parse_spec(relo))
-    except SpecError:
+    except (SpecError, BtfError, TypeError, IndexError, ValueError):
         try:
             t = relo.local[relo.type_id]
             root = f"{KIND_STR.get(t.kind, 'unknown')} {t.name or '<anon>'}"
-        except BtfError:
+        except (BtfError, TypeError, IndexError, ValueError):
             root = f"[{relo.type_id}]"
         return f"{root} + {relo.access_str or '<?>'}"
 
