@@ -1,0 +1,66 @@
+"""Understanding BPF C source: which CO-RE relocations clang will emit, where, and when.
+
+Entry point::
+
+    from bpfls.source import SourceOptions, analyze
+
+    model = analyze("prog.bpf.c", text=None, options=SourceOptions(primary=kernel_btf,
+                    include_dirs=("include",), defines={"DEBUG": None}, arch="x86"))
+
+:func:`analyze` ``(path, text=None, options=None) -> SourceModel`` never raises on bad source.
+
+:class:`SourceOptions` fields: ``primary`` (``Btf`` of the kernel vmlinux.h came from, or
+``None``), ``include_dirs``, ``defines`` (``{"NAME": "VALUE" or None}``), ``undefines``,
+``arch`` (adds ``__TARGET_ARCH_<arch>``), ``overlays`` (unsaved text by path),
+``use_vmlinux_h`` (parse a vmlinux.h found on the include path when there is no primary),
+``big_endian``.
+
+:class:`SourceModel` fields:
+
+- ``local``: :class:`bpfls.btf.Btf` of the program's own types, split over the primary kernel
+  (or over the parsed vmlinux.h); every relocation's ``local`` is this object.
+- ``accesses``: list of :class:`CoreAccess`, in source order, one per relocation clang emits:
+  ``relocation`` (:class:`bpfls.core.relo.Relocation`), ``kind``, ``spec``, ``access_str``,
+  ``path``, ``range`` (the member/type/enumerator token), ``expr_range`` (whole
+  expression or macro call), ``accessors`` (each named step with its range), ``function``,
+  ``macro`` (``"direct"``, ``"BPF_CORE_READ"``, ``"bpf_core_field_exists"``,
+  ``"BPF_KPROBE"``...), ``load``/``store``/``load_size`` (direct memory access),
+  ``probe_read``/``read_size``/``user`` (``bpf_probe_read_*``), ``guard``
+  (:class:`Guard`), ``reachable``, ``check`` (an existence check), ``guarded`` (indices of
+  the accesses an existence check guards), ``index``, ``repeat``.
+- ``functions``: name → :class:`FunctionInfo` (``section``, ``is_static``, ``macro``,
+  ``reachable``, ``calls``, ``range``, ``name_range``, ``is_program``, ``is_root``).
+- ``diagnostics``: list of :class:`SourceDiagnostic` (``code``, ``message``, ``path``,
+  ``range``, ``severity``, ``data``). Codes: ``unknown-member`` (data: ``member``, ``type``,
+  ``type_id``, ``candidates``), ``unknown-type``, ``unknown-enumerator``, ``not-an-enum``,
+  ``bad-accessor``, ``not-a-pointer``, ``incomplete-type``, ``include-not-found``,
+  ``preprocessor``, ``preprocessor-error``, ``vmlinux-h``, ``read-error``.
+- ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
+  ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
+  ``base_preserve_access_index``, ``timings``.
+
+:class:`Guard` ``.evaluate(verdict) -> bool | None`` where ``verdict(check_access)`` says
+whether that existence check is true on a kernel (``None``: unknown); ``False`` means the
+access cannot execute there. ``.atoms()`` lists the checks involved; ``.is_true`` means
+unguarded.
+
+Positions are 0-based lines and UTF-8 byte columns.
+"""
+
+from bpfls.source.analyze import SourceOptions, analyze
+from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard
+from bpfls.source.model import (
+    Accessor,
+    CoreAccess,
+    FunctionInfo,
+    LocalTypeInfo,
+    Position,
+    Range,
+    SourceDiagnostic,
+    SourceModel,
+)
+from bpfls.source.specs import format_spec
+
+__all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FunctionInfo", "Guard",
+           "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",
+           "SourceOptions", "analyze", "format_spec"]

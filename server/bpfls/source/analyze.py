@@ -1,0 +1,269 @@
+"""One translation unit from text to :class:`SourceModel`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bpfls.btf import Btf
+from bpfls.source import catalogue
+from bpfls.source.cparse import TreeCache
+from bpfls.source.exprtypes import EType, Source, etype_of_desc
+from bpfls.source.guards import all_of
+from bpfls.source.localtypes import LocalTypes
+from bpfls.source.mask import mask_units
+from bpfls.source.model import (
+    WARNING,
+    CoreAccess,
+    FunctionInfo,
+    Range,
+    SourceDiagnostic,
+    SourceModel,
+)
+from bpfls.source.preprocess import FileUnit, Preprocessor
+from bpfls.source.reach import entry_guards, reachable_functions
+from bpfls.source.relocations import FunctionDef, TranslationUnit
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+_TREES = TreeCache()
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to read a translation unit.
+
+    ``primary``: the kernel ``vmlinux.h`` was generated from; its BTF is the base of the
+    program's types. Without one, a ``vmlinux.h`` found through the include path is parsed
+    instead (cached by content hash). ``defines``: ``-D`` (``None`` value = ``1``).
+    ``arch``: adds ``-D__TARGET_ARCH_<arch>`` (``x86``, ``arm64``, ``amd64``...) unless
+    ``defines`` already has one. ``overlays``: unsaved editor text by path.
+    """
+
+    primary: Btf | None = None
+    include_dirs: tuple[str, ...] = ()
+    defines: Mapping[str, str | None] = field(default_factory=dict)
+    undefines: tuple[str, ...] = ()
+    arch: str | None = None
+    overlays: Mapping[str, str] = field(default_factory=dict)
+    use_vmlinux_h: bool = True
+    big_endian: bool = False
+
+
+def analyze(path: str, text: str | None = None,
+            options: SourceOptions | None = None) -> SourceModel:
+    """Analyse ``path`` (``text`` overrides what is on disk). Never raises on bad source."""
+    options = options or SourceOptions()
+    t0 = time.perf_counter()
+    path = os.path.abspath(path)
+    if text is None:
+        text = options.overlays.get(path)
+    if text is not None:
+        data = text.encode("utf-8", "surrogateescape")
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            data = b""
+            read_error: str | None = str(e)
+        else:
+            read_error = None
+    read_error = locals().get("read_error")
+    pp = Preprocessor(include_dirs=options.include_dirs, defines=dict(options.defines),
+                      undefines=options.undefines, overlays=dict(options.overlays),
+                      arch=options.arch, big_endian=options.big_endian)
+    res = pp.run(path, data)
+    diagnostics = list(res.diagnostics)
+    if read_error:
+        diagnostics.append(SourceDiagnostic("read-error", f"cannot read {path}: {read_error}",
+                                            path, Range.of(0, 0, 0, 0)))
+    mask_units(res.units, res.macros)
+    t1 = time.perf_counter()
+
+    trees: list[tuple[FileUnit, Node]] = []
+    for u in res.units:
+        tree = _TREES.parse(u.path, bytes(u.code))
+        trees.append((u, tree.root_node))
+    t2 = time.perf_counter()
+
+    base = options.primary
+    vmlinux_h = res.vmlinux
+    if base is None and res.vmlinux_path and options.use_vmlinux_h:
+        from bpfls.source.vmlinux import vmlinux_h_btf
+
+        try:
+            base = vmlinux_h_btf(res.vmlinux_path)
+        except Exception as e:  # noqa: BLE001 - a broken header must not stop the analysis
+            diagnostics.append(SourceDiagnostic(
+                "vmlinux-h", f"cannot read types from {res.vmlinux_path}: {e}", path,
+                Range.of(0, 0, 0, 0), WARNING))
+    lt = LocalTypes(base, res.macros, diagnostics, base_pai=res.base_pai)
+    for u, root in trees:
+        lt.collect(u, root)
+    local = lt.build()
+    t3 = time.perf_counter()
+
+    tu = TranslationUnit(local, lt, res.macros, diagnostics, base_pai=res.base_pai,
+                         has_base=base is not None)
+    order: list[str] = []
+    for u, root in trees:
+        _collect_toplevel(tu, u, root, order)
+    for name in order:
+        tu.walk_function(tu.functions[name])
+    t4 = time.perf_counter()
+
+    roots = {n for n, fd in tu.functions.items() if fd.info.is_root}
+    reach = reachable_functions(roots, tu.refs)
+    ctx = entry_guards(roots, tu.functions, [s for s in tu.call_sites if s[0] in reach])
+    accesses: list[CoreAccess] = []
+    unit_index = {u.path: i for i, (u, _) in enumerate(trees)}
+    for name in order:
+        fd = tu.functions[name]
+        fd.info.reachable = name in reach
+        fd.info.calls = tuple(sorted(tu.refs.get(name, ())))
+        entry = ctx.get(name)
+        for a in fd.accesses:
+            a.reachable = fd.info.reachable
+            if a.reachable and entry is not None and a.guard is not None:
+                a.guard = all_of((entry, a.guard))
+            accesses.append(a)
+    accesses.sort(key=lambda a: (unit_index.get(a.path, 1 << 30), a.range.start,
+                                 a.expr_range.start))
+    for i, a in enumerate(accesses):
+        a.index = i
+    guarded: dict[int, list[int]] = {}
+    for a in accesses:
+        if a.guard is not None:
+            for atom in a.guard.atoms():
+                guarded.setdefault(id(atom), []).append(a.index)
+    for a in accesses:
+        g = guarded.get(id(a))
+        if g:
+            a.guarded = tuple(g)
+    t5 = time.perf_counter()
+
+    files = [u.path for u, _ in trees if not u.virtual]
+    model = SourceModel(
+        path=path, local=local, accesses=accesses,
+        functions={n: tu.functions[n].info for n in order}, diagnostics=diagnostics,
+        files=files, local_types={k: v for k, v in lt.info.items() if k >= local.start_id},
+        macros=dict(res.macros),
+        inactive={u.path: list(u.inactive) for u, _ in trees if not u.virtual},
+        vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai,
+        timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
+                 "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0})
+    return model
+
+
+def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
+                      order: list[str]) -> None:
+    src = Source(unit, bytes(unit.code))
+    sections = sorted(unit.sections)
+    nodes = _toplevel_nodes(root)
+    for n in nodes:
+        if n.type == "function_definition":
+            fd = _function(tu, unit, src, n, sections)
+            if fd is not None and fd.name not in tu.functions:
+                tu.functions[fd.name] = fd
+                order.append(fd.name)
+        elif n.type == "declaration":
+            _globals(tu, unit, n)
+
+
+def _toplevel_nodes(root: Node) -> list[Node]:
+    out = []
+    stack = list(reversed(root.children))
+    while stack:
+        n = stack.pop()
+        if n.type in ("ERROR", "linkage_specification", "declaration_list"):
+            stack.extend(reversed(n.children))
+            continue
+        out.append(n)
+    return out
+
+
+def _section_for(n: Node, sections: list[tuple[int, str]], prev_end: int) -> str | None:
+    found = None
+    for off, name in sections:
+        if prev_end <= off < n.start_byte or n.start_byte <= off < n.end_byte:
+            body = n.child_by_field_name("body")
+            if body is not None and off >= body.start_byte:
+                continue
+            found = name
+    return found
+
+
+def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
+              sections: list[tuple[int, str]]) -> FunctionDef | None:
+    lt = tu.lt
+    decl = n.child_by_field_name("declarator")
+    fdecl = decl
+    wrappers = []
+    while fdecl is not None and fdecl.type != "function_declarator":
+        wrappers.append(fdecl)
+        fdecl = fdecl.child_by_field_name("declarator")
+    if fdecl is None:
+        return None
+    name_node = fdecl.child_by_field_name("declarator")
+    while name_node is not None and name_node.type not in ("identifier", "field_identifier"):
+        name_node = name_node.child_by_field_name("declarator") if \
+            name_node.child_by_field_name("declarator") is not None else None
+    if name_node is None:
+        return None
+    name = src.text(name_node)
+    params_node = fdecl.child_by_field_name("parameters")
+    pdecls = [p for p in params_node.named_children if p.type in (
+        "parameter_declaration", "variadic_parameter")] if params_node is not None else []
+    macro = None
+    if name in catalogue.PROGRAM_MACROS and pdecls:
+        macro = name
+        name_node = pdecls[0]
+        name = src.text(pdecls[0]).strip()
+        pdecls = pdecls[1:]
+    is_static = any(c.type == "storage_class_specifier" and src.text(c) == "static"
+                    for c in n.children)
+    prev = n.prev_sibling
+    prev_end = prev.end_byte if prev is not None else 0
+    section = _section_for(n, sections, prev_end)
+    ret_desc = lt.desc_of_type(n.child_by_field_name("type"), unit, n)
+    for w in reversed(wrappers):
+        if w.type == "pointer_declarator":
+            ret_desc = ("ptr", ret_desc)
+    params: list[tuple[str, EType | None, Node | None]] = []
+    if macro == "BPF_PROG2":
+        texts = [p for p in pdecls]
+        for i in range(0, len(texts) - 1, 2):
+            tnode, nnode = texts[i], texts[i + 1]
+            d = lt.desc_from_tokens(src.tokens(tnode.start_byte, tnode.end_byte))
+            params.append((src.text(nnode).strip(), etype_of_desc(d) if d else None, nnode))
+    else:
+        for p in pdecls:
+            if p.type != "parameter_declaration":
+                continue
+            d = lt.desc_of_type(p.child_by_field_name("type"), unit, p)
+            pname, d2, pnode = lt.apply_declarator(d, p.child_by_field_name("declarator"), unit)
+            if pname:
+                params.append((pname, etype_of_desc(d2), pnode))
+    info = FunctionInfo(name, unit.path, src.node_range(n), src.node_range(name_node),
+                        section=section, is_static=is_static or unit.virtual, macro=macro)
+    return FunctionDef(name, n, src, info, etype_of_desc(ret_desc), params, macro)
+
+
+def _globals(tu: TranslationUnit, unit: FileUnit, n: Node) -> None:
+    lt = tu.lt
+    ty = n.child_by_field_name("type")
+    if ty is None:
+        return
+    desc = lt.desc_of_type(ty, unit, n)
+    for d in n.children_by_field_name("declarator"):
+        decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
+        if decl is not None and decl.type == "function_declarator":
+            continue
+        name, dd, _ = lt.apply_declarator(desc, decl, unit)
+        if name:
+            tu.globals[name] = etype_of_desc(dd)

@@ -1,0 +1,588 @@
+"""The CO-RE macros and builtins whose expansion the walker models directly.
+
+``BPF_CORE_READ(src, a, b.c, d[1])`` reads hop by hop: each comma is one
+``bpf_probe_read_kernel`` of ``&((typeof(prev))prev)->accessor`` inside
+``__builtin_preserve_access_index``, so each hop is one ``byte_off`` relocation rooted at the
+locally declared pointee type of the previous hop. ``bpf_core_field_*``, ``bpf_core_type_*``,
+``bpf_core_enum_value*`` and the bitfield macros are ``__builtin_preserve_*`` calls with the
+kinds listed in :mod:`bpfls.source.catalogue`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bpfls.btf import Kind
+from bpfls.core.relo import ReloKind
+from bpfls.source import catalogue
+from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
+from bpfls.source.guards import Guard
+from bpfls.source.macros import Expander
+from bpfls.source.model import Range
+from bpfls.source.pptokens import IDENT, PUNCT, Tok
+from bpfls.source.relocations import (
+    _EXPR_STMT_PREFIX,
+    _EXPR_STMT_SUFFIX,
+    NONE,
+    Val,
+    _snippet_body,
+)
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from bpfls.source.relocations import FunctionWalker
+
+_FIELD_KINDS = {0: ReloKind.FIELD_BYTE_OFFSET, 1: ReloKind.FIELD_BYTE_SIZE,
+                2: ReloKind.FIELD_EXISTS, 3: ReloKind.FIELD_SIGNED,
+                4: ReloKind.FIELD_LSHIFT_U64, 5: ReloKind.FIELD_RSHIFT_U64}
+_TYPE_INFO_KINDS = {0: ReloKind.TYPE_EXISTS, 1: ReloKind.TYPE_SIZE, 2: ReloKind.TYPE_MATCHES}
+_TYPE_ID_KINDS = {0: ReloKind.TYPE_ID_LOCAL, 1: ReloKind.TYPE_ID_TARGET}
+_ENUM_KINDS = {0: ReloKind.ENUMVAL_EXISTS, 1: ReloKind.ENUMVAL_VALUE}
+_GUARD_KINDS = frozenset({ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
+                          ReloKind.TYPE_MATCHES})
+
+_BITFIELD_KINDS = {
+    "BPF_CORE_READ_BITFIELD_PROBED": (1, 0, 4, 3, 5, 5),
+    "BPF_CORE_READ_BITFIELD": (0, 1, 4, 3, 5, 5),
+    "BPF_CORE_WRITE_BITFIELD": (0, 1, 4, 5),
+}
+
+
+class Arg:
+    __slots__ = ("toks", "start", "end")
+
+    def __init__(self, toks: list[Tok]) -> None:
+        self.toks = toks
+        self.start = toks[0].start if toks else 0
+        self.end = toks[-1].end if toks else 0
+
+
+def call_args(w: FunctionWalker, n: Node) -> list[Arg] | None:
+    toks = w.src.tokens(n.start_byte, n.end_byte)
+    i = 0
+    while i < len(toks) and toks[i].text != "(":
+        i += 1
+    if i >= len(toks):
+        return None
+    depth = 0
+    args: list[list[Tok]] = [[]]
+    for t in toks[i:]:
+        if t.kind == PUNCT and t.text in "([{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif t.kind == PUNCT and t.text in ")]}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif t.kind == PUNCT and t.text == "," and depth == 1:
+            args.append([])
+            continue
+        args[-1].append(t)
+    if len(args) == 1 and not args[0]:
+        return []
+    return [Arg(a) for a in args]
+
+
+def arg_value(w: FunctionWalker, call: Node, a: Arg, *, lvalue: bool = False) -> Val:
+    """Walk an expression argument (through the call's tree, or re-parsed when that is broken)."""
+    if not a.toks:
+        return NONE
+    node = call.descendant_for_byte_range(a.start, a.end)
+    while node is not None and node.parent is not None and \
+            node.parent.start_byte == a.start and node.parent.end_byte == a.end and \
+            node.parent.id != call.id and node.parent.type != "argument_list":
+        node = node.parent
+    if node is not None and node.start_byte == a.start and node.end_byte == a.end and \
+            node.is_named and not node.has_error and node.type not in (
+                "argument_list", "ERROR", "type_descriptor"):
+        return w.lvalue(node) if lvalue else w.expr(node)
+    return reparse(w, a.toks, lvalue=lvalue)
+
+
+def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
+    fallback = toks[0].origin if toks else (0, 0)
+    snip = snippet_from_tokens(w.src.unit, toks, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX, fallback)
+    tree = w.tu.parse_snippet(snip.code)
+    body = _snippet_body(tree.root_node)
+    if body is None:
+        return NONE
+    saved = w.src
+    w.src = snip
+    try:
+        stmts = [c for c in body.named_children if c.type != "comment"]
+        if stmts and stmts[0].type == "expression_statement" and stmts[0].named_children:
+            node = stmts[0].named_children[0]
+            return w.lvalue(node) if lvalue else w.expr(node)
+        for s in stmts:
+            w.stmt(s)
+        return NONE
+    finally:
+        w.src = saved
+
+
+def tok_range(w: FunctionWalker, toks: list[Tok]) -> Range:
+    if not toks:
+        return Range.of(0, 0, 0, 0)
+    unit = w.src.unit
+    s = toks[0].origin[0]
+    e = toks[-1].origin[1]
+    if e < s:
+        e = toks[0].origin[1]
+    sl, sc = unit.position(s)
+    el, ec = unit.position(e)
+    return Range.of(sl, sc, el, ec)
+
+
+def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
+    args = call_args(w, n)
+    if args is None:
+        return NONE
+    call_rng = w.rng(n)
+    producer = name if w.producer[-1] == "direct" else w.producer[-1]
+    saved_override = w.expr_override
+    saved_user = w.user
+    w.producer.append(producer)
+    if w.expr_override is None or w.src.is_file:
+        w.expr_override = call_rng
+    try:
+        if name in catalogue.CORE_READ_MACROS:
+            return core_read(w, name, n, args)
+        if name in catalogue.CORE_READ_FUNCS:
+            return core_read_func(w, name, n, args)
+        if name in catalogue.BITFIELD_MACROS:
+            return bitfield(w, name, n, args)
+        if name in catalogue.FIELD_INFO_MACROS:
+            return field_info(w, n, args, _FIELD_KINDS[catalogue.FIELD_INFO_MACROS[name]])
+        if name in catalogue.TYPE_INFO_MACROS:
+            kind = ReloKind(catalogue.TYPE_INFO_MACROS[name])
+            return type_info(w, args[0].toks if args else [], kind)
+        if name in catalogue.ENUM_INFO_MACROS:
+            kind = ReloKind(catalogue.ENUM_INFO_MACROS[name])
+            if len(args) < 2:
+                return NONE
+            return enum_info(w, args[0].toks, args[1].toks, kind)
+        if name == "bpf_core_cast":
+            if len(args) < 2:
+                return NONE
+            arg_value(w, n, args[0])
+            type_info(w, args[1].toks, ReloKind.TYPE_ID_TARGET)
+            d = w.tu.lt.desc_from_tokens(args[1].toks)
+            et = etype_of_desc(d) if d is not None else None
+            return Val(et.pointer() if et is not None else None)
+        if name == "__builtin_preserve_access_index":
+            if not args:
+                return NONE
+            w.region += 1
+            try:
+                v = arg_value(w, n, args[0])
+            finally:
+                w.region -= 1
+            return Val(v.et)
+        if name == "__builtin_preserve_field_info":
+            if len(args) < 2:
+                return NONE
+            k = w.tu.lt.const_tokens(args[1].toks)
+            kind = _FIELD_KINDS.get(k if k is not None else -1)
+            if kind is None:
+                return NONE
+            return field_info(w, n, args[:1], kind)
+        if name in ("__builtin_preserve_type_info", "__builtin_btf_type_id",
+                    "__builtin_preserve_enum_value"):
+            return raw_type_builtin(w, name, args)
+        return NONE
+    finally:
+        w.producer.pop()
+        w.expr_override = saved_override
+        w.user = saved_user
+
+
+# -- hop-by-hop reads ---------------------------------------------------------------------------
+
+def core_read(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
+    into, core, user, _ = catalogue.CORE_READ_MACROS[name]
+    if into:
+        if len(args) < 3:
+            return NONE
+        arg_value(w, n, args[0])
+        src, hops = args[1], args[2:]
+    else:
+        if len(args) < 2:
+            return NONE
+        src, hops = args[0], args[1:]
+    cur = arg_value(w, n, src).et
+    w.user = user
+    if core:
+        w.region += 1
+    try:
+        for i, hop in enumerate(hops):
+            last = i == len(hops) - 1
+            elems = path_elements(w, hop.toks)
+            if elems is None:
+                w.diag("bad-accessor", f"'{_text(hop.toks)}' is not a field accessor",
+                       tok_range(w, hop.toks))
+                return NONE
+            v = apply_path(w, Val(cur), elems, arrow=True)
+            if v.chain is not None:
+                size = w.types.size(v.et) if last else 8
+                w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+                v.chain = None
+            cur = v.et
+            if cur is None:
+                return NONE
+            if not last and not w.types.is_pointer(cur):
+                w.diag("not-a-pointer", f"'{_text(hop.toks)}' is not a pointer: "
+                       f"{name} cannot read through it", tok_range(w, hop.toks))
+                return NONE
+    finally:
+        if core:
+            w.region -= 1
+    return Val(cur) if not into else Val(None)
+
+
+def core_read_func(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
+    if len(args) < 3:
+        return NONE
+    arg_value(w, n, args[0])
+    size = eval_size(w, args[1].toks)
+    w.user = catalogue.CORE_READ_FUNCS[name]
+    w.region += 1
+    try:
+        toks = args[2].toks
+        # `&expr` (possibly parenthesised / cast): the address is what gets relocated
+        inner = _strip_address(toks)
+        if inner is not None:
+            v = reparse_or_node(w, n, inner)
+            if v.chain is not None:
+                w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+                v.chain = None
+        else:
+            arg_value(w, n, args[2])
+    finally:
+        w.region -= 1
+    return Val(None)
+
+
+def reparse_or_node(w: FunctionWalker, call: Node, toks: list[Tok]) -> Val:
+    return arg_value(w, call, Arg(toks), lvalue=True)
+
+
+def _strip_address(toks: list[Tok]) -> list[Tok] | None:
+    """The operand of a leading ``&`` (after parentheses), else None."""
+    t = toks
+    for _ in range(8):
+        if len(t) >= 2 and t[0].text == "(" and _matching(t, 0) == len(t) - 1:
+            t = t[1:-1]
+            continue
+        break
+    if t and t[0].text == "&" and t[0].kind == PUNCT:
+        return t[1:]
+    return None
+
+
+def _matching(toks: list[Tok], i: int) -> int:
+    depth = 0
+    for j in range(i, len(toks)):
+        if toks[j].text == "(":
+            depth += 1
+        elif toks[j].text == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def eval_size(w: FunctionWalker, toks: list[Tok]) -> int | None:
+    """``sizeof(x)``, ``sizeof(struct s)``, ``16``: the value when it is a constant."""
+    lt = w.tu.lt
+    v = lt.const_tokens(toks)
+    if v is not None:
+        return v
+    if toks and toks[0].text == "sizeof":
+        inner = toks[1:]
+        if inner and inner[0].text == "(" and _matching(inner, 0) == len(inner) - 1:
+            inner = inner[1:-1]
+        d = lt.desc_from_tokens(inner)
+        if d is not None and d[0] != "unknown":
+            return lt.desc_size(d)
+        w.silent += 2
+        try:
+            val = reparse(w, inner, lvalue=True)
+        finally:
+            w.silent -= 2
+        return w.types.size(val.et)
+    return None
+
+
+# -- accessor paths ------------------------------------------------------------------------------
+
+def path_elements(w: FunctionWalker, toks: list[Tok]) -> list[tuple] | None:
+    """``a.b[2]`` (macros expanded) → [("m", "a", range), ("m", "b", range), ("i", tokens, range)];
+    ``->`` is kept as ("->",)."""
+    if any(t.kind == IDENT and t.text in w.tu.macros for t in toks):
+        toks = Expander({k: v for k, v in w.tu.macros.items() if v.params is None}).expand(toks)
+    out: list[tuple] = []
+    i = 0
+    n = len(toks)
+    expect_name = True
+    while i < n:
+        t = toks[i]
+        if expect_name:
+            if t.kind != IDENT:
+                return None
+            out.append(("m", t.text, tok_range(w, [t])))
+            expect_name = False
+            i += 1
+            continue
+        if t.text == ".":
+            expect_name = True
+            i += 1
+            continue
+        if t.text == "->":
+            out.append(("->",))
+            expect_name = True
+            i += 1
+            continue
+        if t.text == "[":
+            depth = 0
+            j = i
+            while j < n:
+                if toks[j].text == "[":
+                    depth += 1
+                elif toks[j].text == "]":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            out.append(("i", toks[i + 1:j], tok_range(w, toks[i:j + 1])))
+            i = j + 1
+            continue
+        return None
+    if expect_name or not out:
+        return None
+    return out
+
+
+def apply_path(w: FunctionWalker, base: Val, elems: list[tuple], *, arrow: bool) -> Val:
+    """Apply ``->e0.e1[2]...`` (arrow) or ``.e0...`` to ``base``."""
+    types = w.types
+    v = base
+    first = True
+    expr = w.expr_override or Range.of(0, 0, 0, 0)
+    pending_arrow = arrow
+    for e in elems:
+        if e[0] == "->":
+            pending_arrow = True
+            continue
+        if e[0] == "m":
+            if pending_arrow:
+                if v.chain is not None:
+                    w.close(v, "load")
+                rec_et = types.deref(v.et)
+                v = w.member(Val(v.et), rec_et, None, e[1], e[2], expr)
+                pending_arrow = False
+            else:
+                v = w.member(v, v.et, v.chain, e[1], e[2], expr)
+            first = False
+            if v.et is None:
+                return NONE
+            continue
+        # index
+        idx = w.tu.lt.const_tokens(e[1]) if e[1] else None
+        if idx is None and e[1]:
+            reparse(w, e[1])
+        if types.is_array(v.et):
+            elem = types.deref(v.et)
+            if v.chain is not None and idx is not None and idx >= 0:
+                v.chain.access.append(idx)
+                v.chain.accessors.append(_acc(f"[{idx}]", e[2]))
+                v.chain.last = Range(v.chain.last.start, e[2].end)
+                v.chain.field = elem
+                v = Val(elem, v.chain)
+            else:
+                w.close(v, "addr")
+                v = Val(elem)
+        else:
+            if v.chain is not None:
+                w.close(v, "load")
+            elem = types.deref(v.et)
+            v = Val(elem)
+    del first
+    return v
+
+
+def _acc(name: str, rng: Range):
+    from bpfls.source.model import Accessor
+
+    return Accessor(name, rng)
+
+
+# -- field / type / enum information ---------------------------------------------------------
+
+def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> Val:
+    if not args:
+        return NONE
+    a = None
+    if len(args) >= 2:
+        d = w.tu.lt.desc_from_tokens(args[0].toks)
+        if d is None or d[0] == "unknown":
+            if d is not None:
+                w._unknown_type_rng(d[1], tok_range(w, args[0].toks))
+            return NONE
+        et = etype_of_desc(d)
+        if et is None:
+            return NONE
+        elems = path_elements(w, [t for arg in args[1:] for t in arg.toks])
+        if elems is None:
+            w.diag("bad-accessor", f"'{_text(args[1].toks)}' is not a field accessor",
+                   tok_range(w, args[1].toks))
+            return NONE
+        w.region += 1
+        w.silent += 1
+        try:
+            v = apply_path(w, Val(et.pointer()), elems, arrow=True)
+        finally:
+            w.silent -= 1
+            w.region -= 1
+        if v.chain is not None:
+            a = w.emit(v.chain, kind, force=True)
+    else:
+        w.region += 1
+        w.silent += 1
+        try:
+            v = arg_value(w, n, args[0], lvalue=True)
+        finally:
+            w.silent -= 1
+            w.region -= 1
+        if v.chain is not None:
+            a = w.emit(v.chain, kind, force=True)
+    if a is not None and kind in _GUARD_KINDS:
+        return Val(None, guard=Guard.check(a))
+    return Val(None)
+
+
+def bitfield(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
+    if len(args) < 2:
+        return NONE
+    s = arg_value(w, n, args[0])
+    if len(args) > 2:
+        for extra in args[2:]:
+            arg_value(w, n, extra)
+    elems = path_elements(w, args[1].toks)
+    if elems is None:
+        return NONE
+    w.region += 1
+    try:
+        v = apply_path(w, Val(s.et), elems, arrow=True)
+    finally:
+        w.region -= 1
+    if v.chain is None:
+        return NONE
+    probe = name.endswith("PROBED")
+    seen: dict[int, int] = {}
+    for k in _BITFIELD_KINDS[name]:
+        rep = seen.get(k, 0)
+        seen[k] = rep + 1
+        w.emit(v.chain, ReloKind(k), probe=probe, load=not probe and k == 0,
+               store=name == "BPF_CORE_WRITE_BITFIELD" and k == 0, repeat=rep)
+    return Val(None) if name == "BPF_CORE_WRITE_BITFIELD" else Val(
+        EType(w.tu.lt.int_type("unsigned long long")))
+
+
+def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
+    lt = w.tu.lt
+    d = lt.desc_from_tokens(_unwrap_typeof(toks))
+    rng = tok_range(w, toks)
+    if d is None or d[0] == "unknown":
+        if d is not None:
+            w._unknown_type_rng(d[1], rng)
+        return NONE
+    et = etype_of_desc(d)
+    if et is None or et.ptr:
+        return NONE
+    root = w.types.root_id(et)
+    a = w.emit_type(kind, root, (0,), rng, w.expr_override or rng, w.producer[-1],
+                    _text(toks))
+    if kind in _GUARD_KINDS:
+        return Val(None, guard=Guard.check(a))
+    return Val(None)
+
+
+def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
+              kind: ReloKind) -> Val:
+    lt = w.tu.lt
+    d = lt.desc_from_tokens(_unwrap_typeof(type_toks))
+    rng = tok_range(w, type_toks)
+    if d is None or d[0] == "unknown":
+        if d is not None:
+            w._unknown_type_rng(d[1], rng)
+        return NONE
+    et = etype_of_desc(d)
+    if et is None or et.ptr:
+        return NONE
+    t = w.types.resolve(et.tid)
+    if t is None or t.kind not in (Kind.ENUM, Kind.ENUM64):
+        w.diag("not-an-enum", f"'{_text(type_toks)}' is not an enum type", rng)
+        return NONE
+    vt = val_toks
+    if any(x.kind == IDENT and x.text in w.tu.macros for x in vt):
+        vt = Expander(w.tu.macros).expand(vt)
+    names = [x for x in vt if x.kind == IDENT]
+    vrng = tok_range(w, val_toks)
+    if len(names) != 1:
+        w.diag("bad-enumerator", f"'{_text(val_toks)}' is not an enumerator", vrng)
+        return NONE
+    vname = names[0].text
+    idx = next((i for i, ev in enumerate(t.values) if ev.name == vname), None)
+    if idx is None:
+        tname = w.types.name(t.id)
+        w.diag("unknown-enumerator", f"no enumerator named '{vname}' in '{tname}'", vrng,
+               enumerator=vname, type=tname, type_id=t.id,
+               candidates=sorted(ev.name for ev in t.values))
+        return NONE
+    root = w.types.root_id(et)
+    a = w.emit_type(kind, root, (idx,), vrng, w.expr_override or vrng, w.producer[-1], vname)
+    if kind in _GUARD_KINDS:
+        return Val(None, guard=Guard.check(a))
+    return Val(None)
+
+
+def raw_type_builtin(w: FunctionWalker, name: str, args: list[Arg]) -> Val:
+    """``__builtin_preserve_type_info(*(T *)0, K)`` and friends, written out by hand."""
+    if len(args) < 2:
+        return NONE
+    k = w.tu.lt.const_tokens(args[1].toks)
+    table = {"__builtin_preserve_type_info": _TYPE_INFO_KINDS,
+             "__builtin_btf_type_id": _TYPE_ID_KINDS,
+             "__builtin_preserve_enum_value": _ENUM_KINDS}[name]
+    kind = table.get(k if k is not None else -1)
+    if kind is None:
+        return NONE
+    toks = args[0].toks
+    # *(typeof(T) *)V  or  *(T *)V
+    if not toks or toks[0].text != "*" or len(toks) < 4 or toks[1].text != "(":
+        return NONE
+    close = _matching(toks, 1)
+    if close < 0:
+        return NONE
+    inner = toks[2:close]
+    if inner and inner[-1].text == "*":
+        inner = inner[:-1]
+    rest = toks[close + 1:]
+    if kind.is_enumval:
+        return enum_info(w, inner, rest, kind)
+    return type_info(w, inner, kind)
+
+
+def _unwrap_typeof(toks: list[Tok]) -> list[Tok]:
+    if len(toks) >= 3 and toks[0].text in ("typeof", "__typeof__", "__typeof") and \
+            toks[1].text == "(" and _matching(toks, 1) == len(toks) - 1:
+        return toks[2:-1]
+    return toks
+
+
+def _text(toks: list[Tok]) -> str:
+    from bpfls.source.pptokens import tokens_text
+
+    return tokens_text(toks)

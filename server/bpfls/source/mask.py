@@ -1,0 +1,176 @@
+"""Hide attribute-like macros from the parser, keeping every byte position.
+
+tree-sitter does not expand macros, so ``SEC("kprobe/x") int f(...)``, ``static __always_inline
+int f(...)`` or ``struct s { ... } __pai;`` would not parse as declarations. Uses of macros
+whose expansion is only attributes, ``inline`` or nothing (``__always_inline``, ``__weak``,
+``__hidden``, ``__ksym``, ``SEC(...)``, ``__rcu``...) are replaced by spaces (or by the
+``static``/``extern``/``const``/``volatile`` they contain, when that fits). ``SEC`` names and
+the text of masked attributes are recorded on the file so that nothing they say is lost.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bpfls.source import catalogue
+from bpfls.source.macros import Expander, MacroDef
+from bpfls.source.pptokens import IDENT, PUNCT, STRING, Tok, tokenize
+from bpfls.source.preprocess import FileUnit
+
+_KEEP = ("static", "extern", "const", "volatile")
+_DROP = frozenset({"inline", "__inline", "__inline__", "__extension__", "__always_inline__",
+                   "_Noreturn", "__noreturn", "noinline"})
+_ATTR = frozenset({"__attribute__", "__attribute", "__declspec", "_Alignas", "alignas",
+                   "__asm__", "asm"})
+
+
+def _classify(m: MacroDef, macros: dict[str, MacroDef]) -> tuple[str, str] | None:
+    """(kept keywords, attribute text) when the macro expands to attributes only."""
+    if m.name in catalogue.ALL_INTRINSICS:
+        return None
+    body = m.body
+    if any(t.kind == IDENT and t.text in macros and t.text != m.name for t in body):
+        try:
+            body = Expander({k: v for k, v in macros.items() if k != m.name}).expand(
+                [t.copy() for t in body])
+        except RecursionError:  # pragma: no cover
+            return None
+    keep: list[str] = []
+    attrs: list[str] = []
+    i = 0
+    n = len(body)
+    while i < n:
+        t = body[i]
+        if t.kind == IDENT and t.text in _KEEP:
+            keep.append(t.text)
+            i += 1
+            continue
+        if t.kind == IDENT and t.text in _DROP:
+            i += 1
+            continue
+        if t.kind == IDENT and t.text in _ATTR and i + 1 < n and body[i + 1].text == "(":
+            depth = 0
+            j = i + 1
+            while j < n:
+                if body[j].text == "(":
+                    depth += 1
+                elif body[j].text == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            attrs.append(" ".join(x.text for x in body[i:j + 1]))
+            i = j + 1
+            continue
+        return None
+    if m.params is not None and not attrs and m.name != "SEC":
+        return None  # a function-like macro expanding to nothing is a statement, not an attribute
+    return " ".join(keep), " ".join(attrs)
+
+
+def attribute_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, bool]]:
+    """name → (kept keywords, attribute text, function-like) for every attribute-like macro."""
+    out: dict[str, tuple[str, str, bool]] = {}
+    for name, m in macros.items():
+        if m.path in ("<built-in>", "<command line>"):
+            continue
+        c = _classify(m, macros)
+        if c is not None:
+            out[name] = (c[0], c[1], m.params is not None)
+    return out
+
+
+def mask_units(units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
+    """Mask attribute-like macro uses in every unit's code, in place."""
+    table = attribute_macros(macros)
+    table.setdefault("SEC", ("", "section", True))
+    names = sorted(table, key=len, reverse=True)
+    rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
+                    + rb")(?![A-Za-z0-9_$])")
+    for unit in units:
+        _mask(unit, rx, table, macros)
+
+
+def _mask(unit: FileUnit, rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]],
+          macros: dict[str, MacroDef]) -> None:
+    code = unit.code
+    data = bytes(code)
+    pos = 0
+    while True:
+        m = rx.search(data, pos)
+        if m is None:
+            return
+        name = m.group().decode()
+        keep, attrs, fn_like = table[name]
+        start, end = m.span()
+        args_text = b""
+        if fn_like:
+            j = end
+            while j < len(data) and data[j] in b" \t\r\n":
+                j += 1
+            if j >= len(data) or data[j] != ord("("):
+                pos = end
+                continue
+            close = _match_paren(data, j)
+            if close < 0:
+                pos = end
+                continue
+            args_text = data[j + 1:close]
+            end = close + 1
+        if name == "SEC":
+            unit.sections.append((start, _section_name(args_text, macros)))
+        elif attrs:
+            if fn_like and args_text:
+                attrs = attrs + " " + args_text.decode("utf-8", "replace")
+            unit.attrs.append((start, attrs))
+        repl = keep.encode()
+        span = data[start:end]
+        if len(repl) > len(span.replace(b"\n", b"")) or b"\n" in span:
+            repl = b""
+        new = bytearray(span)
+        for i, c in enumerate(span):
+            if c != 10:
+                new[i] = 32
+        new[:len(repl)] = repl
+        code[start:end] = new
+        pos = end
+
+
+def _match_paren(data: bytes, i: int) -> int:
+    depth = 0
+    n = len(data)
+    in_str: int | None = None
+    while i < n:
+        c = data[i]
+        if in_str is not None:
+            if c == 92:
+                i += 2
+                continue
+            if c == in_str:
+                in_str = None
+        elif c in (34, 39):
+            in_str = c
+        elif c == 40:
+            depth += 1
+        elif c == 41:
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _section_name(args: bytes, macros: dict[str, MacroDef]) -> str:
+    toks: list[Tok] = tokenize(args)
+    if any(t.kind == IDENT for t in toks):
+        toks = Expander(macros).expand(toks)
+    parts = [t.text for t in toks if t.kind == STRING]
+    if parts:
+        return "".join(_unquote(p) for p in parts)
+    return "".join(t.text for t in toks if t.kind != PUNCT or t.text not in "()")
+
+
+def _unquote(s: str) -> str:
+    q = s.index('"')
+    body = s[q + 1:-1] if s.endswith('"') else s[q + 1:]
+    return body.encode("utf-8").decode("unicode_escape", "replace") if "\\" in body else body

@@ -1,0 +1,200 @@
+"""The records the source model hands out: positions, accesses, functions, diagnostics.
+
+Positions are 0-based; ``column`` counts UTF-8 bytes from the start of the line (what
+tree-sitter and clang report). Adapters convert to their own units (LSP: UTF-16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from bpfls.core.relo import Relocation, ReloKind
+
+if TYPE_CHECKING:
+    from bpfls.btf import Btf
+    from bpfls.source.guards import Guard
+
+
+class Position(NamedTuple):
+    line: int
+    column: int
+
+
+class Range(NamedTuple):
+    start: Position
+    end: Position
+
+    @staticmethod
+    def of(sl: int, sc: int, el: int, ec: int) -> Range:
+        return Range(Position(sl, sc), Position(el, ec))
+
+    def contains(self, pos: Position) -> bool:
+        return self.start <= pos <= self.end
+
+
+NO_RANGE = Range(Position(0, 0), Position(0, 0))
+
+
+class Accessor(NamedTuple):
+    """One named step of a field access as written: the member name and where it is written."""
+
+    name: str
+    range: Range
+
+
+@dataclass(eq=False)
+class CoreAccess:
+    """One CO-RE relocation clang would emit for the source, with where and why.
+
+    ``macro`` names what produced it: a libbpf macro (``BPF_CORE_READ``,
+    ``bpf_core_field_exists``, ``PT_REGS_PARM1``, ...), a builtin
+    (``__builtin_preserve_access_index``) or ``"direct"`` for a plain member access on a type
+    carrying ``preserve_access_index``.
+
+    Access modes: ``load`` is a direct LDX/ST/STX of the field (``load_size`` local bytes;
+    ``store`` when written); ``probe_read`` is a ``bpf_probe_read_*`` of ``read_size`` local
+    bytes (``user`` for the ``_USER`` variants, which read user memory but still relocate
+    against kernel BTF). Neither: the address or a field property is taken.
+
+    ``check`` is true for the existence checks that can guard code (``field_exists``,
+    ``type_exists``, ``enumval_exists``, ``type_matches``); ``guarded`` then lists the indices
+    (into :attr:`SourceModel.accesses`) of the accesses whose guard mentions it.
+    """
+
+    relocation: Relocation
+    path: str
+    range: Range  # the member (type, enumerator) token the relocation is about
+    expr_range: Range  # the whole expression / macro invocation
+    function: str | None
+    macro: str
+    accessors: tuple[Accessor, ...] = ()
+    load: bool = False
+    store: bool = False
+    load_size: int | None = None
+    probe_read: bool = False
+    read_size: int | None = None
+    user: bool = False
+    guard: Guard | None = None
+    reachable: bool = True
+    index: int = -1
+    guarded: tuple[int, ...] = ()
+    #: set when the same relocation appears more than once in one expansion (bitfield macros)
+    repeat: int = 0
+
+    @property
+    def kind(self) -> ReloKind:
+        return self.relocation.kind
+
+    @property
+    def check(self) -> bool:
+        return self.relocation.kind in CHECK_KINDS
+
+    @property
+    def spec(self) -> str:
+        """libbpf's human form: ``struct task_struct.real_parent``, ``enum e::V``, ``struct s``."""
+        from bpfls.source.specs import format_spec
+
+        return format_spec(self.relocation)
+
+    @property
+    def access_str(self) -> str:
+        return self.relocation.access_str
+
+    def __repr__(self) -> str:
+        return (f"<CoreAccess {self.relocation.kind} {self.spec} ({self.access_str}) "
+                f"{self.path}:{self.range.start.line + 1}:{self.range.start.column + 1} "
+                f"{self.macro}>")
+
+
+CHECK_KINDS = frozenset({ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
+                         ReloKind.TYPE_MATCHES})
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    """A function defined in the translation unit."""
+
+    name: str
+    path: str
+    range: Range
+    name_range: Range
+    section: str | None = None  # SEC("...")
+    is_static: bool = False
+    macro: str | None = None  # BPF_PROG, BPF_KPROBE, ... when defined through one
+    reachable: bool = False
+    calls: tuple[str, ...] = ()
+
+    @property
+    def is_program(self) -> bool:
+        return self.section is not None
+
+    @property
+    def is_root(self) -> bool:
+        """Verified on its own: a program (``SEC``) or a global (non-static) function."""
+        return self.section is not None or not self.is_static
+
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+HINT = "hint"
+
+
+@dataclass(eq=False)
+class SourceDiagnostic:
+    """A finding about the source alone (no kernel needed).
+
+    ``data`` carries machine-readable details, e.g. ``{"member": "pidd", "type": "struct
+    task_struct", "candidates": [...]}`` for ``unknown-member``.
+    """
+
+    code: str
+    message: str
+    path: str
+    range: Range
+    severity: str = ERROR
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"<{self.severity} {self.code} {self.path}:{self.range.start.line + 1}:"
+                f"{self.range.start.column + 1} {self.message}>")
+
+
+@dataclass(eq=False)
+class LocalTypeInfo:
+    """Where a type of the program's own BTF was defined, and whether it relocates."""
+
+    type_id: int
+    name: str
+    kind: str  # "struct", "union", "enum", "typedef"
+    path: str
+    range: Range
+    preserve_access_index: bool = False
+
+
+@dataclass(eq=False)
+class SourceModel:
+    """Everything the source says about CO-RE, for one translation unit."""
+
+    path: str
+    local: Btf
+    accesses: list[CoreAccess]
+    functions: dict[str, FunctionInfo]
+    diagnostics: list[SourceDiagnostic]
+    files: list[str]
+    local_types: dict[int, LocalTypeInfo]
+    macros: dict[str, Any]  # name → bpfls.source.macros.MacroDef
+    inactive: dict[str, list[tuple[int, int]]]  # path → [first line, last line] not compiled
+    vmlinux_h: str | None = None  # the vmlinux.h included (path when found, else its name)
+    base_preserve_access_index: bool = False  # vmlinux.h types relocate
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def relocations(self, reachable_only: bool = True) -> list[CoreAccess]:
+        return [a for a in self.accesses if a.reachable or not reachable_only]
+
+    def preserve_access_index(self, type_id: int) -> bool:
+        info = self.local_types.get(type_id)
+        if info is not None:
+            return info.preserve_access_index
+        return self.base_preserve_access_index and type_id < self.local.start_id

@@ -1,0 +1,102 @@
+"""C preprocessing tokens over UTF-8 bytes, with byte offsets into the text they came from."""
+
+from __future__ import annotations
+
+import re
+
+_TOKEN_RE = re.compile(
+    rb"""
+     (?P<ws>(?:[ \t\f\v\r]|\\\r?\n)+)
+    |(?P<nl>\n)
+    |(?P<comment>//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z))
+    |(?P<char>(?:u8|u|U|L)?'(?:\\.|[^'\\\n])*'?)
+    |(?P<string>(?:u8|u|U|L)?"(?:\\.|[^"\\\n])*"?)
+    |(?P<ident>[A-Za-z_$\x80-\xff][A-Za-z0-9_$\x80-\xff]*)
+    |(?P<number>\.?[0-9](?:[eEpP][+-]|[A-Za-z0-9_.'])*)
+    |(?P<punct>\.\.\.|<<=|>>=|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|\#\#
+              |[][(){}.,;:?~#+\-*/%&|^!=<>])
+    |(?P<other>.)
+    """,
+    re.X | re.S,
+)
+
+IDENT = "ident"
+NUMBER = "number"
+CHAR = "char"
+STRING = "string"
+PUNCT = "punct"
+OTHER = "other"
+
+
+class Tok:
+    """One token. ``start``/``end`` are byte offsets into the text it was read from;
+    ``origin`` (start, end) is where it came from in the original file after macro expansion
+    (``None``: not traceable). ``hide`` is the set of macro names that must not expand it."""
+
+    __slots__ = ("kind", "text", "start", "end", "space", "origin", "hide")
+
+    def __init__(self, kind: str, text: str, start: int, end: int, space: bool = False,
+                 origin: tuple[int, int] | None = None, hide: frozenset[str] = frozenset()):
+        self.kind = kind
+        self.text = text
+        self.start = start
+        self.end = end
+        self.space = space  # whitespace before it
+        self.origin = origin if origin is not None else (start, end)
+        self.hide = hide
+
+    def copy(self, **kw) -> Tok:
+        t = Tok(self.kind, self.text, self.start, self.end, self.space, self.origin, self.hide)
+        for k, v in kw.items():
+            setattr(t, k, v)
+        return t
+
+    def __repr__(self) -> str:
+        return f"Tok({self.kind}, {self.text!r}, {self.start})"
+
+
+def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]:
+    """Tokens of ``data`` (comments and whitespace dropped; ``base`` is added to offsets).
+
+    With ``newlines`` a ``Tok("nl")`` marks each line end (for directive scanning)."""
+    out: list[Tok] = []
+    space = False
+    for m in _TOKEN_RE.finditer(data):
+        kind = m.lastgroup
+        if kind == "ws" or kind == "comment":
+            space = True
+            continue
+        if kind == "nl":
+            if newlines:
+                out.append(Tok("nl", "\n", base + m.start(), base + m.end()))
+            space = True
+            continue
+        s, e = m.span()
+        out.append(Tok(kind, m.group().decode("utf-8", "replace"), base + s, base + e, space))
+        space = False
+    return out
+
+
+def tokens_text(toks: list[Tok]) -> str:
+    """Spell tokens back out (a space where there was one, or where needed to keep tokens apart)."""
+    parts: list[str] = []
+    prev: Tok | None = None
+    for t in toks:
+        if prev is not None and (t.space or _glue(prev, t)):
+            parts.append(" ")
+        parts.append(t.text)
+        prev = t
+    return "".join(parts)
+
+
+def _glue(a: Tok, b: Tok) -> bool:
+    """Would writing ``a`` and ``b`` together make a different token?"""
+    if a.kind in (IDENT, NUMBER) and b.kind in (IDENT, NUMBER):
+        return True
+    if a.kind == PUNCT and b.kind == PUNCT:
+        return (a.text + b.text[0]) in _PUNCT_PREFIXES
+    return False
+
+
+_PUNCT_PREFIXES = {"..", "<<", ">>", "->", "++", "--", "<=", ">=", "==", "!=", "&&", "||",
+                   "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "##", "//", "/*"}

@@ -1,0 +1,533 @@
+"""Preprocessing: conditionals, macro definitions, includes and ``#pragma clang attribute``.
+
+The output keeps every byte position of the input: directive lines and code in inactive
+regions are replaced by spaces (newlines kept), so line and column numbers of the remaining
+code are those of the file. Nothing is expanded in the text; expansion happens on demand
+(:mod:`bpfls.source.macros`).
+
+Includes: ``"x.h"`` is searched next to the including file, then in the include directories;
+``<x.h>`` only in the include directories. A header named like ``vmlinux.h`` is never read
+(its types are the primary kernel's BTF; see :class:`PPResult.vmlinux`). libbpf's headers
+(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) come from the built-in
+catalogue (:mod:`bpfls.source.catalogue`), wherever they are. Other headers that are not found
+are system headers and are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from bpfls.source import catalogue
+from bpfls.source.macros import Expander, MacroDef, parse_define
+from bpfls.source.model import ERROR, INFO, WARNING, Range, SourceDiagnostic
+from bpfls.source.ppexpr import ConstEval, EvalError
+from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok, tokenize
+
+MAX_INCLUDE_DEPTH = 64
+VMLINUX_RE = re.compile(r"^vmlinux(?:[-_.][\w.-]*)?\.h$")
+PAI_ATTR_RE = re.compile(r"__attribute__\s*\(\(\s*preserve_access_index\s*\)\)")
+_SYSTEM_DIRS = ("/usr/local/include", "/usr/include")
+
+
+@dataclass
+class IncludeRef:
+    name: str
+    angled: bool
+    line: int
+    range: Range
+    kind: str  # "file", "vmlinux", "libbpf", "system", "missing", "cycle"
+    resolved: str | None = None
+
+
+@dataclass(eq=False)
+class FileUnit:
+    """One file as the compiler sees it in this translation unit."""
+
+    path: str
+    data: bytes
+    code: bytearray  # ``data`` with directives and inactive code blanked (then masked)
+    line_starts: list[int]
+    virtual: bool = False  # a built-in catalogue header
+    inactive: list[tuple[int, int]] = field(default_factory=list)  # [first, last] lines
+    includes: list[IncludeRef] = field(default_factory=list)
+    pai_changes: list[tuple[int, bool]] = field(default_factory=list)  # (line, active) points
+    sections: list[tuple[int, str]] = field(default_factory=list)  # (byte offset, SEC name)
+    attrs: list[tuple[int, str]] = field(default_factory=list)  # masked attribute macros
+
+    def pai_at(self, line: int) -> bool:
+        """Is ``#pragma clang attribute push(preserve_access_index)`` in force at ``line``?"""
+        state = False
+        for ln, st in self.pai_changes:
+            if ln > line:
+                break
+            state = st
+        return state
+
+    def position(self, offset: int) -> tuple[int, int]:
+        from bisect import bisect_right
+
+        i = bisect_right(self.line_starts, offset) - 1
+        return i, offset - self.line_starts[i]
+
+
+@dataclass(eq=False)
+class PPResult:
+    units: list[FileUnit]
+    macros: dict[str, MacroDef]
+    intrinsics: set[str]
+    diagnostics: list[SourceDiagnostic]
+    vmlinux: str | None = None  # name as included, or the path when found
+    vmlinux_path: str | None = None
+    base_pai: bool = False
+    libbpf_headers: list[str] = field(default_factory=list)
+
+
+def line_starts_of(data: bytes | bytearray) -> list[int]:
+    starts = [0]
+    find = data.find
+    i = find(b"\n")
+    while i >= 0:
+        starts.append(i + 1)
+        i = find(b"\n", i + 1)
+    return starts
+
+
+_BLANK = bytes(10 if c == 10 else 32 for c in range(256))
+
+
+def _blank(code: bytearray, start: int, end: int) -> None:
+    """Spaces over ``code[start:end]``, newlines kept."""
+    code[start:end] = code[start:end].translate(_BLANK)
+
+
+_TOKEN_CACHE: dict[tuple[bytes, int], list[Tok]] = {}
+
+
+def _directive_tokens(line: bytes, start: int) -> list[Tok]:
+    """Tokens of a directive line (memoised: headers are read again on every analysis)."""
+    key = (line, start)
+    toks = _TOKEN_CACHE.get(key)
+    if toks is None:
+        if len(_TOKEN_CACHE) > 100_000:
+            _TOKEN_CACHE.clear()
+        toks = _TOKEN_CACHE[key] = tokenize(line, start)
+    return toks
+
+
+_PREDEFINED: dict[tuple[bool, str | None, tuple], dict[str, MacroDef]] = {}
+
+
+class Preprocessor:
+    def __init__(self, *, include_dirs: list[str] | tuple[str, ...] = (),
+                 defines: dict[str, str | None] | None = None, undefines: tuple[str, ...] = (),
+                 overlays: dict[str, str] | None = None, arch: str | None = None,
+                 big_endian: bool = False) -> None:
+        from bpfls.source.predefines import predefined_lines, target_arch_define
+
+        self.include_dirs = [os.path.abspath(d) for d in include_dirs]
+        self.overlays = {os.path.abspath(k): v for k, v in (overlays or {}).items()}
+        self.macros: dict[str, MacroDef] = {}
+        self.intrinsics: set[str] = set()
+        self.diagnostics: list[SourceDiagnostic] = []
+        self.units: list[FileUnit] = []
+        self._seen: dict[str, FileUnit] = {}
+        self._once: set[str] = set()
+        self._pai_stack: list[bool] = []
+        self.vmlinux: str | None = None
+        self.vmlinux_path: str | None = None
+        self.base_pai = False
+        self.libbpf_headers: list[str] = []
+        arch_def = target_arch_define(arch)
+        user = dict(defines or {})
+        if arch_def and not any(k.startswith("__TARGET_ARCH_") for k in user):
+            user[arch_def] = "1"
+        key = (big_endian, tuple(sorted((k, str(v)) for k, v in user.items())),
+               tuple(sorted(undefines)))
+        pre = _PREDEFINED.get(key)
+        if pre is None:
+            for line in predefined_lines(big_endian):
+                self._define_text(line, "<built-in>")
+            for name, value in user.items():
+                self._define_text(f"{name} {1 if value is None else value}", "<command line>")
+            for name in undefines:
+                self.macros.pop(name, None)
+            if len(_PREDEFINED) > 64:
+                _PREDEFINED.clear()
+            pre = _PREDEFINED[key] = dict(self.macros)
+        else:
+            self.macros = dict(pre)
+
+    # -- entry -----------------------------------------------------------------------------
+    def run(self, path: str, data: bytes) -> PPResult:
+        self._process(os.path.abspath(path), data, 0, virtual=False)
+        return PPResult(self.units, self.macros, self.intrinsics, self.diagnostics,
+                        self.vmlinux, self.vmlinux_path, self.base_pai, self.libbpf_headers)
+
+    def _define_text(self, text: str, path: str) -> None:
+        m = parse_define(tokenize(text.encode()), path, 0, builtin=True)
+        if m is not None:
+            self.macros[m.name] = m
+
+    # -- files -----------------------------------------------------------------------------
+    def read(self, path: str) -> bytes | None:
+        text = self.overlays.get(path)
+        if text is not None:
+            return text.encode()
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def _diag(self, unit: FileUnit, code: str, msg: str, rng: Range, sev: str = ERROR,
+              **data) -> None:
+        if unit.virtual:
+            return
+        self.diagnostics.append(SourceDiagnostic(code, msg, unit.path, rng, sev, dict(data)))
+
+    def _process(self, path: str, data: bytes, depth: int, *, virtual: bool) -> None:
+        first = path not in self._seen
+        code = bytearray(data)
+        unit = FileUnit(path, data, code, line_starts_of(data), virtual=virtual)
+        if first:
+            self._seen[path] = unit
+            self.units.append(unit)
+        unit.pai_changes.append((0, any(self._pai_stack)))
+        self._scan(unit, depth)
+
+    def _scan(self, unit: FileUnit, depth: int) -> None:
+        data = unit.data
+        code = unit.code
+        starts = unit.line_starts
+        nlines = len(starts)
+        # conditional stack: [parent_active, taken, active, else_seen, line]
+        stack: list[list] = []
+        active = True
+        in_comment = False
+        inactive_start: int | None = None
+        i = 0
+        while i < nlines:
+            s = starts[i]
+            j = i
+            # logical line: join backslash continuations
+            while j + 1 < nlines and data[s:starts[j + 1]].rstrip(b"\r\n").endswith(b"\\"):
+                j += 1
+            le = starts[j + 1] if j + 1 < nlines else len(data)
+            line = data[s:le]
+            directive = False
+            if not in_comment:
+                stripped = line.lstrip(b" \t\f\v")
+                directive = stripped.startswith(b"#")
+            if b"/*" in line or b"*/" in line:
+                in_comment = _comment_state(line, in_comment)
+            if directive:
+                _blank(code, s, le)
+                toks = _directive_tokens(line, s)
+                # toks[0] is '#'
+                name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
+                rest = toks[2:]
+                rng = Range.of(i, toks[0].start - s, j, len(line.rstrip(b"\r\n")) - (
+                    starts[j] - s))
+                if name in ("if", "ifdef", "ifndef"):
+                    if active:
+                        if name == "if":
+                            val = self._eval_if(unit, rest, rng)
+                        else:
+                            val = bool(rest) and self._defined(rest[0].text)
+                            if name == "ifndef":
+                                val = not val
+                        stack.append([True, val, val, False, i])
+                        active = val
+                    else:
+                        stack.append([False, True, False, False, i])
+                elif name in ("elif", "elifdef", "elifndef"):
+                    if not stack:
+                        self._diag(unit, "preprocessor", f"#{name} without #if", rng)
+                    else:
+                        top = stack[-1]
+                        if top[0] and not top[1]:
+                            if name == "elif":
+                                val = self._eval_if(unit, rest, rng)
+                            else:
+                                val = bool(rest) and self._defined(rest[0].text)
+                                if name == "elifndef":
+                                    val = not val
+                            top[2] = val
+                            top[1] = val
+                        else:
+                            top[2] = False
+                        active = top[2]
+                elif name == "else":
+                    if not stack:
+                        self._diag(unit, "preprocessor", "#else without #if", rng)
+                    else:
+                        top = stack[-1]
+                        top[2] = top[0] and not top[1]
+                        top[1] = True
+                        active = top[2]
+                elif name == "endif":
+                    if not stack:
+                        self._diag(unit, "preprocessor", "#endif without #if", rng)
+                    else:
+                        stack.pop()
+                        active = stack[-1][2] if stack else True
+                elif active:
+                    self._directive(unit, name, rest, rng, i, depth)
+                if active and inactive_start is not None:
+                    unit.inactive.append((inactive_start, j))
+                    inactive_start = None
+                elif not active and inactive_start is None:
+                    inactive_start = i
+            elif not active:
+                _blank(code, s, le)
+            i = j + 1
+        if inactive_start is not None:
+            unit.inactive.append((inactive_start, nlines - 1))
+        if stack:
+            ln = stack[-1][4]
+            self._diag(unit, "preprocessor", "unterminated conditional directive",
+                       Range.of(ln, 0, ln, 0))
+
+    # -- directives ------------------------------------------------------------------------
+    def _directive(self, unit: FileUnit, name: str, rest: list[Tok], rng: Range, line: int,
+                   depth: int) -> None:
+        if name == "define":
+            m = parse_define(rest, unit.path, line, builtin=unit.virtual)
+            if m is not None:
+                m.column = rest[0].start - unit.line_starts[line] if rest else 0
+                self.macros[m.name] = m
+        elif name == "undef":
+            if rest:
+                self.macros.pop(rest[0].text, None)
+        elif name in ("include", "include_next", "import"):
+            self._include(unit, rest, rng, line, depth)
+        elif name == "pragma":
+            self._pragma(unit, rest, line)
+        elif name == "error":
+            text = " ".join(t.text for t in rest)
+            self._diag(unit, "preprocessor-error", f"#error {text}", rng)
+        elif name == "warning":
+            text = " ".join(t.text for t in rest)
+            self._diag(unit, "preprocessor-warning", f"#warning {text}", rng, WARNING)
+
+    def _pragma(self, unit: FileUnit, rest: list[Tok], line: int) -> None:
+        words = [t.text for t in rest[:3]]
+        if words[:1] == ["once"]:
+            self._once.add(unit.path)
+            return
+        if words[:2] == ["clang", "attribute"] and len(rest) > 2:
+            op = rest[2].text
+            if op.endswith("push") or op == "push":
+                text = "".join(t.text for t in rest[3:])
+                self._pai_stack.append("preserve_access_index" in text)
+            elif op.endswith("pop") or op == "pop":
+                if self._pai_stack:
+                    self._pai_stack.pop()
+            unit.pai_changes.append((line + 1, any(self._pai_stack)))
+
+    def _include(self, unit: FileUnit, rest: list[Tok], rng: Range, line: int,
+                 depth: int) -> None:
+        if rest and rest[0].kind not in (STRING,) and rest[0].text != "<":
+            rest = Expander(self.macros).expand(rest)
+        if not rest:
+            return
+        if rest[0].kind == STRING:
+            name = rest[0].text.strip('"')
+            angled = False
+        elif rest[0].text == "<":
+            # the raw text between < and >
+            close = next((t for t in rest if t.text == ">"), None)
+            if close is None:
+                return
+            name = unit.data[rest[0].end:close.start].decode("utf-8", "replace").strip() \
+                if rest[0].start < close.start <= len(unit.data) else \
+                "".join(t.text for t in rest[1:rest.index(close)])
+            angled = True
+        else:
+            return
+        ref = IncludeRef(name, angled, line, rng, "missing")
+        unit.includes.append(ref)
+        base = os.path.basename(name)
+        if base in catalogue.HEADERS:
+            ref.kind = "libbpf"
+            ref.resolved = f"<bpf/{base}>"
+            self._include_catalogue(base, depth)
+            return
+        if VMLINUX_RE.match(base):
+            ref.kind = "vmlinux"
+            found = self._find(name, angled, os.path.dirname(unit.path))
+            ref.resolved = found
+            if self.vmlinux is None:
+                self.vmlinux = found or name
+                self.vmlinux_path = found
+                self.base_pai = "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
+            self._define_text("__VMLINUX_H__ 1", "<vmlinux.h>")
+            return
+        found = self._find(name, angled, os.path.dirname(unit.path))
+        if found is None:
+            if angled:
+                ref.kind = "system"
+            else:
+                self._diag(unit, "include-not-found", f"'{name}' file not found", rng, WARNING,
+                           name=name)
+            return
+        ref.kind = "file"
+        ref.resolved = found
+        if found in self._once:
+            return
+        if depth >= MAX_INCLUDE_DEPTH:
+            ref.kind = "cycle"
+            self._diag(unit, "include-depth", f"#include nested too deeply ({name})", rng)
+            return
+        data = self.read(found)
+        if data is None:
+            self._diag(unit, "include-not-found", f"cannot read '{found}'", rng, WARNING,
+                       name=name)
+            return
+        self._process(found, data, depth + 1, virtual=False)
+        unit.pai_changes.append((line + 1, any(self._pai_stack)))
+
+    def _include_catalogue(self, base: str, depth: int) -> None:
+        hdr = catalogue.HEADERS[base]
+        key = f"<bpf/{base}>"
+        self.intrinsics.update(hdr.intrinsics)
+        if key in self._once:
+            return
+        self._once.add(key)
+        if base not in self.libbpf_headers:
+            self.libbpf_headers.append(base)
+        self._process(key, hdr.text.encode(), depth + 1, virtual=True)
+
+    def _find(self, name: str, angled: bool, cur_dir: str) -> str | None:
+        if os.path.isabs(name):
+            return name if os.path.isfile(name) or name in self.overlays else None
+        dirs = ([] if angled else [cur_dir]) + self.include_dirs
+        for d in dirs:
+            p = os.path.normpath(os.path.join(d, name))
+            if p in self.overlays or os.path.isfile(p):
+                return p
+        return None
+
+    # -- #if ---------------------------------------------------------------------------------
+    def _defined(self, name: str) -> bool:
+        return name in self.macros or name in self.intrinsics
+
+    def _eval_if(self, unit: FileUnit, toks: list[Tok], rng: Range) -> bool:
+        try:
+            toks = self._special_forms(toks, unit)
+            toks = Expander(self.macros).expand(toks)
+            toks = self._special_forms(toks, unit)
+            return bool(ConstEval(toks, pp=True).run())
+        except EvalError as e:
+            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng, WARNING)
+            return False
+        except (RecursionError, IndexError, ValueError) as e:  # pragma: no cover - defensive
+            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng, WARNING)
+            return False
+
+    def _special_forms(self, toks: list[Tok], unit: FileUnit) -> list[Tok]:
+        """Replace ``defined X``, ``defined(X)`` and ``__has_*(...)`` by 0 or 1."""
+        out: list[Tok] = []
+        i = 0
+        n = len(toks)
+        while i < n:
+            t = toks[i]
+            if t.kind == IDENT and t.text == "defined":
+                if i + 1 < n and toks[i + 1].text == "(":
+                    name = toks[i + 2].text if i + 2 < n else ""
+                    i += 4
+                else:
+                    name = toks[i + 1].text if i + 1 < n else ""
+                    i += 2
+                out.append(_num(int(self._defined(name)), t))
+                continue
+            if t.kind == IDENT and t.text in _HAS_FORMS and i + 1 < n and toks[i + 1].text == "(":
+                depth = 0
+                j = i + 1
+                while j < n:
+                    if toks[j].text == "(":
+                        depth += 1
+                    elif toks[j].text == ")":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    j += 1
+                inner = toks[i + 2:j]
+                out.append(_num(self._has(t.text, inner, unit), t))
+                i = j + 1
+                continue
+            out.append(t)
+            i += 1
+        return out
+
+    def _has(self, form: str, inner: list[Tok], unit: FileUnit) -> int:
+        text = "".join(t.text for t in inner).strip()
+        if form in ("__has_include", "__has_include_next"):
+            angled = text.startswith("<")
+            name = text.strip('<>"')
+            base = os.path.basename(name)
+            if base in catalogue.HEADERS or VMLINUX_RE.match(base):
+                return 1
+            if self._find(name, angled, os.path.dirname(unit.path)):
+                return 1
+            return int(any(os.path.isfile(os.path.join(d, name)) for d in _SYSTEM_DIRS))
+        if form == "__has_builtin":
+            return int(text.startswith("__builtin_") or text.startswith("__sync_")
+                       or text.startswith("__atomic_"))
+        if form in ("__has_attribute", "__has_c_attribute", "__has_declspec_attribute"):
+            return int(text.strip("_") not in catalogue.UNSUPPORTED_ATTRIBUTES)
+        if form == "__is_identifier":
+            return int(text not in catalogue.C_KEYWORDS)
+        return 0  # __has_feature, __has_extension, __has_warning
+
+
+_HAS_FORMS = frozenset({"__has_include", "__has_include_next", "__has_builtin", "__has_attribute",
+                        "__has_c_attribute", "__has_declspec_attribute", "__has_feature",
+                        "__has_extension", "__is_identifier", "__has_warning"})
+
+
+def _num(v: int, at: Tok) -> Tok:
+    return Tok(NUMBER, str(v), at.start, at.end, at.space, at.origin)
+
+
+def _comment_state(line: bytes, in_comment: bool) -> bool:
+    """Whether a block comment is still open at the end of ``line``."""
+    i = 0
+    n = len(line)
+    in_str: int | None = None
+    while i < n:
+        c = line[i]
+        if in_comment:
+            k = line.find(b"*/", i)
+            if k < 0:
+                return True
+            in_comment = False
+            i = k + 2
+            continue
+        if in_str is not None:
+            if c == 92:
+                i += 2
+                continue
+            if c == in_str or c == 10:
+                in_str = None
+            i += 1
+            continue
+        if c == 34 or c == 39:
+            in_str = c
+        elif c == 47 and i + 1 < n:
+            nxt = line[i + 1]
+            if nxt == 42:
+                in_comment = True
+                i += 2
+                continue
+            if nxt == 47:
+                # a line comment; with a continuation it swallows the next line too
+                return False
+        i += 1
+    return in_comment
+
+
+__all__ = ["FileUnit", "IncludeRef", "PPResult", "Preprocessor", "line_starts_of", "INFO",
+           "PUNCT"]

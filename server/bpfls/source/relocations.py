@@ -1,0 +1,1094 @@
+"""Predict the CO-RE relocations clang emits for each function, with their guards.
+
+The rules (clang's ``CGExpr``/``CGBuiltin`` and the BPF backend's
+``BPFAbstractMemberAccess``, checked against clang 16 objects):
+
+- A member access ``x.f`` / ``p->f`` is *preserved* when the record it accesses carries
+  ``preserve_access_index`` or the access is inside ``__builtin_preserve_access_index`` (which
+  is what ``bpf_core_read`` and ``BPF_CORE_READ`` use). Preserved accesses chain: ``p->a.b[2]``
+  is one relocation ``root:0:a:b:2``. A chain ends where a value is loaded (``p->a->b`` is two
+  relocations), where a record without the attribute is reached, or at a variable subscript.
+- A constant subscript is preserved inside a builtin region, or when its base is a member of a
+  preserved record or a variable that points to one (``p[1].a`` gives ``1:0``).
+- The root is the type the access went through, modifiers stripped, typedef kept; the raw
+  access string includes anonymous members.
+- ``__builtin_preserve_field_info(e, k)`` (``bpf_core_field_*``, the bitfield macros) records
+  kind ``k`` for the last chain of ``e`` only: the loads on the way are never executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bpfls.btf import Btf, BtfError, Kind
+from bpfls.core.relo import Relocation, ReloKind
+from bpfls.source import catalogue
+from bpfls.source.cparse import parse
+from bpfls.source.exprtypes import (
+    EType,
+    Source,
+    Types,
+    etype_of_desc,
+    member_paths,
+    snippet_from_tokens,
+)
+from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
+from bpfls.source.macros import Expander, MacroDef, split_args
+from bpfls.source.model import (
+    ERROR,
+    WARNING,
+    Accessor,
+    CoreAccess,
+    FunctionInfo,
+    Range,
+    SourceDiagnostic,
+)
+from bpfls.source.ppexpr import EvalError, parse_int_literal
+from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from bpfls.source.localtypes import LocalTypes
+
+MAX_MACRO_DEPTH = 16
+_EXPR_STMT_PREFIX = b"void __bpfls_expansion(void) { "
+_EXPR_STMT_SUFFIX = b" ; }"
+
+
+class Chain:
+    """An open run of preserved accesses (one relocation when closed)."""
+
+    __slots__ = ("root", "access", "accessors", "last", "start", "field")
+
+    def __init__(self, root: int, access: list[int], start: Range) -> None:
+        self.root = root
+        self.access = access
+        self.accessors: list[Accessor] = []
+        self.last = start
+        self.start = start
+        self.field: EType | None = None
+
+    def copy(self) -> Chain:
+        c = Chain(self.root, list(self.access), self.start)
+        c.accessors = list(self.accessors)
+        c.last = self.last
+        c.field = self.field
+        return c
+
+
+class Val:
+    """What walking an expression yields."""
+
+    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const")
+
+    def __init__(self, et: EType | None = None, chain: Chain | None = None, decl: str | None = None,
+                 member_pai: bool = False, guard: Guard | None = None,
+                 const: int | None = None) -> None:
+        self.et = et
+        self.chain = chain
+        self.decl = decl
+        self.member_pai = member_pai
+        self.guard = guard
+        self.const = const
+
+
+NONE = Val()
+
+
+@dataclass(eq=False)
+class FunctionDef:
+    name: str
+    node: Node
+    source: Source
+    info: FunctionInfo
+    ret: EType | None = None
+    params: list[tuple[str, EType | None, Node | None]] = field(default_factory=list)
+    macro: str | None = None
+    returns: Guard | None = None
+    walked: bool = False
+    walking: bool = False
+    accesses: list[CoreAccess] = field(default_factory=list)
+
+
+class TranslationUnit:
+    """Everything shared while walking the functions of one translation unit."""
+
+    def __init__(self, local: Btf, lt: LocalTypes, macros: dict[str, MacroDef],
+                 diagnostics: list[SourceDiagnostic], *, base_pai: bool, has_base: bool) -> None:
+        self.local = local
+        self.types = Types(local)
+        self.lt = lt
+        self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        self.diagnostics = diagnostics
+        self.base_pai = base_pai
+        self.has_base = has_base
+        self.start_id = local.start_id
+        self.globals: dict[str, EType | None] = {}
+        self.global_guards: dict[str, Guard] = {}
+        self.functions: dict[str, FunctionDef] = {}
+        self.call_sites: list[tuple[str, str, Guard]] = []
+        self.refs: dict[str, set[str]] = {}
+        self.snippets: dict[bytes, object] = {}
+        self._diag_seen: set[tuple] = set()
+
+    def is_pai(self, rec_id: int) -> bool:
+        if rec_id >= self.start_id:
+            return rec_id in self.lt.pai
+        return self.base_pai
+
+    def diag(self, d: SourceDiagnostic) -> None:
+        key = (d.code, d.path, d.range, d.message)
+        if key not in self._diag_seen:
+            self._diag_seen.add(key)
+            self.diagnostics.append(d)
+
+    def parse_snippet(self, code: bytes):
+        tree = self.snippets.get(code)
+        if tree is None:
+            tree = self.snippets[code] = parse(code)
+        return tree
+
+    def walk_function(self, fd: FunctionDef) -> None:
+        if fd.walked or fd.walking:
+            return
+        fd.walking = True
+        try:
+            FunctionWalker(self, fd).run()
+        except RecursionError:  # pragma: no cover - absurd nesting
+            pass
+        finally:
+            fd.walking = False
+            fd.walked = True
+
+
+_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="})
+_TERMINATORS = frozenset({"__builtin_unreachable", "__builtin_trap", "__bpf_unreachable",
+                          "bpf_unreachable"})
+
+
+class FunctionWalker:
+    def __init__(self, tu: TranslationUnit, fd: FunctionDef) -> None:
+        self.tu = tu
+        self.fd = fd
+        self.types = tu.types
+        self.src: Source = fd.source
+        self.scopes: list[dict[str, EType | None]] = [{}]
+        self.gscopes: list[dict[str, Guard]] = [{}]
+        self.guard: Guard = TRUE
+        self.region = 0  # inside __builtin_preserve_access_index
+        self.silent = 0  # evaluating an unevaluated operand (field info, sizeof)
+        self.producer: list[str] = ["direct"]
+        self.expr_override: Range | None = None
+        self.user = False
+        self.returns: list[Guard] = []
+        self.used: set[str] = set()
+        self.depth = 0
+
+    # -- entry -----------------------------------------------------------------------------
+    def run(self) -> None:
+        fd = self.fd
+        for name, et, _ in fd.params:
+            self.scopes[0][name] = et
+        body = fd.node.child_by_field_name("body")
+        if fd.macro:
+            self.scopes[0]["ctx"] = _ctx_type(self.tu, fd.macro)
+            if body is not None:
+                self._program_macro_reads(body)
+        if body is not None:
+            self.stmt(body)
+        fd.returns = any_of(self.returns) if self.returns else None
+
+    # -- emission --------------------------------------------------------------------------
+    def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,
+             load_size: int | None = None, probe: bool = False, read_size: int | None = None,
+             repeat: int = 0, force: bool = False) -> CoreAccess | None:
+        if self.silent and not force:
+            return None
+        types = self.types
+        root = types.resolve(chain.root)
+        if kind.is_field and (root is None or root.kind not in (Kind.STRUCT, Kind.UNION)):
+            return None
+        relo = Relocation(kind, self.tu.local, chain.root, tuple(chain.access))
+        expr = self.expr_override or Range(chain.start.start, chain.last.end)
+        a = CoreAccess(relo, self.src.unit.path, chain.last, expr, self.fd.name,
+                       self.producer[-1], tuple(chain.accessors), load=load, store=store,
+                       load_size=load_size, probe_read=probe, read_size=read_size,
+                       user=self.user, guard=self.guard, repeat=repeat)
+        self.fd.accesses.append(a)
+        return a
+
+    def emit_type(self, kind: ReloKind, root: int, access: tuple[int, ...], rng: Range,
+                  expr: Range, name: str, accessor: str) -> CoreAccess:
+        relo = Relocation(kind, self.tu.local, root, access)
+        a = CoreAccess(relo, self.src.unit.path, rng, expr, self.fd.name, name,
+                       (Accessor(accessor, rng),), guard=self.guard)
+        if not self.silent:
+            self.fd.accesses.append(a)
+        return a
+
+    def close(self, v: Val, mode: str) -> None:
+        """End the open chain of ``v``: ``load``, ``store``, ``loadstore`` or ``addr``."""
+        c = v.chain
+        if c is None:
+            return
+        v.chain = None
+        size = self.types.size(c.field) if mode != "addr" else None
+        self.emit(c, ReloKind.FIELD_BYTE_OFFSET, load=mode in ("load", "loadstore"),
+                  store=mode in ("store", "loadstore"), load_size=size)
+
+    # -- positions ---------------------------------------------------------------------------
+    def rng(self, node: Node) -> Range:
+        return self.src.node_range(node)
+
+    def text(self, node: Node) -> str:
+        return self.src.text(node)
+
+    def diag(self, code: str, msg: str, rng: Range, sev: str = ERROR, **data) -> None:
+        if self.silent > 1 or not self.src.unit.path or self.src.unit.virtual:
+            return
+        self.tu.diag(SourceDiagnostic(code, msg, self.src.unit.path, rng, sev, data))
+
+    # -- scopes ------------------------------------------------------------------------------
+    def lookup(self, name: str) -> tuple[bool, EType | None]:
+        for s in reversed(self.scopes):
+            if name in s:
+                return True, s[name]
+        if name in self.tu.globals:
+            return True, self.tu.globals[name]
+        return False, None
+
+    def guard_var(self, name: str) -> Guard | None:
+        for s, g in zip(reversed(self.scopes), reversed(self.gscopes), strict=True):
+            if name in g:
+                return g[name]
+            if name in s:
+                return None
+        return self.tu.global_guards.get(name)
+
+    def set_guard_var(self, name: str, g: Guard | None) -> None:
+        for s, gs in zip(reversed(self.scopes), reversed(self.gscopes), strict=True):
+            if name in s:
+                if g is None:
+                    gs.pop(name, None)
+                else:
+                    gs[name] = g
+                return
+
+    # -- statements ------------------------------------------------------------------------
+    def stmt(self, n: Node) -> bool:
+        """Walk a statement; True when it never completes normally (return, break, ...)."""
+        t = n.type
+        if t == "compound_statement":
+            return self.block(n.named_children)
+        if t == "expression_statement":
+            for c in n.named_children:
+                v = self.expr(c)
+                if c.type == "call_expression" and v is NONE:
+                    fn = c.child_by_field_name("function")
+                    if fn is not None and fn.type == "identifier" and \
+                            self.text(fn) in _TERMINATORS:
+                        return True
+            return False
+        if t == "declaration":
+            self.declaration(n)
+            return False
+        if t == "if_statement":
+            return self.if_stmt(n)
+        if t == "return_statement":
+            val = n.named_children[0] if n.named_children else None
+            if val is not None:
+                v = self.expr(val)
+                g = v.guard
+                if g is None:
+                    g = TRUE if v.const not in (None, 0) else (FALSE if v.const == 0
+                                                               else UNKNOWN)
+                self.returns.append(all_of((self.guard, g)))
+            return True
+        if t in ("break_statement", "continue_statement", "goto_statement"):
+            return True
+        if t in ("while_statement", "for_statement", "do_statement"):
+            return self.loop(n)
+        if t == "switch_statement":
+            cond = n.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond)
+            body = n.child_by_field_name("body")
+            saved = self.guard
+            if body is not None:
+                self.stmt(body)
+            self.guard = saved
+            return False
+        if t == "case_statement":
+            for c in n.named_children:
+                if c.type in _STATEMENT_TYPES:
+                    if self.stmt(c):
+                        return True
+            return False
+        if t == "labeled_statement":
+            self.guard = self._block_entry
+            for c in n.named_children:
+                if c.type != "statement_identifier":
+                    return self.stmt(c)
+            return False
+        if t == "attributed_statement":
+            for c in n.named_children:
+                if c.type in _STATEMENT_TYPES:
+                    return self.stmt(c)
+            return False
+        if t in ("type_definition", "struct_specifier", "union_specifier", "enum_specifier",
+                 "comment", "gnu_asm_expression", ";", "macro_type_specifier"):
+            if t == "macro_type_specifier":
+                self.expr(n)
+            return False
+        if t == "ERROR":
+            for c in n.named_children:
+                if c.type in _STATEMENT_TYPES:
+                    self.stmt(c)
+                else:
+                    self.expr(c)
+            return False
+        # expressions in statement position (tree-sitter error recovery)
+        self.expr(n)
+        return False
+
+    _block_entry: Guard = TRUE
+
+    def block(self, children: list[Node]) -> bool:
+        self.scopes.append({})
+        self.gscopes.append({})
+        saved_entry = self._block_entry
+        self._block_entry = self.guard
+        terminated = False
+        try:
+            for c in children:
+                if c.type == "comment":
+                    continue
+                if self.stmt(c):
+                    terminated = True
+                    self.guard = FALSE
+                elif terminated and c.type == "labeled_statement":
+                    terminated = False
+        finally:
+            self._block_entry = saved_entry
+            self.scopes.pop()
+            self.gscopes.pop()
+        return terminated
+
+    def if_stmt(self, n: Node) -> bool:
+        cond = n.child_by_field_name("condition")
+        saved = self.guard
+        f = self.cond(cond) if cond is not None else UNKNOWN
+        then = n.child_by_field_name("consequence")
+        alt = n.child_by_field_name("alternative")
+        self.guard = all_of((saved, f))
+        then_term = self.stmt(then) if then is not None else False
+        self.guard = all_of((saved, ~f))
+        else_term = False
+        if alt is not None:
+            inner = [c for c in alt.named_children if c.type != "comment"]
+            if alt.type == "else_clause":
+                else_term = self.stmt(inner[0]) if inner else False
+            else:
+                else_term = self.stmt(alt)
+        if then_term and else_term:
+            self.guard = FALSE
+            return True
+        if then_term:
+            self.guard = all_of((saved, ~f))
+        elif else_term:
+            self.guard = all_of((saved, f))
+        else:
+            self.guard = saved
+        return False
+
+    def loop(self, n: Node) -> bool:
+        saved = self.guard
+        self.scopes.append({})
+        self.gscopes.append({})
+        try:
+            if n.type == "for_statement":
+                init = n.child_by_field_name("initializer")
+                if init is not None:
+                    if init.type == "declaration":
+                        self.declaration(init)
+                    else:
+                        self.expr(init)
+            cond = n.child_by_field_name("condition")
+            f = UNKNOWN
+            if cond is not None and n.type != "do_statement":
+                f = self.cond(cond)
+            body = n.child_by_field_name("body")
+            self.guard = all_of((saved, f)) if n.type != "do_statement" else saved
+            if body is not None:
+                self.stmt(body)
+            if n.type == "for_statement":
+                upd = n.child_by_field_name("update")
+                if upd is not None:
+                    self.expr(upd)
+            if n.type == "do_statement" and cond is not None:
+                self.expr(cond)
+        finally:
+            self.scopes.pop()
+            self.gscopes.pop()
+            self.guard = saved
+        return False
+
+    def declaration(self, n: Node) -> None:
+        ty = n.child_by_field_name("type")
+        desc = self.tu.lt.desc_of_type(ty, self.src.unit, n, self._typeof) if ty is not None \
+            else None
+        if desc is not None and desc[0] == "unknown" and ty is not None:
+            self._unknown_type(ty, desc[1])
+        for d in n.children_by_field_name("declarator"):
+            decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
+            value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+            name, dd, _ = self.tu.lt.apply_declarator(desc, decl, self.src.unit) \
+                if desc is not None else (None, None, None)
+            et = etype_of_desc(dd) if dd is not None else None
+            g = None
+            if value is not None:
+                if value.type == "initializer_list":
+                    self.initializer(value)
+                else:
+                    v = self.expr(value)
+                    g = v.guard
+            if name:
+                self.scopes[-1][name] = et
+                if g is not None:
+                    self.gscopes[-1][name] = g
+
+    def initializer(self, n: Node) -> None:
+        for c in n.named_children:
+            if c.type == "initializer_list":
+                self.initializer(c)
+            elif c.type == "initializer_pair":
+                val = c.child_by_field_name("value")
+                if val is not None:
+                    if val.type == "initializer_list":
+                        self.initializer(val)
+                    else:
+                        self.expr(val)
+            else:
+                self.expr(c)
+
+    def _typeof(self, node: Node) -> tuple:
+        """typeof(expr) in a declaration: the expression's type, not evaluated."""
+        self.silent += 2
+        try:
+            v = self.lvalue(node)
+        finally:
+            self.silent -= 2
+        if v.et is None:
+            return ("unknown", self.text(node))
+        et = v.et
+        d: tuple = ("id", et.tid)
+        for _ in range(et.ptr):
+            d = ("ptr", d)
+        return d
+
+    # -- conditions ------------------------------------------------------------------------
+    def cond(self, n: Node) -> Guard:
+        v = self.expr(n)
+        return v.guard if v.guard is not None else UNKNOWN
+
+    # -- expressions ------------------------------------------------------------------------
+    def expr(self, n: Node) -> Val:
+        """An rvalue: open chains are closed as loads (arrays decay: address only)."""
+        v = self.lvalue(n)
+        if v.chain is not None:
+            if self.types.is_array(v.et):
+                self.close(v, "addr")
+            else:
+                self.close(v, "load")
+            return Val(v.et, guard=v.guard, const=v.const)
+        return v
+
+    def lvalue(self, n: Node) -> Val:
+        self.depth += 1
+        if self.depth > 400:
+            self.depth -= 1
+            return NONE
+        try:
+            return self._lvalue(n)
+        finally:
+            self.depth -= 1
+
+    def _lvalue(self, n: Node) -> Val:
+        t = n.type
+        if t == "identifier":
+            return self.identifier(n)
+        if t == "field_expression":
+            return self.field(n)
+        if t == "subscript_expression":
+            return self.subscript(n)
+        if t == "call_expression":
+            return self.call(n)
+        if t == "parenthesized_expression":
+            inner = [c for c in n.named_children if c.type != "comment"]
+            if len(inner) == 1:
+                if inner[0].type == "compound_statement":
+                    return self.statement_expression(inner[0])
+                return self.lvalue(inner[0])
+            v = NONE
+            for c in inner:
+                v = self.expr(c)
+            return v
+        if t == "pointer_expression":
+            arg = n.child_by_field_name("argument")
+            op = n.child_by_field_name("operator")
+            if arg is None:
+                return NONE
+            if op is not None and self.text(op) == "&":
+                v = self.lvalue(arg)
+                self.close(v, "addr")
+                return Val(v.et.pointer() if v.et is not None else None)
+            v = self.expr(arg)
+            return Val(self.types.deref(v.et))
+        if t == "cast_expression":
+            tyd = n.child_by_field_name("type")
+            val = n.child_by_field_name("value")
+            v = self.expr(val) if val is not None else NONE
+            et = None
+            if tyd is not None:
+                desc = self.tu.lt.desc_of_type_descriptor(tyd, self.src.unit, self._typeof)
+                if desc[0] == "unknown":
+                    self._unknown_type(tyd, desc[1])
+                et = etype_of_desc(desc)
+            return Val(et, guard=v.guard, const=v.const)
+        if t == "assignment_expression":
+            return self.assignment(n)
+        if t == "update_expression":
+            arg = n.child_by_field_name("argument")
+            if arg is not None:
+                v = self.lvalue(arg)
+                self.close(v, "loadstore")
+                return Val(v.et)
+            return NONE
+        if t == "binary_expression":
+            return self.binary(n)
+        if t == "unary_expression":
+            arg = n.child_by_field_name("argument")
+            op = n.child_by_field_name("operator")
+            if arg is None:
+                return NONE
+            v = self.expr(arg)
+            o = self.text(op) if op is not None else ""
+            if o == "!":
+                return Val(None, guard=~v.guard if v.guard is not None else None,
+                           const=None if v.const is None else int(not v.const))
+            if o == "-" and v.const is not None:
+                return Val(v.et, const=-v.const)
+            return Val(v.et)
+        if t == "conditional_expression":
+            return self.conditional(n)
+        if t == "comma_expression":
+            v = NONE
+            for c in n.named_children:
+                v = self.expr(c)
+            return v
+        if t in ("number_literal",):
+            try:
+                return Val(EType(self.tu.lt.int_type("int")) if False else None,
+                           const=parse_int_literal(self.text(n))[0])
+            except EvalError:
+                return NONE
+        if t in ("true",):
+            return Val(None, const=1)
+        if t in ("false", "null"):
+            return Val(None, const=0)
+        if t in ("string_literal", "concatenated_string", "char_literal", "sizeof_expression",
+                 "alignof_expression", "comment", "gnu_asm_expression"):
+            return NONE
+        if t == "offsetof_expression":
+            return self.offsetof(n)
+        if t == "compound_literal_expression":
+            tyd = n.child_by_field_name("type")
+            val = n.child_by_field_name("value")
+            if val is not None:
+                self.initializer(val)
+            if tyd is not None:
+                return Val(etype_of_desc(self.tu.lt.desc_of_type_descriptor(tyd, self.src.unit)))
+            return NONE
+        if t == "initializer_list":
+            self.initializer(n)
+            return NONE
+        if t == "macro_type_specifier":
+            return self.call(n)
+        if t == "compound_statement":
+            return self.statement_expression(n)
+        # extension_expression, generic_expression, ERROR, ...: walk what is there
+        v = NONE
+        for c in n.named_children:
+            if c.type in _STATEMENT_TYPES:
+                self.stmt(c)
+            else:
+                v = self.expr(c)
+        return v if n.named_child_count == 1 else NONE
+
+    def statement_expression(self, body: Node) -> Val:
+        """GNU ``({ ...; value; })``: the value of the last expression statement."""
+        self.scopes.append({})
+        self.gscopes.append({})
+        last = NONE
+        try:
+            for c in body.named_children:
+                if c.type == "expression_statement" and c.named_children:
+                    last = self.expr(c.named_children[0])
+                else:
+                    self.stmt(c)
+                    last = NONE
+        finally:
+            self.scopes.pop()
+            self.gscopes.pop()
+        return Val(last.et, guard=last.guard, const=last.const)
+
+    def identifier(self, n: Node) -> Val:
+        name = self.text(n)
+        found, et = self.lookup(name)
+        if found:
+            self.used.add(name)
+            return Val(et, decl=name, guard=self.guard_var(name))
+        tu = self.tu
+        if name in tu.functions:
+            # a callback (bpf_loop, bpf_for_each_map_elem, ...) runs only if this code does
+            tu.refs.setdefault(self.fd.name, set()).add(name)
+            tu.call_sites.append((self.fd.name, name, self.guard))
+            return Val(EType(0, 1))
+        m = tu.macros.get(name)
+        if m is not None and m.params is None and self.depth < 300:
+            return self.expand_macro(n, n.start_byte, n.end_byte)
+        e = tu.lt.enumerator(name)
+        if e is not None:
+            return Val(None, const=e.value)
+        return NONE
+
+    # -- member access ---------------------------------------------------------------------
+    def field(self, n: Node) -> Val:
+        arg = n.child_by_field_name("argument")
+        fld = n.child_by_field_name("field")
+        op = n.child_by_field_name("operator")
+        if arg is None or fld is None:
+            if arg is not None:
+                self.expr(arg)
+            return NONE
+        arrow = op is not None and self.text(op) == "->"
+        if arrow:
+            base = self.expr(arg)
+            rec_et = self.types.deref(base.et)
+            base_chain = None
+        else:
+            base = self.lvalue(arg)
+            rec_et = base.et
+            base_chain = base.chain
+        name = self.text(fld)
+        m = self.tu.macros.get(name)
+        if m is not None and m.params is None:
+            # `sk->DPORT` with `#define DPORT __sk_common.skc_dport`
+            from bpfls.source.intrinsics import apply_path, path_elements
+
+            elems = path_elements(self, self.src.tokens(fld.start_byte, fld.end_byte))
+            if elems is not None:
+                saved = self.expr_override
+                self.expr_override = self.rng(n) if self.expr_override is None else saved
+                try:
+                    if arrow:
+                        return apply_path(self, Val(base.et), elems, arrow=True)
+                    return apply_path(self, base, elems, arrow=False)
+                finally:
+                    self.expr_override = saved
+        return self.member(base, rec_et, base_chain, name, self.rng(fld), self.rng(n))
+
+    def member(self, base: Val, rec_et: EType | None, base_chain: Chain | None, name: str,
+               name_rng: Range, expr_rng: Range) -> Val:
+        types = self.types
+        rec = types.record(rec_et)
+        if rec is None:
+            if rec_et is not None and base_chain is None:
+                t = types.resolve(rec_et.tid) if not rec_et.ptr else None
+                if t is not None and t.kind == Kind.FWD and self.tu.has_base:
+                    self.diag("incomplete-type",
+                              f"member access into incomplete type '{types.name(rec_et.tid)}'",
+                              name_rng, name=name)
+            if base_chain is not None:
+                self.close(base, "addr")
+            return NONE
+        paths = member_paths(rec)
+        hit = paths.get(name)
+        if hit is None:
+            if base_chain is not None:
+                self.close(base, "addr")
+            self._unknown_member(rec, name, name_rng, paths)
+            return NONE
+        indices, recs, m = hit
+        preserved = self.region > 0 or all(self.tu.is_pai(r) for r in recs)
+        if not preserved:
+            if base_chain is not None:
+                self.close(base, "addr")
+            return Val(EType(m.type_id))
+        if base_chain is not None:
+            chain = base_chain
+            base.chain = None
+        else:
+            root = types.root_id(rec_et)  # type: ignore[arg-type]
+            chain = Chain(root, [0], Range(expr_rng.start, expr_rng.start))
+        chain.access.extend(indices)
+        chain.accessors.append(Accessor(name, name_rng))
+        chain.last = name_rng
+        chain.field = EType(m.type_id)
+        return Val(EType(m.type_id), chain, member_pai=True)
+
+    def subscript(self, n: Node) -> Val:
+        arg = n.child_by_field_name("argument")
+        idx_node = n.child_by_field_name("index")
+        if arg is None:
+            return NONE
+        types = self.types
+        base = self.lvalue(arg)
+        idx_val = self.expr(idx_node) if idx_node is not None else NONE
+        idx = idx_val.const
+        if idx is None and idx_node is not None:
+            idx = self._const(idx_node)
+        is_arr = types.is_array(base.et)
+        elem = types.deref(base.et)
+        if is_arr:
+            if base.chain is not None and idx is not None and idx >= 0 and \
+                    (self.region or base.member_pai):
+                c = base.chain
+                base.chain = None
+                c.access.append(idx)
+                rng = self.rng(idx_node) if idx_node is not None else self.rng(n)
+                c.accessors.append(Accessor(f"[{idx}]", rng))
+                c.last = Range(c.last.start, self.rng(n).end)
+                c.field = elem
+                return Val(elem, c, member_pai=False)
+            self.close(base, "addr")
+            return Val(elem)
+        # a pointer: its value is loaded first
+        if base.chain is not None:
+            self.close(base, "load")
+        preserved = self.region > 0 or base.member_pai or self._var_points_to_pai(base)
+        if idx is not None and idx >= 0 and preserved and elem is not None and not elem.ptr:
+            root = types.root_id(elem)
+            r = types.resolve(root)
+            if r is not None and r.kind in (Kind.STRUCT, Kind.UNION):
+                start = self.rng(n)
+                c = Chain(root, [idx], Range(start.start, start.start))
+                c.last = Range(start.start, start.end)
+                c.field = elem
+                return Val(elem, c)
+        return Val(elem)
+
+    def _var_points_to_pai(self, v: Val) -> bool:
+        if v.decl is None or v.et is None:
+            return False
+        elem = self.types.deref(v.et)
+        rec = self.types.record(elem)
+        return rec is not None and self.tu.is_pai(rec.id)
+
+    def _const(self, n: Node) -> int | None:
+        return self.tu.lt.const_tokens(self.src.tokens(n.start_byte, n.end_byte))
+
+    # -- other expressions ---------------------------------------------------------------
+    def assignment(self, n: Node) -> Val:
+        left = n.child_by_field_name("left")
+        right = n.child_by_field_name("right")
+        op = n.child_by_field_name("operator")
+        o = self.text(op) if op is not None else "="
+        rv = self.expr(right) if right is not None else NONE
+        if left is None:
+            return NONE
+        lv = self.lvalue(left)
+        self.close(lv, "store" if o == "=" else "loadstore")
+        if left.type == "identifier" and o == "=":
+            self.set_guard_var(self.text(left), rv.guard)
+        return Val(lv.et, guard=rv.guard if o == "=" else None)
+
+    def binary(self, n: Node) -> Val:
+        left = n.child_by_field_name("left")
+        right = n.child_by_field_name("right")
+        op = n.child_by_field_name("operator")
+        o = self.text(op) if op is not None else ""
+        if left is None or right is None:
+            for c in n.named_children:
+                self.expr(c)
+            return NONE
+        if o in ("&&", "||"):
+            lv = self.expr(left)
+            gl = lv.guard if lv.guard is not None else UNKNOWN
+            saved = self.guard
+            self.guard = all_of((saved, gl if o == "&&" else ~gl))
+            try:
+                rv = self.expr(right)
+            finally:
+                self.guard = saved
+            gr = rv.guard if rv.guard is not None else UNKNOWN
+            if lv.guard is None and rv.guard is None:
+                return NONE
+            return Val(None, guard=(gl & gr) if o == "&&" else (gl | gr))
+        lv = self.expr(left)
+        rv = self.expr(right)
+        if o in ("==", "!=", ">", "<", ">=", "<="):
+            g = _compare_guard(o, lv, rv)
+            return Val(None, guard=g)
+        if lv.const is not None and rv.const is not None:
+            try:
+                from bpfls.source.ppexpr import ConstEval
+
+                c = ConstEval([]).apply(o, (lv.const, False), (rv.const, False))[0]
+                return Val(None, const=c)
+            except (EvalError, KeyError, ValueError):
+                return NONE
+        if o in ("+", "-"):
+            if self.types.is_pointer(lv.et):
+                return Val(lv.et)
+            if self.types.is_pointer(rv.et) and o == "+":
+                return Val(rv.et)
+        return NONE
+
+    def conditional(self, n: Node) -> Val:
+        cond = n.child_by_field_name("condition")
+        cons = n.child_by_field_name("consequence")
+        alt = n.child_by_field_name("alternative")
+        saved = self.guard
+        f = self.cond(cond) if cond is not None else UNKNOWN
+        self.guard = all_of((saved, f))
+        cv = self.expr(cons) if cons is not None else NONE
+        self.guard = all_of((saved, ~f))
+        av = self.expr(alt) if alt is not None else NONE
+        self.guard = saved
+        g = None
+        if cv.guard is not None or av.guard is not None or cv.const is not None or \
+                av.const is not None:
+            gc = cv.guard if cv.guard is not None else _const_guard(cv.const)
+            ga = av.guard if av.guard is not None else _const_guard(av.const)
+            g = (f & gc) | (~f & ga)
+        return Val(cv.et or av.et, guard=g)
+
+    # -- calls -----------------------------------------------------------------------------
+    def call(self, n: Node) -> Val:
+        fn = n.child_by_field_name("function")
+        if n.type == "macro_type_specifier":
+            fn = n.named_children[0] if n.named_children else None
+        name = self.text(fn) if fn is not None and fn.type == "identifier" else None
+        tu = self.tu
+        if name is not None:
+            found, _ = self.lookup(name)
+            if not found:
+                alias = _alias(tu.macros, name)
+                if alias is not None and alias in catalogue.ALL_INTRINSICS:
+                    name = alias
+                if name in catalogue.CORE_INTRINSICS or name in catalogue.BUILTINS:
+                    from bpfls.source.intrinsics import call_intrinsic
+
+                    return call_intrinsic(self, name, n)
+                m = tu.macros.get(name)
+                if m is not None and m.params is not None:
+                    return self.expand_macro(n, n.start_byte, self._call_end(n))
+        args = n.child_by_field_name("arguments")
+        arg_vals = []
+        if args is not None:
+            for c in args.named_children:
+                if c.type in ("comment",):
+                    continue
+                arg_vals.append(self.expr(c))
+        elif fn is None:
+            for c in n.named_children:
+                self.expr(c)
+        if name is not None and name in tu.functions:
+            fd = tu.functions[name]
+            tu.refs.setdefault(self.fd.name, set()).add(name)
+            tu.call_sites.append((self.fd.name, name, self.guard))
+            if not fd.walked:
+                tu.walk_function(fd)
+            g = fd.returns if fd.returns is not None and fd.returns.atoms() else None
+            return Val(fd.ret, guard=g)
+        if fn is not None and fn.type != "identifier":
+            self.expr(fn)
+            return Val(None)
+        if name in _TERMINATORS:
+            return NONE
+        return Val(None)
+
+    def _call_end(self, n: Node) -> int:
+        return n.end_byte
+
+    def expand_macro(self, n: Node, start: int, end: int) -> Val:
+        """Expand the macro invocation ``code[start:end]`` and walk the expansion."""
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            return NONE
+        toks = self.src.tokens(start, end)
+        if not toks:
+            return NONE
+        try:
+            exp = Expander(self.tu.macros).expand(toks)
+        except RecursionError:  # pragma: no cover
+            return NONE
+        if not exp:
+            return NONE
+        fallback = self.src.origin(start, end)
+        snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
+                                   fallback)
+        tree = self.tu.parse_snippet(snip.code)
+        body = _snippet_body(tree.root_node)
+        if body is None:
+            return NONE
+        saved_src = self.src
+        self.src = snip
+        macro_name = toks[0].text
+        self.producer.append(macro_name if self.producer[-1] == "direct" else self.producer[-1])
+        try:
+            stmts = [c for c in body.named_children if c.type != "comment"]
+            if len(stmts) == 1 and stmts[0].type == "expression_statement" and \
+                    stmts[0].named_children:
+                return self.lvalue(stmts[0].named_children[0])
+            for c in stmts:
+                self.stmt(c)
+            return NONE
+        finally:
+            self.producer.pop()
+            self.src = saved_src
+
+    def offsetof(self, n: Node) -> Val:
+        if "offsetof" in self.tu.macros:
+            return self.expand_macro(n, n.start_byte, n.end_byte)
+        return NONE
+
+    # -- the program macros' implicit reads ------------------------------------------------
+    def _program_macro_reads(self, body: Node) -> None:
+        fd = self.fd
+        kind = catalogue.PROGRAM_MACROS.get(fd.macro or "")
+        if kind not in ("kprobe", "kretprobe", "ksyscall"):
+            return
+        used = _identifiers_in(body, self.src)
+        params = [(i, name, node) for i, (name, _, node) in enumerate(fd.params)
+                  if name in used]
+        if not params:
+            return
+        texts: list[tuple[str, Node | None]] = []
+        if kind == "kprobe":
+            texts = [(f"(void *)PT_REGS_PARM{i + 1}(ctx)", node) for i, _, node in params
+                     if i < 5]
+        elif kind == "kretprobe":
+            texts = [("(void *)PT_REGS_RC(ctx)", node) for i, _, node in params if i == 0]
+        else:
+            texts = [("(struct pt_regs *)PT_REGS_PARM1(ctx)", params[0][2])]
+            for i, _, node in params:
+                if i < 5:
+                    texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node))
+                    texts.append((f"(void *)PT_REGS_PARM{i + 1}_SYSCALL(regs)", node))
+            self.scopes[0]["regs"] = self.scopes[0]["ctx"]
+        for text, node in texts:
+            self._synthetic(text, node, fd.macro or "")
+        self.scopes[0].pop("regs", None)
+
+    def _synthetic(self, text: str, at: Node | None, macro: str) -> None:
+        from bpfls.source.pptokens import tokenize
+
+        if at is None:
+            return
+        origin = self.src.origin(at.start_byte, at.end_byte)
+        toks = [t.copy(origin=origin) for t in tokenize(text.encode())]
+        exp = Expander(self.tu.macros).expand(toks)
+        snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
+                                   origin)
+        tree = self.tu.parse_snippet(snip.code)
+        body = _snippet_body(tree.root_node)
+        if body is None:
+            return
+        saved = self.src
+        self.src = snip
+        self.producer.append(macro)
+        try:
+            for c in body.named_children:
+                self.stmt(c)
+        finally:
+            self.producer.pop()
+            self.src = saved
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def _unknown_member(self, rec, name: str, rng: Range, paths: dict) -> None:
+        tname = self.types.name(rec.id)
+        if not rec.name:
+            tname = tname or "<anonymous>"
+        self.diag("unknown-member", f"no member named '{name}' in '{tname}'", rng,
+                  member=name, type=tname, type_id=rec.id, candidates=sorted(paths))
+
+    def _unknown_type(self, node: Node, spelling: str) -> None:
+        self._unknown_type_rng(spelling, self.rng(node))
+
+    def _unknown_type_rng(self, spelling: str, rng: Range) -> None:
+        if not self.tu.has_base:
+            return
+        self.diag("unknown-type", f"unknown type '{spelling}'", rng, type=spelling)
+
+
+_STATEMENT_TYPES = frozenset({
+    "compound_statement", "expression_statement", "declaration", "if_statement",
+    "return_statement", "break_statement", "continue_statement", "goto_statement",
+    "while_statement", "for_statement", "do_statement", "switch_statement", "case_statement",
+    "labeled_statement", "attributed_statement", "type_definition"})
+
+
+def _compare_guard(op: str, lv: Val, rv: Val) -> Guard | None:
+    if lv.guard is not None and rv.const is not None:
+        g, c = lv.guard, rv.const
+    elif rv.guard is not None and lv.const is not None:
+        g, c = rv.guard, lv.const
+        op = {">": "<", "<": ">", ">=": "<=", "<=": ">="}.get(op, op)
+    else:
+        return None
+    truth = {  # value 1 when the check holds, 0 when not
+        "==": (c == 1, c == 0), "!=": (c != 1, c != 0), ">": (1 > c, 0 > c),
+        "<": (1 < c, 0 < c), ">=": (1 >= c, 0 >= c), "<=": (1 <= c, 0 <= c)}[op]
+    if truth == (True, False):
+        return g
+    if truth == (False, True):
+        return ~g
+    return TRUE if truth == (True, True) else FALSE
+
+
+def _const_guard(c: int | None) -> Guard:
+    if c is None:
+        return UNKNOWN
+    return TRUE if c else FALSE
+
+
+def _alias(macros: dict[str, MacroDef], name: str) -> str | None:
+    """``#define BPF_UPROBE BPF_KPROBE``: the name an object-like macro stands for."""
+    seen = set()
+    cur = name
+    while cur in macros and cur not in seen:
+        seen.add(cur)
+        m = macros[cur]
+        if m.params is not None or len(m.body) != 1 or m.body[0].kind != IDENT:
+            return cur if cur != name else None
+        cur = m.body[0].text
+    return cur if cur != name else None
+
+
+def _snippet_body(root: Node) -> Node | None:
+    for c in root.named_children:
+        if c.type == "function_definition":
+            return c.child_by_field_name("body")
+    return None
+
+
+def _identifiers_in(body: Node, src: Source) -> set[str]:
+    import re
+
+    text = src.code[body.start_byte:body.end_byte]
+    return {m.decode() for m in re.findall(rb"[A-Za-z_][A-Za-z0-9_]*", text)}
+
+
+def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:
+    kind = catalogue.PROGRAM_MACROS.get(macro)
+    if kind in ("ctx", "ctx2"):
+        return EType(tu.lt.int_type("unsigned long long"), 1)
+    tid = tu.lt.tag_id("struct", "pt_regs", create_fwd=False)
+    return EType(tid, 1) if tid is not None else None
+
+
+__all__ = ["Chain", "FunctionDef", "FunctionWalker", "TranslationUnit", "Val", "WARNING",
+           "NUMBER", "PUNCT", "STRING", "Tok", "split_args", "BtfError"]

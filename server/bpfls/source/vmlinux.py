@@ -1,0 +1,74 @@
+"""A ``vmlinux.h`` as BTF, for projects that ship the header but not the kernel's BTF.
+
+The header is plain C written by ``bpftool btf dump ... format c``; it goes through the same
+preprocessor, parser and type builder as the program, so member offsets are computed the way
+clang computes them from the header (bpftool spells out padding, ``packed`` and bit-fields).
+The result is cached in memory and on disk (``<cache>/<sha256>.vmlinux-h.btf``, the cache
+directory of :mod:`bpfls.btf.cache`), keyed by the header's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+
+from bpfls.btf import Btf
+from bpfls.btf.cache import cache_dir
+
+FORMAT_VERSION = 1
+_MEMORY: dict[str, Btf] = {}
+_LOCK = threading.Lock()
+
+
+def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
+    with open(path, "rb") as f:
+        data = f.read()
+    key = f"{hashlib.sha256(data).hexdigest()}-v{FORMAT_VERSION}"
+    with _LOCK:
+        hit = _MEMORY.get(key)
+        if hit is not None:
+            return hit
+        d = cache_dir() if use_cache else None
+        cached = d / f"{key}.vmlinux-h.btf" if d is not None else None
+        if cached is not None:
+            try:
+                btf = Btf(cached.read_bytes(), path=f"{path} (cached)", origin="vmlinux.h")
+                _MEMORY[key] = btf
+                return btf
+            except Exception:  # noqa: BLE001 - a bad cache entry is rebuilt
+                pass
+        raw = header_to_btf(path, data)
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-")
+                with os.fdopen(fd, "wb") as f:
+                    f.write(raw)
+                os.replace(tmp, cached)
+            except OSError:
+                pass
+        btf = Btf(raw, path=path, origin="vmlinux.h")
+        _MEMORY[key] = btf
+        return btf
+
+
+def header_to_btf(path: str, data: bytes) -> bytes:
+    """Raw BTF of every type a C header defines."""
+    from bpfls.source.cparse import parse
+    from bpfls.source.localtypes import LocalTypes
+    from bpfls.source.mask import mask_units
+    from bpfls.source.preprocess import Preprocessor
+
+    pp = Preprocessor()
+    res = pp.run(path, data)
+    mask_units(res.units, res.macros)
+    lt = LocalTypes(None, res.macros)
+    trees = []
+    for u in res.units:
+        tree = parse(bytes(u.code))
+        trees.append(tree)
+        lt.collect(u, tree.root_node)
+    lt.build()
+    return lt.raw

@@ -1,0 +1,180 @@
+"""Predicted CO-RE relocations for the corpus under ``tests/source``, checked against clang.
+
+Each ``tests/source/*.bpf.c`` lists the relocations clang 16 emits for it in ``//@ kind spec
+[access]`` lines (``//! flags:`` gives extra compiler flags). The prediction must equal that
+set (no compiler needed), and the oracle tests compile every program once per session with
+``clang-16 -g -O2 -target bpf`` against a ``vmlinux.h`` dumped from the primary sample kernel
+and read the relocations back with libbpf's own log (``bpftool -d gen min_core_btf``). The
+layouts of the program's own types are compared with the BTF clang wrote into the object.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shlex
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import bpfls.btf
+from bpfls.btf import Kind
+from bpfls.core.relo import KIND_BY_NAME
+from bpfls.source import SourceOptions, analyze
+
+from conftest import ROOT, SAMPLE_DIR, require_tool, run_bpftool
+
+CORPUS_DIR = ROOT / "tests" / "source"
+PROGRAMS = sorted(CORPUS_DIR.glob("*.bpf.c"))
+PRIMARY = SAMPLE_DIR / "6.12-amd64.btf.xz"
+_RELO_LINE = re.compile(r"relo #\d+: <(\w+)> \[\d+\] (.*?)(?: \(([\d:]+) @ offset [\d.]+\))?$")
+
+
+def corpus_flags(path: Path) -> list[str]:
+    for line in path.read_text().splitlines():
+        if line.startswith("//! flags:"):
+            return shlex.split(line[len("//! flags:"):])
+    return []
+
+
+def defines_of(flags: list[str]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {"__TARGET_ARCH_x86": None}
+    for f in flags:
+        if f.startswith("-D"):
+            name, _, value = f[2:].partition("=")
+            out[name] = value or None
+    return out
+
+
+def expected(path: Path) -> set[tuple[str, str, str]]:
+    out = set()
+    for line in path.read_text().splitlines():
+        if not line.startswith("//@ "):
+            continue
+        kind, rest = line[4:].split(" ", 1)
+        if KIND_BY_NAME[kind].is_field:
+            spec, access = rest.rsplit(" ", 1)
+        else:
+            spec, access = rest, ""
+        out.add((kind, spec, access))
+    return out
+
+
+def relocation_set(model) -> set[tuple[str, str, str]]:
+    """What clang would emit: reachable code, minus branches that are dead on every kernel."""
+    out = set()
+    for a in model.accesses:
+        if not a.reachable or (a.guard is not None and a.guard.is_false):
+            continue
+        out.add((str(a.kind), a.spec, a.access_str if a.kind.is_field else ""))
+    return out
+
+
+@pytest.fixture(scope="session")
+def primary():
+    return bpfls.btf.load(PRIMARY)
+
+
+def options_for(path: Path, primary) -> SourceOptions:
+    return SourceOptions(primary=primary, include_dirs=(str(CORPUS_DIR / "include"),),
+                         defines=defines_of(corpus_flags(path)))
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_predicted_relocations(path: Path, primary) -> None:
+    model = analyze(str(path), None, options_for(path, primary))
+    want = expected(path)
+    assert want, f"{path.name} lists no relocations"
+    got = relocation_set(model)
+    assert got == want, (f"missing: {sorted(want - got)}\nextra: {sorted(got - want)}")
+    assert not [d for d in model.diagnostics if d.severity == "error"], model.diagnostics
+
+
+# -- the oracle ---------------------------------------------------------------------------------
+
+def _multiarch_includes() -> list[str]:
+    return [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
+            if os.path.exists(os.path.join(d, "asm", "errno.h"))]
+
+
+def _libbpf_relocations(log: str) -> set[tuple[str, str, str]]:
+    out = set()
+    for line in log.splitlines():
+        i = line.find("relo #")
+        if i < 0:
+            continue
+        m = _RELO_LINE.match(line[i:])
+        if m is None:
+            continue
+        kind, spec, access = m.group(1), m.group(2), m.group(3) or ""
+        spec = re.sub(r" = -?\d+$", "", spec)
+        out.add((kind, spec, access if KIND_BY_NAME[kind].is_field else ""))
+    return out
+
+
+@pytest.fixture(scope="session")
+def clang_corpus(tmp_path_factory, raw_sample, bpftool):
+    """Every corpus program compiled once: path → (object, relocations libbpf reads)."""
+    clang = require_tool("clang-16")
+    work = tmp_path_factory.mktemp("corpus")
+    raw = raw_sample(PRIMARY)
+    (work / "vmlinux.h").write_text(run_bpftool(bpftool, "btf", "dump", "file", str(raw),
+                                                "format", "c"))
+    extra = _multiarch_includes()
+
+    def build(path: Path):
+        obj = work / (path.name.removesuffix(".c") + ".o")
+        cmd = [clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", f"-I{work}",
+               f"-I{CORPUS_DIR / 'include'}", *extra, *corpus_flags(path), "-c", str(path),
+               "-o", str(obj)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            return path, None, r.stderr
+        out = work / (path.name + ".min.btf")
+        r = subprocess.run([bpftool, "-d", "gen", "min_core_btf", str(raw), str(out), str(obj)],
+                           capture_output=True, text=True)
+        return path, obj, _libbpf_relocations(r.stdout + r.stderr)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        results = list(pool.map(build, PROGRAMS))
+    return {p: (obj, relos) for p, obj, relos in results}
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_clang_emits_the_listed_relocations(path: Path, clang_corpus) -> None:
+    obj, relos = clang_corpus[path]
+    assert obj is not None, f"clang failed:\n{relos}"
+    want = expected(path)
+    assert relos == want, (f"clang has, not listed: {sorted(relos - want)}\n"
+                           f"listed, clang has not: {sorted(want - relos)}")
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_local_type_layouts_match_clang(path: Path, clang_corpus, primary) -> None:
+    obj, _ = clang_corpus[path]
+    assert obj is not None
+    objbtf = bpfls.btf.load(obj)
+    model = analyze(str(path), None, options_for(path, primary))
+    local = model.local
+    compared = 0
+    for tid, info in model.local_types.items():
+        t = local[tid]
+        if not t.name or t.kind not in (Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64):
+            continue
+        theirs = objbtf.find(t.name, t.kind)
+        if theirs is None:
+            continue  # clang emits only the types the program uses
+        compared += 1
+        if t.kind in (Kind.ENUM, Kind.ENUM64):
+            assert (t.size, t.kflag, t.values) == (theirs.size, theirs.kflag, theirs.values)
+            continue
+        mine = [(m.name, m.bit_offset, m.bitfield_size) for m in t.members]
+        clangs = [(m.name, m.bit_offset, m.bitfield_size) for m in theirs.members]
+        assert (t.size, mine) == (theirs.size, clangs), f"{info.kind} {t.name}"
+    if path.name == "local_types.bpf.c":
+        assert compared >= 7
