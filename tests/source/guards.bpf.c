@@ -12,7 +12,7 @@ struct mm_struct___old {
 } __attribute__((preserve_access_index));
 
 struct folio___x {
-	unsigned long flags;
+	struct address_space *mapping;
 } __attribute__((preserve_access_index));
 
 long out[64];
@@ -40,8 +40,8 @@ static __always_inline long old_mmap_start(struct mm_struct *mm)
 
 static __always_inline long folio_flags(void *p)
 {
-	return bpf_core_type_exists(struct folio___x) ? BPF_CORE_READ((struct folio___x *)p, flags)
-						       : -1;
+	return bpf_core_type_exists(struct folio___x) ?
+		       (long)BPF_CORE_READ((struct folio___x *)p, mapping) : -1;
 }
 
 SEC("tp_btf/sched_switch")
@@ -58,19 +58,21 @@ int BPF_PROG(guards, bool preempt, struct task_struct *prev, struct task_struct 
 	out[3] = folio_flags(prev->stack);
 	if (has_new && preempt)
 		out[4] = ((struct task_struct___x *)prev)->__state;
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_user_ringbuf_drain) ||
+	if (!bpf_core_field_exists(struct task_struct___x, __state) ||
 	    bpf_core_type_matches(struct task_struct___o))
 		out[5] = BPF_CORE_READ((struct task_struct___o *)prev, state);
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_user_ringbuf_drain))
+		out[7] = bpf_core_enum_value(enum bpf_func_id, BPF_FUNC_user_ringbuf_drain);
 	if (!bpf_core_type_exists(struct folio___x))
 		return 0;
-	out[6] = BPF_CORE_READ((struct folio___x *)next->stack, flags);
+	out[6] = (long)BPF_CORE_READ((struct folio___x *)next->stack, mapping);
 	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";
 
 // Relocations clang 16 emits for this file (checked by tests/test_source_oracle.py):
-//@ byte_off struct folio___x.flags 0:0
+//@ byte_off struct folio___x.mapping 0:0
 //@ byte_off struct mm_struct___old.mmap 0:0
 //@ byte_off struct task_struct.mm 0:58
 //@ byte_off struct task_struct.stack 0:3
@@ -78,6 +80,7 @@ char LICENSE[] SEC("license") = "GPL";
 //@ byte_off struct task_struct___x.__state 0:0
 //@ byte_off struct vm_area_struct.vm_start 0:0:0:0
 //@ enumval_exists enum bpf_func_id::BPF_FUNC_user_ringbuf_drain
+//@ enumval_value enum bpf_func_id::BPF_FUNC_user_ringbuf_drain
 //@ field_exists struct mm_struct___old.mmap 0:0
 //@ field_exists struct task_struct___o.state 0:0
 //@ field_exists struct task_struct___x.__state 0:0

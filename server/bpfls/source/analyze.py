@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
     from tree_sitter import Node
 
 _TREES = TreeCache()
+#: per translation unit (path, base): what each function gave last time (see
+#: TranslationUnit.walk_function); a function whose text and environment did not change is
+#: not walked again
+_FN_CACHE: dict[tuple[str, int], dict] = {}
+_FN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,17 @@ def analyze(path: str, text: str | None = None,
     order: list[str] = []
     for u, root in trees:
         _collect_toplevel(tu, u, root, order)
+    tu.env_key = _environment_key(tu, res.signature, lt.raw, base, order)
+    cache_key = (path, id(base))
+    with _FN_LOCK:
+        previous = _FN_CACHE.pop(cache_key, None)
+    tu.previous = previous or {}
     for name in order:
         tu.walk_function(tu.functions[name])
+    with _FN_LOCK:
+        _FN_CACHE[cache_key] = tu.entries
+        while len(_FN_CACHE) > 32:
+            _FN_CACHE.pop(next(iter(_FN_CACHE)))
     t4 = time.perf_counter()
 
     roots = {n for n, fd in tu.functions.items() if fd.info.is_root}
@@ -158,6 +174,24 @@ def analyze(path: str, text: str | None = None,
         timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
                  "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0})
     return model
+
+
+def clear_caches() -> None:
+    """Forget parse trees and per-function results (the next analysis starts cold)."""
+    global _TREES
+    with _FN_LOCK:
+        _FN_CACHE.clear()
+    _TREES = TreeCache()
+
+
+def _environment_key(tu: TranslationUnit, macro_sig: bytes, raw_types: bytes,
+                     base: Btf | None, order: list[str]) -> tuple:
+    """Everything a function's walk depends on besides its own text."""
+    fns = tuple((n, fd.ret, tuple((p, et) for p, et, _ in fd.params), fd.info.is_static,
+                 fd.macro) for n in order for fd in (tu.functions[n],))
+    glob = tuple(sorted(tu.globals.items(), key=lambda kv: kv[0]))
+    return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), id(base),
+            tu.base_pai, hash(fns), hash(glob))
 
 
 def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,

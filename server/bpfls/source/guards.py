@@ -122,8 +122,10 @@ class Guard:
         return self.evaluate(verdict) is not False
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Guard) and self.op == other.op and self.atom is other.atom
-                and self.args == other.args)
+        if self is other:
+            return True
+        return (isinstance(other, Guard) and self._hash == other._hash and self.op == other.op
+                and self.atom is other.atom and self.args == other.args)
 
     def __hash__(self) -> int:
         return self._hash
@@ -151,6 +153,12 @@ UNKNOWN = Guard("unknown")
 
 
 def all_of(gs: Iterable[Guard]) -> Guard:
+    if type(gs) is tuple and len(gs) == 2:
+        a, b = gs
+        if b.op == "true" or a is b or a.op == "false":
+            return a
+        if a.op == "true" or b.op == "false":
+            return b
     parts: list[Guard] = []
     for g in gs:
         if g.op == "false":
@@ -168,6 +176,12 @@ def all_of(gs: Iterable[Guard]) -> Guard:
 
 
 def any_of(gs: Iterable[Guard]) -> Guard:
+    if type(gs) is tuple and len(gs) == 2:
+        a, b = gs
+        if b.op == "false" or a is b or a.op == "true":
+            return a
+        if a.op == "false" or b.op == "true":
+            return b
     parts: list[Guard] = []
     for g in gs:
         if g.op == "true":

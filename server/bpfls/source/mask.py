@@ -68,13 +68,30 @@ def _classify(m: MacroDef, macros: dict[str, MacroDef]) -> tuple[str, str] | Non
     return " ".join(keep), " ".join(attrs)
 
 
+_CLASSIFIED: dict[tuple, tuple[str, str] | None] = {}
+_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+
+
+def _key(m: MacroDef, macros: dict[str, MacroDef]) -> tuple:
+    deps = tuple((t.text, macros[t.text].text) for t in m.body
+                 if t.kind == IDENT and t.text in macros and t.text != m.name)
+    return (m.name, m.params, tuple(t.text for t in m.body), deps)
+
+
 def attribute_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, bool]]:
     """name → (kept keywords, attribute text, function-like) for every attribute-like macro."""
     out: dict[str, tuple[str, str, bool]] = {}
     for name, m in macros.items():
         if m.path in ("<built-in>", "<command line>"):
             continue
-        c = _classify(m, macros)
+        key = _key(m, macros)
+        if key in _CLASSIFIED:
+            c = _CLASSIFIED[key]
+        else:
+            c = _classify(m, macros)
+            if len(_CLASSIFIED) > 50_000:
+                _CLASSIFIED.clear()
+            _CLASSIFIED[key] = c
         if c is not None:
             out[name] = (c[0], c[1], m.params is not None)
     return out
@@ -84,9 +101,15 @@ def mask_units(units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
     """Mask attribute-like macro uses in every unit's code, in place."""
     table = attribute_macros(macros)
     table.setdefault("SEC", ("", "section", True))
-    names = sorted(table, key=len, reverse=True)
-    rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
-                    + rb")(?![A-Za-z0-9_$])")
+    names = tuple(sorted(table, key=lambda n: (-len(n), n)))
+    rx = _PATTERNS.get(names)
+    if rx is None:
+        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
+                                                             for n in names)
+                        + rb")(?![A-Za-z0-9_$])")
+        if len(_PATTERNS) > 256:
+            _PATTERNS.clear()
+        _PATTERNS[names] = rx
     for unit in units:
         _mask(unit, rx, table, macros)
 

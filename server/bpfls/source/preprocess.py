@@ -15,8 +15,10 @@ are system headers and are skipped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from bpfls.source import catalogue
@@ -82,6 +84,7 @@ class PPResult:
     vmlinux_path: str | None = None
     base_pai: bool = False
     libbpf_headers: list[str] = field(default_factory=list)
+    signature: bytes = b""  # digest of every #define/#undef in order (the macro table)
 
 
 def line_starts_of(data: bytes | bytearray) -> list[int]:
@@ -94,6 +97,9 @@ def line_starts_of(data: bytes | bytearray) -> list[int]:
     return starts
 
 
+_DIRECTIVE_RE = re.compile(rb"^[ \t\f\v]*#", re.M)
+_SKIP_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
+                      rb"|//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)", re.S)
 _BLANK = bytes(10 if c == 10 else 32 for c in range(256))
 
 
@@ -145,6 +151,7 @@ class Preprocessor:
             user[arch_def] = "1"
         key = (big_endian, tuple(sorted((k, str(v)) for k, v in user.items())),
                tuple(sorted(undefines)))
+        self.signature = hashlib.blake2b(repr(key).encode(), digest_size=16)
         pre = _PREDEFINED.get(key)
         if pre is None:
             for line in predefined_lines(big_endian):
@@ -163,7 +170,8 @@ class Preprocessor:
     def run(self, path: str, data: bytes) -> PPResult:
         self._process(os.path.abspath(path), data, 0, virtual=False)
         return PPResult(self.units, self.macros, self.intrinsics, self.diagnostics,
-                        self.vmlinux, self.vmlinux_path, self.base_pai, self.libbpf_headers)
+                        self.vmlinux, self.vmlinux_path, self.base_pai, self.libbpf_headers,
+                        self.signature.digest())
 
     def _define_text(self, text: str, path: str) -> None:
         m = parse_define(tokenize(text.encode()), path, 0, builtin=True)
@@ -205,84 +213,90 @@ class Preprocessor:
         # conditional stack: [parent_active, taken, active, else_seen, line]
         stack: list[list] = []
         active = True
-        in_comment = False
         inactive_start: int | None = None
-        i = 0
-        while i < nlines:
-            s = starts[i]
+        comments: list[tuple[int, int]] = []
+        if b"/*" in data:
+            comments = [m.span() for m in _SKIP_RE.finditer(data)
+                        if data[m.start():m.start() + 2] == b"/*"]
+        comment_starts = [c[0] for c in comments]
+        next_line = 0  # first line not handled yet
+        for m in _DIRECTIVE_RE.finditer(data):
+            s = m.start()
+            if comments:
+                k = bisect_right(comment_starts, s) - 1
+                if k >= 0 and comments[k][0] <= s < comments[k][1]:
+                    continue
+            i = bisect_right(starts, s) - 1
+            if i < next_line:
+                continue  # a continuation line of the previous directive
+            if not active and next_line < i:
+                _blank(code, starts[next_line], starts[i])
             j = i
             # logical line: join backslash continuations
-            while j + 1 < nlines and data[s:starts[j + 1]].rstrip(b"\r\n").endswith(b"\\"):
+            while j + 1 < nlines and data[starts[j]:starts[j + 1]].rstrip(b"\r\n").endswith(b"\\"):
                 j += 1
             le = starts[j + 1] if j + 1 < nlines else len(data)
+            next_line = j + 1
             line = data[s:le]
-            directive = False
-            if not in_comment:
-                stripped = line.lstrip(b" \t\f\v")
-                directive = stripped.startswith(b"#")
-            if b"/*" in line or b"*/" in line:
-                in_comment = _comment_state(line, in_comment)
-            if directive:
-                _blank(code, s, le)
-                toks = _directive_tokens(line, s)
-                # toks[0] is '#'
-                name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
-                rest = toks[2:]
-                rng = Range.of(i, toks[0].start - s, j, len(line.rstrip(b"\r\n")) - (
-                    starts[j] - s))
-                if name in ("if", "ifdef", "ifndef"):
-                    if active:
-                        if name == "if":
+            _blank(code, s, le)
+            toks = _directive_tokens(line, s)
+            # toks[0] is '#'
+            name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
+            rest = toks[2:]
+            rng = Range.of(i, toks[0].start - s, j, len(line.rstrip(b"\r\n")) - (
+                starts[j] - s))
+            if name in ("if", "ifdef", "ifndef"):
+                if active:
+                    if name == "if":
+                        val = self._eval_if(unit, rest, rng)
+                    else:
+                        val = bool(rest) and self._defined(rest[0].text)
+                        if name == "ifndef":
+                            val = not val
+                    stack.append([True, val, val, False, i])
+                    active = val
+                else:
+                    stack.append([False, True, False, False, i])
+            elif name in ("elif", "elifdef", "elifndef"):
+                if not stack:
+                    self._diag(unit, "preprocessor", f"#{name} without #if", rng)
+                else:
+                    top = stack[-1]
+                    if top[0] and not top[1]:
+                        if name == "elif":
                             val = self._eval_if(unit, rest, rng)
                         else:
                             val = bool(rest) and self._defined(rest[0].text)
-                            if name == "ifndef":
+                            if name == "elifndef":
                                 val = not val
-                        stack.append([True, val, val, False, i])
-                        active = val
+                        top[2] = val
+                        top[1] = val
                     else:
-                        stack.append([False, True, False, False, i])
-                elif name in ("elif", "elifdef", "elifndef"):
-                    if not stack:
-                        self._diag(unit, "preprocessor", f"#{name} without #if", rng)
-                    else:
-                        top = stack[-1]
-                        if top[0] and not top[1]:
-                            if name == "elif":
-                                val = self._eval_if(unit, rest, rng)
-                            else:
-                                val = bool(rest) and self._defined(rest[0].text)
-                                if name == "elifndef":
-                                    val = not val
-                            top[2] = val
-                            top[1] = val
-                        else:
-                            top[2] = False
-                        active = top[2]
-                elif name == "else":
-                    if not stack:
-                        self._diag(unit, "preprocessor", "#else without #if", rng)
-                    else:
-                        top = stack[-1]
-                        top[2] = top[0] and not top[1]
-                        top[1] = True
-                        active = top[2]
-                elif name == "endif":
-                    if not stack:
-                        self._diag(unit, "preprocessor", "#endif without #if", rng)
-                    else:
-                        stack.pop()
-                        active = stack[-1][2] if stack else True
-                elif active:
-                    self._directive(unit, name, rest, rng, i, depth)
-                if active and inactive_start is not None:
-                    unit.inactive.append((inactive_start, j))
-                    inactive_start = None
-                elif not active and inactive_start is None:
-                    inactive_start = i
-            elif not active:
-                _blank(code, s, le)
-            i = j + 1
+                        top[2] = False
+                    active = top[2]
+            elif name == "else":
+                if not stack:
+                    self._diag(unit, "preprocessor", "#else without #if", rng)
+                else:
+                    top = stack[-1]
+                    top[2] = top[0] and not top[1]
+                    top[1] = True
+                    active = top[2]
+            elif name == "endif":
+                if not stack:
+                    self._diag(unit, "preprocessor", "#endif without #if", rng)
+                else:
+                    stack.pop()
+                    active = stack[-1][2] if stack else True
+            elif active:
+                self._directive(unit, name, rest, rng, i, depth)
+            if active and inactive_start is not None:
+                unit.inactive.append((inactive_start, j))
+                inactive_start = None
+            elif not active and inactive_start is None:
+                inactive_start = i
+        if not active and next_line < nlines:
+            _blank(code, starts[next_line], len(data))
         if inactive_start is not None:
             unit.inactive.append((inactive_start, nlines - 1))
         if stack:
@@ -293,6 +307,9 @@ class Preprocessor:
     # -- directives ------------------------------------------------------------------------
     def _directive(self, unit: FileUnit, name: str, rest: list[Tok], rng: Range, line: int,
                    depth: int) -> None:
+        if name in ("define", "undef"):
+            self.signature.update(name.encode() + b" " + " ".join(t.text for t in rest).encode()
+                                  + b"\n")
         if name == "define":
             m = parse_define(rest, unit.path, line, builtin=unit.virtual)
             if m is not None:
@@ -490,43 +507,6 @@ _HAS_FORMS = frozenset({"__has_include", "__has_include_next", "__has_builtin", 
 
 def _num(v: int, at: Tok) -> Tok:
     return Tok(NUMBER, str(v), at.start, at.end, at.space, at.origin)
-
-
-def _comment_state(line: bytes, in_comment: bool) -> bool:
-    """Whether a block comment is still open at the end of ``line``."""
-    i = 0
-    n = len(line)
-    in_str: int | None = None
-    while i < n:
-        c = line[i]
-        if in_comment:
-            k = line.find(b"*/", i)
-            if k < 0:
-                return True
-            in_comment = False
-            i = k + 2
-            continue
-        if in_str is not None:
-            if c == 92:
-                i += 2
-                continue
-            if c == in_str or c == 10:
-                in_str = None
-            i += 1
-            continue
-        if c == 34 or c == 39:
-            in_str = c
-        elif c == 47 and i + 1 < n:
-            nxt = line[i + 1]
-            if nxt == 42:
-                in_comment = True
-                i += 2
-                continue
-            if nxt == 47:
-                # a line comment; with a continuation it swallows the next line too
-                return False
-        i += 1
-    return in_comment
 
 
 __all__ = ["FileUnit", "IncludeRef", "PPResult", "Preprocessor", "line_starts_of", "INFO",

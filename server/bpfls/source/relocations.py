@@ -41,6 +41,7 @@ from bpfls.source.model import (
     Accessor,
     CoreAccess,
     FunctionInfo,
+    Position,
     Range,
     SourceDiagnostic,
 )
@@ -110,6 +111,21 @@ class FunctionDef:
     walked: bool = False
     walking: bool = False
     accesses: list[CoreAccess] = field(default_factory=list)
+    diags: list[SourceDiagnostic] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class CachedFunction:
+    """What walking one function produced, kept for the next analysis of the same file."""
+
+    key: tuple
+    start_line: int
+    templates: list[CoreAccess]
+    guards: list[Guard | None]
+    returns: Guard | None
+    refs: frozenset[str]
+    sites: list[tuple[str, Guard]]
+    diags: list[SourceDiagnostic]
 
 
 class TranslationUnit:
@@ -130,8 +146,13 @@ class TranslationUnit:
         self.functions: dict[str, FunctionDef] = {}
         self.call_sites: list[tuple[str, str, Guard]] = []
         self.refs: dict[str, set[str]] = {}
-        self.snippets: dict[bytes, object] = {}
+        self.snippets = _SNIPPETS
         self._diag_seen: set[tuple] = set()
+        self.env_key: object = None
+        self.previous: dict[str, CachedFunction] = {}
+        self.entries: dict[str, CachedFunction] = {}
+        self.from_cache: set[str] = set()
+        self.remap: dict[int, CoreAccess] = {}
 
     def is_pai(self, rec_id: int) -> bool:
         if rec_id >= self.start_id:
@@ -147,6 +168,8 @@ class TranslationUnit:
     def parse_snippet(self, code: bytes):
         tree = self.snippets.get(code)
         if tree is None:
+            if len(self.snippets) > 8192:
+                self.snippets.clear()
             tree = self.snippets[code] = parse(code)
         return tree
 
@@ -155,12 +178,98 @@ class TranslationUnit:
             return
         fd.walking = True
         try:
+            key = self.function_key(fd)
+            old = self.previous.get(fd.name)
+            if old is not None and old.key == key and self._reuse(fd, old):
+                self.entries[fd.name] = old
+                self.from_cache.add(fd.name)
+                return
+            n_sites = len(self.call_sites)
             FunctionWalker(self, fd).run()
+            self.entries[fd.name] = CachedFunction(
+                key, fd.info.range.start.line, list(fd.accesses), [a.guard for a in fd.accesses],
+                fd.returns, frozenset(self.refs.get(fd.name, ())),
+                [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
+                list(fd.diags))
         except RecursionError:  # pragma: no cover - absurd nesting
             pass
         finally:
             fd.walking = False
             fd.walked = True
+
+    # -- reuse of the previous analysis, function by function ------------------------------
+    def function_key(self, fd: FunctionDef) -> tuple:
+        n = fd.node
+        return (fd.source.unit.path, fd.source.code[n.start_byte:n.end_byte],
+                n.start_point[1], self.env_key)
+
+    def _reuse(self, fd: FunctionDef, old: CachedFunction) -> bool:
+        """Instantiate a function's accesses from the previous analysis (same text, same
+        environment, callees reused too), shifted to where the function is now."""
+        for callee in old.refs:
+            cf = self.functions.get(callee)
+            if cf is None or cf.walking:
+                return False
+            self.walk_function(cf)
+            if callee not in self.from_cache:
+                return False
+        delta = fd.info.range.start.line - old.start_line
+        news: list[CoreAccess] = []
+        remap = self.remap
+        for t in old.templates:
+            a = _shifted_access(t, delta, self.local)
+            remap[id(t)] = a
+            news.append(a)
+        try:
+            for a, g in zip(news, old.guards, strict=True):
+                a.guard = _remap_guard(g, remap)
+            returns = _remap_guard(old.returns, remap) if old.returns is not None else None
+            sites = [(c, _remap_guard(g, remap)) for c, g in old.sites]
+        except KeyError:
+            return False
+        fd.accesses = news
+        fd.returns = returns
+        if old.refs:
+            self.refs.setdefault(fd.name, set()).update(old.refs)
+        self.call_sites.extend((fd.name, c, g) for c, g in sites)
+        for d in old.diags:
+            self.diag(_shifted_diag(d, delta))
+        return True
+
+
+_SNIPPETS: dict[bytes, object] = {}
+
+
+def _shift(r: Range, delta: int) -> Range:
+    if not delta:
+        return r
+    return Range(Position(r.start.line + delta, r.start.column),
+                 Position(r.end.line + delta, r.end.column))
+
+
+def _shifted_access(t: CoreAccess, delta: int, local: Btf) -> CoreAccess:
+    rel = t.relocation
+    return CoreAccess(Relocation(rel.kind, local, rel.type_id, rel.access), t.path,
+                      _shift(t.range, delta), _shift(t.expr_range, delta), t.function, t.macro,
+                      tuple(Accessor(x.name, _shift(x.range, delta)) for x in t.accessors),
+                      load=t.load, store=t.store, load_size=t.load_size,
+                      probe_read=t.probe_read, read_size=t.read_size, user=t.user,
+                      repeat=t.repeat)
+
+
+def _shifted_diag(d: SourceDiagnostic, delta: int) -> SourceDiagnostic:
+    return SourceDiagnostic(d.code, d.message, d.path, _shift(d.range, delta), d.severity,
+                            dict(d.data))
+
+
+def _remap_guard(g: Guard | None, remap: dict[int, CoreAccess]) -> Guard | None:
+    if g is None:
+        return None
+    if g.op == "atom":
+        return Guard.check(remap[id(g.atom)])
+    if not g.args:
+        return g
+    return Guard(g.op, tuple(_remap_guard(a, remap) for a in g.args))  # type: ignore[misc]
 
 
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="})
@@ -248,7 +357,9 @@ class FunctionWalker:
     def diag(self, code: str, msg: str, rng: Range, sev: str = ERROR, **data) -> None:
         if self.silent > 1 or not self.src.unit.path or self.src.unit.virtual:
             return
-        self.tu.diag(SourceDiagnostic(code, msg, self.src.unit.path, rng, sev, data))
+        d = SourceDiagnostic(code, msg, self.src.unit.path, rng, sev, data)
+        self.fd.diags.append(d)
+        self.tu.diag(d)
 
     # -- scopes ------------------------------------------------------------------------------
     def lookup(self, name: str) -> tuple[bool, EType | None]:
@@ -698,10 +809,14 @@ class FunctionWalker:
                     return apply_path(self, base, elems, arrow=False)
                 finally:
                     self.expr_override = saved
-        return self.member(base, rec_et, base_chain, name, self.rng(fld), self.rng(n))
+        return self.member(base, rec_et, base_chain, name, fld, n)
+
+    def _r(self, x) -> Range:
+        return x if isinstance(x, Range) else self.rng(x)
 
     def member(self, base: Val, rec_et: EType | None, base_chain: Chain | None, name: str,
-               name_rng: Range, expr_rng: Range) -> Val:
+               name_rng, expr_rng) -> Val:
+        """``.name`` on an lvalue of type ``rec_et`` (ranges may be given as nodes)."""
         types = self.types
         rec = types.record(rec_et)
         if rec is None:
@@ -710,7 +825,7 @@ class FunctionWalker:
                 if t is not None and t.kind == Kind.FWD and self.tu.has_base:
                     self.diag("incomplete-type",
                               f"member access into incomplete type '{types.name(rec_et.tid)}'",
-                              name_rng, name=name)
+                              self._r(name_rng), name=name)
             if base_chain is not None:
                 self.close(base, "addr")
             return NONE
@@ -719,7 +834,7 @@ class FunctionWalker:
         if hit is None:
             if base_chain is not None:
                 self.close(base, "addr")
-            self._unknown_member(rec, name, name_rng, paths)
+            self._unknown_member(rec, name, self._r(name_rng), paths)
             return NONE
         indices, recs, m = hit
         preserved = self.region > 0 or all(self.tu.is_pai(r) for r in recs)
@@ -727,12 +842,14 @@ class FunctionWalker:
             if base_chain is not None:
                 self.close(base, "addr")
             return Val(EType(m.type_id))
+        name_rng = self._r(name_rng)
         if base_chain is not None:
             chain = base_chain
             base.chain = None
         else:
             root = types.root_id(rec_et)  # type: ignore[arg-type]
-            chain = Chain(root, [0], Range(expr_rng.start, expr_rng.start))
+            start = self._r(expr_rng).start
+            chain = Chain(root, [0], Range(start, start))
         chain.access.extend(indices)
         chain.accessors.append(Accessor(name, name_rng))
         chain.last = name_rng

@@ -1,0 +1,148 @@
+"""Re-analysis after edits: results reused function by function must equal a cold analysis,
+and re-analysing a 1,000-line program after a one-line edit must be quick."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import bpfls.btf
+from bpfls.source import SourceOptions, analyze
+from bpfls.source.analyze import clear_caches
+
+from conftest import SAMPLE_DIR
+
+HEAD = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+struct task_struct___o { volatile long int state; } __attribute__((preserve_access_index));
+struct task_struct___x { unsigned int __state; } __attribute__((preserve_access_index));
+
+struct event {
+	int pid;
+	int ppid;
+	char comm[16];
+	unsigned long long ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+long out[64];
+
+static __always_inline __s64 get_task_state(void *task)
+{
+	struct task_struct___x *t = task;
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___o *)task, state);
+}
+
+static bool has_mm(struct task_struct *t)
+{
+	return bpf_core_field_exists(t->mm);
+}
+"""
+
+PROG = """
+SEC("tp_btf/sched_switch")
+int BPF_PROG(prog_{i}, bool preempt, struct task_struct *prev, struct task_struct *next)
+{{
+	struct event *e;
+	struct sock *sk = (struct sock *)prev->stack;
+	int ppid = BPF_CORE_READ(next, real_parent, tgid);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	e->pid = next->pid;
+	e->ppid = ppid;
+	e->ts = bpf_ktime_get_ns();
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), next->comm);
+	out[{j}] = get_task_state(prev) + BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	if (has_mm(next))
+		out[{j}] += BPF_CORE_READ(next, mm, arg_start);
+	out[{j}] += next->signal->nr_threads + prev->flags;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}}
+"""
+
+
+def program(lines: int = 1000) -> str:
+    parts = [HEAD]
+    i = 0
+    while sum(p.count("\n") for p in parts) < lines:
+        parts.append(PROG.format(i=i, j=i % 64))
+        i += 1
+    parts.append('char LICENSE[] SEC("license") = "GPL";\n')
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def options():
+    return SourceOptions(primary=bpfls.btf.load(SAMPLE_DIR / "6.12-amd64.btf.xz"), arch="x86")
+
+
+def summary(model) -> list[tuple]:
+    return [(str(a.kind), a.spec, a.access_str, a.path, a.range, a.expr_range, a.function,
+             a.macro, a.load, a.probe_read, a.read_size, a.load_size, str(a.guard), a.reachable,
+             a.index, a.guarded, tuple(a.accessors)) for a in model.accesses] + \
+        [(d.code, d.range, d.message) for d in model.diagnostics] + \
+        [(f.name, f.range, f.reachable, f.section, f.calls) for f in model.functions.values()]
+
+
+EDITS = [
+    ("nothing", lambda t: t),
+    ("one line in one function", lambda t: t.replace("out[3] += next->signal",
+                                                     "out[3] += 7 + next->signal", 1)),
+    ("lines added above", lambda t: t.replace("long out[64];", "long out[64];\n\n// note\n", 1)),
+    ("a helper's guard changes", lambda t: t.replace("return bpf_core_field_exists(t->mm);",
+                                                     "return 1;", 1)),
+    ("a type changes", lambda t: t.replace("\tint ppid;\n", "\tint ppid;\n\tint tid;\n", 1)),
+    ("a macro appears", lambda t: t.replace("long out[64];", "long out[64];\n#define prev next",
+                                            1)),
+    ("a member is misspelled", lambda t: t.replace("e->pid = next->pid;", "e->pid = next->pidd;",
+                                                   1)),
+    ("a function is cut", lambda t: t[:len(t) // 2]),
+]
+
+
+@pytest.mark.parametrize("name,edit", EDITS, ids=[e[0] for e in EDITS])
+def test_reuse_equals_cold_analysis(tmp_path, options, name, edit) -> None:
+    path = str(tmp_path / "prog.bpf.c")
+    base = program(300)
+    clear_caches()
+    analyze(path, base, options)
+    edited = edit(base)
+    warm = analyze(path, edited, options)
+    clear_caches()
+    cold = analyze(path, edited, options)
+    assert summary(warm) == summary(cold)
+
+
+def test_one_line_edit_of_1000_lines_is_quick(tmp_path, options) -> None:
+    path = str(tmp_path / "big.bpf.c")
+    text = program(1000)
+    clear_caches()
+    t0 = time.perf_counter()
+    first = analyze(path, text, options)
+    cold = time.perf_counter() - t0
+    times = []
+    for i in range(5):
+        edited = text.replace("out[3] += next->signal", f"out[3] += {i} + next->signal", 1)
+        t0 = time.perf_counter()
+        again = analyze(path, edited, options)
+        times.append(time.perf_counter() - t0)
+        assert len(again.accesses) == len(first.accesses)
+    best = min(times)
+    print(f"\n1000-line program: cold {cold * 1000:.1f} ms, after a one-line edit "
+          f"{best * 1000:.1f} ms (median {sorted(times)[2] * 1000:.1f} ms), "
+          f"{len(first.accesses)} relocations")
+    assert best < 0.25  # the goal is <= 30 ms; this only catches gross regressions
