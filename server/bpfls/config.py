@@ -204,3 +204,12 @@ def effective_config(source_path: str | Path | None, *, config_file: str | None 
     if defines:
         cfg = replace(cfg, defines=cfg.defines + tuple(defines))
     return cfg
+
+
+def define_map(defines: tuple[str, ...] | list[str]) -> dict[str, str | None]:
+    """``["A", "B=2"]`` (as -D takes them) → ``{"A": None, "B": "2"}``."""
+    out: dict[str, str | None] = {}
+    for d in defines:
+        name, sep, value = d.partition("=")
+        out[name.strip()] = value if sep else None
+    return out

@@ -81,3 +81,22 @@ def load_kernels(cfg: Config, workers: int = 4) -> KernelSet:
         loaded[spec.name] = _load_one(spec, loaded)
     ordered = tuple(loaded[k.name] for k in cfg.kernels)
     return KernelSet(ordered, cfg.primary)
+
+
+def guess_arch(btf: Btf | None) -> str | None:
+    """The ``__TARGET_ARCH_*`` name a kernel's BTF was built for (its ``struct pt_regs``)."""
+    if btf is None:
+        return None
+    if btf.find("user_pt_regs", "struct") is not None:
+        return "arm64"
+    regs = btf.find("pt_regs", "struct")
+    if regs is None:
+        return None
+    names = {m.name for m in regs.members}
+    if "di" in names:
+        return "x86"
+    if "gprs" in names:
+        return "s390"
+    if "gpr" in names:
+        return "powerpc"
+    return None

@@ -20,12 +20,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bpfls.cli import btf_cmd
+    from bpfls.cli import btf_cmd, check_cmd
 
     parser = _Parser(prog="bpfls", description="BPF C language server and CO-RE checker")
     parser.add_argument("--version", action="version", version=f"bpfls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    check_cmd.register(sub)
     btf_cmd.register(sub)
     return parser
 

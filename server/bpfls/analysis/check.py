@@ -1,0 +1,257 @@
+"""Judge every predicted CO-RE relocation of a translation unit on every configured kernel.
+
+Pure function of (source model, kernel set, severity overrides): ``bpfls check`` and the
+language server both call :func:`check_model`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bpfls.analysis.diagnostics import (
+    CODES,
+    Diagnostic,
+    KernelFact,
+    Position,
+    Range,
+    Severity,
+)
+from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
+from bpfls.btf import Kind
+from bpfls.core.names import essential_name
+from bpfls.core.relo import ReloKind
+from bpfls.core.resolve import ERROR, MISSING, RESOLVED, ZERO, CoreResolver, Resolution
+from bpfls.kernels import KernelSet
+from bpfls.source.model import CoreAccess, SourceModel
+
+GUARD_HINT = {
+    "field": "guard it with bpf_core_field_exists()",
+    "type": "guard it with bpf_core_type_exists()",
+    "enum": "guard it with bpf_core_enum_value_exists()",
+}
+
+
+def _range(r) -> Range:  # source.model.Range (NamedTuple) → analysis Range
+    return Range(Position(r.start.line, r.start.column), Position(r.end.line, r.end.column))
+
+
+@dataclass
+class _Judged:
+    access: CoreAccess
+    results: dict[str, Resolution]  # kernel name → resolution
+
+
+def resolve_model(model: SourceModel, kernels: KernelSet) -> list[_Judged]:
+    """Resolve the reachable accesses in program order on every loaded kernel (libbpf's
+    per-object candidate cache and pruning included)."""
+    reachable = [a for a in model.accesses if a.reachable]
+    judged = [_Judged(a, {}) for a in reachable]
+    for k in kernels.loaded:
+        resolver = CoreResolver(k.btf)
+        for j in judged:
+            j.results[k.name] = resolver.resolve(j.access.relocation)
+    return judged
+
+
+def _check_value(res: Resolution | None) -> bool | None:
+    if res is None or res.status == ERROR:
+        return None
+    if res.status == ZERO:
+        return False
+    return bool(res.target_value)
+
+
+def _family(kind: ReloKind) -> str:
+    if kind.is_field:
+        return "field"
+    if kind.is_enumval:
+        return "enum"
+    return "type"
+
+
+def _did_you_mean(access: CoreAccess, res: Resolution, kernels: KernelSet,
+                  kernel: str) -> str | None:
+    """The target member closest to the missing one's name (same root type)."""
+    k = kernels.get(kernel)
+    relo = access.relocation
+    if not access.accessors or k is None or k.btf is None:
+        return None
+    root = relo.local.skip_modifiers(relo.type_id)
+    cand = k.btf.find_all(essential_name(root.name))
+    want = access.accessors[-1].name
+    names: set[str] = set()
+    for t in cand:
+        if t.kind in (Kind.STRUCT, Kind.UNION):
+            _member_names(k.btf, t, names, 0)
+    close = difflib.get_close_matches(want, sorted(names), n=1, cutoff=0.6)
+    return close[0] if close and close[0] != want else None
+
+
+def _member_names(btf, t, out: set[str], depth: int) -> None:
+    if depth > 8:
+        return
+    for m in t.members:
+        if m.name:
+            out.add(m.name)
+        else:
+            inner = btf.resolve(m.type_id)
+            if inner.kind in (Kind.STRUCT, Kind.UNION):
+                _member_names(btf, inner, out, depth + 1)
+
+
+def _fact(res: Resolution) -> str:
+    if res.status == RESOLVED:
+        if res.kind.is_field and res.target_offset is not None:
+            return (f"{res.target_spec or res.spec} at offset {res.target_offset}, "
+                    f"{res.target_size} bytes")
+        return f"{res.target_spec or res.spec} = {res.target_value}"
+    return res.reason or res.status
+
+
+def check_model(model: SourceModel, kernels: KernelSet,
+                severity: Mapping[str, str] | None = None) -> FileReport:
+    severity = severity or {}
+    report = FileReport(model.path)
+    diags: list[Diagnostic] = []
+    for sd in model.diagnostics:
+        diags.append(Diagnostic(sd.code, Severity(sd.severity),
+                                sd.message, sd.path, _range(sd.range), data=dict(sd.data)))
+    judged = resolve_model(model, kernels)
+    by_access = {id(j.access): j for j in judged}
+    names = [k.name for k in kernels.loaded]
+
+    def verdict_on(kernel: str):
+        def verdict(check: CoreAccess) -> bool | None:
+            j = by_access.get(id(check))
+            return _check_value(j.results.get(kernel)) if j else None
+        return verdict
+
+    verdicts = {n: verdict_on(n) for n in names}
+    for j in judged:
+        a = j.access
+        rng = _range(a.range)
+        guard = a.guard
+        executes = {n: (guard.evaluate(verdicts[n]) if guard is not None else True)
+                    for n in names}
+        report.relocations.append(RelocationReport(
+            kind=str(a.kind), spec=a.spec, path=a.path, range=rng,
+            guarded=guard is not None and not guard.is_true, reachable=True,
+            results={n: KernelResult(r.status == RESOLVED,
+                                     r.target_offset if a.kind.is_field else r.target_value,
+                                     r.target_size if a.kind.is_field else None,
+                                     r.reason or "")
+                     for n, r in j.results.items()}))
+        if a.repeat:
+            continue  # the same relocation again (bitfield macros): judged once
+        errors = [n for n, r in j.results.items() if r.status == ERROR]
+        if errors:
+            r0 = j.results[errors[0]]
+            code = ("ambiguous-flavors" if "ambigu" in (r0.reason or "")
+                    else "anonymous-root" if "anonymous" in (r0.reason or "")
+                    else "relocation-error")
+            diags.append(Diagnostic(
+                code, CODES[code].severity,
+                f"{a.spec}: libbpf rejects this relocation on {', '.join(errors)}: "
+                f"{r0.reason}", a.path, rng, tuple(errors),
+                tuple(KernelFact(n, _fact(j.results[n])) for n in errors)))
+            continue
+        failing = [n for n, r in j.results.items()
+                   if r.status == MISSING and executes[n] is not False]
+        if failing:
+            diags.append(_missing_diag(a, j, failing, kernels, rng))
+        if a.check and len(names) > 1:
+            values = {_check_value(j.results[n]) for n in names}
+            if len(values) == 1 and None not in values:
+                v = values.pop()
+                diags.append(Diagnostic(
+                    "constant-check", CODES["constant-check"].severity,
+                    f"{a.macro}({a.spec}) is {'true' if v else 'false'} on every configured "
+                    f"kernel ({', '.join(names)})", a.path, rng, tuple(names)))
+        size_diag = _size_diag(a, j, executes, rng)
+        if size_diag is not None:
+            diags.append(size_diag)
+    # relocations in code no program reaches: at most a hint per function
+    seen_fn: set[str | None] = set()
+    for a in model.accesses:
+        if not a.reachable and a.function not in seen_fn:
+            seen_fn.add(a.function)
+            diags.append(Diagnostic(
+                "unreachable-relocation", CODES["unreachable-relocation"].severity,
+                f"CO-RE accesses in '{a.function}' are not checked: no program calls it",
+                a.path, _range(a.range)))
+    report.diagnostics = _apply_severity(diags, severity)
+    return report
+
+
+def _missing_diag(a: CoreAccess, j: _Judged, failing: list[str], kernels: KernelSet,
+                  rng: Range) -> Diagnostic:
+    fam = _family(a.kind)
+    r0 = j.results[failing[0]]
+    reason = r0.reason or ""
+    on = ", ".join(failing)
+    if fam == "field":
+        incompatible = "incompatible" in reason
+        code = "field-incompatible" if incompatible else "field-missing"
+        member = a.accessors[-1].name if a.accessors else a.spec
+        root = a.spec.split(".")[0]
+        if incompatible:
+            msg = f"'{member}' has an incompatible type in {root} on {on}"
+        else:
+            msg = f"'{member}' is missing in {root} on {on}"
+        alt = _did_you_mean(a, r0, kernels, failing[0])
+        if alt:
+            msg += f" (did you mean '{alt}'?)"
+        msg += f"; {GUARD_HINT['field']} or read it through a ___flavor struct"
+        data = {"member": member, "suggest": alt}
+    elif fam == "enum":
+        code = "enum-value-missing"
+        msg = f"{a.spec} does not exist on {on}; {GUARD_HINT['enum']}"
+        data = {}
+    else:
+        local = a.relocation.local.skip_modifiers(a.relocation.type_id)
+        code = "typedef-root" if local.kind == Kind.TYPEDEF else "type-missing"
+        msg = f"{a.spec} does not exist on {on}; {GUARD_HINT['type']}"
+        data = {}
+    facts = tuple(KernelFact(n, _fact(r)) for n, r in j.results.items())
+    return Diagnostic(code, CODES[code].severity, msg, a.path, rng, tuple(failing), facts, data)
+
+
+def _size_diag(a: CoreAccess, j: _Judged, executes: dict[str, bool | None],
+               rng: Range) -> Diagnostic | None:
+    if a.kind != ReloKind.FIELD_BYTE_OFFSET:
+        return None
+    local = a.read_size if a.probe_read else a.load_size if a.load else None
+    if not local or "STR" in a.macro.upper():
+        return None  # string reads take a buffer size, not the field's
+    differ = []
+    for n, r in j.results.items():
+        if r.status != RESOLVED or executes[n] is False or r.target_field is None:
+            continue
+        if r.target_field.bitfield:
+            continue
+        if r.target_size is not None and r.target_size != local:
+            differ.append((n, r.target_size))
+    if not differ:
+        return None
+    member = a.accessors[-1].name if a.accessors else a.spec
+    sizes = ", ".join(f"{s} bytes on {n}" for n, s in differ)
+    how = "copies" if a.probe_read else "loads"
+    msg = (f"{a.macro} {how} {local} bytes of '{member}' but the kernel's field is {sizes}")
+    return Diagnostic("read-size-mismatch", CODES["read-size-mismatch"].severity, msg, a.path,
+                      rng, tuple(n for n, _ in differ),
+                      tuple(KernelFact(n, f"{s} bytes") for n, s in differ))
+
+
+def _apply_severity(diags: list[Diagnostic], overrides: Mapping[str, str]) -> list[Diagnostic]:
+    out = []
+    for d in diags:
+        level = overrides.get(d.code)
+        if level == "off":
+            continue
+        if level:
+            d = Diagnostic(d.code, Severity(level), d.message, d.path, d.range, d.kernels,
+                           d.facts, d.data)
+        out.append(d)
+    return out

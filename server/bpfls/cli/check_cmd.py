@@ -1,0 +1,90 @@
+"""``bpfls check FILE...``: the CO-RE checker for CI.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage, configuration or load
+errors (a kernel that fails to load is reported once; the others are still checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from bpfls.analysis.diagnostics import Severity
+from bpfls.config import ConfigError, define_map, effective_config
+from bpfls.kernels import guess_arch, load_kernels
+
+_FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="check the CO-RE relocations of BPF C files against the "
+                       "configured kernels", description=__doc__.split("\n\n")[0])
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--kernel", action="append", default=[], metavar="NAME=PATH",
+                   help="a kernel to check against (repeatable; replaces the configured ones)")
+    p.add_argument("--primary", metavar="NAME",
+                   help="the kernel vmlinux.h was generated from")
+    p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                   help="add an include directory")
+    p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VAL]",
+                   help="define a macro")
+    p.add_argument("--config", metavar="FILE", help="use this bpfls.toml instead of searching")
+    p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    p.add_argument("--fail-on", choices=tuple(_FAIL_ON), default="error",
+                   help="lowest severity that makes the exit code 1 (default: error)")
+    p.set_defaults(func=run)
+
+
+def _parse_kernels(items: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--kernel {item!r}: expected NAME=PATH")
+        out.append((name, path))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from bpfls.analysis.check import check_model
+    from bpfls.analysis.report import FileReport
+    from bpfls.cli.formats import FORMATTERS
+    from bpfls.source import SourceOptions, analyze
+
+    try:
+        cfg = effective_config(args.files[0], config_file=args.config,
+                               kernels=_parse_kernels(args.kernel), primary=args.primary,
+                               include=args.include, defines=args.defines)
+    except ConfigError as e:
+        print(f"bpfls: error: {e}", file=sys.stderr)
+        return 2
+    kernels = load_kernels(cfg)
+    status = 0
+    for k in kernels.failed:
+        print(f"bpfls: error: kernel {k.name!r}: {k.error}", file=sys.stderr)
+        status = 2
+    if not kernels.loaded:
+        print("bpfls: error: no kernel could be loaded", file=sys.stderr)
+        return 2
+    primary = kernels.primary_btf
+    options = SourceOptions(primary=primary, include_dirs=tuple(cfg.include),
+                            defines=define_map(cfg.defines), arch=guess_arch(primary))
+    reports = []
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            print(f"bpfls: error: {path}: {e.strerror or e}", file=sys.stderr)
+            reports.append(FileReport(path, error=str(e.strerror or e)))
+            status = 2
+            continue
+        model = analyze(os.path.abspath(path), text, options)
+        reports.append(check_model(model, kernels, cfg.severity))
+    sys.stdout.write(FORMATTERS[args.format](reports, kernels))
+    threshold = _FAIL_ON[args.fail_on]
+    if status == 0 and any(d.severity.rank >= threshold.rank
+                           for r in reports for d in r.diagnostics):
+        status = 1
+    return status

@@ -1,0 +1,105 @@
+"""`bpfls check` as CI runs it: exit codes, every format, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import SAMPLE_DIR
+
+CORPUS = Path(__file__).parent / "corpus"
+SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json"
+K = [f"--kernel={n}={SAMPLE_DIR / f'{n}.btf.xz'}" for n in ("5.10-amd64", "6.12-amd64")]
+PRIMARY = ["--primary", "6.12-amd64", "-D", "__TARGET_ARCH_x86"]
+
+
+def check(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bpfls", "check", *args], capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(needle)
+
+
+def test_clean_program_exits_0() -> None:
+    r = check(str(CORPUS / "guard_state.bpf.c"), *K, *PRIMARY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1].startswith("no problems in 1 file (6 CO-RE relocations")
+
+
+def test_findings_exit_1_text_json_sarif_github() -> None:
+    prog = CORPUS / "renames.bpf.c"
+    line = _line_of(prog, "task_struct___o *)task, state")
+    r = check(str(prog), *K, *PRIMARY)
+    assert r.returncode == 1
+    first = [x for x in r.stdout.splitlines() if ": error: " in x][0]
+    assert f"renames.bpf.c:{line}:" in first and "[field-missing]" in first
+    assert "6.12-amd64" in first and "5.10-amd64" not in first
+
+    doc = json.loads(check(str(prog), *K, *PRIMARY, "--format", "json").stdout)
+    diags = doc["files"][0]["diagnostics"]
+    assert any(d["code"] == "field-missing" and d["range"]["start"]["line"] == line
+               and d["kernels"] == ["6.12-amd64"] for d in diags)
+    relos = doc["files"][0]["relocations"]
+    state = [x for x in relos if x["spec"] == "struct task_struct___o.state"][0]
+    assert state["results"]["5.10-amd64"]["resolved"] is True
+    assert state["results"]["6.12-amd64"] == {"resolved": False, "offset": None, "size": None}
+
+    sarif = json.loads(check(str(prog), *K, *PRIMARY, "--format", "sarif").stdout)
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(sarif)
+    res = [x for x in sarif["runs"][0]["results"] if x["ruleId"] == "field-missing"]
+    assert res[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+
+    gh = check(str(prog), *K, *PRIMARY, "--format", "github").stdout.splitlines()
+    assert any(x.startswith("::error file=") and f",line={line}," in x for x in gh)
+
+
+def test_fail_on_warning_and_info(tmp_path: Path) -> None:
+    r = check(str(CORPUS / "guard_state.bpf.c"), *K, *PRIMARY, "--fail-on", "info")
+    assert r.returncode == 0
+
+
+def test_broken_kernel_reported_once_others_checked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.btf"
+    bad.write_bytes(b"not btf at all")
+    r = check(str(CORPUS / "renames.bpf.c"), *K, f"--kernel=broken={bad}", *PRIMARY)
+    assert r.returncode == 2
+    assert r.stderr.count("kernel 'broken'") == 1 and "bad magic" in r.stderr
+    assert "[field-missing]" in r.stdout  # the good kernels were still checked
+
+
+def test_usage_and_input_errors(tmp_path: Path) -> None:
+    r = check(str(tmp_path / "missing.bpf.c"), *K, *PRIMARY)
+    assert r.returncode == 2 and "missing.bpf.c" in r.stderr and "Traceback" not in r.stderr
+    r = check(str(CORPUS / "guard_state.bpf.c"), "--kernel", "nonsense")
+    assert r.returncode == 2 and "expected NAME=PATH" in r.stderr
+    r = check(str(CORPUS / "guard_state.bpf.c"), *K, "--primary", "nope")
+    assert r.returncode == 2 and "--primary 'nope'" in r.stderr
+    (tmp_path / "bpfls.toml").write_text("kernels = [")
+    (tmp_path / "p.bpf.c").write_text("int x;\n")
+    r = check(str(tmp_path / "p.bpf.c"))
+    assert r.returncode == 2 and "invalid TOML" in r.stderr
+    r = check()
+    assert r.returncode == 2
+
+
+@pytest.mark.parametrize("text", [
+    "", "#include \"vmlinux.h\"\nSEC(\"kprobe/x\") int f(struct task_struct *t) { return t->",
+    "int BPF_PROG(", "struct { int a; } *p; int g(void) { return BPF_CORE_READ(p, ",
+    "\x00\xff garbage \n#if\n#endif\n#else", "#if defined(\n#elif 1 +\n",
+])
+def test_half_typed_c_never_crashes(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "half.bpf.c"
+    p.write_bytes(text.encode())
+    r = check(str(p), *K, *PRIMARY)
+    assert r.returncode in (0, 1), r.stderr
+    assert "Traceback" not in r.stderr
