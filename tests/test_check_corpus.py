@@ -109,3 +109,19 @@ def test_guard_example_has_no_error_on_any_shared_kernel(shared_btf: Path) -> No
     report = check_model(model, ks)
     assert [d for d in report.diagnostics if d.severity.value == "error"] == []
     assert len(report.relocations) == 6
+
+
+def test_memoised_resolution_equals_fresh(kernels: KernelSet, monkeypatch) -> None:
+    """Re-checking reuses resolutions across runs; the answers must equal a fresh resolve."""
+    import bpfls.analysis.check as chk
+
+    for prog in PROGRAMS:
+        first = check_model(_model(prog, kernels), kernels)
+        again = check_model(_model(prog, kernels), kernels)  # served from the memo
+        monkeypatch.setattr(chk, "_memo_for", lambda target, model: None)
+        fresh = check_model(_model(prog, kernels), kernels)
+        monkeypatch.undo()
+        for a, b, c in zip(first.relocations, again.relocations, fresh.relocations,
+                           strict=True):
+            assert a.results == b.results == c.results, (prog.name, a.spec)
+        assert [d.message for d in again.diagnostics] == [d.message for d in fresh.diagnostics]

@@ -7,8 +7,10 @@ language server both call :func:`check_model`, so they cannot disagree.
 from __future__ import annotations
 
 import difflib
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from bpfls.analysis.diagnostics import (
     CODES,
@@ -49,10 +51,33 @@ def resolve_model(model: SourceModel, kernels: KernelSet) -> list[_Judged]:
     reachable = [a for a in model.accesses if a.reachable]
     judged = [_Judged(a, {}) for a in reachable]
     for k in kernels.loaded:
-        resolver = CoreResolver(k.btf)
+        resolver = CoreResolver(k.btf, memo=_memo_for(k.btf, model))
         for j in judged:
             j.results[k.name] = resolver.resolve(j.access.relocation)
     return judged
+
+
+#: target kernel → the program's base (primary kernel) → the program's own types' fingerprint
+#: → CoreResolver memo. Re-checking after an edit that leaves the types alone reuses every
+#: result; a few fingerprints are kept per base (types being edited back and forth).
+_MEMOS: WeakKeyDictionary = WeakKeyDictionary()
+_MEMOS_PER_BASE = 4
+
+
+def _memo_for(target, model: SourceModel) -> dict | None:
+    base = model.local.base
+    if base is None:
+        return None
+    per_base = _MEMOS.setdefault(target, WeakKeyDictionary()).setdefault(base, OrderedDict())
+    fp = model.local.fingerprint()
+    memo = per_base.get(fp)
+    if memo is None:
+        memo = per_base[fp] = {}
+        while len(per_base) > _MEMOS_PER_BASE:
+            per_base.popitem(last=False)
+    else:
+        per_base.move_to_end(fp)
+    return memo
 
 
 def _check_value(res: Resolution | None) -> bool | None:

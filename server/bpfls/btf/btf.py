@@ -6,6 +6,7 @@ Loading does one pass over the type section to record where each type starts; ev
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import sys
 from array import array
@@ -282,6 +283,16 @@ class Btf:
         """This object's own types, in id order (not void, not the base's)."""
         for tid in range(self.start_id, self.end_id):
             yield self[tid]
+
+    def fingerprint(self) -> bytes:
+        """A digest of this object's own types and strings (not its base's)."""
+        fp = getattr(self, "_fingerprint", None)
+        if fp is None:
+            h = hashlib.blake2b(digest_size=16)
+            h.update(self._w.tobytes() if isinstance(self._w, array) else bytes(self._w))
+            h.update(self._strs)
+            fp = self._fingerprint = h.digest()
+        return fp
 
     def byte_offset_of(self, type_id: int) -> int:
         """Byte offset of a type's record inside this BTF blob (for error messages)."""

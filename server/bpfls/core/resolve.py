@@ -183,9 +183,14 @@ class CoreResolver:
     :meth:`reset` (or make a new resolver) for another object.
     """
 
-    def __init__(self, target: Btf, modules: Sequence[Btf] = ()) -> None:
+    def __init__(self, target: Btf, modules: Sequence[Btf] = (),
+                 memo: dict | None = None) -> None:
         self.target = target
         self.modules = tuple(modules)
+        #: results shared between objects whose local BTF has the same content (the caller
+        #: keys it so): keyed by the relocation and the candidate list it met, so reusing one
+        #: is exactly what resolving it again would give (see :meth:`_resolve_memo`)
+        self.memo = memo
         self.big_endian = target.byte_order == "big"
         self._cands: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
         self._all: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
@@ -209,12 +214,35 @@ class CoreResolver:
                               f"libbpf cannot parse the access: {access_error}",
                               error_code="EINVAL")
         try:
+            if self.memo is not None:
+                return self._resolve_memo(relo)
             return self._resolve(relo)
         except SpecError as e:  # pragma: no cover - every stage catches its own
             return Resolution(relo, ERROR, format_spec(relo), e.message, error_code=e.code)
         except (BtfError, TypeError, IndexError, ValueError) as e:
             return Resolution(relo, ERROR, format_spec(relo),
                               f"malformed BTF: {e}", error_code="EINVAL")
+
+    def _resolve_memo(self, relo: Relocation) -> Resolution:
+        """The outcome only depends on the relocation and the root's candidate list when it is
+        met (pruning is the only state), so a memo keyed by both is exact; the pruned list it
+        leaves behind is restored too."""
+        assert self.memo is not None
+        key = (relo.local, relo.type_id)
+        entry = tuple(self._cands[key]) if key in self._cands else None
+        mkey = (relo.type_id, relo.access, relo.kind, entry)
+        hit = self.memo.get(mkey)
+        if hit is not None:
+            after, fresh, res = hit
+            if after is not None:
+                self._cands[key] = list(after)
+                self._all.setdefault(key, list(fresh))
+            return res  # its .relo is an equal relocation of an identical local BTF
+        res = self._resolve(relo)
+        after = tuple(self._cands[key]) if key in self._cands else None
+        fresh = tuple(self._all.get(key, ()))
+        self.memo[mkey] = (after, fresh, res)
+        return res
 
     def _resolve(self, relo: Relocation) -> Resolution:
         kind = relo.kind
