@@ -306,3 +306,17 @@ def test_distilled_module_relocates_onto_full_kernel(shared_btf: Path, tmp_path:
     old = B.load(shared_btf / "kernels" / "linux-5.4.btf.gz")
     with pytest.raises(BtfError, match="has no match in"):
         B.load(ko, base=old)
+
+
+def test_decompressed_blob_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BPFLS_CACHE_DIR", str(tmp_path))
+    blob = sample_blob()
+    xz = tmp_path / "k.btf.xz"
+    xz.write_bytes(lzma.compress(blob))
+    first = B.load(xz)
+    cached = list((tmp_path / "btf").glob("*.btf"))
+    assert len(cached) == 1 and cached[0].read_bytes() == blob
+    second = B.load(xz)
+    assert [t.name for t in second] == [t.name for t in first]
+    cached[0].write_bytes(b"junk")  # a damaged entry is ignored
+    assert B.load(xz).find("task", "struct") is not None

@@ -1,4 +1,5 @@
-"""On-disk cache of the type-offset table, keyed by the BTF content hash.
+"""On-disk caches, keyed by content hash: the type-offset table of BTF, and the decompressed
+bytes of compressed raw BTF (the bundled kernels are xz files).
 
 The only eager work when loading BTF is one pass over the type section to find where each
 record starts. For a kernel that is loaded again (every editor start, every CI run) that table
@@ -81,3 +82,29 @@ def store_index(key: str, offs: array, names: bytes) -> None:
         os.replace(tmp, d / f"{key}.idx")
     except OSError:
         pass  # a read-only or full cache directory only costs speed
+
+
+def load_blob(key: str) -> bytes | None:
+    """The decompressed raw BTF of a compressed file with this content hash, if cached."""
+    d = cache_dir()
+    if d is None:
+        return None
+    try:
+        data = (d / f"{key}.btf").read_bytes()
+    except OSError:
+        return None
+    return data if data[:2] in (b"\x9f\xeb", b"\xeb\x9f") else None
+
+
+def store_blob(key: str, data: bytes) -> None:
+    d = cache_dir()
+    if d is None:
+        return
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, d / f"{key}.btf")
+    except OSError:
+        pass

@@ -133,8 +133,16 @@ def blob_from_bytes(data: bytes, path: str) -> BtfBlob:
     origin = []
     fmt = compression_of(data)
     if fmt is not None:
+        from bpfls.btf import cache
+
+        key = cache.content_key(data)
+        hit = cache.load_blob(key)
+        if hit is not None:
+            return BtfBlob(hit, f"{fmt}, raw")
         data = decompress(data, path, fmt)
         origin.append(fmt)
+        if data[:2] in BTF_MAGICS:
+            cache.store_blob(key, data)
     if data[:2] in BTF_MAGICS:
         origin.append("raw")
         return BtfBlob(data, ", ".join(origin))
