@@ -209,15 +209,88 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
             _globals(tu, unit, n)
 
 
-def _toplevel_nodes(root: Node) -> list[Node]:
-    out = []
+def _toplevel_nodes(root: Node) -> list:
+    out: list = []
     stack = list(reversed(root.children))
     while stack:
         n = stack.pop()
-        if n.type in ("ERROR", "linkage_specification", "declaration_list"):
+        if n.type in ("linkage_specification", "declaration_list"):
             stack.extend(reversed(n.children))
             continue
+        if n.type == "ERROR":
+            out.extend(_recover(n))
+            continue
         out.append(n)
+    return out
+
+
+_TYPE_NODES = frozenset({"primitive_type", "sized_type_specifier", "type_identifier",
+                         "struct_specifier", "union_specifier", "enum_specifier",
+                         "macro_type_specifier"})
+
+
+class _Body:
+    type = "compound_statement"
+
+    def __init__(self, stmts: list) -> None:
+        self.named_children = stmts
+        self.children = stmts
+        self.start_byte = stmts[0].start_byte if stmts else 0
+        self.end_byte = stmts[-1].end_byte if stmts else 0
+
+
+class _Recovered:
+    """A function tree-sitter could not close (half-typed code): its parts, found inside an
+    ERROR node, standing in for a ``function_definition``."""
+
+    type = "function_definition"
+    prev_sibling = None
+
+    def __init__(self, before: list, type_node, decl, stmts: list) -> None:
+        self.children = before + ([type_node] if type_node is not None else []) + [decl]
+        first = self.children[0]
+        last = stmts[-1] if stmts else decl
+        self.start_byte, self.end_byte = first.start_byte, last.end_byte
+        self.start_point, self.end_point = first.start_point, last.end_point
+        self._fields = {"type": type_node, "declarator": decl, "body": _Body(stmts)}
+
+    def child_by_field_name(self, name: str):
+        return self._fields.get(name)
+
+
+def _recover(err: Node) -> list:
+    """What can be used inside an ERROR node: whole definitions, and unfinished functions."""
+    out: list = []
+    kids = err.children
+    i = 0
+    while i < len(kids):
+        k = kids[i]
+        if k.type == "ERROR":
+            out.extend(_recover(k))
+            i += 1
+            continue
+        if k.type != "function_declarator":
+            out.append(k)
+            i += 1
+            continue
+        type_node = None
+        before: list = []
+        j = i - 1
+        if j >= 0 and kids[j].type in _TYPE_NODES:
+            type_node = kids[j]
+            j -= 1
+        while j >= 0 and kids[j].type in ("storage_class_specifier", "type_qualifier"):
+            before.insert(0, kids[j])
+            j -= 1
+        m = i + 1
+        stmts = []
+        while m < len(kids) and kids[m].type not in ("function_declarator", "function_definition"):
+            if kids[m].is_named and not (kids[m].type in _TYPE_NODES and m + 1 < len(kids)
+                                         and kids[m + 1].type == "function_declarator"):
+                stmts.append(kids[m])
+            m += 1
+        out.append(_Recovered(before, type_node, k, stmts))
+        i = m
     return out
 
 

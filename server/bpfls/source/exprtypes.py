@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 class EType(NamedTuple):
     tid: int
     ptr: int = 0
+    #: when >= 0, the outermost of the ``ptr`` levels is an array of that many elements (a
+    #: local or global array variable: it decays to a pointer but ``sizeof`` sees the array)
+    n: int = -1
 
     def pointer(self) -> EType:
         return EType(self.tid, self.ptr + 1)
@@ -34,12 +37,14 @@ class EType(NamedTuple):
 def etype_of_desc(d: tuple) -> EType | None:
     """Source type description (see :mod:`bpfls.source.localtypes`) → EType."""
     ptr = 0
-    pending: list[int] = []
+    n = -1
     while True:
         k = d[0]
         if k == "id":
-            return EType(d[1], ptr) if not pending else EType(d[1], ptr)
+            return EType(d[1], ptr, n)
         if k in ("ptr", "arr"):
+            if ptr == 0 and k == "arr":
+                n = d[2]
             ptr += 1
             d = d[1]
             continue
@@ -94,8 +99,10 @@ class Types:
         return t is not None and t.kind in (Kind.PTR, Kind.ARRAY)
 
     def is_array(self, et: EType | None) -> bool:
-        if et is None or et.ptr:
+        if et is None:
             return False
+        if et.ptr:
+            return et.n >= 0
         t = self.resolve(et.tid)
         return t is not None and t.kind == Kind.ARRAY
 
@@ -117,6 +124,9 @@ class Types:
         if et is None:
             return None
         if et.ptr:
+            if et.n >= 0:
+                inner = self.size(EType(et.tid, et.ptr - 1))
+                return None if inner is None else inner * et.n
             return 8
         if et.tid == 0:
             return None

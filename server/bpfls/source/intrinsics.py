@@ -102,8 +102,10 @@ def arg_value(w: FunctionWalker, call: Node, a: Arg, *, lvalue: bool = False) ->
 
 
 def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
+    """Walk tokens as an expression (parenthesised, so that `a[2]` is no declaration)."""
     fallback = toks[0].origin if toks else (0, 0)
-    snip = snippet_from_tokens(w.src.unit, toks, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX, fallback)
+    snip = snippet_from_tokens(w.src.unit, toks, _EXPR_STMT_PREFIX + b"(",
+                               b")" + _EXPR_STMT_SUFFIX, fallback)
     tree = w.tu.parse_snippet(snip.code)
     body = _snippet_body(tree.root_node)
     if body is None:

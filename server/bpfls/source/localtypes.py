@@ -161,6 +161,8 @@ class LocalTypes:
     def int_type(self, spelling: str) -> int:
         tid = self._ints.get(spelling)
         if tid is None:
+            if self.frozen:
+                return 0
             name, size, enc = _BASE_TYPES[spelling]
             if enc is None:
                 r = Rec(Kind.FLOAT, name)
@@ -289,6 +291,9 @@ class LocalTypes:
         self._pending = []
         while self._lazy:
             self._ensure(next(iter(self._lazy)))
+        # expression typing after the build needs every base type to have an id already
+        for spelling in _BASE_TYPES:
+            self.int_type(spelling)
         self.btf = self._write()
         self.frozen = True
         return self.btf

@@ -162,12 +162,16 @@ class Expander:
                 continue
             if b.text == "##" and b.kind == PUNCT:
                 paste_next = True
-                # GNU: `, ## __VA_ARGS__` drops the comma when the variadic argument is empty
+                # GNU: `, ## __VA_ARGS__` drops the comma when the variadic argument is empty,
+                # and pastes nothing otherwise
                 if (i + 1 < n and m.variadic and body[i + 1].text == params[-1] and out
-                        and out[-1].text == "," and not amap.get(params[-1])):
-                    out.pop()
+                        and out[-1].text == ","):
                     paste_next = False
-                    i += 2
+                    if not amap.get(params[-1]):
+                        out.pop()
+                        i += 2
+                    else:
+                        i += 1
                     continue
                 out.append(Tok("paste", "##", 0, 0))
                 i += 1

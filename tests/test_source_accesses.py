@@ -1,0 +1,145 @@
+"""What each predicted access carries: ranges, producer, access mode and sizes, types."""
+
+from __future__ import annotations
+
+import pytest
+
+import bpfls.btf
+from bpfls.btf import Kind
+from bpfls.source import SourceOptions, analyze
+
+from conftest import ROOT, SAMPLE_DIR
+
+CORPUS = ROOT / "tests" / "source"
+
+PROG = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+long out[8];
+
+SEC("fentry/do_exit")
+int BPF_PROG(acc, long code)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	char comm[16];
+
+	out[0] = t->pid;
+	out[1] = BPF_CORE_READ(t, real_parent, start_time);
+	bpf_core_read(&out[2], sizeof(out[2]), &t->utime);
+	bpf_core_read_str(comm, sizeof(comm), &t->comm);
+	out[3] = BPF_CORE_READ_USER(t, mm, arg_start);
+	t->flags = 1;
+	out[4] = bpf_core_field_exists(t->__state);
+	return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def primary():
+    return bpfls.btf.load(SAMPLE_DIR / "6.12-amd64.btf.xz")
+
+
+@pytest.fixture(scope="module")
+def model(primary, tmp_path_factory):
+    path = tmp_path_factory.mktemp("acc") / "acc.bpf.c"
+    path.write_text(PROG)
+    return analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
+
+
+def text_at(rng) -> str:
+    lines = PROG.splitlines()
+    if rng.start.line == rng.end.line:
+        return lines[rng.start.line][rng.start.column:rng.end.column]
+    return "\n".join([lines[rng.start.line][rng.start.column:],
+                      *lines[rng.start.line + 1:rng.end.line],
+                      lines[rng.end.line][:rng.end.column]])
+
+
+def test_fields(model) -> None:
+    rows = [(a.spec, text_at(a.range), text_at(a.expr_range), a.macro, a.load, a.store,
+             a.load_size, a.probe_read, a.read_size, a.user) for a in model.accesses]
+    assert rows == [
+        ("struct task_struct.pid", "pid", "t->pid", "direct", True, False, 4, False, None, False),
+        ("struct task_struct.real_parent", "real_parent",
+         "BPF_CORE_READ(t, real_parent, start_time)", "BPF_CORE_READ", False, False, None, True,
+         8, False),
+        ("struct task_struct.start_time", "start_time",
+         "BPF_CORE_READ(t, real_parent, start_time)", "BPF_CORE_READ", False, False, None, True,
+         8, False),
+        ("struct task_struct.utime", "utime",
+         "bpf_core_read(&out[2], sizeof(out[2]), &t->utime)", "bpf_core_read", False, False,
+         None, True, 8, False),
+        ("struct task_struct.comm", "comm", "bpf_core_read_str(comm, sizeof(comm), &t->comm)",
+         "bpf_core_read_str", False, False, None, True, 16, False),
+        ("struct task_struct.mm", "mm", "BPF_CORE_READ_USER(t, mm, arg_start)",
+         "BPF_CORE_READ_USER", False, False, None, True, 8, True),
+        ("struct mm_struct.arg_start", "arg_start", "BPF_CORE_READ_USER(t, mm, arg_start)",
+         "BPF_CORE_READ_USER", False, False, None, True, 8, True),
+        ("struct task_struct.flags", "flags", "t->flags", "direct", False, True, 4, False, None,
+         False),
+        ("struct task_struct.__state", "__state", "bpf_core_field_exists(t->__state)",
+         "bpf_core_field_exists", False, False, None, False, None, False),
+    ]
+    assert all(a.function == "acc" and a.reachable for a in model.accesses)
+    assert [a.index for a in model.accesses] == list(range(len(model.accesses)))
+    check = model.accesses[-1]
+    assert check.check and str(check.kind) == "field_exists"
+    assert [x.name for x in model.accesses[6].accessors] == ["arg_start"]
+
+
+def test_relocation_record(model, primary) -> None:
+    a = model.accesses[0]
+    rel = a.relocation
+    assert rel.local is model.local
+    assert rel.type_id == primary.find("task_struct", Kind.STRUCT).id
+    assert rel.access == (0, 88) and a.access_str == "0:88"
+    assert model.functions["acc"].section == "fentry/do_exit"
+    assert model.files == [model.path]
+    assert model.vmlinux_h == "vmlinux.h" and model.base_preserve_access_index
+
+
+def test_accessors_name_every_step(primary) -> None:
+    m = analyze(str(CORPUS / "core_read.bpf.c"), None,
+                SourceOptions(primary=primary, arch="x86",
+                              include_dirs=(str(CORPUS / "include"),)))
+    a = next(x for x in m.accesses if x.spec == "struct nf_conn.tuplehash[0].tuple.dst.u3.ip")
+    # the accessor came through `#define ORIG tuplehash[IP_CT_DIR_ORIGINAL].tuple`: its steps
+    # point at the macro's name
+    assert [x.name for x in a.accessors] == ["tuplehash", "[0]", "tuple", "dst", "u3", "ip"]
+    line = (CORPUS / "core_read.bpf.c").read_text().splitlines()[a.range.start.line]
+    assert line[a.range.start.column:a.range.end.column] == "ip"
+    orig = a.accessors[0].range
+    assert line[orig.start.column:orig.end.column] == "ORIG"
+
+
+def test_header_functions_and_local_types(primary) -> None:
+    m = analyze(str(CORPUS / "preproc.bpf.c"), None,
+                SourceOptions(primary=primary, arch="x86", defines={"WITH_PARENT": "2"},
+                              include_dirs=(str(CORPUS / "include"),)))
+    header = str(CORPUS / "include" / "common.h")
+    assert m.files == [str(CORPUS / "preproc.bpf.c"), header]
+    in_header = [a for a in m.accesses if a.path == header]
+    assert {a.spec for a in in_header} == {"struct task_struct.cgroups",
+                                           "struct css_set.dfl_cgrp",
+                                           "struct cgroup___local.kn", "struct kernfs_node.id"}
+    assert all(a.function == "cgroup_id_of" and a.reachable for a in in_header)
+    info = {i.name: i for i in m.local_types.values()}
+    assert info["cgroup___local"].preserve_access_index
+    assert info["cgroup___local"].path == header
+    assert not info["event"].preserve_access_index
+    assert m.inactive[str(CORPUS / "preproc.bpf.c")]
+    assert "PARENT_PID" in m.macros
+
+
+def test_no_preserve_access_index(primary) -> None:
+    m = analyze(str(CORPUS / "no_pai.bpf.c"), None, SourceOptions(primary=primary, arch="x86"))
+    assert not m.base_preserve_access_index
+    assert [(a.spec, a.macro) for a in m.accesses] == [
+        ("struct task_struct.tgid", "BPF_CORE_READ"),
+        ("struct task_struct___flavor.pid", "direct")]
+    assert m.preserve_access_index(next(iter(a.relocation.type_id for a in m.accesses
+                                             if a.macro == "direct")))

@@ -1,0 +1,274 @@
+"""Preprocessing: conditionals, defines, includes, pragmas, masking, macro expansion."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpfls.source.macros import Expander, define_from_text
+from bpfls.source.mask import mask_units
+from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
+from bpfls.source.pptokens import tokenize, tokens_text
+from bpfls.source.preprocess import Preprocessor
+
+
+def run(text: str, tmp_path, name: str = "prog.bpf.c", **kw):
+    path = tmp_path / name
+    path.write_text(text)
+    pp = Preprocessor(**kw)
+    return pp.run(str(path), text.encode())
+
+
+def active_code(res) -> str:
+    return bytes(res.units[0].code).decode()
+
+
+def test_positions_are_kept(tmp_path) -> None:
+    text = "#define A 1\n#if A\nint yes; /* é */\n#else\nint no;\n#endif\n\tint tail;\n"
+    res = run(text, tmp_path)
+    code = active_code(res)
+    assert len(code.encode()) == len(text.encode())
+    assert [i for i, c in enumerate(code) if c == "\n"] == \
+        [i for i, c in enumerate(text) if c == "\n"]
+    assert "int yes;" in code and "int no" not in code
+    assert code.splitlines()[6] == "\tint tail;"
+    assert res.units[0].inactive == [(3, 5)]
+
+
+@pytest.mark.parametrize("cond,taken", [
+    ("1 + 2 * 3 == 7", True), ("(1 << 4) > 15 && !0", True), ("-1 < 0", True),
+    ("-1 < 0u", False), ("0x10 == 16 && 010 == 8 && 0b11 == 3", True), ("'a' == 97", True),
+    ("defined(FOO) || defined BAR", False), ("UNDEFINED == 0", True), ("5 / 2 == 2", True),
+    ("-5 % 3 == -2", True), ("1 ? 2 : 3", True), ("(0, 1)", True),
+    ("__BPF__ && __bpf__ && !defined(__x86_64__)", True),
+    ("__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && __LITTLE_ENDIAN__", True),
+    ("__clang_major__ >= 16", True), ("KV(5, 10, 0) > 0x50000", True),
+    ("__has_include(<bpf/bpf_helpers.h>)", True), ("__has_include(\"nope.h\")", False),
+    ("__has_builtin(__builtin_preserve_access_index)", True),
+    ("__has_attribute(preserve_access_index)", True),
+    ("defined(__TARGET_ARCH_x86) && TWO == 2 && defined(FLAG) && FLAG == 1", True),
+])
+def test_if_expressions(tmp_path, cond: str, taken: bool) -> None:
+    text = f"#define KV(a, b, c) (((a) << 16) + ((b) << 8) + (c))\n#if {cond}\nint yes;\n#endif\n"
+    res = run(text, tmp_path, defines={"TWO": "2", "FLAG": None}, arch="x86")
+    assert ("int yes;" in active_code(res)) is taken
+    assert not res.diagnostics
+
+
+def test_elif_chains_and_nesting(tmp_path) -> None:
+    text = """\
+#define V 2
+#if V == 1
+int one;
+#elif V == 2
+# if defined(INNER)
+int inner;
+# else
+int two;
+# endif
+#elif V == 2
+int again;
+#else
+int other;
+#endif
+#ifndef V
+int nov;
+#endif
+#ifdef V
+int hasv;
+#endif
+"""
+    code = active_code(run(text, tmp_path))
+    assert "int two;" in code and "int hasv;" in code
+    for gone in ("one", "inner", "again", "other", "nov"):
+        assert f"int {gone};" not in code
+
+
+def test_bad_conditionals_are_reported_not_raised(tmp_path) -> None:
+    res = run("#if 1 +\nint a;\n#endif\n#if 1/0\n#endif\n#else\n#endif\n#if 1\n", tmp_path)
+    codes = [d.code for d in res.diagnostics]
+    assert codes.count("preprocessor") == 5
+    res = run("#error Must specify a BPF target arch\n#if 0\n#error not this one\n#endif\n",
+              tmp_path)
+    assert [d.code for d in res.diagnostics] == ["preprocessor-error"]
+    assert "BPF target arch" in res.diagnostics[0].message
+
+
+def test_directives_in_comments_and_continuations(tmp_path) -> None:
+    text = """\
+/* a comment
+#if 0
+*/
+#define LONG(a, \\
+             b) ((a) + \\
+                 (b))
+int visible; // #endif
+"""
+    res = run(text, tmp_path)
+    assert "int visible;" in active_code(res)
+    m = res.macros["LONG"]
+    assert m.params == ("a", "b") and m.text == "((a) + (b))" and m.line == 3
+    assert not res.diagnostics
+
+
+def test_includes(tmp_path) -> None:
+    inc = tmp_path / "include"
+    inc.mkdir()
+    (inc / "common.h").write_text("#pragma once\n#define FROM_COMMON 1\n"
+                                  "struct common { int a; };\n")
+    (tmp_path / "local.h").write_text("#ifndef LOCAL_H\n#define LOCAL_H\nint local;\n#endif\n")
+    text = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "bpf/bpf_core_read.h"
+#include "local.h"
+#include "local.h"
+#include <common.h>
+#include "common.h"
+#include <linux/types.h>
+#include "missing.h"
+#if FROM_COMMON && defined(__VMLINUX_H__) && defined(BPF_CORE_READ) && defined(SEC)
+int all_seen;
+#endif
+"""
+    res = run(text, tmp_path, include_dirs=[str(inc)])
+    main = res.units[0]
+    kinds = [(r.name, r.kind) for r in main.includes]
+    assert kinds == [("vmlinux.h", "vmlinux"), ("bpf/bpf_helpers.h", "libbpf"),
+                     ("bpf/bpf_core_read.h", "libbpf"), ("local.h", "file"), ("local.h", "file"),
+                     ("common.h", "file"), ("common.h", "file"), ("linux/types.h", "system"),
+                     ("missing.h", "missing")]
+    assert "int all_seen;" in active_code(res)
+    files = [u.path for u in res.units if not u.virtual]
+    assert files == [str(tmp_path / "prog.bpf.c"), str(tmp_path / "local.h"),
+                     str(inc / "common.h")]
+    assert [d.code for d in res.diagnostics] == ["include-not-found"]
+    assert res.diagnostics[0].range.start.line == 8
+    assert res.vmlinux == "vmlinux.h" and res.vmlinux_path is None and res.base_pai
+    assert set(res.libbpf_headers) == {"bpf_helpers.h", "bpf_core_read.h"}
+
+
+def test_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
+    (tmp_path / "vmlinux.h").write_text("struct x { int a; };\n")
+    res = run('#define BPF_NO_PRESERVE_ACCESS_INDEX\n#include "vmlinux.h"\n', tmp_path)
+    assert res.vmlinux_path == str(tmp_path / "vmlinux.h")
+    assert not res.base_pai
+    assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c")]  # never read
+
+
+def test_self_include_is_bounded(tmp_path) -> None:
+    res = run('#include "prog.bpf.c"\nint x;\n', tmp_path)
+    assert any(d.code == "include-depth" for d in res.diagnostics)
+
+
+def test_overlays_win_over_disk(tmp_path) -> None:
+    (tmp_path / "h.h").write_text("#define V 1\n")
+    res = run('#include "h.h"\n#if V == 2\nint two;\n#endif\n', tmp_path,
+              overlays={str(tmp_path / "h.h"): "#define V 2\n"})
+    assert "int two;" in active_code(res)
+
+
+def test_pragma_attribute_regions(tmp_path) -> None:
+    text = """\
+struct before { int a; };
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+struct inside { int a; };
+#pragma clang attribute push (__attribute__((unused)), apply_to = variable)
+struct nested { int a; };
+#pragma clang attribute pop
+#pragma clang attribute pop
+struct after { int a; };
+"""
+    unit = run(text, tmp_path).units[0]
+    # a push applies from the line after it, a pop from the line after it
+    assert [unit.pai_at(i) for i in range(8)] == [False, False, True, True, True, True, True,
+                                                  False]
+
+
+def test_arch_and_defines(tmp_path) -> None:
+    text = "#ifdef __TARGET_ARCH_arm64\nint arm;\n#endif\n#if X == 3\nint x3;\n#endif\n"
+    code = active_code(run(text, tmp_path, arch="aarch64", defines={"X": "3"}))
+    assert "int arm;" in code and "int x3;" in code
+    code = active_code(run(text, tmp_path, arch="aarch64", defines={"__TARGET_ARCH_x86": None}))
+    assert "int arm;" not in code
+    code = active_code(run("#ifdef __BIG_ENDIAN__\nint be;\n#endif\n", tmp_path, big_endian=True))
+    assert "int be;" in code
+
+
+def test_masking_keeps_positions_and_records_sections(tmp_path) -> None:
+    text = """\
+#include <bpf/bpf_helpers.h>
+#define __my_inline static inline __attribute__((always_inline))
+#define __pai __attribute__((preserve_access_index))
+#define __rcu
+#define PROG_SEC "kprobe/" "do_exit"
+SEC("fentry/do_exit") int a(void *ctx) { return 0; }
+SEC(PROG_SEC)
+int b(void *ctx) { return 0; }
+static __always_inline __weak int c(void) { return 0; }
+__my_inline int d(struct s __rcu *p) { return 0; }
+struct s { int x; } __pai;
+char LICENSE[] SEC("license") = "GPL";
+"""
+    res = run(text, tmp_path)
+    mask_units(res.units, res.macros)
+    unit = res.units[0]
+    code = bytes(unit.code).decode()
+    assert len(code) == len(text)
+    lines = code.splitlines()
+    assert lines[5].strip() == "int a(void *ctx) { return 0; }"
+    assert lines[8].split() == ["static", "int", "c(void)", "{", "return", "0;", "}"]
+    assert lines[9].startswith("static ") and "__rcu" not in lines[9]
+    assert [name for _, name in unit.sections] == ["fentry/do_exit", "kprobe/do_exit", "license"]
+    assert any("preserve_access_index" in a for _, a in unit.attrs)
+
+
+def test_expander() -> None:
+    macros = {m.name: m for m in (
+        define_from_text("ARROW(a, b) a->b"),
+        define_from_text("STR(x) #x"),
+        define_from_text("CAT(a, b) a ## b"),
+        define_from_text("VA(f, ...) f(0, ##__VA_ARGS__)"),
+        define_from_text("NAMED(args...) g(args)"),
+        define_from_text("REC REC + 1"),
+        define_from_text("ORIG tuplehash[IP_CT_DIR_ORIGINAL].tuple"),
+        define_from_text("OPT(a, ...) h(a __VA_OPT__(,) __VA_ARGS__)"),
+    )}
+    ex = Expander(macros)
+
+    def expand(text: str) -> str:
+        return tokens_text(ex.expand(tokenize(text.encode())))
+
+    assert expand("ARROW(t, mm)") == "t->mm"
+    assert expand("STR(a + b)") == '"a + b"'
+    assert expand("CAT(foo, bar)") == "foobar"
+    assert expand("VA(f)") == "f(0)"
+    assert expand("VA(f, 1, 2)").replace(" ", "") == "f(0,1,2)"
+    assert expand("NAMED(1, 2)") == "g(1, 2)"
+    assert expand("REC") == "REC + 1"
+    assert expand("ct->ORIG.dst") == "ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst"
+    assert expand("OPT(1)") == "h(1)"
+    assert expand("OPT(1, 2)") == "h(1, 2)"
+    assert expand("ARROW") == "ARROW"
+    assert expand("ARROW(unterminated") == "ARROW(unterminated"
+    # tokens from arguments keep their place in the text; body tokens take the invocation's
+    toks = ex.expand(tokenize(b"x = ARROW(t, mm);"))
+    by_text = {t.text: t.origin for t in toks}
+    assert by_text["t"] == (10, 11) and by_text["mm"] == (13, 15) and by_text["->"] == (4, 16)
+
+
+def test_const_eval() -> None:
+    def ev(text: str, **kw) -> int:
+        return ConstEval(tokenize(text.encode()), **kw).run()
+
+    assert ev("(1 << 63) >> 63", pp=True) == -1
+    assert ev("(1u << 63) >> 63", pp=True) == 1
+    assert ev("0xffffffffffffffff + 1", pp=True) == 0
+    assert ev("X * 2", ident={"X": 21}.get) == 42
+    assert ev("(unsigned char)300", is_type=lambda t: t[0].text == "unsigned") == 300
+    assert ev("sizeof(int) * 2", sizeof=lambda t: 4) == 8
+    with pytest.raises(EvalError):
+        ev("1 / 0", pp=True)
+    with pytest.raises(EvalError):
+        ev("Y", ident=lambda n: None)
+    assert parse_int_literal("0x10UL") == (16, True)
+    assert parse_int_literal("1'000") == (1000, False)
