@@ -10,7 +10,9 @@ import hashlib
 import struct
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Iterator
+from itertools import accumulate
 
 from bpfls.btf.errors import BtfError
 from bpfls.btf.kinds import FIXED_WORDS, MAX_KIND, MODIFIER_KINDS, VLEN_WORDS, Kind, parse_kind
@@ -19,6 +21,8 @@ from bpfls.btf.model import Type, VoidType
 BTF_MAGIC = 0xEB9F
 HEADER_LEN = 24
 MAX_RESOLVE_DEPTH = 32
+#: name lookups answered by scanning the string table before a full string index is built
+_STR_INDEX_AFTER = 24
 
 # Per-(info >> 24) step tables for the fast walk: kind bits plus the unused bits 29-30 and the
 # kind_flag bit 31. A bad kind steps past the end so the walk stops and the slow walk explains.
@@ -128,6 +132,12 @@ class Btf:
         self._types: dict[int, Type] = {}
         self._str_cache: dict[int, str] = {}
         self._find_cache: dict[str, tuple[int, ...]] = {}
+        self._str_index: dict[bytes, int] | None = None
+        self._str_lookups = 0
+        self._dup_strs: set[bytes] = set()
+        self._name_index: dict[int, int] | None = None
+        self._name_lookups = 0
+        self._dup_names: set[int] = set()
         self._void = VoidType(self)
         self._align_memo: dict[int, int] = {}
 
@@ -236,6 +246,27 @@ class Btf:
     def _str_offsets(self, name: str) -> list[int]:
         """Every string offset of this object's own string table that holds exactly ``name``."""
         enc = name.encode()
+        index = self._str_index
+        if index is None and self._str_lookups >= _STR_INDEX_AFTER:
+            index = self._build_str_index()
+        self._str_lookups += 1
+        if index is not None and enc not in self._dup_strs:
+            off = index.get(enc)
+            return [] if off is None else [off]
+        return self._scan_str_offsets(enc)
+
+    def _build_str_index(self) -> dict[bytes, int]:
+        """string → offset for the whole table, built once many lookups have been made (C-speed
+        split and zip; strings stored more than once keep using the scan)."""
+        parts = self._strs[:-1].split(b"\0")  # the table ends with a NUL (checked on load)
+        starts = accumulate(map((1).__add__, map(len, parts)), initial=self.start_str_off)
+        index = dict(zip(parts, starts))  # noqa: B905 - starts has one more item than parts
+        if len(index) != len(parts):
+            self._dup_strs = {p for p, c in Counter(parts).items() if c > 1}
+        self._str_index = index
+        return index
+
+    def _scan_str_offsets(self, enc: bytes) -> list[int]:
         needle = b"\0" + enc + b"\0"
         s = self._strs
         # a split string table need not start with the empty string: its first string has no
@@ -321,15 +352,44 @@ class Btf:
         The table of name offsets is searched as bytes (memmem speed); a hit counts when it is
         word aligned.
         """
-        nb = self._name_words
+        index = self._name_index
+        if index is None and self._name_lookups >= _STR_INDEX_AFTER:
+            index = self._build_name_index()
+        self._name_lookups += 1
+        if index is not None:
+            out = []
+            for off in offsets:
+                if off in self._dup_names:
+                    out.extend(self._scan_name_offs(off))
+                else:
+                    tid = index.get(off)
+                    if tid is not None:
+                        out.append(tid)
+            return out
         out = []
         for off in offsets:
-            needle = off.to_bytes(4, sys.byteorder)
-            pos = nb.find(needle)
-            while pos >= 0:
-                if not pos & 3:
-                    out.append(self.start_id + (pos >> 2))
-                pos = nb.find(needle, pos + 1)
+            out.extend(self._scan_name_offs(off))
+        return out
+
+    def _build_name_index(self) -> dict[int, int]:
+        """name offset → type id (offsets shared by several types keep using the scan)."""
+        names = array("I")
+        names.frombytes(self._name_words)
+        index = dict(zip(names, range(self.start_id, self.end_id)))  # noqa: B905
+        if len(index) != len(names):
+            self._dup_names = {n for n, c in Counter(names).items() if c > 1}
+        self._name_index = index
+        return index
+
+    def _scan_name_offs(self, off: int) -> list[int]:
+        nb = self._name_words
+        out = []
+        needle = off.to_bytes(4, sys.byteorder)
+        pos = nb.find(needle)
+        while pos >= 0:
+            if not pos & 3:
+                out.append(self.start_id + (pos >> 2))
+            pos = nb.find(needle, pos + 1)
         return out
 
     def _str_offsets_all(self, name: str) -> list[int]:
