@@ -103,3 +103,12 @@ def test_half_typed_c_never_crashes(tmp_path: Path, text: str) -> None:
     r = check(str(p), *K, *PRIMARY)
     assert r.returncode in (0, 1), r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_readme_examples() -> None:
+    ex = Path(__file__).resolve().parent.parent / "examples"
+    r = check(str(ex / "task_state.bpf.c"), *K, *PRIMARY)
+    assert r.returncode == 1
+    assert ("task_state.bpf.c:14:64: error: 'state' is missing in struct task_struct (read as "
+            "struct task_struct___o) on 6.12-amd64 (did you mean '__state'?)") in r.stdout
+    assert check(str(ex / "task_state_fixed.bpf.c"), *K, *PRIMARY).returncode == 0

@@ -221,6 +221,9 @@ def _missing_diag(a: CoreAccess, j: _Judged, failing: list[str], kernels: Kernel
         code = "field-incompatible" if incompatible else "field-missing"
         member = a.accessors[-1].name if a.accessors else a.spec
         root = a.spec.split(".")[0]
+        essential = essential_name(root.split(" ")[-1])
+        if essential != root.split(" ")[-1]:  # a ___flavor: name the kernel's type
+            root = f"{root.split(' ')[0]} {essential} (read as {root})"
         if incompatible:
             msg = f"'{member}' has an incompatible type in {root} on {on}"
         else:
