@@ -150,3 +150,15 @@ def test_missing_file_is_a_diagnostic(tmp_path) -> None:
     m = analyze(str(tmp_path / "nope.bpf.c"), None, SourceOptions())
     assert [d.code for d in m.diagnostics] == ["read-error"]
     assert m.accesses == []
+
+
+def test_internal_failure_becomes_a_diagnostic(monkeypatch, tmp_path) -> None:
+    import bpfls.source.pipeline as pipeline
+
+    def boom(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "_collect_toplevel", boom)
+    m = analyze(str(tmp_path / "x.bpf.c"), "int x;", SourceOptions())
+    assert [d.code for d in m.diagnostics] == ["internal-error"]
+    assert "RuntimeError: boom" in m.diagnostics[0].message and m.accesses == []

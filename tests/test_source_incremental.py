@@ -8,8 +8,7 @@ import time
 import pytest
 
 import bpfls.btf
-from bpfls.source import SourceOptions, analyze
-from bpfls.source.analyze import clear_caches
+from bpfls.source import SourceOptions, analyze, clear_caches
 
 from conftest import SAMPLE_DIR
 

@@ -7,7 +7,11 @@ Entry point::
     model = analyze("prog.bpf.c", text=None, options=SourceOptions(primary=kernel_btf,
                     include_dirs=("include",), defines={"DEBUG": None}, arch="x86"))
 
-:func:`analyze` ``(path, text=None, options=None) -> SourceModel`` never raises on bad source.
+:func:`analyze` ``(path, text=None, options=None) -> SourceModel`` never raises: bad source
+gives diagnostics, an internal failure an ``internal-error`` diagnostic on an empty model.
+Parse trees and per-function results are kept between calls (same path and primary kernel),
+so re-analysing after an edit only walks the functions whose text or environment changed;
+:func:`clear_caches` forgets them.
 
 :class:`SourceOptions` fields: ``primary`` (``Btf`` of the kernel vmlinux.h came from, or
 ``None``), ``include_dirs``, ``defines`` (``{"NAME": "VALUE" or None}``), ``undefines``,
@@ -47,7 +51,6 @@ unguarded.
 Positions are 0-based lines and UTF-8 byte columns.
 """
 
-from bpfls.source.analyze import SourceOptions, analyze
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard
 from bpfls.source.model import (
     Accessor,
@@ -59,8 +62,9 @@ from bpfls.source.model import (
     SourceDiagnostic,
     SourceModel,
 )
+from bpfls.source.pipeline import SourceOptions, analyze, clear_caches
 from bpfls.source.specs import format_spec
 
 __all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FunctionInfo", "Guard",
            "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",
-           "SourceOptions", "analyze", "format_spec"]
+           "SourceOptions", "analyze", "clear_caches", "format_spec"]

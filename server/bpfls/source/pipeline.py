@@ -63,10 +63,28 @@ class SourceOptions:
 
 def analyze(path: str, text: str | None = None,
             options: SourceOptions | None = None) -> SourceModel:
-    """Analyse ``path`` (``text`` overrides what is on disk). Never raises on bad source."""
+    """Analyse ``path`` (``text`` overrides what is on disk). Never raises on bad source: an
+    internal failure becomes an ``internal-error`` diagnostic on an empty model."""
     options = options or SourceOptions()
+    try:
+        return _analyze(path, text, options)
+    except Exception as e:  # noqa: BLE001 - the editor must keep working
+        from bpfls.source.btfwriter import BtfWriter
+
+        base = options.primary
+        w = BtfWriter(id_start=base.end_id if base is not None else 1,
+                      str_start=base.end_str_off if base is not None else 0)
+        local = Btf(w.build(), base=base, path="<program types>", origin="source")
+        diag = SourceDiagnostic("internal-error", f"analysis failed: {type(e).__name__}: {e}",
+                                os.path.abspath(path), Range.of(0, 0, 0, 0))
+        return SourceModel(os.path.abspath(path), local, [], {}, [diag],
+                           [os.path.abspath(path)], {}, {}, {})
+
+
+def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel:
     t0 = time.perf_counter()
     path = os.path.abspath(path)
+    read_error: str | None = None
     if text is None:
         text = options.overlays.get(path)
     if text is not None:
@@ -77,10 +95,7 @@ def analyze(path: str, text: str | None = None,
                 data = f.read()
         except OSError as e:
             data = b""
-            read_error: str | None = str(e)
-        else:
-            read_error = None
-    read_error = locals().get("read_error")
+            read_error = str(e)
     pp = Preprocessor(include_dirs=options.include_dirs, defines=dict(options.defines),
                       undefines=options.undefines, overlays=dict(options.overlays),
                       arch=options.arch, big_endian=options.big_endian)

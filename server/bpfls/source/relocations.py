@@ -394,6 +394,9 @@ class FunctionWalker:
         if t == "compound_statement":
             return self.block(n.named_children)
         if t == "expression_statement":
+            if self.src.code[n.start_byte:n.start_byte + 6] in (b"typeof", b"__type") and \
+                    self._typeof_declaration(n):
+                return False
             for c in n.named_children:
                 v = self.expr(c)
                 if c.type == "call_expression" and v is NONE:
@@ -476,6 +479,10 @@ class FunctionWalker:
             for c in children:
                 if c.type == "comment":
                     continue
+                if c.type == "case_statement":
+                    # a switch can enter at any case
+                    self.guard = self._block_entry
+                    terminated = False
                 if self.stmt(c):
                     terminated = True
                     self.guard = FALSE
@@ -546,11 +553,59 @@ class FunctionWalker:
             self.guard = saved
         return False
 
-    def declaration(self, n: Node) -> None:
+    def _typeof_declaration(self, n: Node) -> bool:
+        """``typeof(expr) name = init;``, which tree-sitter reads as an expression: walk it as
+        a declaration of ``name`` with the type of ``expr``."""
+        toks = self.src.tokens(n.start_byte, n.end_byte)
+        if len(toks) < 4 or toks[0].text not in ("typeof", "__typeof__", "__typeof") or \
+                toks[1].text != "(":
+            return False
+        depth = 0
+        close = -1
+        for i in range(1, len(toks)):
+            if toks[i].text == "(":
+                depth += 1
+            elif toks[i].text == ")":
+                depth -= 1
+                if depth == 0:
+                    close = i
+                    break
+        if close < 0 or close + 1 >= len(toks):
+            return False
+        inner = toks[2:close]
+        desc = self.tu.lt.desc_from_tokens(inner)
+        if desc is None:
+            from bpfls.source.intrinsics import reparse
+
+            self.silent += 2
+            try:
+                v = reparse(self, inner, lvalue=True)
+            finally:
+                self.silent -= 2
+            desc = _desc_of_etype(v.et) if v.et is not None else ("unknown", "typeof")
+        placeholder = Tok(IDENT, "__bpfls_typeof", 0, 0, False, toks[0].origin)
+        snip = snippet_from_tokens(self.src.unit, [placeholder, *toks[close + 1:]],
+                                   _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX, toks[0].origin)
+        body = _snippet_body(self.tu.parse_snippet(snip.code).root_node)
+        decl = body.named_children[0] if body is not None and body.named_children else None
+        if decl is None or decl.type != "declaration":
+            return False
+        saved = self.src
+        self.src = snip
+        try:
+            self.declaration(decl, desc)
+        finally:
+            self.src = saved
+        return True
+
+    def declaration(self, n: Node, typeof_desc: tuple | None = None) -> None:
         ty = n.child_by_field_name("type")
-        desc = self.tu.lt.desc_of_type(ty, self.src.unit, n, self._typeof) if ty is not None \
-            else None
-        if desc is not None and desc[0] == "unknown" and ty is not None:
+        if typeof_desc is not None:
+            desc: tuple | None = typeof_desc
+        else:
+            desc = self.tu.lt.desc_of_type(ty, self.src.unit, n, self._typeof) \
+                if ty is not None else None
+        if desc is not None and desc[0] == "unknown" and ty is not None and typeof_desc is None:
             self._unknown_type(ty, desc[1])
         for d in n.children_by_field_name("declarator"):
             decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
@@ -593,11 +648,7 @@ class FunctionWalker:
             self.silent -= 2
         if v.et is None:
             return ("unknown", self.text(node))
-        et = v.et
-        d: tuple = ("id", et.tid)
-        for _ in range(et.ptr):
-            d = ("ptr", d)
-        return d
+        return _desc_of_etype(v.et)
 
     # -- conditions ------------------------------------------------------------------------
     def cond(self, n: Node) -> Guard:
@@ -1146,6 +1197,13 @@ _STATEMENT_TYPES = frozenset({
     "return_statement", "break_statement", "continue_statement", "goto_statement",
     "while_statement", "for_statement", "do_statement", "switch_statement", "case_statement",
     "labeled_statement", "attributed_statement", "type_definition"})
+
+
+def _desc_of_etype(et: EType) -> tuple:
+    d: tuple = ("id", et.tid)
+    for i in range(et.ptr):
+        d = ("arr", d, et.n) if i == et.ptr - 1 and et.n >= 0 else ("ptr", d)
+    return d
 
 
 def _compare_guard(op: str, lv: Val, rv: Val) -> Guard | None:
