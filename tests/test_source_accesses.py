@@ -109,7 +109,7 @@ def test_accessors_name_every_step(primary) -> None:
     a = next(x for x in m.accesses if x.spec == "struct nf_conn.tuplehash[0].tuple.dst.u3.ip")
     # the accessor came through `#define ORIG tuplehash[IP_CT_DIR_ORIGINAL].tuple`: its steps
     # point at the macro's name
-    assert [x.name for x in a.accessors] == ["tuplehash", "[0]", "tuple", "dst", "u3", "ip"]
+    assert [x.name for x in a.accessors] == ["tuplehash", "tuple", "dst", "u3", "ip"]
     line = (CORPUS / "core_read.bpf.c").read_text().splitlines()[a.range.start.line]
     assert line[a.range.start.column:a.range.end.column] == "ip"
     orig = a.accessors[0].range
@@ -143,3 +143,18 @@ def test_no_preserve_access_index(primary) -> None:
         ("struct task_struct___flavor.pid", "direct")]
     assert m.preserve_access_index(next(iter(a.relocation.type_id for a in m.accesses
                                              if a.macro == "direct")))
+
+
+def test_accesses_inside_macro_arguments_keep_their_extent(primary, tmp_path) -> None:
+    text = """\
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+int f(struct task_struct *t) { return BPF_CORE_READ(t->group_leader, pid); }
+"""
+    m = analyze(str(tmp_path / "x.bpf.c"), text, SourceOptions(primary=primary))
+    line = text.splitlines()[2]
+    got = [(a.spec, a.macro, line[a.expr_range.start.column:a.expr_range.end.column])
+           for a in m.accesses]
+    assert got == [("struct task_struct.group_leader", "direct", "t->group_leader"),
+                   ("struct task_struct.pid", "BPF_CORE_READ",
+                    "BPF_CORE_READ(t->group_leader, pid)")]

@@ -144,10 +144,12 @@ def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
     call_rng = w.rng(n)
     producer = name if w.producer[-1] == "direct" else w.producer[-1]
     saved_override = w.expr_override
+    saved_call = w.call_range
+    saved_name = w.call_name
     saved_user = w.user
-    w.producer.append(producer)
-    if w.expr_override is None or w.src.is_file:
-        w.expr_override = call_rng
+    w.call_name = producer
+    w.call_range = call_rng
+    w.expr_override = None  # the arguments' own accesses keep their own extent
     try:
         if name in catalogue.CORE_READ_MACROS:
             return core_read(w, name, n, args)
@@ -177,9 +179,11 @@ def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
             if not args:
                 return NONE
             w.region += 1
+            w.producer.append(w.call_name or name)
             try:
                 v = arg_value(w, n, args[0])
             finally:
+                w.producer.pop()
                 w.region -= 1
             return Val(v.et)
         if name == "__builtin_preserve_field_info":
@@ -195,9 +199,26 @@ def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
             return raw_type_builtin(w, name, args)
         return NONE
     finally:
-        w.producer.pop()
         w.expr_override = saved_override
+        w.call_range = saved_call
+        w.call_name = saved_name
         w.user = saved_user
+
+
+class _as_call:
+    """Within: relocations made by the macro itself span the whole invocation."""
+
+    def __init__(self, w: FunctionWalker) -> None:
+        self.w = w
+
+    def __enter__(self) -> None:
+        self.saved = self.w.expr_override
+        self.w.expr_override = self.w.call_range
+        self.w.producer.append(self.w.call_name or "direct")
+
+    def __exit__(self, *exc) -> None:
+        self.w.expr_override = self.saved
+        self.w.producer.pop()
 
 
 # -- hop-by-hop reads ---------------------------------------------------------------------------
@@ -218,28 +239,34 @@ def core_read(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
     if core:
         w.region += 1
     try:
-        for i, hop in enumerate(hops):
-            last = i == len(hops) - 1
-            elems = path_elements(w, hop.toks)
-            if elems is None:
-                w.diag("bad-accessor", f"'{_text(hop.toks)}' is not a field accessor",
-                       tok_range(w, hop.toks))
-                return NONE
-            v = apply_path(w, Val(cur), elems, arrow=True)
-            if v.chain is not None:
-                size = w.types.size(v.et) if last else 8
-                w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
-                v.chain = None
-            cur = v.et
-            if cur is None:
-                return NONE
-            if not last and not w.types.is_pointer(cur):
-                w.diag("not-a-pointer", f"'{_text(hop.toks)}' is not a pointer: "
-                       f"{name} cannot read through it", tok_range(w, hop.toks))
-                return NONE
+        with _as_call(w):
+            return _hops(w, name, into, cur, hops)
     finally:
         if core:
             w.region -= 1
+
+
+def _hops(w: FunctionWalker, name: str, into: bool, cur: EType | None,
+          hops: list[Arg]) -> Val:
+    for i, hop in enumerate(hops):
+        last = i == len(hops) - 1
+        elems = path_elements(w, hop.toks)
+        if elems is None:
+            w.diag("bad-accessor", f"'{_text(hop.toks)}' is not a field accessor",
+                   tok_range(w, hop.toks))
+            return NONE
+        v = apply_path(w, Val(cur), elems, arrow=True)
+        if v.chain is not None:
+            size = w.types.size(v.et) if last else 8
+            w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+            v.chain = None
+        cur = v.et
+        if cur is None:
+            return NONE
+        if not last and not w.types.is_pointer(cur):
+            w.diag("not-a-pointer", f"'{_text(hop.toks)}' is not a pointer: "
+                   f"{name} cannot read through it", tok_range(w, hop.toks))
+            return NONE
     return Val(cur) if not into else Val(None)
 
 
@@ -255,10 +282,11 @@ def core_read_func(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Va
         # `&expr` (possibly parenthesised / cast): the address is what gets relocated
         inner = _strip_address(toks)
         if inner is not None:
-            v = reparse_or_node(w, n, inner)
-            if v.chain is not None:
-                w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
-                v.chain = None
+            with _as_call(w):
+                v = reparse_or_node(w, n, inner)
+                if v.chain is not None:
+                    w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+                    v.chain = None
         else:
             arg_value(w, n, args[2])
     finally:
@@ -398,7 +426,6 @@ def apply_path(w: FunctionWalker, base: Val, elems: list[tuple], *, arrow: bool)
             elem = types.deref(v.et)
             if v.chain is not None and idx is not None and idx >= 0:
                 v.chain.access.append(idx)
-                v.chain.accessors.append(_acc(f"[{idx}]", e[2]))
                 v.chain.last = Range(v.chain.last.start, e[2].end)
                 v.chain.field = elem
                 v = Val(elem, v.chain)
@@ -412,12 +439,6 @@ def apply_path(w: FunctionWalker, base: Val, elems: list[tuple], *, arrow: bool)
             v = Val(elem)
     del first
     return v
-
-
-def _acc(name: str, rng: Range):
-    from bpfls.source.model import Accessor
-
-    return Accessor(name, rng)
 
 
 # -- field / type / enum information ---------------------------------------------------------
@@ -443,12 +464,14 @@ def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> V
         w.region += 1
         w.silent += 1
         try:
-            v = apply_path(w, Val(et.pointer()), elems, arrow=True)
+            with _as_call(w):
+                v = apply_path(w, Val(et.pointer()), elems, arrow=True)
         finally:
             w.silent -= 1
             w.region -= 1
         if v.chain is not None:
-            a = w.emit(v.chain, kind, force=True)
+            with _as_call(w):
+                a = w.emit(v.chain, kind, force=True)
     else:
         w.region += 1
         w.silent += 1
@@ -458,7 +481,8 @@ def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> V
             w.silent -= 1
             w.region -= 1
         if v.chain is not None:
-            a = w.emit(v.chain, kind, force=True)
+            with _as_call(w):
+                a = w.emit(v.chain, kind, force=True)
     if a is not None and kind in _GUARD_KINDS:
         return Val(None, guard=Guard.check(a))
     return Val(None)
@@ -476,18 +500,20 @@ def bitfield(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
         return NONE
     w.region += 1
     try:
-        v = apply_path(w, Val(s.et), elems, arrow=True)
+        with _as_call(w):
+            v = apply_path(w, Val(s.et), elems, arrow=True)
     finally:
         w.region -= 1
     if v.chain is None:
         return NONE
     probe = name.endswith("PROBED")
     seen: dict[int, int] = {}
-    for k in _BITFIELD_KINDS[name]:
-        rep = seen.get(k, 0)
-        seen[k] = rep + 1
-        w.emit(v.chain, ReloKind(k), probe=probe, load=not probe and k == 0,
-               store=name == "BPF_CORE_WRITE_BITFIELD" and k == 0, repeat=rep)
+    with _as_call(w):
+        for k in _BITFIELD_KINDS[name]:
+            rep = seen.get(k, 0)
+            seen[k] = rep + 1
+            w.emit(v.chain, ReloKind(k), probe=probe, load=not probe and k == 0,
+                   store=name == "BPF_CORE_WRITE_BITFIELD" and k == 0, repeat=rep)
     return Val(None) if name == "BPF_CORE_WRITE_BITFIELD" else Val(
         EType(w.tu.lt.int_type("unsigned long long")))
 
@@ -504,7 +530,7 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     if et is None or et.ptr:
         return NONE
     root = w.types.root_id(et)
-    a = w.emit_type(kind, root, (0,), rng, w.expr_override or rng, w.producer[-1],
+    a = w.emit_type(kind, root, (0,), rng, w.call_range or rng, w.call_name or "direct",
                     _text(toks))
     if kind in _GUARD_KINDS:
         return Val(None, guard=Guard.check(a))
@@ -544,7 +570,8 @@ def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
                candidates=sorted(ev.name for ev in t.values))
         return NONE
     root = w.types.root_id(et)
-    a = w.emit_type(kind, root, (idx,), vrng, w.expr_override or vrng, w.producer[-1], vname)
+    a = w.emit_type(kind, root, (idx,), vrng, w.call_range or vrng, w.call_name or "direct",
+                    vname)
     if kind in _GUARD_KINDS:
         return Val(None, guard=Guard.check(a))
     return Val(None)

@@ -37,7 +37,8 @@ NO_RANGE = Range(Position(0, 0), Position(0, 0))
 
 
 class Accessor(NamedTuple):
-    """One named step of a field access as written: the member name and where it is written."""
+    """One named member step of a field access as written (array subscripts are not steps;
+    anonymous members are not written): the member name and where it is written."""
 
     name: str
     range: Range

@@ -290,6 +290,8 @@ class FunctionWalker:
         self.silent = 0  # evaluating an unevaluated operand (field info, sizeof)
         self.producer: list[str] = ["direct"]
         self.expr_override: Range | None = None
+        self.call_range: Range | None = None  # the CO-RE macro being walked
+        self.call_name: str | None = None
         self.user = False
         self.returns: list[Guard] = []
         self.used: set[str] = set()
@@ -926,8 +928,6 @@ class FunctionWalker:
                 c = base.chain
                 base.chain = None
                 c.access.append(idx)
-                rng = self.rng(idx_node) if idx_node is not None else self.rng(n)
-                c.accessors.append(Accessor(f"[{idx}]", rng))
                 c.last = Range(c.last.start, self.rng(n).end)
                 c.field = elem
                 return Val(elem, c, member_pai=False)

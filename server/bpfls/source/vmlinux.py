@@ -22,10 +22,26 @@ _MEMORY: dict[str, Btf] = {}
 _LOCK = threading.Lock()
 
 
+_BY_STAT: dict[str, tuple[int, int, str]] = {}
+
+
 def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
+    """The BTF of the types a ``vmlinux.h`` declares (built once per content)."""
+    try:
+        st = os.stat(path)
+        known = _BY_STAT.get(path)
+    except OSError:
+        st = None
+        known = None
+    if known is not None and st is not None and known[:2] == (st.st_mtime_ns, st.st_size):
+        hit = _MEMORY.get(known[2])
+        if hit is not None:
+            return hit
     with open(path, "rb") as f:
         data = f.read()
     key = f"{hashlib.sha256(data).hexdigest()}-v{FORMAT_VERSION}"
+    if st is not None:
+        _BY_STAT[path] = (st.st_mtime_ns, st.st_size, key)
     with _LOCK:
         hit = _MEMORY.get(key)
         if hit is not None:
