@@ -178,3 +178,46 @@ def test_local_type_layouts_match_clang(path: Path, clang_corpus, primary) -> No
         assert (t.size, mine) == (theirs.size, clangs), f"{info.kind} {t.name}"
     if path.name == "local_types.bpf.c":
         assert compared >= 7
+
+
+#: programs that compile for any architecture: also checked against an arm64 kernel, with the
+#: architecture left for the analysis to infer from the primary kernel
+ARM64_PROGRAMS = [CORPUS_DIR / n for n in ("tracing.bpf.c", "guards.bpf.c", "field_info.bpf.c")]
+ARM64 = SAMPLE_DIR / "6.12-arm64.btf.xz"
+
+
+@pytest.fixture(scope="session")
+def clang_arm64(tmp_path_factory, raw_sample, bpftool):
+    clang = require_tool("clang-16")
+    work = tmp_path_factory.mktemp("corpus-arm64")
+    raw = raw_sample(ARM64)
+    (work / "vmlinux.h").write_text(run_bpftool(bpftool, "btf", "dump", "file", str(raw),
+                                                "format", "c"))
+    extra = _multiarch_includes()
+
+    def build(path: Path):
+        obj = work / (path.name.removesuffix(".c") + ".o")
+        r = subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_arm64",
+                            f"-I{work}", f"-I{CORPUS_DIR / 'include'}", *extra, "-c", str(path),
+                            "-o", str(obj)], capture_output=True, text=True)
+        if r.returncode:
+            return path, r.stderr
+        r = subprocess.run([bpftool, "-d", "gen", "min_core_btf", str(raw),
+                            str(work / (path.name + ".min.btf")), str(obj)],
+                           capture_output=True, text=True)
+        return path, _libbpf_relocations(r.stdout + r.stderr)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return dict(pool.map(build, ARM64_PROGRAMS))
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("path", ARM64_PROGRAMS, ids=lambda p: p.name)
+def test_arm64_prediction_equals_clang(path: Path, clang_arm64) -> None:
+    relos = clang_arm64[path]
+    assert isinstance(relos, set), f"clang failed:\n{relos}"
+    model = analyze(str(path), None, SourceOptions(primary=bpfls.btf.load(ARM64),
+                                                   include_dirs=(str(CORPUS_DIR / "include"),)))
+    assert model.arch == "arm64"
+    got = relocation_set(model)
+    assert got == relos, (f"missing: {sorted(relos - got)}\nextra: {sorted(got - relos)}")

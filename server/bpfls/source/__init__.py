@@ -41,7 +41,8 @@ so re-analysing after an edit only walks the functions whose text or environment
   ``preprocessor``, ``preprocessor-error``, ``vmlinux-h``, ``read-error``.
 - ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
   ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
-  ``base_preserve_access_index``, ``timings``.
+  ``base_preserve_access_index``, ``arch`` (given or guessed from the primary kernel),
+  ``timings``.
 
 :class:`Guard` ``.evaluate(verdict) -> bool | None`` where ``verdict(check_access)`` says
 whether that existence check is true on a kernel (``None``: unknown); ``False`` means the

@@ -189,6 +189,7 @@ class SourceModel:
     inactive: dict[str, list[tuple[int, int]]]  # path → [first line, last line] not compiled
     vmlinux_h: str | None = None  # the vmlinux.h included (path when found, else its name)
     base_preserve_access_index: bool = False  # vmlinux.h types relocate
+    arch: str | None = None  # the __TARGET_ARCH_ assumed when none was configured
     timings: dict[str, float] = field(default_factory=dict)
 
     def relocations(self, reachable_only: bool = True) -> list[CoreAccess]:

@@ -25,6 +25,7 @@ from bpfls.source.model import (
     SourceDiagnostic,
     SourceModel,
 )
+from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit, Preprocessor
 from bpfls.source.reach import entry_guards, reachable_functions
 from bpfls.source.relocations import FunctionDef, TranslationUnit
@@ -48,7 +49,8 @@ class SourceOptions:
     program's types. Without one, a ``vmlinux.h`` found through the include path is parsed
     instead (cached by content hash). ``defines``: ``-D`` (``None`` value = ``1``).
     ``arch``: adds ``-D__TARGET_ARCH_<arch>`` (``x86``, ``arm64``, ``amd64``...) unless
-    ``defines`` already has one. ``overlays``: unsaved editor text by path.
+    ``defines`` already has one; when neither says, the primary kernel's architecture is
+    assumed (from its ``struct pt_regs``). ``overlays``: unsaved editor text by path.
     """
 
     primary: Btf | None = None
@@ -96,9 +98,12 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
         except OSError as e:
             data = b""
             read_error = str(e)
+    arch = options.arch
+    if arch is None and not any(k.startswith("__TARGET_ARCH_") for k in options.defines):
+        arch = guess_arch(options.primary)
     pp = Preprocessor(include_dirs=options.include_dirs, defines=dict(options.defines),
                       undefines=options.undefines, overlays=dict(options.overlays),
-                      arch=options.arch, big_endian=options.big_endian)
+                      arch=arch, big_endian=options.big_endian)
     res = pp.run(path, data)
     diagnostics = list(res.diagnostics)
     if read_error:
@@ -185,7 +190,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
         files=files, local_types={k: v for k, v in lt.info.items() if k >= local.start_id},
         macros=dict(res.macros),
         inactive={u.path: list(u.inactive) for u, _ in trees if not u.virtual},
-        vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai,
+        vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai, arch=arch,
         timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
                  "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0})
     return model

@@ -361,3 +361,31 @@ def target_arch_define(arch: str | None) -> str | None:
         return None
     a = ARCH_NAMES.get(arch.lower())
     return f"__TARGET_ARCH_{a}" if a else None
+
+
+#: a member of the kernel's ``struct pt_regs`` that only one architecture has
+_PT_REGS_MARKERS = (("di", "x86"), ("orig_x0", "arm64"), ("gprs", "s390"), ("uregs", "arm"),
+                    ("cp0_epc", "mips"), ("nip", "powerpc"), ("tpc", "sparc"),
+                    ("orig_a0", "riscv"), ("csr_era", "loongarch"))
+
+
+def guess_arch(btf) -> str | None:
+    """The architecture of a kernel, from the layout of its ``struct pt_regs``."""
+    if btf is None:
+        return None
+    try:
+        regs = btf.find("pt_regs", "struct")
+        if regs is None:
+            return None
+        names = {m.name for m in regs.members}
+        for inner in regs.members:
+            if not inner.name:
+                t = btf.resolve(inner.type_id)
+                if t.kind.name in ("STRUCT", "UNION"):
+                    names |= {m.name for m in t.members}
+    except Exception:  # noqa: BLE001 - a guess only
+        return None
+    for member, arch in _PT_REGS_MARKERS:
+        if member in names:
+            return arch
+    return None

@@ -1125,33 +1125,34 @@ class FunctionWalker:
 
     # -- the program macros' implicit reads ------------------------------------------------
     def _program_macro_reads(self, body: Node) -> None:
+        """The reads BPF_KPROBE, BPF_KRETPROBE and BPF_KSYSCALL make for their parameters.
+
+        A direct load of an unused parameter is dead code clang removes; a CO-RE read
+        (``bpf_probe_read_kernel``) is a call and stays whether the value is used or not."""
         fd = self.fd
         kind = catalogue.PROGRAM_MACROS.get(fd.macro or "")
-        if kind not in ("kprobe", "kretprobe", "ksyscall"):
+        if kind not in ("kprobe", "kretprobe", "ksyscall") or not fd.params:
             return
         used = _identifiers_in(body, self.src)
-        params = [(i, name, node) for i, (name, _, node) in enumerate(fd.params)
-                  if name in used]
-        if not params:
-            return
-        texts: list[tuple[str, Node | None]] = []
-        if kind == "kprobe":
-            texts = [(f"(void *)PT_REGS_PARM{i + 1}(ctx)", node) for i, _, node in params
-                     if i < 5]
-        elif kind == "kretprobe":
-            texts = [("(void *)PT_REGS_RC(ctx)", node) for i, _, node in params if i == 0]
-        else:
-            texts = [("(struct pt_regs *)PT_REGS_PARM1(ctx)", params[0][2])]
-            for i, _, node in params:
-                if i < 5:
-                    texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node))
-                    texts.append((f"(void *)PT_REGS_PARM{i + 1}_SYSCALL(regs)", node))
+        texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
+        for i, (name, _, node) in enumerate(fd.params):
+            is_used = name in used
+            if kind == "kprobe" and i < 5:
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
+            elif kind == "kretprobe" and i == 0:
+                texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
+            elif kind == "ksyscall" and i < 5:
+                if i == 0:
+                    texts.append(("(struct pt_regs *)PT_REGS_PARM1(ctx)", node, False))
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node, False))
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}_SYSCALL(regs)", node, is_used))
+        if kind == "ksyscall":
             self.scopes[0]["regs"] = self.scopes[0]["ctx"]
-        for text, node in texts:
-            self._synthetic(text, node, fd.macro or "")
+        for text, node, needed in texts:
+            self._synthetic(text, node, fd.macro or "", needed)
         self.scopes[0].pop("regs", None)
 
-    def _synthetic(self, text: str, at: Node | None, macro: str) -> None:
+    def _synthetic(self, text: str, at: Node | None, macro: str, needed: bool = True) -> None:
         from bpfls.source.pptokens import tokenize
 
         if at is None:
@@ -1159,6 +1160,8 @@ class FunctionWalker:
         origin = self.src.origin(at.start_byte, at.end_byte)
         toks = [t.copy(origin=origin) for t in tokenize(text.encode())]
         exp = Expander(self.tu.macros).expand(toks)
+        if not needed and not any(t.text in catalogue.CORE_READ_MACROS for t in exp):
+            return  # an unused direct load
         snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
                                    origin)
         tree = self.tu.parse_snippet(snip.code)
