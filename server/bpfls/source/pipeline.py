@@ -37,7 +37,7 @@ _TREES = TreeCache()
 #: per translation unit (path, base): what each function gave last time (see
 #: TranslationUnit.walk_function); a function whose text and environment did not change is
 #: not walked again
-_FN_CACHE: dict[tuple[str, int], dict] = {}
+_FN_CACHE: dict[tuple[str, object], dict] = {}
 _FN_LOCK = threading.Lock()
 
 
@@ -141,7 +141,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
     for u, root in trees:
         _collect_toplevel(tu, u, root, order)
     tu.env_key = _environment_key(tu, res.signature, lt.raw, base, order)
-    cache_key = (path, id(base))
+    cache_key = (path, _base_key(base))
     with _FN_LOCK:
         previous = _FN_CACHE.pop(cache_key, None)
     tu.previous = previous or {}
@@ -204,13 +204,21 @@ def clear_caches() -> None:
     _TREES = TreeCache()
 
 
+def _base_key(base: Btf | None) -> object:
+    """Identifies the base types by content (a new Btf object for the same kernel matches)."""
+    if base is None:
+        return None
+    fp = getattr(base, "fingerprint", None)
+    return (base.end_id, fp()) if fp is not None else id(base)
+
+
 def _environment_key(tu: TranslationUnit, macro_sig: bytes, raw_types: bytes,
                      base: Btf | None, order: list[str]) -> tuple:
     """Everything a function's walk depends on besides its own text."""
     fns = tuple((n, fd.ret, tuple((p, et) for p, et, _ in fd.params), fd.info.is_static,
                  fd.macro) for n in order for fd in (tu.functions[n],))
     glob = tuple(sorted(tu.globals.items(), key=lambda kv: kv[0]))
-    return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), id(base),
+    return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), _base_key(base),
             tu.base_pai, hash(fns), hash(glob))
 
 
