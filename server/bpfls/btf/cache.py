@@ -73,15 +73,19 @@ def store_index(key: str, offs: array, names: bytes) -> None:
     if sys.byteorder != "little":
         o.byteswap()
         nm.byteswap()
-    payload = _HEAD.pack(_MAGIC, _VERSION, len(o)) + o.tobytes() + nm.tobytes()
+    _write(d / f"{key}.idx", _HEAD.pack(_MAGIC, _VERSION, len(o)) + o.tobytes() + nm.tobytes())
+
+
+def _write(path: Path, payload: bytes) -> None:
+    """Write atomically; a read-only or full cache directory only costs speed."""
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
-        os.replace(tmp, d / f"{key}.idx")
+        os.replace(tmp, path)
     except OSError:
-        pass  # a read-only or full cache directory only costs speed
+        pass
 
 
 def load_blob(key: str) -> bytes | None:
@@ -98,13 +102,5 @@ def load_blob(key: str) -> bytes | None:
 
 def store_blob(key: str, data: bytes) -> None:
     d = cache_dir()
-    if d is None:
-        return
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, d / f"{key}.btf")
-    except OSError:
-        pass
+    if d is not None:
+        _write(d / f"{key}.btf", data)
