@@ -162,3 +162,25 @@ def test_internal_failure_becomes_a_diagnostic(monkeypatch, tmp_path) -> None:
     m = analyze(str(tmp_path / "x.bpf.c"), "int x;", SourceOptions())
     assert [d.code for d in m.diagnostics] == ["internal-error"]
     assert "RuntimeError: boom" in m.diagnostics[0].message and m.accesses == []
+
+
+def test_without_vmlinux_h_kernel_types_are_not_judged(primary, tmp_path) -> None:
+    # the types come from system headers (not read), whose pt_regs has `rdi`, not `di`
+    text = """\
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+struct mine___x { int a; } __attribute__((preserve_access_index));
+SEC("kprobe/do_exit")
+int p(struct pt_regs *ctx)
+{
+	struct timespec ts;
+	struct mine___x *m = (void *)ctx;
+	return PT_REGS_PARM1_CORE(ctx) + ctx->rdi + m->b;
+}
+"""
+    m = analyze(str(tmp_path / "legacy.bpf.c"), text, SourceOptions(primary=primary))
+    assert m.arch == "x86"
+    assert [(d.code, d.data.get("member")) for d in m.diagnostics] == [("unknown-member", "b")]

@@ -164,7 +164,9 @@ class SourceDiagnostic:
 
 @dataclass(eq=False)
 class LocalTypeInfo:
-    """Where a type of the program's own BTF was defined, and whether it relocates."""
+    """Where a type of the program's own BTF was defined, and whether it relocates.
+
+    ``path`` is ``<bpf/NAME.h>`` for the definitions of the built-in libbpf headers."""
 
     type_id: int
     name: str

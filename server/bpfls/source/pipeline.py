@@ -136,7 +136,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
     t3 = time.perf_counter()
 
     tu = TranslationUnit(local, lt, res.macros, diagnostics, base_pai=res.base_pai,
-                         has_base=base is not None)
+                         has_base=base is not None and res.vmlinux is not None)
     order: list[str] = []
     for u, root in trees:
         _collect_toplevel(tu, u, root, order)

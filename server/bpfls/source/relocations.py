@@ -139,6 +139,9 @@ class TranslationUnit:
         self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
         self.diagnostics = diagnostics
         self.base_pai = base_pai
+        #: the kernel types the program uses are those of the base (vmlinux.h is included): a
+        #: type or member missing there is a mistake (without vmlinux.h they may come from
+        #: system headers, which are not read)
         self.has_base = has_base
         self.start_id = local.start_id
         self.globals: dict[str, EType | None] = {}
@@ -1180,6 +1183,8 @@ class FunctionWalker:
 
     # -- diagnostics -----------------------------------------------------------------------
     def _unknown_member(self, rec, name: str, rng: Range, paths: dict) -> None:
+        if rec.id < self.tu.start_id and not self.tu.has_base:
+            return
         tname = self.types.name(rec.id)
         if not rec.name:
             tname = tname or "<anonymous>"

@@ -18,6 +18,7 @@ from bpfls.btf import Btf
 from bpfls.btf.cache import cache_dir
 
 FORMAT_VERSION = 1
+MEMORY_ENTRIES = 4  # headers kept decoded in memory (one per architecture is typical)
 _MEMORY: dict[str, Btf] = {}
 _LOCK = threading.Lock()
 
@@ -51,7 +52,7 @@ def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
         if cached is not None:
             try:
                 btf = Btf(cached.read_bytes(), path=f"{path} (cached)", origin="vmlinux.h")
-                _MEMORY[key] = btf
+                _remember(key, btf)
                 return btf
             except Exception:  # noqa: BLE001 - a bad cache entry is rebuilt
                 pass
@@ -66,8 +67,14 @@ def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
             except OSError:
                 pass
         btf = Btf(raw, path=path, origin="vmlinux.h")
-        _MEMORY[key] = btf
+        _remember(key, btf)
         return btf
+
+
+def _remember(key: str, btf: Btf) -> None:
+    while len(_MEMORY) >= MEMORY_ENTRIES:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[key] = btf
 
 
 def header_to_btf(path: str, data: bytes) -> bytes:
