@@ -85,6 +85,26 @@ PROGRAM_MACROS = {
     "BPF_USDT": "usdt",
 }
 
+#: BPF helpers (bpf_helper_defs.h) that return pointers to kernel types: expressions like
+#: ``bpf_get_current_task_btf()->pid`` relocate through them
+HELPER_RETURNS = {
+    "bpf_get_current_task_btf": "struct task_struct *",
+    "bpf_skc_to_tcp6_sock": "struct tcp6_sock *",
+    "bpf_skc_to_tcp_sock": "struct tcp_sock *",
+    "bpf_skc_to_tcp_timewait_sock": "struct tcp_timewait_sock *",
+    "bpf_skc_to_tcp_request_sock": "struct tcp_request_sock *",
+    "bpf_skc_to_udp6_sock": "struct udp6_sock *",
+    "bpf_skc_to_unix_sock": "struct unix_sock *",
+    "bpf_skc_to_mptcp_sock": "struct mptcp_sock *",
+    "bpf_sock_from_file": "struct socket *",
+    "bpf_sk_fullsock": "struct bpf_sock *",
+    "bpf_tcp_sock": "struct bpf_tcp_sock *",
+    "bpf_get_listener_sock": "struct bpf_sock *",
+    "bpf_sk_lookup_tcp": "struct bpf_sock *",
+    "bpf_sk_lookup_udp": "struct bpf_sock *",
+    "bpf_skc_lookup_tcp": "struct bpf_sock *",
+}
+
 CORE_INTRINSICS = frozenset(CORE_READ_MACROS) | frozenset(CORE_READ_FUNCS) | BITFIELD_MACROS \
     | frozenset(FIELD_INFO_MACROS) | frozenset(TYPE_INFO_MACROS) | frozenset(ENUM_INFO_MACROS) \
     | frozenset({"bpf_core_cast"})

@@ -397,8 +397,11 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node) -> None:
     desc = lt.desc_of_type(ty, unit, n)
     for d in n.children_by_field_name("declarator"):
         decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
-        if decl is not None and decl.type == "function_declarator":
-            continue
         name, dd, _ = lt.apply_declarator(desc, decl, unit)
-        if name:
+        if not name:
+            continue
+        if dd[0] == "fn":
+            # a prototype (kfuncs: `extern struct task_struct *bpf_task_acquire(...) __ksym;`)
+            tu.prototypes.setdefault(name, etype_of_desc(dd[1]))
+        else:
             tu.globals[name] = etype_of_desc(dd)

@@ -46,7 +46,7 @@ from bpfls.source.model import (
     SourceDiagnostic,
 )
 from bpfls.source.ppexpr import EvalError, parse_int_literal
-from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok
+from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok, tokenize
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -145,6 +145,7 @@ class TranslationUnit:
         self.has_base = has_base
         self.start_id = local.start_id
         self.globals: dict[str, EType | None] = {}
+        self.prototypes: dict[str, EType | None] = {}  # declared, not defined, functions
         self.global_guards: dict[str, Guard] = {}
         self.functions: dict[str, FunctionDef] = {}
         self.call_sites: list[tuple[str, str, Guard]] = []
@@ -1080,6 +1081,13 @@ class FunctionWalker:
             return Val(None)
         if name in _TERMINATORS:
             return NONE
+        if name is not None:
+            if name in tu.prototypes:
+                return Val(tu.prototypes[name])
+            ret = catalogue.HELPER_RETURNS.get(name)
+            if ret is not None:
+                d = tu.lt.desc_from_tokens(tokenize(ret.encode()))
+                return Val(etype_of_desc(d) if d is not None else None)
         return Val(None)
 
     def _call_end(self, n: Node) -> int:
