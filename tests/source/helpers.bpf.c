@@ -14,7 +14,10 @@ int BPF_PROG(helpers, bool preempt, struct task_struct *prev, struct task_struct
 {
 	struct task_struct *t;
 
+	__auto_type cur = bpf_get_current_task_btf();
+
 	out[0] = bpf_get_current_task_btf()->tgid;
+	out[2] = cur->flags;
 	t = bpf_task_from_pid(1);
 	if (t) {
 		out[1] = bpf_task_from_pid(2)->prio;
@@ -26,5 +29,6 @@ int BPF_PROG(helpers, bool preempt, struct task_struct *prev, struct task_struct
 char LICENSE[] SEC("license") = "GPL";
 
 // Relocations clang 16 emits for this file (checked by tests/test_source_oracle.py):
+//@ byte_off struct task_struct.flags 0:5
 //@ byte_off struct task_struct.prio 0:15
 //@ byte_off struct task_struct.tgid 0:89

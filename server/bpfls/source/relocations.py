@@ -606,8 +606,11 @@ class FunctionWalker:
 
     def declaration(self, n: Node, typeof_desc: tuple | None = None) -> None:
         ty = n.child_by_field_name("type")
+        auto = ty is not None and ty.type == "type_identifier" and self.text(ty) == "__auto_type"
         if typeof_desc is not None:
             desc: tuple | None = typeof_desc
+        elif auto:
+            desc = ("id", 0)  # replaced by each initializer's type below
         else:
             desc = self.tu.lt.desc_of_type(ty, self.src.unit, n, self._typeof) \
                 if ty is not None else None
@@ -626,6 +629,8 @@ class FunctionWalker:
                 else:
                     v = self.expr(value)
                     g = v.guard
+                    if auto:
+                        et = v.et
             if name:
                 self.scopes[-1][name] = et
                 if g is not None:
