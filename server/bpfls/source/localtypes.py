@@ -22,7 +22,7 @@ from bpfls.btf import Btf, BtfError, Kind
 from bpfls.source.btfwriter import BtfWriter
 from bpfls.source.layout import FieldSpec, layout
 from bpfls.source.macros import Expander, MacroDef
-from bpfls.source.model import ERROR, LocalTypeInfo, Range, SourceDiagnostic
+from bpfls.source.model import LocalTypeInfo, Range, SourceDiagnostic
 from bpfls.source.ppexpr import ConstEval, EvalError
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, tokenize
 
@@ -800,11 +800,7 @@ class LocalTypes:
 
     def _note(self, tid: int, name: str, kind: str, unit: FileUnit, node: Node,
               pai: bool) -> None:
-        if unit.virtual:
-            path = unit.path
-        else:
-            path = unit.path
-        self.info[tid] = LocalTypeInfo(tid, name, kind, path, _range(node), pai)
+        self.info[tid] = LocalTypeInfo(tid, name, kind, unit.path, _range(node), pai)
 
     def _desc_pai(self, d: Desc) -> bool:
         while d[0] == "cv":
@@ -1021,7 +1017,3 @@ def base_enumerators(btf: Btf) -> dict[str, tuple[int, int, int]]:
     _ENUM_CACHE[btf] = idx
     return idx
 
-
-def diag_unknown_type(unit: FileUnit, node: Node, spelling: str) -> SourceDiagnostic:
-    return SourceDiagnostic("unknown-type", f"unknown type '{spelling}'", unit.path,
-                            _range(node), ERROR, {"type": spelling})

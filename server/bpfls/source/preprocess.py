@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 from bpfls.source import catalogue
 from bpfls.source.macros import Expander, MacroDef, parse_define
-from bpfls.source.model import ERROR, INFO, WARNING, Range, SourceDiagnostic
+from bpfls.source.model import ERROR, WARNING, Range, SourceDiagnostic
 from bpfls.source.ppexpr import ConstEval, EvalError
-from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok, tokenize
+from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, tokenize
 
 MAX_INCLUDE_DEPTH = 64
 VMLINUX_RE = re.compile(r"^vmlinux(?:[-_.][\w.-]*)?\.h$")
@@ -509,5 +509,4 @@ def _num(v: int, at: Tok) -> Tok:
     return Tok(NUMBER, str(v), at.start, at.end, at.space, at.origin)
 
 
-__all__ = ["FileUnit", "IncludeRef", "PPResult", "Preprocessor", "line_starts_of", "INFO",
-           "PUNCT"]
+__all__ = ["FileUnit", "IncludeRef", "PPResult", "Preprocessor", "line_starts_of"]

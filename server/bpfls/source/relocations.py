@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bpfls.btf import Btf, BtfError, Kind
+from bpfls.btf import Btf, Kind
 from bpfls.core.relo import Relocation, ReloKind
 from bpfls.source import catalogue
 from bpfls.source.cparse import parse
@@ -34,10 +34,9 @@ from bpfls.source.exprtypes import (
     snippet_from_tokens,
 )
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
-from bpfls.source.macros import Expander, MacroDef, split_args
+from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.model import (
     ERROR,
-    WARNING,
     Accessor,
     CoreAccess,
     FunctionInfo,
@@ -46,7 +45,7 @@ from bpfls.source.model import (
     SourceDiagnostic,
 )
 from bpfls.source.ppexpr import EvalError, parse_int_literal
-from bpfls.source.pptokens import IDENT, NUMBER, PUNCT, STRING, Tok, tokenize
+from bpfls.source.pptokens import IDENT, Tok, tokenize
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -276,7 +275,6 @@ def _remap_guard(g: Guard | None, remap: dict[int, CoreAccess]) -> Guard | None:
     return Guard(g.op, tuple(_remap_guard(a, remap) for a in g.args))  # type: ignore[misc]
 
 
-_ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="})
 _TERMINATORS = frozenset({"__builtin_unreachable", "__builtin_trap", "__bpf_unreachable",
                           "bpf_unreachable"})
 
@@ -763,8 +761,7 @@ class FunctionWalker:
             return v
         if t in ("number_literal",):
             try:
-                return Val(EType(self.tu.lt.int_type("int")) if False else None,
-                           const=parse_int_literal(self.text(n))[0])
+                return Val(None, const=parse_int_literal(self.text(n))[0])
             except EvalError:
                 return NONE
         if t in ("true",):
@@ -1286,5 +1283,4 @@ def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:
     return EType(tid, 1) if tid is not None else None
 
 
-__all__ = ["Chain", "FunctionDef", "FunctionWalker", "TranslationUnit", "Val", "WARNING",
-           "NUMBER", "PUNCT", "STRING", "Tok", "split_args", "BtfError"]
+__all__ = ["CachedFunction", "Chain", "FunctionDef", "FunctionWalker", "TranslationUnit", "Val"]
