@@ -272,3 +272,11 @@ def test_const_eval() -> None:
         ev("Y", ident=lambda n: None)
     assert parse_int_literal("0x10UL") == (16, True)
     assert parse_int_literal("1'000") == (1000, False)
+
+
+def test_bom_and_crlf(tmp_path) -> None:
+    text = "\ufeff#define X 1\r\n#if X\r\nint yes;\r\n#else\r\nint no;\r\n#endif\r\n"
+    res = run(text, tmp_path)
+    code = active_code(res)
+    assert "int yes;" in code and "int no;" not in code
+    assert "X" in res.macros and not res.diagnostics

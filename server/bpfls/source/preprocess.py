@@ -97,7 +97,7 @@ def line_starts_of(data: bytes | bytearray) -> list[int]:
     return starts
 
 
-_DIRECTIVE_RE = re.compile(rb"^[ \t\f\v]*#", re.M)
+_DIRECTIVE_RE = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f\v]*#", re.M)  # a BOM may come first
 _SKIP_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
                       rb"|//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)", re.S)
 _BLANK = bytes(10 if c == 10 else 32 for c in range(256))
@@ -239,7 +239,8 @@ class Preprocessor:
             next_line = j + 1
             line = data[s:le]
             _blank(code, s, le)
-            toks = _directive_tokens(line, s)
+            hash_at = m.end() - 1
+            toks = _directive_tokens(data[hash_at:le], hash_at)
             # toks[0] is '#'
             name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
             rest = toks[2:]
