@@ -26,19 +26,24 @@ so re-analysing after an edit only walks the functions whose text or environment
 - ``accesses``: list of :class:`CoreAccess`, in source order, one per relocation clang emits:
   ``relocation`` (:class:`bpfls.core.relo.Relocation`), ``kind``, ``spec``, ``access_str``,
   ``path``, ``range`` (the member/type/enumerator token), ``expr_range`` (whole
-  expression or macro call), ``accessors`` (each named step with its range), ``function``,
+  expression or macro call), ``accessors`` (each member named on the way, with its range),
+  ``function``,
   ``macro`` (``"direct"``, ``"BPF_CORE_READ"``, ``"bpf_core_field_exists"``,
   ``"BPF_KPROBE"``...), ``load``/``store``/``load_size`` (direct memory access),
   ``probe_read``/``read_size``/``user`` (``bpf_probe_read_*``), ``guard``
-  (:class:`Guard`), ``reachable``, ``check`` (an existence check), ``guarded`` (indices of
-  the accesses an existence check guards), ``index``, ``repeat``.
+  (:class:`Guard`: the existence checks under which it runs, its callers' included),
+  ``reachable`` (from a ``SEC`` program or a global function), ``check`` (an existence check),
+  ``guarded`` (indices of the accesses an existence check guards), ``index``, ``repeat``.
 - ``functions``: name → :class:`FunctionInfo` (``section``, ``is_static``, ``macro``,
   ``reachable``, ``calls``, ``range``, ``name_range``, ``is_program``, ``is_root``).
 - ``diagnostics``: list of :class:`SourceDiagnostic` (``code``, ``message``, ``path``,
   ``range``, ``severity``, ``data``). Codes: ``unknown-member`` (data: ``member``, ``type``,
   ``type_id``, ``candidates``), ``unknown-type``, ``unknown-enumerator``, ``not-an-enum``,
   ``bad-accessor``, ``not-a-pointer``, ``incomplete-type``, ``include-not-found``,
-  ``preprocessor``, ``preprocessor-error``, ``vmlinux-h``, ``read-error``.
+  ``include-depth``, ``preprocessor``, ``preprocessor-error``, ``preprocessor-warning``,
+  ``vmlinux-h``, ``read-error``, ``internal-error``. Kernel types and members are judged
+  only when the program includes ``vmlinux.h`` (otherwise they may come from system headers,
+  which are not read).
 - ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
   ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
   ``base_preserve_access_index``, ``arch`` (given or guessed from the primary kernel),
