@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shlex
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from oracle import libbpf_relocations
 
 import bpfls.btf
 from bpfls.btf import Kind
@@ -30,7 +30,6 @@ from conftest import ROOT, SAMPLE_DIR, require_tool, run_bpftool
 CORPUS_DIR = ROOT / "tests" / "source"
 PROGRAMS = sorted(CORPUS_DIR.glob("*.bpf.c"))
 PRIMARY = SAMPLE_DIR / "6.12-amd64.btf.xz"
-_RELO_LINE = re.compile(r"relo #\d+: <(\w+)> \[\d+\] (.*?)(?: \(([\d:]+) @ offset [\d.]+\))?$")
 
 
 def corpus_flags(path: Path) -> list[str]:
@@ -100,47 +99,37 @@ def _multiarch_includes() -> list[str]:
             if os.path.exists(os.path.join(d, "asm", "errno.h"))]
 
 
-def _libbpf_relocations(log: str) -> set[tuple[str, str, str]]:
-    out = set()
-    for line in log.splitlines():
-        i = line.find("relo #")
-        if i < 0:
-            continue
-        m = _RELO_LINE.match(line[i:])
-        if m is None:
-            continue
-        kind, spec, access = m.group(1), m.group(2), m.group(3) or ""
-        spec = re.sub(r" = -?\d+$", "", spec)
-        out.add((kind, spec, access if KIND_BY_NAME[kind].is_field else ""))
-    return out
+def _libbpf_relocations(bpftool: str, obj: Path, raw: Path) -> set[tuple[str, str, str]]:
+    return {(r.kind, r.spec, r.access if KIND_BY_NAME[r.kind].is_field else "")
+            for r in libbpf_relocations(bpftool, obj, raw)}
 
 
-@pytest.fixture(scope="session")
-def clang_corpus(tmp_path_factory, raw_sample, bpftool):
-    """Every corpus program compiled once: path → (object, relocations libbpf reads)."""
-    clang = require_tool("clang-16")
-    work = tmp_path_factory.mktemp("corpus")
-    raw = raw_sample(PRIMARY)
+def _build_all(bpftool: str, clang: str, work: Path, raw: Path, programs: list[Path],
+               arch: str, flags) -> dict:
+    """Compile each program against ``raw``'s vmlinux.h; path → (object or None, relocations
+    libbpf reads, or clang's error text)."""
     (work / "vmlinux.h").write_text(run_bpftool(bpftool, "btf", "dump", "file", str(raw),
                                                 "format", "c"))
     extra = _multiarch_includes()
 
     def build(path: Path):
         obj = work / (path.name.removesuffix(".c") + ".o")
-        cmd = [clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", f"-I{work}",
-               f"-I{CORPUS_DIR / 'include'}", *extra, *corpus_flags(path), "-c", str(path),
-               "-o", str(obj)]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}",
+                            f"-I{work}", f"-I{CORPUS_DIR / 'include'}", *extra, *flags(path),
+                            "-c", str(path), "-o", str(obj)], capture_output=True, text=True)
         if r.returncode:
             return path, None, r.stderr
-        out = work / (path.name + ".min.btf")
-        r = subprocess.run([bpftool, "-d", "gen", "min_core_btf", str(raw), str(out), str(obj)],
-                           capture_output=True, text=True)
-        return path, obj, _libbpf_relocations(r.stdout + r.stderr)
+        return path, obj, _libbpf_relocations(bpftool, obj, raw)
 
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        results = list(pool.map(build, PROGRAMS))
-    return {p: (obj, relos) for p, obj, relos in results}
+        return {p: (obj, relos) for p, obj, relos in pool.map(build, programs)}
+
+
+@pytest.fixture(scope="session")
+def clang_corpus(tmp_path_factory, raw_sample, bpftool):
+    """Every corpus program compiled once: path → (object, relocations libbpf reads)."""
+    return _build_all(bpftool, require_tool("clang-16"), tmp_path_factory.mktemp("corpus"),
+                      raw_sample(PRIMARY), PROGRAMS, "x86", corpus_flags)
 
 
 @pytest.mark.oracle
@@ -188,27 +177,9 @@ ARM64 = SAMPLE_DIR / "6.12-arm64.btf.xz"
 
 @pytest.fixture(scope="session")
 def clang_arm64(tmp_path_factory, raw_sample, bpftool):
-    clang = require_tool("clang-16")
-    work = tmp_path_factory.mktemp("corpus-arm64")
-    raw = raw_sample(ARM64)
-    (work / "vmlinux.h").write_text(run_bpftool(bpftool, "btf", "dump", "file", str(raw),
-                                                "format", "c"))
-    extra = _multiarch_includes()
-
-    def build(path: Path):
-        obj = work / (path.name.removesuffix(".c") + ".o")
-        r = subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_arm64",
-                            f"-I{work}", f"-I{CORPUS_DIR / 'include'}", *extra, "-c", str(path),
-                            "-o", str(obj)], capture_output=True, text=True)
-        if r.returncode:
-            return path, r.stderr
-        r = subprocess.run([bpftool, "-d", "gen", "min_core_btf", str(raw),
-                            str(work / (path.name + ".min.btf")), str(obj)],
-                           capture_output=True, text=True)
-        return path, _libbpf_relocations(r.stdout + r.stderr)
-
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return dict(pool.map(build, ARM64_PROGRAMS))
+    built = _build_all(bpftool, require_tool("clang-16"), tmp_path_factory.mktemp("corpus-arm64"),
+                       raw_sample(ARM64), ARM64_PROGRAMS, "arm64", lambda path: [])
+    return {p: relos for p, (_, relos) in built.items()}  # relocations, or clang's error
 
 
 @pytest.mark.oracle

@@ -57,6 +57,7 @@ unguarded.
 Positions are 0-based lines and UTF-8 byte columns.
 """
 
+from bpfls.core.spec import format_spec
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard
 from bpfls.source.model import (
     Accessor,
@@ -69,7 +70,6 @@ from bpfls.source.model import (
     SourceModel,
 )
 from bpfls.source.pipeline import SourceOptions, analyze, clear_caches
-from bpfls.source.specs import format_spec
 
 __all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FunctionInfo", "Guard",
            "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",

@@ -94,7 +94,7 @@ class CoreAccess:
     @property
     def spec(self) -> str:
         """libbpf's human form: ``struct task_struct.real_parent``, ``enum e::V``, ``struct s``."""
-        from bpfls.source.specs import format_spec
+        from bpfls.core.spec import format_spec
 
         return format_spec(self.relocation)
 
