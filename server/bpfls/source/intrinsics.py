@@ -19,7 +19,7 @@ from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
 from bpfls.source.guards import Guard
 from bpfls.source.macros import Expander
 from bpfls.source.model import Range
-from bpfls.source.pptokens import IDENT, PUNCT, Tok
+from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren
 from bpfls.source.relocations import (
     _EXPR_STMT_PREFIX,
     _EXPR_STMT_SUFFIX,
@@ -302,25 +302,13 @@ def _strip_address(toks: list[Tok]) -> list[Tok] | None:
     """The operand of a leading ``&`` (after parentheses), else None."""
     t = toks
     for _ in range(8):
-        if len(t) >= 2 and t[0].text == "(" and _matching(t, 0) == len(t) - 1:
+        if len(t) >= 2 and t[0].text == "(" and matching_paren(t, 0) == len(t) - 1:
             t = t[1:-1]
             continue
         break
     if t and t[0].text == "&" and t[0].kind == PUNCT:
         return t[1:]
     return None
-
-
-def _matching(toks: list[Tok], i: int) -> int:
-    depth = 0
-    for j in range(i, len(toks)):
-        if toks[j].text == "(":
-            depth += 1
-        elif toks[j].text == ")":
-            depth -= 1
-            if depth == 0:
-                return j
-    return -1
 
 
 def eval_size(w: FunctionWalker, toks: list[Tok]) -> int | None:
@@ -331,7 +319,7 @@ def eval_size(w: FunctionWalker, toks: list[Tok]) -> int | None:
         return v
     if toks and toks[0].text == "sizeof":
         inner = toks[1:]
-        if inner and inner[0].text == "(" and _matching(inner, 0) == len(inner) - 1:
+        if inner and inner[0].text == "(" and matching_paren(inner, 0) == len(inner) - 1:
             inner = inner[1:-1]
         d = lt.desc_from_tokens(inner)
         if d is not None and d[0] != "unknown":
@@ -592,7 +580,7 @@ def raw_type_builtin(w: FunctionWalker, name: str, args: list[Arg]) -> Val:
     # *(typeof(T) *)V  or  *(T *)V
     if not toks or toks[0].text != "*" or len(toks) < 4 or toks[1].text != "(":
         return NONE
-    close = _matching(toks, 1)
+    close = matching_paren(toks, 1)
     if close < 0:
         return NONE
     inner = toks[2:close]
@@ -606,7 +594,7 @@ def raw_type_builtin(w: FunctionWalker, name: str, args: list[Arg]) -> Val:
 
 def _unwrap_typeof(toks: list[Tok]) -> list[Tok]:
     if len(toks) >= 3 and toks[0].text in ("typeof", "__typeof__", "__typeof") and \
-            toks[1].text == "(" and _matching(toks, 1) == len(toks) - 1:
+            toks[1].text == "(" and matching_paren(toks, 1) == len(toks) - 1:
         return toks[2:-1]
     return toks
 

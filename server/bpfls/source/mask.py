@@ -14,7 +14,7 @@ import re
 
 from bpfls.source import catalogue
 from bpfls.source.macros import Expander, MacroDef
-from bpfls.source.pptokens import IDENT, PUNCT, STRING, Tok, tokenize
+from bpfls.source.pptokens import IDENT, PUNCT, STRING, Tok, matching_paren, tokenize
 from bpfls.source.preprocess import FileUnit
 
 _KEEP = ("static", "extern", "const", "volatile")
@@ -49,16 +49,9 @@ def _classify(m: MacroDef, macros: dict[str, MacroDef]) -> tuple[str, str] | Non
             i += 1
             continue
         if t.kind == IDENT and t.text in _ATTR and i + 1 < n and body[i + 1].text == "(":
-            depth = 0
-            j = i + 1
-            while j < n:
-                if body[j].text == "(":
-                    depth += 1
-                elif body[j].text == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
+            j = matching_paren(body, i + 1)
+            if j < 0:
+                j = n
             attrs.append(" ".join(x.text for x in body[i:j + 1]))
             i = j + 1
             continue

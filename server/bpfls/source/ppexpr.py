@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bpfls.source.pptokens import CHAR, IDENT, NUMBER, PUNCT, STRING, Tok
+from bpfls.source.pptokens import CHAR, IDENT, NUMBER, PUNCT, STRING, Tok, matching_paren
 
 MASK = (1 << 64) - 1
 
@@ -121,16 +121,10 @@ class ConstEval:
 
     def _matching(self, start: int) -> int:
         """Index of the ')' matching the '(' at ``start``."""
-        depth = 0
-        for j in range(start, len(self.toks)):
-            tx = self.toks[j].text
-            if tx == "(":
-                depth += 1
-            elif tx == ")":
-                depth -= 1
-                if depth == 0:
-                    return j
-        raise EvalError("unbalanced parentheses")
+        j = matching_paren(self.toks, start)
+        if j < 0:
+            raise EvalError("unbalanced parentheses")
+        return j
 
     # -- grammar ---------------------------------------------------------------------------
     def expr(self) -> tuple[int, bool]:

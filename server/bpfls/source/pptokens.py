@@ -77,6 +77,20 @@ def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]
     return out
 
 
+def matching_paren(toks: list[Tok], i: int) -> int:
+    """Index of the ')' that closes the '(' at ``toks[i]``, or -1 when it is never closed."""
+    depth = 0
+    for j in range(i, len(toks)):
+        tx = toks[j].text
+        if tx == "(":
+            depth += 1
+        elif tx == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
 def tokens_text(toks: list[Tok]) -> str:
     """Spell tokens back out (a space where there was one, or where needed to keep tokens apart)."""
     parts: list[str] = []

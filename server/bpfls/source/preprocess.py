@@ -25,7 +25,7 @@ from bpfls.source import catalogue
 from bpfls.source.macros import Expander, MacroDef, parse_define
 from bpfls.source.model import ERROR, WARNING, Range, SourceDiagnostic
 from bpfls.source.ppexpr import ConstEval, EvalError
-from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, tokenize
+from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
 
 MAX_INCLUDE_DEPTH = 64
 VMLINUX_RE = re.compile(r"^vmlinux(?:[-_.][\w.-]*)?\.h$")
@@ -462,16 +462,9 @@ class Preprocessor:
                 out.append(_num(int(self._defined(name)), t))
                 continue
             if t.kind == IDENT and t.text in _HAS_FORMS and i + 1 < n and toks[i + 1].text == "(":
-                depth = 0
-                j = i + 1
-                while j < n:
-                    if toks[j].text == "(":
-                        depth += 1
-                    elif toks[j].text == ")":
-                        depth -= 1
-                        if depth == 0:
-                            break
-                    j += 1
+                j = matching_paren(toks, i + 1)
+                if j < 0:
+                    j = n
                 inner = toks[i + 2:j]
                 out.append(_num(self._has(t.text, inner, unit), t))
                 i = j + 1
