@@ -47,17 +47,21 @@ class Header:
         self.layout_off = self.layout_len = 0
 
 
+def byte_order(data: bytes | memoryview, path: str | None, what: str) -> str:
+    """'<' or '>' from the 0xeb9f magic that starts BTF and .BTF.ext data."""
+    magic_le = struct.unpack_from("<H", data, 0)[0]
+    if magic_le == BTF_MAGIC:
+        return "<"
+    if magic_le == 0x9FEB:
+        return ">"
+    raise BtfError(f"{what}: bad magic 0x{magic_le:04x} (expected 0xeb9f)", path, 0)
+
+
 def parse_header(data: bytes | memoryview, path: str | None) -> tuple[Header, str]:
     """Validate the BTF header and section bounds; return it and the byte order ('<' or '>')."""
     if len(data) < 4:
         raise BtfError(f"file too short for a BTF header ({len(data)} bytes)", path, 0)
-    magic_le = struct.unpack_from("<H", data, 0)[0]
-    if magic_le == BTF_MAGIC:
-        order = "<"
-    elif magic_le == 0x9FEB:
-        order = ">"
-    else:
-        raise BtfError(f"not BTF: bad magic 0x{magic_le:04x} (expected 0xeb9f)", path, 0)
+    order = byte_order(data, path, "not BTF")
     if len(data) < HEADER_LEN:
         raise BtfError(f"truncated BTF header: {len(data)} bytes, need {HEADER_LEN}", path, 0)
     hdr = Header(*struct.unpack_from(order + "HBBIIIII", data, 0))

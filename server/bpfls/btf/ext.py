@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from bpfls.btf import load_bytes
-from bpfls.btf.btf import Btf
+from bpfls.btf.btf import Btf, byte_order
 from bpfls.btf.errors import BtfError
 from bpfls.btf.files import ELF_MAGIC, elf_sections, read_file
 from bpfls.core.patch import Insn
 from bpfls.core.relo import Relocation, ReloKind
 from bpfls.core.spec import SpecError, parse_access_str
 
-EXT_MAGIC = 0xEB9F
 MIN_HDR_LEN = 24
 CORE_HDR_LEN = 32
 LINE_INFO_MIN_REC = 16
@@ -177,13 +176,7 @@ def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>") -> BtfExtInfo:
     """Decode a ``.BTF.ext`` section whose strings live in ``btf``."""
     if len(data) < 8:
         raise BtfError(f".BTF.ext too short for a header ({len(data)} bytes)", path, 0)
-    magic_le = struct.unpack_from("<H", data, 0)[0]
-    if magic_le == EXT_MAGIC:
-        order = "<"
-    elif magic_le == 0x9FEB:
-        order = ">"
-    else:
-        raise BtfError(f".BTF.ext: bad magic 0x{magic_le:04x} (expected 0xeb9f)", path, 0)
+    order = byte_order(data, path, ".BTF.ext")
     version, flags, hdr_len = struct.unpack_from(order + "BBI", data, 2)
     if version != 1:
         raise BtfError(f".BTF.ext: unsupported version {version}", path, 2)
