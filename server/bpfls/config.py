@@ -45,6 +45,8 @@ class Config:
     defines: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # the bpfls.toml this came from, if any
+    undefines: tuple[str, ...] = ()
+    compile_flags: str | None = None  # the compile_commands.json / compile_flags.txt merged in
 
     def kernel(self, name: str) -> KernelSpec | None:
         for k in self.kernels:
@@ -159,21 +161,57 @@ def _version_key(name: str) -> tuple:
     return parts
 
 
-def default_kernels() -> tuple[tuple[KernelSpec, ...], str | None]:
-    """The bundled sample kernels (primary: the newest for this machine's architecture, else
-    the newest) plus the running kernel as ``host`` when it exposes BTF."""
+#: ``__TARGET_ARCH_*`` suffix / ``uname -m`` → the Debian architecture names the bundled
+#: sample kernels carry
+_DEB_ARCH = {"x86": "amd64", "x86_64": "amd64", "amd64": "amd64", "arm64": "arm64",
+             "aarch64": "arm64"}
+
+
+def target_arch(defines: tuple[str, ...] | list[str]) -> str | None:
+    """The Debian architecture a ``-D__TARGET_ARCH_*`` among ``defines`` selects."""
+    arch = None
+    for d in defines:
+        name = d.partition("=")[0].strip()
+        if name.startswith("__TARGET_ARCH_"):
+            arch = _DEB_ARCH.get(name.removeprefix("__TARGET_ARCH_"), arch)
+    return arch
+
+
+def default_kernels(arch: str | None = None) -> tuple[tuple[KernelSpec, ...], str | None]:
+    """The bundled sample kernels of one architecture (``arch``: ``amd64``/``arm64``; by
+    default this machine's), primary the newest, plus the running kernel as ``host`` when it
+    exposes BTF and is of that architecture. A program built for x86 reads ``struct pt_regs``
+    the x86 way, so judging it on arm64 kernels would only report noise."""
     import platform
 
+    machine = _DEB_ARCH.get(platform.machine(), "amd64")
+    arch = arch or machine
     files = sorted(sample_kernel_dir().glob("*.btf.xz"))
     specs = [KernelSpec(f.name.removesuffix(".btf.xz"), str(f)) for f in files]
+    specs = [k for k in specs if k.name.endswith("-" + arch)] or specs
     primary = None
     if specs:
-        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
-        newest = max(specs, key=lambda k: (_version_key(k.name), k.name.endswith(arch)))
-        primary = newest.name
-    if Path(HOST_BTF).exists():
+        primary = max(specs, key=lambda k: _version_key(k.name)).name
+    if Path(HOST_BTF).exists() and arch == machine:
         specs.append(KernelSpec("host", HOST_BTF))
     return tuple(specs), primary
+
+
+def with_compile_flags(cfg: Config, source_path: str | Path) -> Config:
+    """``cfg`` plus the include paths and macros ``compile_commands.json`` /
+    ``compile_flags.txt`` give ``source_path``. Configured includes come first (they are
+    searched first); configured defines come last (they win)."""
+    from bpfls.compdb import CompileDbError, find_compile_flags
+
+    try:
+        flags = find_compile_flags(source_path)
+    except CompileDbError as e:
+        raise ConfigError(str(e)) from None
+    if flags is None:
+        return cfg
+    include = cfg.include + tuple(p for p in flags.include if p not in cfg.include)
+    return replace(cfg, include=include, defines=flags.defines + cfg.defines,
+                   undefines=flags.undefines + cfg.undefines, compile_flags=flags.source)
 
 
 def effective_config(source_path: str | Path | None, *, config_file: str | None = None,
@@ -191,8 +229,13 @@ def effective_config(source_path: str | Path | None, *, config_file: str | None 
                                          for n, p in kernels))
         if cfg.primary and cfg.primary not in {k.name for k in cfg.kernels}:
             cfg = replace(cfg, primary=None)
+    if defines:
+        cfg = replace(cfg, defines=cfg.defines + tuple(defines))
     if not cfg.kernels:
-        specs, default_primary = default_kernels()
+        arch = target_arch(cfg.defines)
+        if arch is None and source_path is not None:
+            arch = target_arch(with_compile_flags(cfg, source_path).defines)
+        specs, default_primary = default_kernels(arch)
         cfg = replace(cfg, kernels=specs, primary=cfg.primary or default_primary)
     if primary is not None:
         if primary not in {k.name for k in cfg.kernels}:
@@ -201,8 +244,6 @@ def effective_config(source_path: str | Path | None, *, config_file: str | None 
         cfg = replace(cfg, primary=primary)
     if include:
         cfg = replace(cfg, include=tuple(str(Path(p).resolve()) for p in include) + cfg.include)
-    if defines:
-        cfg = replace(cfg, defines=cfg.defines + tuple(defines))
     return cfg
 
 

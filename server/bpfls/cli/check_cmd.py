@@ -11,7 +11,7 @@ import os
 import sys
 
 from bpfls.analysis.diagnostics import Severity
-from bpfls.config import ConfigError, define_map, effective_config
+from bpfls.config import ConfigError, define_map, effective_config, with_compile_flags
 from bpfls.kernels import guess_arch, load_kernels
 
 _FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
@@ -68,10 +68,17 @@ def run(args: argparse.Namespace) -> int:
         print("bpfls: error: no kernel could be loaded", file=sys.stderr)
         return 2
     primary = kernels.primary_btf
-    options = SourceOptions(primary=primary, include_dirs=tuple(cfg.include),
-                            defines=define_map(cfg.defines), arch=guess_arch(primary))
+    arch = guess_arch(primary)
     reports = []
     for path in args.files:
+        try:
+            file_cfg = with_compile_flags(cfg, path)
+        except ConfigError as e:
+            print(f"bpfls: error: {e}", file=sys.stderr)
+            return 2
+        options = SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
+                                defines=define_map(file_cfg.defines),
+                                undefines=tuple(file_cfg.undefines), arch=arch)
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()

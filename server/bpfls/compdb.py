@@ -1,0 +1,161 @@
+"""Include paths and macros from the clangd conventions: ``compile_commands.json`` and
+``compile_flags.txt``.
+
+Like clangd, the nearest file wins, looking in the source file's directory and each parent,
+and in a ``build/`` directory beside each of them. ``compile_commands.json`` gives the flags of
+the entry for this file (or, for a file it does not list, of an entry in the same directory,
+then of any entry); ``compile_flags.txt`` holds one flag per line for every file below it.
+Relative paths are resolved against the entry's ``directory`` / the flags file's directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+COMPILE_COMMANDS = "compile_commands.json"
+COMPILE_FLAGS = "compile_flags.txt"
+
+
+class CompileDbError(Exception):
+    """A compile_commands.json / compile_flags.txt that cannot be read (one clear line)."""
+
+
+@dataclass(frozen=True)
+class CompileFlags:
+    include: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()  # NAME or NAME=VALUE, in command-line order
+    undefines: tuple[str, ...] = ()
+    source: str | None = None  # the file they came from
+
+
+_PATH_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter", "--include-directory=",
+               "-cxx-isystem")
+
+
+def parse_flags(args: list[str], directory: str | Path) -> CompileFlags:
+    """The include directories and -D/-U of one compiler command line."""
+    directory = Path(directory)
+    include: list[str] = []
+    defines: list[str] = []
+    undefines: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        value: str | None = None
+        kind = ""
+        for flag in (*_PATH_FLAGS, "-D", "-U"):
+            if a == flag.rstrip("="):
+                kind, value = flag, (args[i + 1] if i + 1 < len(args) else None)
+                i += 1
+                break
+            if a.startswith(flag) and len(a) > len(flag):
+                kind, value = flag, a[len(flag):]
+                break
+        i += 1
+        if value is None:
+            continue
+        if kind == "-D":
+            defines.append(value)
+        elif kind == "-U":
+            undefines.append(value)
+        else:
+            p = Path(value).expanduser()
+            include.append(os.path.normpath(p if p.is_absolute() else directory / p))
+    return CompileFlags(tuple(include), tuple(defines), tuple(undefines))
+
+
+def _candidates(start: Path):
+    for d in (start, *start.parents):
+        yield d
+        yield d / "build"
+
+
+_DB_CACHE: dict[str, tuple[float, list[dict]]] = {}
+
+
+def _load_db(path: Path) -> list[dict]:
+    key = str(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as e:
+        raise CompileDbError(f"{path}: cannot read: {e.strerror or e}") from None
+    hit = _DB_CACHE.get(key)
+    if hit and hit[0] == mtime:
+        return hit[1]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError as e:
+        raise CompileDbError(f"{path}: invalid JSON: {e}") from None
+    except OSError as e:
+        raise CompileDbError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not isinstance(data, list):
+        raise CompileDbError(f"{path}: expected a list of compile commands")
+    entries = [e for e in data if isinstance(e, dict) and isinstance(e.get("file"), str)]
+    _DB_CACHE[key] = (mtime, entries)
+    return entries
+
+
+def _entry_args(entry: dict) -> list[str]:
+    args = entry.get("arguments")
+    if isinstance(args, list) and all(isinstance(a, str) for a in args):
+        return args
+    command = entry.get("command")
+    if isinstance(command, str):
+        try:
+            return shlex.split(command)
+        except ValueError:
+            return command.split()
+    return []
+
+
+def _entry_file(entry: dict) -> Path:
+    directory = Path(entry.get("directory") or ".")
+    f = Path(entry["file"])
+    return Path(os.path.normpath(f if f.is_absolute() else directory / f))
+
+
+def flags_from_db(db: Path, source: Path) -> CompileFlags | None:
+    entries = _load_db(db)
+    if not entries:
+        return None
+    source = Path(os.path.normpath(source))
+    same_dir = None
+    for e in entries:
+        f = _entry_file(e)
+        if f == source:
+            chosen = e
+            break
+        if same_dir is None and f.parent == source.parent:
+            same_dir = e
+    else:
+        chosen = same_dir or entries[0]
+    flags = parse_flags(_entry_args(chosen), chosen.get("directory") or db.parent)
+    return CompileFlags(flags.include, flags.defines, flags.undefines, str(db))
+
+
+def flags_from_file(path: Path) -> CompileFlags:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise CompileDbError(f"{path}: cannot read: {e.strerror or e}") from None
+    args = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    flags = parse_flags(args, path.parent)
+    return CompileFlags(flags.include, flags.defines, flags.undefines, str(path))
+
+
+def find_compile_flags(source: str | Path) -> CompileFlags | None:
+    """The flags clangd would use for ``source`` (``None`` when there is no database)."""
+    src = Path(os.path.abspath(source))
+    start = src if src.is_dir() else src.parent
+    for d in _candidates(start):
+        db = d / COMPILE_COMMANDS
+        if db.is_file():
+            return flags_from_db(db, src)
+        cf = d / COMPILE_FLAGS
+        if cf.is_file():
+            return flags_from_file(cf)
+    return None
