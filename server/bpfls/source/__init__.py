@@ -47,7 +47,8 @@ so re-analysing after an edit only walks the functions whose text or environment
 - ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
   ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
   ``base_preserve_access_index``, ``arch`` (given or guessed from the primary kernel),
-  ``timings``.
+  ``timings``, ``scope`` (:class:`FileScope`: global variables and functions with their types,
+  and the type names, for position queries; see :mod:`bpfls.source.query`).
 
 :class:`Guard` ``.evaluate(verdict) -> bool | None`` where ``verdict(check_access)`` says
 whether that existence check is true on a kernel (``None``: unknown); ``False`` means the
@@ -62,6 +63,7 @@ from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard
 from bpfls.source.model import (
     Accessor,
     CoreAccess,
+    FileScope,
     FunctionInfo,
     LocalTypeInfo,
     Position,
@@ -71,6 +73,6 @@ from bpfls.source.model import (
 )
 from bpfls.source.pipeline import SourceOptions, analyze, clear_caches
 
-__all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FunctionInfo", "Guard",
-           "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",
+__all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FileScope", "FunctionInfo",
+           "Guard", "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",
            "SourceOptions", "analyze", "clear_caches", "format_spec"]

@@ -177,6 +177,21 @@ class LocalTypeInfo:
 
 
 @dataclass(eq=False)
+class FileScope:
+    """The translation unit's file-scope names, for questions about a position (hover,
+    completion, go to definition).
+
+    ``variables``: global variable → its type (:class:`bpfls.source.exprtypes.EType` or
+    ``None``); ``functions``: function defined or declared → its return type; ``types``: the
+    frozen :class:`bpfls.source.localtypes.LocalTypes` that answers type names
+    (``types.desc_from_tokens(tokenize(b"struct task_struct *"))``)."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    functions: dict[str, Any] = field(default_factory=dict)
+    types: Any = None
+
+
+@dataclass(eq=False)
 class SourceModel:
     """Everything the source says about CO-RE, for one translation unit."""
 
@@ -193,6 +208,7 @@ class SourceModel:
     base_preserve_access_index: bool = False  # vmlinux.h types relocate
     arch: str | None = None  # the __TARGET_ARCH_ assumed when none was configured
     timings: dict[str, float] = field(default_factory=dict)
+    scope: FileScope = field(default_factory=FileScope)
 
     def relocations(self, reachable_only: bool = True) -> list[CoreAccess]:
         return [a for a in self.accesses if a.reachable or not reachable_only]

@@ -20,6 +20,7 @@ from bpfls.source.mask import mask_units
 from bpfls.source.model import (
     WARNING,
     CoreAccess,
+    FileScope,
     FunctionInfo,
     Range,
     SourceDiagnostic,
@@ -192,7 +193,10 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
         inactive={u.path: list(u.inactive) for u, _ in trees if not u.virtual},
         vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai, arch=arch,
         timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
-                 "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0})
+                 "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0},
+        scope=FileScope(dict(tu.globals),
+                        {**tu.prototypes, **{n: fd.ret for n, fd in tu.functions.items()}},
+                        lt))
     return model
 
 
