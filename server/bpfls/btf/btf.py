@@ -13,10 +13,14 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from bpfls.btf.errors import BtfError
 from bpfls.btf.kinds import FIXED_WORDS, MAX_KIND, MODIFIER_KINDS, VLEN_WORDS, Kind, parse_kind
 from bpfls.btf.model import Type, VoidType
+
+if TYPE_CHECKING:
+    from bpfls.btf.nameindex import NameTables
 
 BTF_MAGIC = 0xEB9F
 HEADER_LEN = 24
@@ -131,11 +135,14 @@ class Btf:
         self.start_id = base.end_id if base is not None else 1
         self.start_str_off = base.end_str_off if base is not None else 0
         self.end_str_off = self.start_str_off + len(self._strs)
+        #: hashed name tables (from the on-disk cache, or built when it was written)
+        self._names: NameTables | None = None
         self._offs = self._index_types(data, use_cache)
         self.end_id = self.start_id + len(self._offs)
         self._types: dict[int, Type] = {}
         self._str_cache: dict[int, str] = {}
         self._find_cache: dict[str, tuple[int, ...]] = {}
+        self._enum_cache: dict[str, tuple[tuple[int, int], ...]] = {}
         self._str_index: dict[bytes, int] | None = None
         self._str_lookups = 0
         self._dup_strs: set[bytes] = set()
@@ -164,18 +171,24 @@ class Btf:
         """The record offsets, from the on-disk cache when allowed and present."""
         if not use_cache or len(data) < (1 << 20):
             return self._walk_types()
-        from bpfls.btf import cache
+        from bpfls.btf import cache, nameindex
 
+        if cache.cache_dir() is None:
+            return self._walk_types()
         key = cache.content_key(data)
         hit = cache.load_index(key)
         if hit is not None:
-            offs, names = hit
+            offs, names, tables = hit
             n = len(self._w)
             if offs and offs[-1] < n and len(names) == 4 * len(offs):
                 self._name_words = names
-                return offs
+                self._names = nameindex.from_bytes(tables)
+                if self._names is not None:
+                    return offs
         offs = self._walk_types()
-        cache.store_index(key, offs, self._name_words)
+        self._offs = offs
+        self._names = nameindex.build(self)
+        cache.store_index(key, offs, self._name_words, nameindex.to_bytes(self._names))
         return offs
 
     def _walk_types(self) -> array:
@@ -341,7 +354,9 @@ class Btf:
         found: list[int] = []
         if self.base is not None:
             found.extend(self.base._ids_named(name))
-        if name:
+        if name and self._names is not None:
+            found.extend(self._names.type_ids_named(self, name.encode()))
+        elif name:
             offsets = self._str_offsets(name)
             if self.base is not None:
                 offsets += self.base._str_offsets_all(name)
@@ -401,6 +416,30 @@ class Btf:
         if self.base is not None:
             out += self.base._str_offsets_all(name)
         return out
+
+    def name_tables(self) -> NameTables:
+        """The hashed name tables of this object's own types (built now when the on-disk cache
+        did not provide them)."""
+        names = self._names
+        if names is None:
+            from bpfls.btf import nameindex
+
+            names = self._names = nameindex.build(self)
+        return names
+
+    def enumerators_named(self, name: str) -> tuple[tuple[int, int], ...]:
+        """(enum type id, value index) of every ENUM/ENUM64 value called ``name``, the base's
+        first, then in id and value order."""
+        hit = self._enum_cache.get(name)
+        if hit is not None:
+            return hit
+        out: list[tuple[int, int]] = []
+        if self.base is not None:
+            out.extend(self.base.enumerators_named(name))
+        if name:
+            out.extend(self.name_tables().enumerators_named(self, name.encode()))
+        res = self._enum_cache[name] = tuple(out)
+        return res
 
     def find_all(self, name: str, kind: str | int | Kind | None = None) -> list[Type]:
         """All types called ``name`` (optionally of one kind), in id order."""

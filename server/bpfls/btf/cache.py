@@ -1,9 +1,11 @@
-"""On-disk caches, keyed by content hash: the type-offset table of BTF, and the decompressed
-bytes of compressed raw BTF (the bundled kernels are xz files).
+"""On-disk caches, keyed by content hash: the type-offset table and the hashed name tables
+of BTF, and the decompressed bytes of compressed raw BTF (the bundled kernels are xz files).
 
 The only eager work when loading BTF is one pass over the type section to find where each
-record starts. For a kernel that is loaded again (every editor start, every CI run) that table
-is read back from ``$XDG_CACHE_HOME/bpfls/btf/<sha256>.idx`` instead. The cache is an
+record starts; the first name lookups would scan the string table. For a kernel that is loaded
+again (every editor start, every CI run) the table and the name tables
+(:mod:`bpfls.btf.nameindex`) are read back from ``$XDG_CACHE_HOME/bpfls/btf/<sha256>.idx``
+instead. The cache is an
 optimisation only: a missing, unreadable, stale or corrupt entry is ignored and rewritten.
 Set ``BPFLS_NO_CACHE=1`` to disable it, ``BPFLS_CACHE_DIR`` to move it.
 """
@@ -19,7 +21,7 @@ from array import array
 from pathlib import Path
 
 _MAGIC = b"BPFLSIDX"
-_VERSION = 1
+_VERSION = 2
 _HEAD = struct.Struct("<8sII")  # magic, version, number of records
 
 
@@ -37,8 +39,9 @@ def content_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_index(key: str) -> tuple[array, bytes] | None:
-    """The cached (record offsets, name offsets) for BTF with this content hash, if any."""
+def load_index(key: str) -> tuple[array, bytes, bytes] | None:
+    """The cached (record offsets, name offsets, name tables) for BTF with this content hash, if
+    any (the name tables as :func:`bpfls.btf.nameindex.to_bytes` wrote them)."""
     d = cache_dir()
     if d is None:
         return None
@@ -49,21 +52,22 @@ def load_index(key: str) -> tuple[array, bytes] | None:
     if len(raw) < _HEAD.size:
         return None
     magic, version, n = _HEAD.unpack_from(raw)
-    if magic != _MAGIC or version != _VERSION or len(raw) != _HEAD.size + 8 * n:
+    if magic != _MAGIC or version != _VERSION or len(raw) < _HEAD.size + 8 * n:
         return None
     offs = array("I")
     offs.frombytes(raw[_HEAD.size:_HEAD.size + 4 * n])
-    names = raw[_HEAD.size + 4 * n:]
+    names = raw[_HEAD.size + 4 * n:_HEAD.size + 8 * n]
+    tables = raw[_HEAD.size + 8 * n:]
     if sys.byteorder != "little":
         offs.byteswap()
         swapped = array("I")
         swapped.frombytes(names)
         swapped.byteswap()
         names = swapped.tobytes()
-    return offs, names
+    return offs, names, tables
 
 
-def store_index(key: str, offs: array, names: bytes) -> None:
+def store_index(key: str, offs: array, names: bytes, tables: bytes = b"") -> None:
     d = cache_dir()
     if d is None:
         return
@@ -73,7 +77,8 @@ def store_index(key: str, offs: array, names: bytes) -> None:
     if sys.byteorder != "little":
         o.byteswap()
         nm.byteswap()
-    _write(d / f"{key}.idx", _HEAD.pack(_MAGIC, _VERSION, len(o)) + o.tobytes() + nm.tobytes())
+    _write(d / f"{key}.idx",
+           _HEAD.pack(_MAGIC, _VERSION, len(o)) + o.tobytes() + nm.tobytes() + tables)
 
 
 def _write(path: Path, payload: bytes) -> None:

@@ -14,9 +14,8 @@ needs no new BTF records: ``("id", tid)``, ``("ptr", d)``, ``("arr", d, n)``,
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.source.btfwriter import BtfWriter
@@ -402,9 +401,11 @@ class LocalTypes:
             if e is not None:
                 return e
         if self.base is not None:
-            hit = base_enumerators(self.base).get(name)
-            if hit is not None:
-                return EnumeratorInfo(hit[0], hit[1], hit[2], False)
+            for tid, i in self.base.enumerators_named(name):
+                try:
+                    return EnumeratorInfo(self.base[tid].values[i].value, tid, i, False)
+                except (BtfError, TypeError, IndexError):
+                    continue
         return None
 
     # -- descriptions of type expressions --------------------------------------------------
@@ -982,38 +983,3 @@ def _aligned_value(attrs: str) -> int:
     if re.search(r"\baligned\b(?!\s*\()", attrs):
         return 16  # __attribute__((aligned)) is the target's largest alignment
     return 0
-
-
-_ENUM_CACHE: weakref.WeakKeyDictionary[Btf, dict[str, tuple[int, int, int]]] = \
-    weakref.WeakKeyDictionary()
-
-
-def base_enumerators(btf: Btf) -> dict[str, tuple[int, int, int]]:
-    """Every enumerator of a (kernel) BTF: name → (value, enum type id, index). Built once."""
-    idx = _ENUM_CACHE.get(btf)
-    if idx is not None:
-        return idx
-    idx = {}
-    chain = []
-    b: Btf | None = btf
-    while b is not None:
-        chain.append(b)
-        b = b.base
-    for b in reversed(chain):
-        words = getattr(b, "_w", None)
-        offs = getattr(b, "_offs", None)
-        if words is None or offs is None:  # pragma: no cover - other Btf implementations
-            ids: Any = (t.id for t in b if t.kind in (Kind.ENUM, Kind.ENUM64))
-        else:
-            ids = (b.start_id + i for i, o in enumerate(offs)
-                   if ((words[o + 1] >> 24) & 0x1F) in (6, 19))
-        for tid in ids:
-            t = b[tid]
-            try:
-                for i, v in enumerate(t.values):
-                    idx.setdefault(v.name, (v.value, tid, i))
-            except (BtfError, TypeError):
-                continue
-    _ENUM_CACHE[btf] = idx
-    return idx
-
