@@ -320,3 +320,32 @@ def test_decompressed_blob_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert [t.name for t in second] == [t.name for t in first]
     cached[0].write_bytes(b"junk")  # a damaged entry is ignored
     assert B.load(xz).find("task", "struct") is not None
+
+
+def test_compressed_kernel_entries_share_the_files_key(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compressed kernel's decompressed bytes and index are both found by the compressed
+    file's content hash (its bytes are mapped, not read or hashed again); another file is
+    another key."""
+    from bpfls.btf import cache
+
+    monkeypatch.setenv("BPFLS_CACHE_DIR", str(tmp_path))
+    path = KERNELS[0] if KERNELS else pytest.skip("no sample kernels")
+    xz = tmp_path / "k.btf.xz"
+    xz.write_bytes(path.read_bytes())
+    key = cache.content_key(xz.read_bytes())
+    first = B.load(xz)
+    d = tmp_path / "btf"
+    assert {p.name for p in d.iterdir()} == {f"{key}.btf", f"{key}.idx"}
+    second = B.load(xz)
+    assert second._names is not None and second._offs == first._offs
+    assert second.find("task_struct", "struct").id == first.find("task_struct", "struct").id
+    # a cache writer replaces entries (new files), so a loaded kernel keeps working
+    cache.store_blob(key, decompressed(path))
+    assert [m.name for m in second.find("task_struct", "struct").members][:3] == \
+        [m.name for m in first.find("task_struct", "struct").members][:3]
+    other = KERNELS[-1]
+    xz.write_bytes(other.read_bytes())
+    third = B.load(xz)
+    assert third.nr_types == B.load(other, use_cache=False).nr_types
+    assert len(list(d.glob("*.idx"))) == 2

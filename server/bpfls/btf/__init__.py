@@ -48,4 +48,5 @@ def _from_blob(blob: BtfBlob, base: Btf | None, name: str, *, use_cache: bool) -
         from bpfls.btf.relocate import relocate
 
         return relocate(module, base)
-    return Btf(blob.data, base=base, path=name, origin=blob.origin, use_cache=use_cache)
+    return Btf(blob.data, base=base, path=name, origin=blob.origin, use_cache=use_cache,
+               cache_key=blob.cache_key)

@@ -107,8 +107,9 @@ class Btf:
     ``start_id`` and ids below it are answered by the base, as libbpf does.
     """
 
-    def __init__(self, data: bytes, *, base: Btf | None = None, path: str | None = None,
-                 origin: str = "raw", use_cache: bool = False) -> None:
+    def __init__(self, data: bytes | memoryview, *, base: Btf | None = None,
+                 path: str | None = None, origin: str = "raw", use_cache: bool = False,
+                 cache_key: str | None = None) -> None:
         self.path = path or "<bytes>"
         self.base = base
         self.origin = origin
@@ -137,7 +138,7 @@ class Btf:
         self.end_str_off = self.start_str_off + len(self._strs)
         #: hashed name tables (from the on-disk cache, or built when it was written)
         self._names: NameTables | None = None
-        self._offs = self._index_types(data, use_cache)
+        self._offs = self._index_types(data, use_cache, cache_key)
         self.end_id = self.start_id + len(self._offs)
         self._types: dict[int, Type] = {}
         self._str_cache: dict[int, str] = {}
@@ -167,15 +168,17 @@ class Btf:
             raise BtfError("unterminated string table: the last string has no NUL",
                            self.path, self._str_base + len(s) - 1)
 
-    def _index_types(self, data: bytes, use_cache: bool) -> array:
-        """The record offsets, from the on-disk cache when allowed and present."""
+    def _index_types(self, data: bytes | memoryview, use_cache: bool,
+                     key: str | None) -> array:
+        """The record offsets, from the on-disk cache when allowed and present (``key``: the
+        cache key of ``data`` when the caller knows one, else its content hash)."""
         if not use_cache or len(data) < (1 << 20):
             return self._walk_types()
         from bpfls.btf import cache, nameindex
 
         if cache.cache_dir() is None:
             return self._walk_types()
-        key = cache.content_key(data)
+        key = key or cache.content_key(data)
         hit = cache.load_index(key)
         if hit is not None:
             offs, names, tables = hit

@@ -5,14 +5,17 @@ The only eager work when loading BTF is one pass over the type section to find w
 record starts; the first name lookups would scan the string table. For a kernel that is loaded
 again (every editor start, every CI run) the table and the name tables
 (:mod:`bpfls.btf.nameindex`) are read back from ``$XDG_CACHE_HOME/bpfls/btf/<sha256>.idx``
-instead. The cache is an
-optimisation only: a missing, unreadable, stale or corrupt entry is ignored and rewritten.
+instead, ``<sha256>`` being the hash of the file's bytes (of the compressed file for a
+compressed kernel, whose decompressed bytes are ``<sha256>.btf`` beside it and are mapped, not
+read). The cache is an optimisation only: a missing, unreadable, stale or corrupt entry is
+ignored and rewritten; entries are replaced atomically, never rewritten in place.
 Set ``BPFLS_NO_CACHE=1`` to disable it, ``BPFLS_CACHE_DIR`` to move it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import struct
 import sys
@@ -93,16 +96,25 @@ def _write(path: Path, payload: bytes) -> None:
         pass
 
 
-def load_blob(key: str) -> bytes | None:
-    """The decompressed raw BTF of a compressed file with this content hash, if cached."""
+def load_blob(key: str) -> bytes | memoryview | None:
+    """The decompressed raw BTF of a compressed file with this content hash, if cached.
+
+    The file is mapped, not read: only the pages that lookups touch are ever loaded. Entries
+    are replaced atomically (never rewritten in place), so a mapping stays valid."""
     d = cache_dir()
     if d is None:
         return None
+    path = d / f"{key}.btf"
     try:
-        data = (d / f"{key}.btf").read_bytes()
+        with open(path, "rb") as f:
+            try:
+                data: bytes | memoryview = memoryview(
+                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+            except (OSError, ValueError):  # an empty file, or no mmap here
+                data = f.read()
     except OSError:
         return None
-    return data if data[:2] in (b"\x9f\xeb", b"\xeb\x9f") else None
+    return data if bytes(data[:2]) in (b"\x9f\xeb", b"\xeb\x9f") else None
 
 
 def store_blob(key: str, data: bytes) -> None:

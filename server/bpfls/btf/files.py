@@ -26,9 +26,11 @@ BTF_MAGICS = (b"\x9f\xeb", b"\xeb\x9f")
 class BtfBlob:
     """Raw BTF bytes plus where they came from."""
 
-    data: bytes
+    data: bytes | memoryview
     origin: str  # "raw", "elf .BTF", ... with any compression prefixed ("xz, elf .BTF")
     distilled_base: bytes | None = None  # an ELF's .BTF.base section, when it has one
+    #: content key of the compressed file ``data`` came from (the index cache's key for it)
+    cache_key: str | None = None
 
 
 def read_file(path: str) -> bytes:
@@ -138,11 +140,12 @@ def blob_from_bytes(data: bytes, path: str) -> BtfBlob:
         key = cache.content_key(data)
         hit = cache.load_blob(key)
         if hit is not None:
-            return BtfBlob(hit, f"{fmt}, raw")
+            return BtfBlob(hit, f"{fmt}, raw", cache_key=key)
         data = decompress(data, path, fmt)
         origin.append(fmt)
         if data[:2] in BTF_MAGICS:
             cache.store_blob(key, data)
+            return BtfBlob(data, f"{fmt}, raw", cache_key=key)
     if data[:2] in BTF_MAGICS:
         origin.append("raw")
         return BtfBlob(data, ", ".join(origin))
