@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bpfls.cli import btf_cmd, check_cmd
+    from bpfls.cli import btf_cmd, check_cmd, serve_cmd
 
     parser = _Parser(prog="bpfls", description="BPF C language server and CO-RE checker")
     parser.add_argument("--version", action="version", version=f"bpfls {__version__}")
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     check_cmd.register(sub)
     btf_cmd.register(sub)
+    serve_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,263 @@
+"""Diagnostics of open documents: debounced analysis off the event loop, one result per
+(document version, configuration generation), pushed or pulled.
+
+Each document is analysed by one worker thread at a time; a result is *current* when it was
+computed from the document's current version with the current configuration and kernels.
+Only current results are published or returned to a pull; older ones are dropped (their
+source model is still kept for hover and completion, which cope with a model that lags the
+text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+
+from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.config import Config, ConfigError, define_map, with_compile_flags
+from bpfls.kernels import KernelSet, guess_arch
+from bpfls.lsp import convert
+from bpfls.lsp.documents import Document, Snapshot
+
+if TYPE_CHECKING:
+    from bpfls.lsp.server import BpflsServer
+
+log = logging.getLogger("bpfls.lsp")
+
+#: quiet time after a keystroke before a document is analysed again
+DEBOUNCE = 0.12
+#: the longest a pull request waits for a current result before answering with what it has
+PULL_TIMEOUT = 30.0
+
+
+def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
+            overlays: dict[str, str]) -> tuple[Any, Any, float]:
+    """What ``bpfls check`` does for one file (same options, same check_model), on the
+    editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
+    from bpfls.analysis.check import check_model
+    from bpfls.source import SourceOptions, analyze
+
+    t0 = time.perf_counter()
+    try:
+        file_cfg = with_compile_flags(cfg, path)
+    except ConfigError as e:
+        log.warning("%s", e)
+        file_cfg = cfg
+    primary = kernels.primary_btf
+    options = SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
+                            defines=define_map(file_cfg.defines),
+                            undefines=tuple(file_cfg.undefines), arch=guess_arch(primary),
+                            overlays=overlays)
+    model = analyze(path, text, options)
+    report = check_model(model, kernels, cfg.severity)
+    return model, report, time.perf_counter() - t0
+
+
+@dataclass
+class Result:
+    version: int | None
+    generation: int
+    snapshot: Snapshot
+    diagnostics: list[Diagnostic]  # the engine's, for this document
+    items: list[lsp.Diagnostic]
+    result_id: str
+
+
+@dataclass
+class DocState:
+    doc: Document
+    timer: asyncio.TimerHandle | None = None
+    running: bool = False
+    rerun: bool = False
+    result: Result | None = None
+    model: Any = None  # the latest source model, possibly of an older version
+    files: frozenset[str] = frozenset()  # what the model read (headers included)
+    waiters: list[asyncio.Future] = field(default_factory=list)
+
+
+class DiagnosticsManager:
+    def __init__(self, server: BpflsServer) -> None:
+        self.server = server
+        self.states: dict[str, DocState] = {}
+        #: called with (uri, seconds) after each analysis (benchmarks, logs)
+        self.on_analysed: Callable[[str, float], None] | None = None
+
+    # -- documents ------------------------------------------------------------------------
+
+    def opened(self, doc: Document) -> None:
+        old = self.states.pop(doc.uri, None)
+        if old is not None:
+            self._drop(old)
+        self.states[doc.uri] = DocState(doc)
+        self.schedule(doc.uri, 0)
+
+    def changed(self, uri: str) -> None:
+        st = self.states.get(uri)
+        if st is None:
+            return
+        self.schedule(uri, DEBOUNCE)
+        self._dependents_changed(st.doc.path, DEBOUNCE)
+
+    def saved(self, uri: str) -> None:
+        st = self.states.get(uri)
+        if st is not None:
+            self._dependents_changed(st.doc.path, 0)
+
+    def closed(self, uri: str) -> None:
+        st = self.states.pop(uri, None)
+        if st is None:
+            return
+        self._drop(st)
+        if self.server.push:
+            self.server.text_document_publish_diagnostics(
+                lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        self._dependents_changed(st.doc.path, 0)
+
+    def _drop(self, st: DocState) -> None:
+        if st.timer is not None:
+            st.timer.cancel()
+        for w in st.waiters:
+            if not w.done():
+                w.set_result(None)
+        st.waiters.clear()
+
+    def _dependents_changed(self, path: str | None, delay: float) -> None:
+        if path is None:
+            return
+        for uri, other in self.states.items():
+            if other.doc.path != path and path in other.files:
+                self.schedule(uri, delay)
+
+    def reanalyse_all(self) -> None:
+        """The configuration or the kernels changed: every open document again."""
+        for uri in list(self.states):
+            self.schedule(uri, 0)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def schedule(self, uri: str, delay: float) -> None:
+        st = self.states.get(uri)
+        if st is None:
+            return
+        if st.timer is not None:
+            st.timer.cancel()
+        loop = asyncio.get_running_loop()
+        st.timer = loop.call_later(delay, self._start, uri)
+
+    def _start(self, uri: str) -> None:
+        st = self.states.get(uri)
+        if st is None:
+            return
+        st.timer = None
+        if not self.server.ready_for_analysis():
+            return  # analysed when the primary kernel is in (reanalyse_all)
+        if st.running:
+            st.rerun = True
+            return
+        st.running = True
+        asyncio.get_running_loop().create_task(self._run(uri, st))
+
+    async def _run(self, uri: str, st: DocState) -> None:
+        server = self.server
+        doc = st.doc
+        snap = doc.snapshot()
+        generation = server.generation
+        kernels = server.kernels
+        cfg = server.settings.config
+        path = server.engine_path(doc)
+        overlays = {d.doc.path: d.doc.text for d in self.states.values()
+                    if d is not st and d.doc.path is not None}
+        loop = asyncio.get_running_loop()
+        try:
+            model, report, seconds = await loop.run_in_executor(
+                server.analysis_pool, analyse, path, snap.text, kernels, cfg, overlays)
+        except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
+            log.exception("analysis of %s failed", uri)
+            model = report = None
+            seconds = 0.0
+        finally:
+            st.running = False
+        if self.states.get(uri) is not st:
+            return  # closed (or reopened) meanwhile
+        if model is not None:
+            st.model = model
+            st.files = frozenset(getattr(model, "files", ()) or ())
+            log.debug("analysed %s (version %s) in %.1f ms", uri, snap.version, seconds * 1e3)
+            if self.on_analysed is not None:
+                self.on_analysed(uri, seconds)
+        current = snap.version == doc.version and generation == server.generation
+        if current and report is not None:
+            diags = [d for d in report.diagnostics if convert.same_path(d.path, path)]
+            items = [server.converter.convert(d, snap, uri) for d in diags]
+            rid = convert.result_id(items, server.protocol._converter)
+            st.result = Result(snap.version, generation, snap, diags, items, rid)
+            if server.push:
+                server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+                    uri=uri, version=snap.version, diagnostics=items))
+            self._wake(st)
+        if st.rerun or (not current and st.timer is None):
+            st.rerun = False
+            self.schedule(uri, 0)
+
+    def _wake(self, st: DocState) -> None:
+        waiters, st.waiters = st.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    def is_current(self, st: DocState) -> bool:
+        r = st.result
+        return (r is not None and r.version == st.doc.version
+                and r.generation == self.server.generation)
+
+    # -- pull -----------------------------------------------------------------------------
+
+    async def pull(self, uri: str, previous_result_id: str | None):
+        """The current report of a document (waiting for its analysis if needed)."""
+        st = self.states.get(uri)
+        if st is None:
+            return lsp.FullDocumentDiagnosticReport(items=[])
+        await self.server.wait_kernels_for_pull()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PULL_TIMEOUT
+        while not self.is_current(st):
+            if self.states.get(uri) is not st:
+                return lsp.FullDocumentDiagnosticReport(items=[])
+            if st.timer is not None or not st.running:
+                self.schedule(uri, 0)  # asked for now: skip the rest of the debounce
+            fut = loop.create_future()
+            st.waiters.append(fut)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(fut, remaining)
+            except TimeoutError:
+                break
+        r = st.result
+        if r is None:
+            return lsp.FullDocumentDiagnosticReport(items=[])
+        if previous_result_id is not None and previous_result_id == r.result_id:
+            return lsp.UnchangedDocumentDiagnosticReport(result_id=r.result_id)
+        return lsp.FullDocumentDiagnosticReport(items=list(r.items), result_id=r.result_id)
+
+    def engine_diagnostics(self, uri: str) -> tuple[list[Diagnostic], Snapshot | None]:
+        st = self.states.get(uri)
+        if st is None or st.result is None:
+            return [], None
+        return st.result.diagnostics, st.result.snapshot
+
+
+def untitled_path(uri: str, root: str | None) -> str:
+    """A file path for a document that has none (``untitled:``): in the workspace root."""
+    name = uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1] or "untitled"
+    if not name.endswith((".c", ".h")):
+        name += ".bpf.c"
+    return os.path.join(root or os.getcwd(), name)

@@ -1,0 +1,308 @@
+"""The protocol handlers: each converts positions, calls the engine off the event loop and
+converts the answer. Engine features (``bpfls.analysis.hover``, ``completion``,
+``definition``, ``actions``) are imported on first use; a feature whose module is absent
+answers nothing.
+
+No handler raises: bad positions are clamped, unknown or closed documents get empty answers,
+and an engine failure is logged and answered with nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+
+from bpfls.analysis.diagnostics import Range
+from bpfls.lsp import convert
+from bpfls.lsp.documents import Document, Snapshot
+
+if TYPE_CHECKING:
+    from bpfls.lsp.server import BpflsServer
+
+log = logging.getLogger("bpfls.lsp")
+
+#: the characters after which the client asks for completions (the engine's contract)
+TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/")
+
+_ENGINE: dict[str, Callable | None] = {}
+_ENGINE_LOCK = threading.Lock()
+
+
+def engine(module: str, name: str) -> Callable | None:
+    """``bpfls.analysis.<module>.<name>``, or None while that module does not exist."""
+    key = f"{module}.{name}"
+    with _ENGINE_LOCK:
+        if key in _ENGINE:
+            return _ENGINE[key]
+        try:
+            fn = getattr(importlib.import_module(f"bpfls.analysis.{module}"), name)
+        except (ImportError, AttributeError) as e:
+            log.info("%s is not available: %s", key, e)
+            fn = None
+        _ENGINE[key] = fn
+        return fn
+
+
+# -- files the answers point into ---------------------------------------------------------
+
+_FILES: OrderedDict[tuple, Snapshot] = OrderedDict()
+_FILES_LOCK = threading.Lock()
+
+
+def file_snapshot(path: str, encoding: str) -> Snapshot | None:
+    """A file's text from disk (small cache keyed by size and mtime)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = (path, st.st_size, st.st_mtime_ns, encoding)
+    with _FILES_LOCK:
+        hit = _FILES.get(key)
+        if hit is not None:
+            _FILES.move_to_end(key)
+            return hit
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            snap = Snapshot(f.read(), None, encoding)
+    except OSError:
+        return None
+    with _FILES_LOCK:
+        _FILES[key] = snap
+        while len(_FILES) > 8:
+            _FILES.popitem(last=False)
+    return snap
+
+
+def _snapshots_of(server: BpflsServer) -> Callable[[str], Snapshot | None]:
+    """path → snapshot: open documents as the editor has them, other files from disk.
+    Built on the event loop, usable from a worker thread."""
+    open_docs = {os.path.normpath(d.path): d.snapshot() for d in server.docs.values()
+                 if d.path is not None}
+    encoding = server.encoding
+
+    def of(path: str) -> Snapshot | None:
+        return open_docs.get(os.path.normpath(path)) or file_snapshot(path, encoding)
+    return of
+
+
+async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
+    """Run ``job`` in the request pool; an exception is logged and gives None. Cancelling
+    the request ($/cancelRequest) cancels the wait (the answer is dropped)."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(server.request_pool, job)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("%s failed", what)
+        return None
+
+
+def _request_context(server: BpflsServer, uri: str, line: int, character: int):
+    """(document state, snapshot, engine position) or None when there is nothing to ask."""
+    st = server.diagnostics.states.get(uri)
+    if st is None or st.model is None:
+        return None
+    snap = st.doc.snapshot()
+    return st, snap, snap.to_engine(line, character)
+
+
+def _formats(server: BpflsServer, field: str) -> list[str]:
+    return list(server.cap(field, None) or [])
+
+
+def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring every handler
+    from bpfls.lsp.server import encoding_of, fs_path
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: BpflsServer, params: lsp.InitializeParams) -> None:
+        ls.encoding = encoding_of(ls)
+        ls.push = ls.cap("text_document.diagnostic") is None
+        related = bool(ls.cap("text_document.publish_diagnostics.related_information", False)
+                       or ls.cap("text_document.diagnostic.related_information", False))
+        tags = (ls.cap("text_document.publish_diagnostics.tag_support.value_set", None)
+                or ls.cap("text_document.diagnostic.tag_support.value_set", None) or [])
+        ls.converter = convert.DiagnosticConverter(related_information=related, tags=tags)
+        folders = params.workspace_folders or []
+        ls.root_uri = folders[0].uri if folders else params.root_uri
+        ls.root = (fs_path(ls.root_uri) if ls.root_uri else None) or params.root_path
+        ls.init_options = params.initialization_options
+        ls.log_handler.attach(asyncio.get_running_loop())
+        from bpfls.lsp.settings import merge_settings
+
+        # start loading the kernels now; workspace/configuration may change them later
+        ls.apply_settings(merge_settings(ls.init_options, None, ls.root))
+
+    @server.feature(lsp.INITIALIZED)
+    def initialized(ls: BpflsServer, params: lsp.InitializedParams) -> None:
+        ls.on_initialized()
+        ls.request_configure()
+        if ls.cap("workspace.did_change_configuration.dynamic_registration", False):
+            async def register_config() -> None:
+                try:
+                    await ls.client_register_capability_async(lsp.RegistrationParams([
+                        lsp.Registration("bpfls-configuration",
+                                         lsp.WORKSPACE_DID_CHANGE_CONFIGURATION,
+                                         lsp.DidChangeConfigurationRegistrationOptions(
+                                             section="bpfls"))]))
+                except Exception as e:  # noqa: BLE001
+                    log.debug("client/registerCapability failed: %s", e)
+            asyncio.get_running_loop().create_task(register_config())
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: BpflsServer, params: None) -> None:
+        ls.stop()
+
+    # -- documents ------------------------------------------------------------------------
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: BpflsServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        td = params.text_document
+        path = fs_path(td.uri) if td.uri.startswith("file:") else None
+        doc = Document(td.uri, path, td.text, td.version, td.language_id, ls.encoding)
+        ls.docs[td.uri] = doc
+        ls.diagnostics.opened(doc)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: BpflsServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        doc = ls.docs.get(uri)
+        if doc is None:
+            log.debug("didChange for a document that is not open: %s", uri)
+            return
+        for change in params.content_changes:
+            if isinstance(change, lsp.TextDocumentContentChangePartial):
+                r = change.range
+                doc.apply_change(change.text, ((r.start.line, r.start.character),
+                                               (r.end.line, r.end.character)))
+            else:
+                doc.apply_change(change.text, None)
+        doc.set_version(params.text_document.version)
+        ls.diagnostics.changed(uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: BpflsServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.docs.pop(uri, None)
+        ls.diagnostics.closed(uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: BpflsServer, params: lsp.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.diagnostics.saved(uri)
+        name = uri.rsplit("/", 1)[-1]
+        if name == "bpfls.toml":
+            ls.request_configure()
+        elif name in ("compile_commands.json", "compile_flags.txt"):
+            ls.changed()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: BpflsServer,
+                                 params: lsp.DidChangeConfigurationParams) -> None:
+        ls.pushed_settings = params.settings
+        ls.request_configure()
+
+    # -- diagnostics (pull) ---------------------------------------------------------------
+
+    @server.feature(lsp.TEXT_DOCUMENT_DIAGNOSTIC, lsp.DiagnosticOptions(
+        identifier="bpfls", inter_file_dependencies=True, workspace_diagnostics=False))
+    async def diagnostic(ls: BpflsServer, params: lsp.DocumentDiagnosticParams):
+        return await ls.diagnostics.pull(params.text_document.uri, params.previous_result_id)
+
+    # -- hover, completion, definition, code actions ---------------------------------------
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: BpflsServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+                               params.position.character)
+        fn = engine("hover", "hover")
+        if ctx is None or fn is None:
+            return None
+        st, snap, pos = ctx
+        model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
+        formats = _formats(ls, "text_document.hover.content_format")
+        return await _run(ls, "hover", lambda: convert.hover(
+            fn(model, kernels, path, snap.text, pos), snap, formats))
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(
+        trigger_characters=list(TRIGGER_CHARACTERS), resolve_provider=False))
+    async def completion(ls: BpflsServer, params: lsp.CompletionParams):
+        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+                               params.position.character)
+        fn = engine("completion", "complete")
+        if ctx is None or fn is None:
+            return lsp.CompletionList(is_incomplete=False, items=[])
+        st, snap, pos = ctx
+        model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
+        formats = _formats(ls, "text_document.completion.completion_item.documentation_format")
+        res = await _run(ls, "completion", lambda: convert.completion(
+            fn(model, kernels, path, snap.text, pos), snap, formats))
+        return res if res is not None else lsp.CompletionList(is_incomplete=False, items=[])
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    async def definition(ls: BpflsServer, params: lsp.DefinitionParams):
+        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+                               params.position.character)
+        fn = engine("definition", "definition")
+        if ctx is None or fn is None:
+            return None
+        st, snap, pos = ctx
+        model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
+        snapshot_of = _snapshots_of(ls)
+
+        def job() -> list[lsp.Location]:
+            out = []
+            for loc in fn(model, kernels, path, snap.text, pos) or ():
+                x = convert.location(loc, snapshot_of)
+                if x is not None:
+                    out.append(x)
+            return out
+        return await _run(ls, "definition", job) or None
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+    async def code_action(ls: BpflsServer, params: lsp.CodeActionParams):
+        uri = params.text_document.uri
+        r = params.range
+        ctx = _request_context(ls, uri, r.start.line, r.start.character)
+        fn = engine("actions", "code_actions")
+        if ctx is None or fn is None:
+            return None
+        if not ls.cap("text_document.code_action.code_action_literal_support", None):
+            return None
+        only = list(params.context.only or ())
+        st, snap, start = ctx
+        rng = Range(start, snap.to_engine(r.end.line, r.end.character))
+        diags, dsnap = ls.diagnostics.engine_diagnostics(uri)
+        model, path = st.model, ls.engine_path(st.doc)
+        snapshot_of = _snapshots_of(ls)
+        converter = ls.converter
+        preferred = bool(ls.cap("text_document.code_action.is_preferred_support", False))
+
+        def to_lsp(d):
+            return converter.convert(d, dsnap or snap, uri)
+
+        def job():
+            out = []
+            for a in fn(model, list(diags), path, snap.text, rng) or ():
+                kind = a.kind or "quickfix"
+                if only and not any(o == "" or kind == o or kind.startswith(f"{o}.")
+                                    for o in only):
+                    continue
+                ca = convert.code_action(a, snapshot_of, to_lsp)
+                if not preferred:
+                    ca.is_preferred = None
+                out.append(ca)
+            return out
+        return await _run(ls, "code actions", job) or None
+

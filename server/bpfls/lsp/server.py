@@ -1,0 +1,348 @@
+"""The bpfls language server: pygls wiring over the engine.
+
+State lives on :class:`BpflsServer`: open documents, the merged settings, the current
+:class:`KernelSet` (swapped whole when kernels load or the configuration changes) and a
+*generation* counter that changes with them. Handlers are registered by :func:`create_server`
+and stay thin: convert positions, call the engine (off the event loop), convert back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.capabilities import get_capability
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
+
+from bpfls import __version__
+from bpfls.kernels import Kernel, KernelSet
+from bpfls.lsp import convert, features
+from bpfls.lsp.diagnostics import DiagnosticsManager, untitled_path
+from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
+from bpfls.lsp.kernelload import KernelCache, load_in_background
+from bpfls.lsp.lsplog import ClientLogHandler
+from bpfls.lsp.settings import SECTION, Settings, merge_settings
+
+log = logging.getLogger("bpfls.lsp")
+
+#: how long workspace/configuration may take before the other sources are used alone
+CONFIG_TIMEOUT = 5.0
+#: didChangeConfiguration notifications within this window are read as one
+CONFIG_COALESCE = 0.05
+#: a pull client that cannot be told to pull again waits this long for the kernels at start
+PULL_KERNEL_WAIT = 15.0
+
+_ENCODINGS = {lsp.PositionEncodingKind.Utf8: UTF8, lsp.PositionEncodingKind.Utf16: UTF16,
+              lsp.PositionEncodingKind.Utf32: UTF32}
+
+
+class BpflsProtocol(LanguageServerProtocol):
+    """Open documents are kept by the server (documents.Document, with the protocol's own
+    line endings), not in pygls's workspace: these replace the built-in sync handlers."""
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams):
+        if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams):
+        if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams):
+        if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+
+class BpflsServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("bpfls", __version__, protocol_cls=BpflsProtocol,
+                         text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.docs: dict[str, Document] = {}
+        self.diagnostics = DiagnosticsManager(self)
+        self.settings: Settings = merge_settings(None, None, None)
+        self.kernels: KernelSet = KernelSet((), None)
+        self.generation = 0
+        self.encoding = UTF16
+        self.root: str | None = None
+        self.root_uri: str | None = None
+        self.init_options: Any = None
+        self.pushed_settings: Any = None  # didChangeConfiguration's settings (no pull support)
+        self.push = True
+        self.converter = convert.DiagnosticConverter()
+        self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-analysis")
+        self.request_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-request")
+        self.kernel_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-kernels")
+        self.kernel_cache = KernelCache()
+        self.log_handler = ClientLogHandler(self)
+        self._load_task: asyncio.Task | None = None
+        self._load_done: asyncio.Event | None = None
+        self._kernel_spec: tuple | None = None
+        self._primary_done = False
+        self._config_task: asyncio.Task | None = None
+        self._config_dirty = False
+        self._shown: set[str] = set()  # errors already shown (kernel files, settings)
+        self._pending_messages: list[str] = []
+        self._is_initialized = False
+        self._progress_waiting: list[_Progress] = []
+
+    # -- client capabilities --------------------------------------------------------------
+
+    def cap(self, field: str, default: Any = None) -> Any:
+        try:
+            return get_capability(self.client_capabilities, field, default)
+        except Exception:  # noqa: BLE001 - a missing path is a missing capability
+            return default
+
+    # -- messages -------------------------------------------------------------------------
+
+    def show_error(self, message: str, key: str | None = None) -> None:
+        """One window/showMessage error per distinct problem (``key``, default the text)."""
+        key = key or message
+        if key in self._shown:
+            return
+        self._shown.add(key)
+        log.error("%s", message)
+        if not self._is_initialized:
+            self._pending_messages.append(message)
+            return
+        self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error,
+                                                       f"bpfls: {message}"))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # to the log, never a popup: the user can do nothing about it
+        log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
+
+    # -- documents ------------------------------------------------------------------------
+
+    def engine_path(self, doc: Document) -> str:
+        return doc.path if doc.path is not None else untitled_path(doc.uri, self.root)
+
+    def document(self, uri: str) -> Document | None:
+        return self.docs.get(uri)
+
+    # -- configuration and kernels ----------------------------------------------------------
+
+    def ready_for_analysis(self) -> bool:
+        """Analysis waits for the primary kernel (the base of the program's types), or for
+        the end of loading when there is no primary or it failed."""
+        return self._primary_done or (self._load_done is not None and self._load_done.is_set())
+
+    async def wait_kernels_for_pull(self) -> None:
+        """A pull client that cannot be asked to pull again (no refresh support) gets its
+        first reports once the kernels are in, not a partial one it would keep."""
+        if self.cap("workspace.diagnostics.refresh_support", False):
+            return
+        if self._load_done is None or self._load_done.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._load_done.wait(), PULL_KERNEL_WAIT)
+        except TimeoutError:
+            pass
+
+    def changed(self) -> None:
+        """Settings or kernels changed: new results for every open document."""
+        self.generation += 1
+        self.diagnostics.reanalyse_all()
+        if not self.push and self._is_initialized and self.cap(
+                "workspace.diagnostics.refresh_support", False):
+            self.workspace_diagnostic_refresh(None)
+
+    async def fetch_workspace_settings(self) -> Any:
+        if not self.cap("workspace.configuration", False):
+            return self.pushed_settings
+        try:
+            res = await asyncio.wait_for(self.workspace_configuration_async(
+                lsp.ConfigurationParams(items=[lsp.ConfigurationItem(
+                    scope_uri=self.root_uri, section=SECTION)])), CONFIG_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - timeouts, client errors
+            log.warning("workspace/configuration failed: %s", e)
+            return None
+        return res[0] if res else None
+
+    def apply_settings(self, settings: Settings) -> None:
+        for w in settings.warnings:
+            log.warning("%s", w)
+        for e in settings.errors:
+            self.show_error(e)
+        self.log_handler.set_trace(settings.trace)
+        old = self.settings
+        self.settings = settings
+        cfg = settings.config
+        spec = (cfg.kernels, cfg.primary)
+        if spec != self._kernel_spec:
+            self._kernel_spec = spec
+            log.info("kernels: %s; primary %s", ", ".join(f"{k.name}={k.path}"
+                                                         for k in cfg.kernels),
+                     cfg.primary or "none")
+            self.start_kernel_load()
+        elif old.config != cfg:
+            self.changed()
+
+    def start_kernel_load(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        cfg = self.settings.config
+        self._primary_done = False
+        done = self._load_done = asyncio.Event()
+        progress = _Progress(self, "bpfls: loading kernel BTF", len(cfg.kernels))
+
+        async def on_kernel(k: Kernel, ks: KernelSet, n: int, total: int) -> None:
+            if k.error:
+                self.show_error(f"kernel {k.name!r}: {k.error}", key=f"kernel:{k.path}:{k.error}")
+            else:
+                log.info("kernel %s loaded (%d/%d)", k.name, n, total)
+            self.kernels = ks
+            if k.name == cfg.primary or cfg.primary is None and n == total:
+                self._primary_done = True
+            progress.report(f"{k.name} ({n}/{total})", n, total)
+            if self.ready_for_analysis():
+                self.changed()
+
+        async def run() -> None:
+            try:
+                ks = await load_in_background(cfg, self.kernel_cache, self.kernel_pool,
+                                              on_kernel)
+                self.kernels = ks
+                self.kernel_cache.retain(ks)
+                loaded = ", ".join(k.name for k in ks.loaded) or "none"
+                await progress.end(f"loaded {loaded}")
+            except asyncio.CancelledError:
+                await progress.end("superseded by a new configuration")
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("loading kernels failed")
+                await progress.end("failed")
+            finally:
+                if self._load_done is done:
+                    was_ready = self.ready_for_analysis()
+                    done.set()
+                    if not was_ready:
+                        self.changed()
+        self.kernels = KernelSet((), cfg.primary)
+        self._load_task = asyncio.get_running_loop().create_task(run())
+
+    async def configure(self) -> None:
+        """Read the settings again (coalescing notifications that arrive meanwhile)."""
+        await asyncio.sleep(CONFIG_COALESCE)
+        while self._config_dirty:
+            self._config_dirty = False
+            ws = await self.fetch_workspace_settings()
+            self.apply_settings(merge_settings(self.init_options, ws, self.root))
+
+    def request_configure(self) -> None:
+        self._config_dirty = True
+        if self._config_task is None or self._config_task.done():
+            self._config_task = asyncio.get_running_loop().create_task(self.configure())
+
+    def on_initialized(self) -> None:
+        self._is_initialized = True
+        for m in self._pending_messages:
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error,
+                                                           f"bpfls: {m}"))
+        self._pending_messages.clear()
+        _Progress.client_ready(self)
+
+    def stop(self) -> None:
+        if self._load_task is not None:
+            self._load_task.cancel()
+        for pool in (self.analysis_pool, self.request_pool, self.kernel_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Progress:
+    """Work done progress for one kernel load (created once the client is initialized and
+    only if it supports window/workDoneProgress/create)."""
+
+    def __init__(self, server: BpflsServer, title: str, total: int) -> None:
+        self.server = server
+        self.title = title
+        self.total = total
+        self.token = f"bpfls/kernels/{uuid.uuid4().hex[:12]}"
+        self.started = False
+        self.ended = False
+        self.last: tuple[str, int] | None = None
+        self._start: asyncio.Task | None = None
+        self.end_message = ""
+        if server._is_initialized:
+            self._begin()
+        else:
+            server._progress_waiting.append(self)
+
+    @staticmethod
+    def client_ready(server: BpflsServer) -> None:
+        waiting, server._progress_waiting = server._progress_waiting, []
+        for p in waiting:
+            p._begin()
+
+    def _begin(self) -> None:
+        if not self.server.cap("window.work_done_progress", False):
+            return
+
+        async def start() -> None:
+            try:
+                await asyncio.wait_for(
+                    self.server.work_done_progress.create_async(self.token), CONFIG_TIMEOUT)
+            except Exception as e:  # noqa: BLE001
+                log.debug("window/workDoneProgress/create failed: %s", e)
+                return
+            pct = 0
+            msg = None
+            if self.last is not None:
+                msg, n = self.last
+                pct = int(100 * n / max(self.total, 1))
+            self.server.work_done_progress.begin(self.token, lsp.WorkDoneProgressBegin(
+                title=self.title, message=msg, percentage=pct, cancellable=False))
+            self.started = True
+            if self.ended:
+                self.server.work_done_progress.end(self.token, lsp.WorkDoneProgressEnd(
+                    message=self.end_message))
+        self._start = asyncio.get_running_loop().create_task(start())
+
+    def report(self, message: str, n: int, total: int) -> None:
+        self.last = (message, n)
+        if self.started and not self.ended:
+            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(
+                message=message, percentage=int(100 * n / max(total, 1))))
+
+    async def end(self, message: str) -> None:
+        self.end_message = message
+        if self.ended:
+            return
+        self.ended = True
+        if self.started:
+            self.server.work_done_progress.end(self.token, lsp.WorkDoneProgressEnd(
+                message=message))
+        # not started yet (the client is not initialized, or has not answered the create
+        # request): start() begins and ends it then
+
+
+def create_server() -> BpflsServer:
+    server = BpflsServer()
+    features.register(server)
+    return server
+
+
+def encoding_of(server: BpflsServer) -> str:
+    try:
+        enc = server.workspace.position_encoding
+    except RuntimeError:
+        return UTF16
+    return _ENCODINGS.get(enc, UTF16) if enc is not None else UTF16
+
+
+def fs_path(uri: str) -> str | None:
+    try:
+        p = to_fs_path(uri)
+    except Exception:  # noqa: BLE001 - malformed URI
+        return None
+    return os.path.normpath(p) if p else None
