@@ -20,6 +20,7 @@ from bpfls.analysis.diagnostics import (
     Range,
     Severity,
 )
+from bpfls.analysis.pitfalls import SpellingDiff, enum_sign_extension, spelling_only_mismatch
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.btf import Kind
 from bpfls.core.names import essential_name
@@ -33,6 +34,10 @@ GUARD_HINT = {
     "type": "guard it with bpf_core_type_exists()",
     "enum": "guard it with bpf_core_enum_value_exists()",
 }
+
+
+_KIND_WORD = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum",
+              Kind.ENUM64: "enum", Kind.TYPEDEF: "typedef"}
 
 
 def _range(r) -> Range:  # source.model.Range (NamedTuple) → analysis Range
@@ -160,13 +165,18 @@ def check_model(model: SourceModel, kernels: KernelSet,
         guard = a.guard
         executes = {n: (guard.evaluate(verdicts[n]) if guard is not None else True)
                     for n in names}
+        # libbpf validates clang's immediate wherever the enumerator resolves
+        sx = enum_sign_extension(a.relocation)
+        sx_on = [n for n, r in j.results.items() if r.status == RESOLVED] if sx else []
+        sx_note = (f"libbpf expects {sx[1]:#x}, clang emits {sx[0]:#x}: the load fails"
+                   if sx else "")
         report.relocations.append(RelocationReport(
             kind=str(a.kind), spec=a.spec, path=a.path, range=rng,
             guarded=guard is not None and not guard.is_true, reachable=True,
             results={n: KernelResult(r.status == RESOLVED,
                                      r.target_offset if a.kind.is_field else r.target_value,
                                      r.target_size if a.kind.is_field else None,
-                                     r.reason or "")
+                                     sx_note if n in sx_on else r.reason or "")
                      for n, r in j.results.items()}))
         if a.repeat:
             continue  # the same relocation again (bitfield macros): judged once
@@ -180,12 +190,18 @@ def check_model(model: SourceModel, kernels: KernelSet,
                 code, CODES[code].severity,
                 f"{a.spec}: libbpf rejects this relocation on {', '.join(errors)}: "
                 f"{r0.reason}", a.path, rng, tuple(errors),
-                tuple(KernelFact(n, _fact(j.results[n])) for n in errors)))
+                tuple(KernelFact(n, _fact(j.results[n])) for n in errors),
+                {"kind": str(a.kind), "spec": a.spec}))
             continue
+        if sx_on:
+            assert sx is not None
+            diags.append(_sign_extension_diag(a, j, sx_on, sx, rng))
         failing = [n for n, r in j.results.items()
                    if r.status == MISSING and executes[n] is not False]
         if failing:
-            diags.append(_missing_diag(a, j, failing, kernels, rng))
+            diags.extend(_missing_diags(a, j, failing, kernels, rng))
+        if a.kind == ReloKind.TYPE_MATCHES:
+            diags.extend(_spelling_diags(a, j, rng))
         if a.check and len(names) > 1:
             values = {_check_value(j.results[n]) for n in names}
             if len(values) == 1 and None not in values:
@@ -210,21 +226,60 @@ def check_model(model: SourceModel, kernels: KernelSet,
     return report
 
 
-def _missing_diag(a: CoreAccess, j: _Judged, failing: list[str], kernels: KernelSet,
-                  rng: Range) -> Diagnostic:
+def _missing_category(a: CoreAccess, res: Resolution) -> str:
+    """Why a poisoned relocation failed on one kernel: its root type has no candidate at all
+    (``typedef-root`` for a typedef root, else ``type-missing``), or the member / enumerator
+    is missing or incompatible in the candidates."""
+    if not res.candidates:
+        local = a.relocation.local.skip_modifiers(a.relocation.type_id)
+        return "typedef-root" if local.kind == Kind.TYPEDEF else "type-missing"
+    fam = _family(a.kind)
+    if fam == "field":
+        return "field-incompatible" if "incompatible" in (res.reason or "") else "field-missing"
+    return "enum-value-missing" if fam == "enum" else "type-missing"
+
+
+def _missing_diags(a: CoreAccess, j: _Judged, failing: list[str], kernels: KernelSet,
+                   rng: Range) -> list[Diagnostic]:
+    """One diagnostic per reason the relocation is poisoned on the failing kernels."""
+    by_code: dict[str, list[str]] = {}
+    for n in failing:
+        by_code.setdefault(_missing_category(a, j.results[n]), []).append(n)
+    return [_missing_diag(a, j, code, on, kernels, rng) for code, on in by_code.items()]
+
+
+def _root_words(a: CoreAccess) -> tuple[str, str]:
+    """The local root as written (``struct task_struct___o``) and as the kernel names it
+    (``struct task_struct (read as struct task_struct___o)``)."""
+    relo = a.relocation
+    t = relo.local.skip_modifiers(relo.type_id)
+    local = f"{_KIND_WORD.get(t.kind, 'type')} {t.name}"
+    essential = essential_name(t.name)
+    if essential != t.name:  # a ___flavor: name the kernel's type
+        return local, f"{local.split()[0]} {essential} (read as {local})"
+    return local, local
+
+
+def _missing_diag(a: CoreAccess, j: _Judged, code: str, failing: list[str],
+                  kernels: KernelSet, rng: Range) -> Diagnostic:
     fam = _family(a.kind)
     r0 = j.results[failing[0]]
-    reason = r0.reason or ""
     on = ", ".join(failing)
-    if fam == "field":
-        incompatible = "incompatible" in reason
-        code = "field-incompatible" if incompatible else "field-missing"
+    data: dict = {}
+    local_root, root = _root_words(a)
+    if code == "typedef-root":
+        under = a.relocation.local.resolve(a.relocation.type_id)
+        target = f"{_KIND_WORD.get(under.kind, 'type')} {under.name}" if under.name else None
+        msg = (f"{a.spec} goes through {local_root}, and {on} have no typedef of that name: "
+               "libbpf relocates a typedef root only against a kernel typedef of the same "
+               "name")
+        msg += f"; access it as {target}" if target else "; access it through a named type"
+    elif code == "type-missing":
+        msg = (f"{root} does not exist on {on}, so {a.spec} cannot be relocated there; "
+               f"{GUARD_HINT[fam]}")
+    elif fam == "field":
         member = a.accessors[-1].name if a.accessors else a.spec
-        root = a.spec.split(".")[0]
-        essential = essential_name(root.split(" ")[-1])
-        if essential != root.split(" ")[-1]:  # a ___flavor: name the kernel's type
-            root = f"{root.split(' ')[0]} {essential} (read as {root})"
-        if incompatible:
+        if code == "field-incompatible":
             msg = f"'{member}' has an incompatible type in {root} on {on}"
         else:
             msg = f"'{member}' is missing in {root} on {on}"
@@ -233,17 +288,64 @@ def _missing_diag(a: CoreAccess, j: _Judged, failing: list[str], kernels: Kernel
             msg += f" (did you mean '{alt}'?)"
         msg += f"; {GUARD_HINT['field']} or read it through a ___flavor struct"
         data = {"member": member, "suggest": alt}
-    elif fam == "enum":
-        code = "enum-value-missing"
-        msg = f"{a.spec} does not exist on {on}; {GUARD_HINT['enum']}"
-        data = {}
     else:
-        local = a.relocation.local.skip_modifiers(a.relocation.type_id)
-        code = "typedef-root" if local.kind == Kind.TYPEDEF else "type-missing"
-        msg = f"{a.spec} does not exist on {on}; {GUARD_HINT['type']}"
-        data = {}
+        msg = f"{a.spec} does not exist on {on}; {GUARD_HINT['enum']}"
     facts = tuple(KernelFact(n, _fact(r)) for n, r in j.results.items())
     return Diagnostic(code, CODES[code].severity, msg, a.path, rng, tuple(failing), facts, data)
+
+
+def _sign_extension_diag(a: CoreAccess, j: _Judged, on: list[str], sx: tuple[int, int],
+                         rng: Range) -> Diagnostic:
+    emitted, expected = sx
+    msg = (f"{a.spec} = {emitted} ({emitted:#x}) is an unsigned 32-bit enumerator with bit 31 "
+           f"set: clang emits {emitted:#x}, libbpf sign-extends 32-bit enum values and expects "
+           f"{expected:#x}, so the load fails on {', '.join(on)} ('unexpected insn (LDIMM64) "
+           "value'), guarded or not; declare the enumerator in a local ___flavor enum with its "
+           "negative value (e.g. -2147483648 for 0x80000000) and truncate the result to 32 bits")
+    facts = tuple(KernelFact(n, _fact(j.results[n])) for n in on)
+    return Diagnostic("enum-sign-extension", CODES["enum-sign-extension"].severity, msg,
+                      a.path, rng, tuple(on), facts,
+                      {"kind": str(a.kind), "spec": a.spec, "emitted": emitted,
+                       "expected": expected})
+
+
+_MAX_NAMED = 3  # members named per spelling difference in a message
+
+
+def _spelling_diags(a: CoreAccess, j: _Judged, rng: Range) -> list[Diagnostic]:
+    """``bpf_core_type_matches`` that is 0 on some kernels only because base types are spelled
+    differently by clang and by the kernel's BTF (one diagnostic per distinct set of
+    differences)."""
+    groups: dict[tuple[SpellingDiff, ...], list[str]] = {}
+    for n, r in j.results.items():
+        if r.status == ERROR:
+            continue
+        diffs = spelling_only_mismatch(a.relocation,
+                                       [(c.btf, c.type_id) for c in r.candidates])
+        if diffs:
+            groups.setdefault(tuple(diffs), []).append(n)
+    out = []
+    for diffs, on in groups.items():
+        by_desc: dict[str, list[str]] = {}
+        for d in diffs:
+            by_desc.setdefault(d.describe(), []).append(f"'{d.where}'" if d.where
+                                                        else "the type itself")
+        parts = []
+        for desc, where in by_desc.items():
+            named = ", ".join(where[:_MAX_NAMED])
+            if len(where) > _MAX_NAMED:
+                named += f" and {len(where) - _MAX_NAMED} more"
+            parts.append(f"{named}: {desc}")
+        msg = (f"{a.macro}({a.spec}) is false on {', '.join(on)} only because clang and the "
+               f"kernel's BTF spell base types differently ({'; '.join(parts)}); type matching "
+               "compares integer type names and signedness, so use int, unsigned int, "
+               "unsigned char, pointers or enums in the local type, or check fields with "
+               "bpf_core_field_exists()")
+        out.append(Diagnostic(
+            "type-matches-spelling", CODES["type-matches-spelling"].severity, msg, a.path, rng,
+            tuple(on), tuple(KernelFact(n, _fact(j.results[n])) for n in on),
+            {"members": [d.where for d in diffs]}))
+    return out
 
 
 def _size_diag(a: CoreAccess, j: _Judged, executes: dict[str, bool | None],

@@ -98,11 +98,13 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "The access goes through a typedef, which libbpf looks up as a typedef of that name; "
          "some kernels have none."),
     Code("enum-sign-extension", Severity.ERROR, "32-bit enum value >= 2^31",
-         "libbpf reads 32-bit enum values as signed and sign-extends them; an unsigned "
-         "enumerator >= 2^31 makes the load fail."),
+         "libbpf reads 32-bit enum values as signed and sign-extends them; for an unsigned "
+         "enumerator >= 2^31 clang emits another value, and the load fails on every kernel "
+         "that has the enumerator, guarded or not."),
     Code("type-matches-spelling", Severity.WARNING, "bpf_core_type_matches on base types",
          "bpf_core_type_matches compares base-type names and signedness, which clang and the "
-         "kernel's BTF spell differently (unsigned long vs long unsigned int, char)."),
+         "kernel's BTF spell differently (unsigned long vs long unsigned int, char's sign): "
+         "the type does not match on some kernels only because of that."),
     Code("unreachable-relocation", Severity.HINT, "Relocation in code no program calls",
          "A CO-RE access in a static function that no program reaches; it is not checked."),
     Code("unknown-enumerator", Severity.ERROR, "Unknown enumerator",
