@@ -82,6 +82,8 @@ class CoreAccess:
     guarded: tuple[int, ...] = ()
     #: set when the same relocation appears more than once in one expansion (bitfield macros)
     repeat: int = 0
+    #: :attr:`spec`, once formatted (an access reused from the previous analysis brings it)
+    spec_text: str | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> ReloKind:
@@ -94,9 +96,12 @@ class CoreAccess:
     @property
     def spec(self) -> str:
         """libbpf's human form: ``struct task_struct.real_parent``, ``enum e::V``, ``struct s``."""
-        from bpfls.core.spec import format_spec
+        s = self.spec_text
+        if s is None:
+            from bpfls.core.spec import format_spec
 
-        return format_spec(self.relocation)
+            s = self.spec_text = format_spec(self.relocation)
+        return s
 
     @property
     def access_str(self) -> str:

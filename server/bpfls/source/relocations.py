@@ -257,7 +257,7 @@ def _shifted_access(t: CoreAccess, delta: int, local: Btf) -> CoreAccess:
                       tuple(Accessor(x.name, _shift(x.range, delta)) for x in t.accessors),
                       load=t.load, store=t.store, load_size=t.load_size,
                       probe_read=t.probe_read, read_size=t.read_size, user=t.user,
-                      repeat=t.repeat)
+                      repeat=t.repeat, spec_text=t.spec_text)
 
 
 def _shifted_diag(d: SourceDiagnostic, delta: int) -> SourceDiagnostic:
