@@ -1,0 +1,552 @@
+"""Hover: what the identifier under the cursor is, on the primary kernel and on the others.
+
+- a member (after ``->``/``.`` or named in a ``BPF_CORE_READ*`` hop): its C type, offset, size
+  and bitfield position, and a table of every kernel (same / different offset / type / size /
+  missing);
+- a struct, union, enum or typedef name: its C definition (from the primary kernel, or the
+  program's own), size, and the kernels that lack it or define it differently; a flavor
+  (``task_struct___old``) names the kernel type it relocates against;
+- a local variable, parameter or global: its type;
+- a BPF helper: its prototype and description (``bpf_helper_defs.h``) and the kernels whose
+  ``enum bpf_func_id`` lacks it; a kernel function (kfunc): its prototype from BTF and the
+  kernels without it; a macro: its definition; an enumerator: its value on each kernel;
+- a ``SEC("...")`` target: the function, LSM hook or tracepoint it attaches to.
+
+:func:`hover` never raises; ``None`` means nothing to say.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bpfls.analysis import facts
+from bpfls.analysis.diagnostics import Position, Range
+from bpfls.btf import Btf, BtfError, Kind
+from bpfls.btf.cnames import type_name
+from bpfls.source.model import Position as SPosition
+from bpfls.source.model import Range as SRange
+
+if TYPE_CHECKING:
+    from bpfls.btf.model import Type
+    from bpfls.kernels import KernelSet
+    from bpfls.source.model import SourceModel
+    from bpfls.source.query import Context
+
+MAX_DEFINITION_LINES = 120
+
+
+@dataclass(frozen=True)
+class HoverInfo:
+    markdown: str  # LSP MarkupContent(kind=markdown) value
+    range: Range | None  # the hovered token
+
+
+def hover(model: SourceModel, kernels: KernelSet, path: str, text: str,
+          position: Position) -> HoverInfo | None:
+    """What to show for ``position`` of ``text`` (the current text of ``path``)."""
+    try:
+        return _hover(model, kernels, text, position)
+    except Exception:  # noqa: BLE001 - a hover must never take the editor down
+        return None
+
+
+def to_range(r: SRange | None) -> Range | None:
+    if r is None:
+        return None
+    return Range(Position(r.start.line, r.start.column), Position(r.end.line, r.end.column))
+
+
+def _hover(model: SourceModel, kernels: KernelSet, text: str,
+           position: Position) -> HoverInfo | None:
+    from bpfls.source.query import context_at
+
+    ctx = context_at(model, text, SPosition(position.line, position.column))
+    md = _markdown(ctx, kernels)
+    if not md:
+        return None
+    return HoverInfo(md, to_range(ctx.range))
+
+
+def _markdown(ctx: Context, kernels: KernelSet) -> str | None:
+    kind = ctx.kind
+    if kind in ("member", "core-read"):
+        md = member_hover(ctx, kernels)
+        if md is None and ctx.word in (ctx.model.macros or {}):
+            return identifier_hover(ctx, kernels)  # a macro naming a path (#define ORIG ...)
+        return md
+    if kind == "tag":
+        return tag_hover(ctx.model, kernels, ctx.tag, ctx.word)
+    if kind == "section":
+        return section_hover(ctx.model, kernels, ctx.word.strip('"'))
+    if kind == "enum-value":
+        return enumerator_hover(ctx.model, kernels, ctx.word) if ctx.word else None
+    if kind == "identifier":
+        return identifier_hover(ctx, kernels)
+    return None
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+def code(text: str) -> str:
+    return f"```c\n{text}\n```"
+
+
+def _tick(s: str) -> str:
+    return f"`{s}`" if "`" not in s else f"``{s}``"
+
+
+def _primary_name(kernels: KernelSet | None) -> str:
+    return kernels.primary if kernels is not None and kernels.primary else ""
+
+
+_DEFINITIONS: weakref.WeakKeyDictionary[Btf, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _definition(btf: Btf, t: Type) -> str:
+    """The C definition of ``t`` with its real names, cut to :data:`MAX_DEFINITION_LINES`."""
+    per = _DEFINITIONS.get(btf)
+    if per is None:
+        per = _DEFINITIONS[btf] = {}
+    hit = per.get(t.id)
+    if hit is None:
+        if len(per) > 4096:
+            per.clear()
+        hit = per[t.id] = _render_definition(btf, t)
+    return hit
+
+
+def _render_definition(btf: Btf, t: Type) -> str:
+    from bpfls.btf.render import render_c
+
+    try:
+        text = render_c(btf, t, real_names=True)
+    except (BtfError, RecursionError):
+        return type_name(btf, t.id)
+    lines = text.split("\n")
+    if len(lines) > MAX_DEFINITION_LINES:
+        more = len(lines) - MAX_DEFINITION_LINES
+        lines = lines[:MAX_DEFINITION_LINES - 1] + [f"\t/* ... {more} more lines */", lines[-1]]
+    return "\n".join(lines)
+
+
+# -- members ------------------------------------------------------------------------------------
+
+def member_hover(ctx: Context, kernels: KernelSet) -> str | None:
+    model = ctx.model
+    rec = ctx.record()
+    if rec is None or not ctx.word:
+        return None
+    name = ctx.word
+    local = facts.member_fact(rec, name)
+    side = facts.kernel_side(model, rec)
+    rec_name = type_name(model.local, rec.id)
+    parts: list[str] = []
+    if local is not None:
+        parts.append(code(f"{_decl(local.type, name)};"))
+    if side is None:
+        # the program's own type: its layout is the program's
+        if local is None:
+            return None
+        parts.append(_member_line(rec_name, local, "this program"))
+        return "\n\n".join(parts)
+    kind, ename = side
+    rows = facts.member_across(kernels, kind, ename, name, None)
+    primary = _primary_name(kernels)
+    ref = next((r.fact for r in rows if r.kernel == primary and r.fact is not None), None)
+    if ref is None:
+        ref = next((r.fact for r in rows if r.fact is not None), None)
+    if local is None:
+        if ref is None:
+            return None
+        parts.append(code(f"{_decl(ref.type, name)};"))
+    target = f"{kind} {ename}"
+    if ref is not None and primary and any(r.kernel == primary and r.fact is not None
+                                           for r in rows):
+        parts.append(_member_line(target, ref, primary))
+    elif local is not None:
+        parts.append(_member_line(rec_name, local, "this program")
+                     + (f"\n\nnot in `{target}` of {primary}" if primary else ""))
+    else:
+        parts.append(f"`{target}.{name}` is not in the primary kernel")
+    if rec_name != target:
+        parts.append(f"relocated against `{target}`")
+    if rows:
+        parts.append(_member_table(rows, ref, kind, ename))
+    return "\n\n".join(parts)
+
+
+def _decl(tname: str, name: str) -> str:
+    if tname.endswith("*"):
+        return f"{tname}{name}"
+    if "[" in tname:  # char [16] → char name[16]
+        i = tname.index("[")
+        return f"{tname[:i].rstrip()} {name}{tname[i:]}"
+    if "(*)" in tname:
+        return tname.replace("(*)", f"(*{name})", 1)
+    return f"{tname} {name}"
+
+
+def _member_line(owner: str, f: facts.MemberFact, where: str) -> str:
+    s = f"member of `{owner}` · offset **{f.bit_offset // 8}**"
+    if f.bitfield_size:
+        s += f" bit **{f.bit_offset % 8}** · bitfield of **{f.sized()}**"
+    else:
+        s += f" · size **{f.sized()}**"
+    return s + f" ({where})"
+
+
+def _member_table(rows: list[facts.KernelMember], ref: facts.MemberFact | None, kind: str,
+                  ename: str) -> str:
+    out = ["| kernel | offset | size | |", "|---|---|---|---|"]
+    for r in rows:
+        f = r.fact
+        if f is None:
+            note = "missing" if r.status == "missing" else f"no `{kind} {ename}`"
+            out.append(f"| {r.kernel} | — | — | {note} |")
+            continue
+        status = r.status
+        if ref is not None:
+            if f.type != ref.type:
+                status = f"type {_tick(f.type)}"
+            elif f.bit_offset != ref.bit_offset:
+                status = "different offset"
+            elif f.size != ref.size or f.bitfield_size != ref.bitfield_size:
+                status = "different size"
+            else:
+                status = "same"
+        out.append(f"| {r.kernel} | {f.where()} | {f.sized()} | {status} |")
+    return "\n".join(out)
+
+
+# -- types --------------------------------------------------------------------------------------
+
+def tag_hover(model: SourceModel, kernels: KernelSet, tag: str, name: str) -> str | None:
+    """``struct NAME``, ``union NAME``, ``enum NAME`` as the program sees it."""
+    if not name:
+        return None
+    t = _local_tag(model, tag, name)
+    return type_hover(model, kernels, t, tag, name)
+
+
+def _local_tag(model: SourceModel, tag: str, name: str) -> Type | None:
+    lt = model.scope.types if model.scope is not None else None
+    tid = None
+    if lt is not None:
+        try:
+            tid = lt.tag_id(tag, name, create_fwd=False)
+        except (BtfError, KeyError):
+            tid = None
+    if tid is not None:
+        try:
+            return model.local[tid]
+        except BtfError:
+            return None
+    return facts.find_kind(model.local, tag, name)
+
+
+def type_hover(model: SourceModel, kernels: KernelSet, t: Type | None, kind: str,
+               name: str) -> str | None:
+    """The definition of ``t`` (the program's view of ``kind name``; ``None`` when the program
+    does not know it) and how each kernel defines it."""
+    parts: list[str] = []
+    primary = _primary_name(kernels)
+    if t is not None and t.kind == Kind.FWD:
+        t = None
+    side = facts.kernel_side(model, t) if t is not None else (kind, facts.essential(name))
+    in_kernel = t is not None and t.id < model.local.start_id
+    rows = facts.type_across(kernels, side[0], side[1], None) if side is not None else []
+    kref = next((r.type for r in rows if r.kernel == primary and r.type is not None), None)
+    shown, where = t, (primary or "the kernel") if in_kernel else "this program"
+    if shown is None:
+        first = next((r for r in rows if r.type is not None), None)
+        if first is None:
+            return None
+        shown, where = first.type, first.kernel
+    parts.append(code(_definition(shown.btf, shown)))
+    size = _size(shown.btf, shown)
+    if size is not None:
+        parts.append(f"`{kind} {name}` · size **{size}** ({where})")
+    if side is None:
+        return "\n\n".join(parts)
+    skind, ename = side
+    if t is not None and not in_kernel:
+        parts.append(f"relocated against `{skind} {ename}`"
+                     + ("" if kref is not None or not primary else f" (not in {primary})"))
+    compare_to = kref if kref is not None else (shown if shown is not t or in_kernel else None)
+    if compare_to is None:
+        compare_to = next((r.type for r in rows if r.type is not None), None)
+    rows = facts.type_across(kernels, skind, ename, compare_to)
+    if not rows:
+        return "\n\n".join(parts)
+    out = ["| kernel | |", "|---|---|"]
+    for r in rows:
+        if r.status == "missing":
+            note = "missing"
+        elif r.status == "differs":
+            note = r.detail
+        elif r.kernel == primary:
+            note = "primary"
+        elif compare_to is not None and r.type is compare_to:
+            note = "shown above"
+        else:
+            note = "same"
+        out.append(f"| {r.kernel} | {note} |")
+    parts.append("\n".join(out))
+    return "\n\n".join(parts)
+
+
+def _size(btf: Btf, t: Type) -> int | None:
+    try:
+        if t.kind in (Kind.FUNC, Kind.FWD):
+            return None
+        return btf.size_of(t.id)
+    except (BtfError, TypeError):
+        return None
+
+
+# -- identifiers --------------------------------------------------------------------------------
+
+def identifier_hover(ctx: Context, kernels: KernelSet) -> str | None:
+    model = ctx.model
+    name = ctx.word
+    if not name:
+        return None
+    if not ctx.called:
+        sym = ctx.symbol()
+        if sym is not None:
+            return _symbol_hover(model, sym)
+    fn = model.functions.get(name)
+    if fn is not None:
+        return _program_function_hover(ctx, fn)
+    macro_md = None
+    m = (model.macros or {}).get(name)
+    if m is not None:
+        macro_md = _macro_hover(m)
+    helper = helper_hover(kernels, name)
+    if helper is not None:
+        return helper
+    if ctx.called or m is None:
+        kf = kfunc_hover(model, kernels, name)
+        if kf is not None:
+            return kf
+    if macro_md is not None:
+        return macro_md
+    if ctx.called:
+        sym = ctx.symbol()
+        if sym is not None:
+            return _symbol_hover(model, sym)
+    td = _typedef(model, name)
+    if td is not None:
+        return type_hover(model, kernels, td, "typedef", name)
+    en = enumerator_hover(model, kernels, name)
+    if en is not None:
+        return en
+    return None
+
+
+def _typedef(model: SourceModel, name: str) -> Type | None:
+    lt = model.scope.types if model.scope is not None else None
+    if lt is not None:
+        try:
+            tid = lt.typedefs.get(name)
+            if tid is None:
+                tid = lt.typedef_id(name)
+        except (BtfError, KeyError, AttributeError):
+            tid = None
+        if tid is not None:
+            try:
+                return model.local[tid]
+            except BtfError:
+                return None
+    return facts.find_kind(model.local, "typedef", name)
+
+
+def _symbol_hover(model: SourceModel, sym) -> str:
+    what = {"local": "local variable", "parameter": "parameter", "global": "global variable"}
+    tname = ""
+    if sym.etype is not None:
+        try:
+            tname = type_name(model.local, sym.etype.tid)
+            if sym.etype.ptr:
+                stars = "*" * sym.etype.ptr
+                if sym.etype.n >= 0:
+                    stars = "*" * (sym.etype.ptr - 1)
+                tname = f"{tname} {stars}" if not tname.endswith("*") else f"{tname}{stars}"
+                tname = tname.rstrip()
+            if sym.etype.n >= 0:
+                tname = f"{tname} [{sym.etype.n}]"
+        except (BtfError, KeyError, RecursionError):
+            tname = ""
+    if not tname and sym.spelling:
+        tname = sym.spelling
+    decl = _decl(tname, sym.name) if tname else sym.name
+    out = [code(f"{decl};"), f"*{what.get(sym.kind, sym.kind)}*"]
+    if sym.spelling and tname and " ".join(sym.spelling.split()) != tname and \
+            sym.spelling not in ("__auto_type",):
+        out[-1] += f" declared as `{sym.spelling}`"
+    return "\n\n".join(out)
+
+
+def _program_function_hover(ctx: Context, fn) -> str:
+    lines = ctx.env.lines
+    head = ""
+    start = fn.range.start.line
+    if 0 <= start < len(lines):
+        buf = []
+        for ln in range(start, min(start + 8, len(lines))):
+            s = lines[ln]
+            cut = s.find("{")
+            buf.append(s if cut < 0 else s[:cut])
+            if cut >= 0 or s.rstrip().endswith(")"):
+                break
+        head = "\n".join(x.rstrip() for x in buf).strip()
+    out = [code(head)] if head and fn.name in head else [f"`{fn.name}`"]
+    notes = []
+    if fn.section is not None:
+        notes.append(f'program `SEC("{fn.section}")`')
+    elif fn.is_static:
+        notes.append("static function")
+    else:
+        notes.append("global function (verified on its own)")
+    if not fn.reachable and fn.section is None:
+        notes.append("not called from any program")
+    out.append(" · ".join(notes))
+    return "\n\n".join(out)
+
+
+def _macro_hover(m) -> str:
+    params = ""
+    if m.params is not None:
+        ps = list(m.params)
+        if m.variadic:
+            ps.append("...")
+        params = f"({', '.join(ps)})"
+    body = m.text
+    if len(body) > 600:
+        body = body[:600] + " ..."
+    return code(f"#define {m.name}{params} {body}".rstrip())
+
+
+def helper_hover(kernels: KernelSet | None, name: str) -> str | None:
+    from bpfls.analysis.helper_table import HELPERS
+
+    h = HELPERS.get(name)
+    if h is None:
+        return None
+    hid, proto, summary, returns = h
+    out = [code(f"{proto};"), f"BPF helper {hid}"]
+    if summary:
+        out.append(summary)
+    if returns:
+        out.append(f"**Returns** {returns}")
+    enum_name = f"BPF_FUNC_{name.removeprefix('bpf_')}"
+    rows = facts.enum_value_across(kernels, enum_name)
+    lacking = [k for k, v in rows if v is None]
+    if lacking:
+        out.append(f"not on: {', '.join(lacking)} (no `{enum_name}` in `enum bpf_func_id`)")
+    return "\n\n".join(out)
+
+
+def kfunc_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str | None:
+    """A function of the kernels' BTF (kfuncs, attach targets)."""
+    fn = None
+    btf = None
+    for k in facts.ordered_kernels(kernels):
+        fn = facts.find_kind(k.btf, "func", name)  # type: ignore[arg-type]
+        if fn is not None:
+            btf = k.btf
+            break
+    if fn is None:
+        fn = facts.find_kind(model.local, "func", name)
+        btf = model.local
+    if fn is None or btf is None:
+        return None
+    from bpfls.btf.render import render_c
+
+    try:
+        proto = render_c(btf, fn, real_names=True)
+    except (BtfError, RecursionError):
+        proto = f"{name}(...)"
+    out = [code(proto), "kernel function"]
+    missing = [k.name for k in facts.ordered_kernels(kernels)
+               if facts.find_kind(k.btf, "func", name) is None]  # type: ignore[arg-type]
+    if missing:
+        out.append(f"not on: {', '.join(missing)}")
+    return "\n\n".join(out)
+
+
+def enumerator_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str | None:
+    lt = model.scope.types if model.scope is not None else None
+    info = None
+    if lt is not None:
+        try:
+            info = lt.enumerator(name)
+        except (BtfError, KeyError, AttributeError):
+            info = None
+    rows = facts.enum_value_across(kernels, name)
+    if info is None and not any(v is not None for _, v in rows):
+        return None
+    parts = []
+    ename = ""
+    if info is not None:
+        try:
+            ename = type_name(model.local, info.type_id)
+        except (BtfError, KeyError):
+            ename = ""
+        parts.append(code(f"{name} = {info.value}"))
+        if ename:
+            parts.append(f"enumerator of `{ename}`")
+    else:
+        first = next(v for _, v in rows if v is not None)
+        parts.append(code(f"{name} = {first}"))
+    if rows:
+        ref = info.value if info is not None else None
+        out = ["| kernel | value |", "|---|---|"]
+        for k, v in rows:
+            if v is None:
+                out.append(f"| {k} | missing |")
+            else:
+                mark = "" if ref is None or v == ref else " (differs)"
+                out.append(f"| {k} | {v}{mark} |")
+        parts.append("\n".join(out))
+    return "\n\n".join(parts)
+
+
+# -- SEC("...") ----------------------------------------------------------------------------------
+
+#: section prefixes whose target is a kernel function
+FUNC_TARGETS = ("kprobe/", "kretprobe/", "fentry/", "fexit/", "fmod_ret/", "fentry.s/",
+                "fexit.s/", "fmod_ret.s/", "kprobe.multi/", "kretprobe.multi/")
+LSM_TARGETS = ("lsm/", "lsm.s/", "lsm_cgroup/")
+TP_TARGETS = ("tp_btf/", "raw_tp/", "raw_tracepoint/", "raw_tp.w/", "raw_tracepoint.w/")
+
+
+def section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
+    prefix, _, target = section.partition("/")
+    if not target:
+        return f'program section `SEC("{section}")`'
+    head = prefix + "/"
+    if head in FUNC_TARGETS:
+        target = target.split("+")[0]
+        md = kfunc_hover(model, kernels, target)
+        return md or f"`{target}`: no such function in the kernels' BTF"
+    if head in LSM_TARGETS:
+        md = kfunc_hover(model, kernels, f"bpf_lsm_{target}")
+        return md or f"`{target}`: no such LSM hook (`bpf_lsm_{target}`) in the kernels' BTF"
+    if head in TP_TARGETS:
+        td = None
+        for k in facts.ordered_kernels(kernels):
+            td = facts.find_kind(k.btf, "typedef", f"btf_trace_{target}")  # type: ignore[arg-type]
+            if td is not None:
+                break
+        if td is None:
+            return f"`{target}`: no such tracepoint (`btf_trace_{target}`) in the kernels' BTF"
+        out = [code(_definition(td.btf, td)), f"tracepoint `{target}`"]
+        missing = [k.name for k in facts.ordered_kernels(kernels)
+                   if facts.find_kind(k.btf, "typedef", f"btf_trace_{target}") is None]  # type: ignore[arg-type]
+        if missing:
+            out.append(f"not on: {', '.join(missing)}")
+        return "\n\n".join(out)
+    return f'program section `SEC("{section}")`'
