@@ -40,6 +40,8 @@ static __always_inline __s64 get_task_state(void *task)
 	struct task_struct___x *t = task;
 	if (bpf_core_field_exists(t->__state))
 		return BPF_CORE_READ(t, __state);
+	if (!bpf_core_field_exists(struct task_struct___o, state))
+		return -1;
 	return BPF_CORE_READ((struct task_struct___o *)task, state);
 }
 
@@ -110,6 +112,9 @@ EDITS = [
     ("a member is misspelled", lambda t: t.replace("e->pid = next->pid;", "e->pid = next->pidd;",
                                                    1)),
     ("a function is cut", lambda t: t[:len(t) // 2]),
+    ("a type argument changes", lambda t: t.replace(
+        "bpf_core_field_exists(struct task_struct___o, state)",
+        "bpf_core_field_exists(struct task_struct___x, __state)", 1)),
 ]
 
 
@@ -145,3 +150,36 @@ def test_one_line_edit_of_1000_lines_is_quick(tmp_path, options) -> None:
           f"{best * 1000:.1f} ms (median {sorted(times)[2] * 1000:.1f} ms), "
           f"{len(first.accesses)} relocations")
     assert best < 0.25  # the goal is <= 30 ms; this only catches gross regressions
+
+
+def test_type_arguments_parse_without_errors() -> None:
+    """The parser gets the type arguments of the CO-RE macros without their struct/union/enum
+    keyword (so tree-sitter can reuse the function after edits elsewhere); positions stay and
+    nothing else changes."""
+    from bpfls.source.cparse import parse
+    from bpfls.source.mask import parser_code
+
+    code = (b"int f(void *p)\n{\n"
+            b"\tif (bpf_core_field_exists(struct task_struct___o, state) &&\n"
+            b"\t    bpf_core_type_exists(union\tu) && bpf_core_enum_value_exists(enum e, V))\n"
+            b"\t\treturn bpf_core_cast(p, struct task_struct)->pid;\n"
+            b"\tstruct s *q = (struct s *)p;  /* bpf_core_type_size(struct s) */\n"
+            b"\treturn sizeof(struct s) + g(struct_x, \"bpf_core_type_exists(struct\");\n}\n")
+    out = parser_code(code)
+    assert len(out) == len(code)
+    assert parse(code).root_node.has_error and not parse(out).root_node.has_error
+    changed = [i for i, (a, b) in enumerate(zip(code, out, strict=True)) if a != b]
+    words = {code[i:j] for i, j in _runs(changed)}
+    assert words == {b"struct", b"union", b"enum"}
+    assert out.count(b"struct") == code.count(b"struct") - 3
+    assert parser_code(b"int x = BPF_CORE_READ(t, mm);") == b"int x = BPF_CORE_READ(t, mm);"
+
+
+def _runs(idx: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for i in idx:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out

@@ -190,3 +190,69 @@ def _unquote(s: str) -> str:
     q = s.index('"')
     body = s[q + 1:-1] if s.endswith('"') else s[q + 1:]
     return body.encode("utf-8").decode("unicode_escape", "replace") if "\\" in body else body
+
+
+# -- the parser's view of type arguments -------------------------------------------------------
+
+_TYPE_ARG_CALLS: re.Pattern[bytes] | None = None
+_TAG_RE = re.compile(rb"(?:struct|union|enum)[ \t\r\n]+[A-Za-z_]")
+_TAG_LEN = {ord("s"): 6, ord("u"): 5, ord("e"): 4}
+
+
+def parser_code(code: bytes) -> bytes:
+    """``code`` as tree-sitter is given it: in the calls of the CO-RE macros that take a type
+    (``bpf_core_field_exists(struct task_struct___o, state)``, ``bpf_core_type_exists(struct
+    x)``, ``bpf_core_cast(p, struct x)``...) the ``struct``/``union``/``enum`` keyword that
+    starts an argument is blanked, so that the call parses as a call, not as a syntax error.
+
+    The walker reads those arguments as tokens of the unit's code, which keeps the keyword; what
+    changes is that the function holding the call is free of errors, so that tree-sitter can
+    reuse it when another part of the file is edited (it never reuses a subtree with an error).
+    Every byte position stays where it was.
+    """
+    global _TYPE_ARG_CALLS
+    rx = _TYPE_ARG_CALLS
+    if rx is None:
+        names = sorted(catalogue.CORE_INTRINSICS, key=lambda n: (-len(n), n))
+        rx = _TYPE_ARG_CALLS = re.compile(
+            rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
+            + rb")[ \t\r\n]*\(")
+    out: bytearray | None = None
+    n = len(code)
+    for m in rx.finditer(code):
+        i = m.end()
+        depth = 1
+        arg_start = True
+        while i < n:
+            c = code[i]
+            if arg_start:
+                if c in b" \t\r\n":
+                    i += 1
+                    continue
+                arg_start = False
+                t = _TAG_RE.match(code, i)
+                if t is not None:
+                    if out is None:
+                        out = bytearray(code)
+                    k = _TAG_LEN[c]
+                    out[i:i + k] = b" " * k
+                    i = t.end()
+                    continue
+            if c in (34, 39):  # a string or character literal: skip it
+                j = i + 1
+                while j < n and code[j] != c and code[j] != 10:
+                    j += 2 if code[j] == 92 else 1
+                i = j + 1
+                continue
+            if c in (40, 91):
+                depth += 1
+            elif c in (41, 93):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif c == 44 and depth == 1:
+                arg_start = True
+            elif c in (59, 123, 125):  # ; { }: not a call after all
+                break
+            i += 1
+    return code if out is None else bytes(out)

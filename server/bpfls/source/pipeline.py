@@ -16,7 +16,7 @@ from bpfls.source.cparse import TreeCache
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
 from bpfls.source.localtypes import LocalTypes
-from bpfls.source.mask import mask_units
+from bpfls.source.mask import mask_units, parser_code
 from bpfls.source.model import (
     WARNING,
     CoreAccess,
@@ -115,7 +115,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
 
     trees: list[tuple[FileUnit, Node]] = []
     for u in res.units:
-        tree = _TREES.parse(u.path, bytes(u.code))
+        tree = _TREES.parse(u.path, parser_code(bytes(u.code)))
         trees.append((u, tree.root_node))
     t2 = time.perf_counter()
 
