@@ -1,0 +1,19 @@
+// BPF_USDT's parameter list. Pending: usdt.bpf.h's bpf_usdt_arg() reads PT_REGS_IP(ctx) when
+// the kernel lacks BPF cookies, a CO-RE relocation (struct pt_regs.ip) that bpfls does not
+// predict yet. Move this program up to tests/corpus/ once it does.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+SEC("usdt/libc.so.6:libc:setjmp")
+int BPF_USDT(on_setjmp, void *env, int savemask, void *addr)
+{
+    struct task_struct *task = (void *)bpf_get_current_task();
+    int pid = BPF_CORE_READ(task, tgid);
+    bpf_printk("%d %p %d %p", pid, env, savemask, addr);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
