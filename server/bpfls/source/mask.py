@@ -194,65 +194,76 @@ def _unquote(s: str) -> str:
 
 # -- the parser's view of type arguments -------------------------------------------------------
 
-_TYPE_ARG_CALLS: re.Pattern[bytes] | None = None
-_TAG_RE = re.compile(rb"(?:struct|union|enum)[ \t\r\n]+[A-Za-z_]")
-_TAG_LEN = {ord("s"): 6, ord("u"): 5, ord("e"): 4}
+_TYPE_ARG_RES: tuple[re.Pattern[bytes], re.Pattern[bytes]] | None = None
+
+
+def _type_arg_res() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    global _TYPE_ARG_RES
+    if _TYPE_ARG_RES is None:
+        first = sorted({*catalogue.FIELD_INFO_MACROS, *catalogue.TYPE_INFO_MACROS,
+                        *catalogue.ENUM_INFO_MACROS}, key=lambda n: (-len(n), n))
+        _TYPE_ARG_RES = (
+            # the macros whose first argument may be a type
+            re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
+                                                             for n in first)
+                       + rb")[ \t\r\n]*\([ \t\r\n]*(struct|union|enum)[ \t\r\n]+[A-Za-z_]"),
+            # bpf_core_cast(ptr, type): the second
+            re.compile(rb"(?<![A-Za-z0-9_$])bpf_core_cast[ \t\r\n]*\("))
+    return _TYPE_ARG_RES
+
+
+_TAG_RE = re.compile(rb"[ \t\r\n]*(struct|union|enum)[ \t\r\n]+[A-Za-z_]")
 
 
 def parser_code(code: bytes) -> bytes:
     """``code`` as tree-sitter is given it: in the calls of the CO-RE macros that take a type
     (``bpf_core_field_exists(struct task_struct___o, state)``, ``bpf_core_type_exists(struct
-    x)``, ``bpf_core_cast(p, struct x)``...) the ``struct``/``union``/``enum`` keyword that
-    starts an argument is blanked, so that the call parses as a call, not as a syntax error.
+    x)``, ``bpf_core_cast(p, struct x)``...) the ``struct``/``union``/``enum`` keyword of the
+    type argument is blanked, so that the call parses as a call, not as a syntax error.
 
     The walker reads those arguments as tokens of the unit's code, which keeps the keyword; what
     changes is that the function holding the call is free of errors, so that tree-sitter can
     reuse it when another part of the file is edited (it never reuses a subtree with an error).
     Every byte position stays where it was.
     """
-    global _TYPE_ARG_CALLS
-    rx = _TYPE_ARG_CALLS
-    if rx is None:
-        names = sorted(catalogue.CORE_INTRINSICS, key=lambda n: (-len(n), n))
-        rx = _TYPE_ARG_CALLS = re.compile(
-            rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
-            + rb")[ \t\r\n]*\(")
-    out: bytearray | None = None
-    n = len(code)
-    for m in rx.finditer(code):
-        i = m.end()
-        depth = 1
-        arg_start = True
-        while i < n:
-            c = code[i]
-            if arg_start:
-                if c in b" \t\r\n":
-                    i += 1
-                    continue
-                arg_start = False
-                t = _TAG_RE.match(code, i)
+    first, cast = _type_arg_res()
+    spans = [m.span(1) for m in first.finditer(code)]
+    if b"bpf_core_cast" in code:
+        for m in cast.finditer(code):
+            comma = _top_level_comma(code, m.end())
+            if comma >= 0:
+                t = _TAG_RE.match(code, comma + 1)
                 if t is not None:
-                    if out is None:
-                        out = bytearray(code)
-                    k = _TAG_LEN[c]
-                    out[i:i + k] = b" " * k
-                    i = t.end()
-                    continue
-            if c in (34, 39):  # a string or character literal: skip it
-                j = i + 1
-                while j < n and code[j] != c and code[j] != 10:
-                    j += 2 if code[j] == 92 else 1
-                i = j + 1
-                continue
-            if c in (40, 91):
-                depth += 1
-            elif c in (41, 93):
-                depth -= 1
-                if depth == 0:
-                    break
-            elif c == 44 and depth == 1:
-                arg_start = True
-            elif c in (59, 123, 125):  # ; { }: not a call after all
-                break
-            i += 1
-    return code if out is None else bytes(out)
+                    spans.append(t.span(1))
+    if not spans:
+        return code
+    out = bytearray(code)
+    for s, e in spans:
+        out[s:e] = b" " * (e - s)
+    return bytes(out)
+
+
+def _top_level_comma(code: bytes, i: int) -> int:
+    """The offset of the first comma at depth 1 of the call whose '(' ends before ``i``."""
+    depth = 1
+    n = len(code)
+    while i < n:
+        c = code[i]
+        if c in (34, 39):  # a string or character literal: skip it
+            j = i + 1
+            while j < n and code[j] != c and code[j] != 10:
+                j += 2 if code[j] == 92 else 1
+            i = j + 1
+            continue
+        if c in (40, 91):
+            depth += 1
+        elif c in (41, 93):
+            depth -= 1
+            if depth == 0:
+                return -1
+        elif c == 44 and depth == 1:
+            return i
+        elif c in (59, 123, 125):  # ; { }: not a call after all
+            return -1
+        i += 1
+    return -1
