@@ -211,3 +211,21 @@ def test_half_typed_and_bad_positions(body_model) -> None:
                 context_at(body_model, text, (line, col)).record()
     c = context_at(body_model, "int f(struct task_struct *t) { return t->", (0, 41))
     assert c.kind == "member" and c.record().name == "task_struct"
+
+
+def test_members_of_a_definition(primary, tmp_path_factory) -> None:
+    from bpfls.source.query import context_at
+
+    text = ("#include \"vmlinux.h\"\n"
+            "struct task_struct___o {\n\tlong state;\n\tstruct {\n\t\tint prio;\n\t};\n"
+            "} __attribute__((preserve_access_index));\n")
+    path = tmp_path_factory.mktemp("query") / "d.bpf.c"
+    path.write_text(text)
+    model = analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
+    c = context_at(model, text, (2, 7))
+    assert c.kind == "member" and c.word == "state" and c.record().name == "task_struct___o"
+    assert c.member().member.name == "state"
+    c = context_at(model, text, (4, 7))
+    assert c.kind == "member" and c.member().name == "prio"
+    c = context_at(model, text, (2, 2))  # the type
+    assert c.kind == "identifier" and c.symbol() is None

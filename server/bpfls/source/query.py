@@ -328,9 +328,31 @@ def context_at(model: SourceModel, text: str, position: Position | tuple[int, in
     if not 0 <= line < len(lines):
         return Context("none", env)
     try:
+        if lines[line].lstrip(" \t").startswith("#") or \
+                (line > 0 and lines[line - 1].rstrip().endswith("\\")):
+            return _directive_context(env, line, col)
         return _context(env, line, col)
     except (RecursionError, ValueError, IndexError, KeyError, TypeError, BtfError):
         return Context("none", env)
+
+
+def _directive_context(env: Env, line: int, col: int) -> Context:
+    """An identifier in a preprocessor directive: a name, with no local scope."""
+    env.directive = True
+    data = env.lines[line].encode("utf-8", "surrogateescape")
+    for m in _LINE_RE.finditer(data):
+        if m.lastgroup == "ident" and m.start() <= col <= m.end():
+            word = m.group().decode("utf-8", "replace")
+            rng = Range(Position(line, m.start()), Position(line, m.end()))
+            if word in ("define", "include", "ifdef", "ifndef", "undef", "if", "elif",
+                        "defined", "pragma") and data[:m.start()].strip() in (b"#", b""):
+                return Context("none", env)
+            rest = data[m.end():].lstrip()
+            return Context("identifier", env, word, rng, _byte_prefix(word, col - m.start()),
+                           called=rest.startswith(b"("))
+        if m.start() > col:
+            break
+    return Context("none", env)
 
 
 def _context(env: Env, line: int, col: int) -> Context:
@@ -380,6 +402,13 @@ def _context(env: Env, line: int, col: int) -> Context:
     if p is not None and p.kind == IDENT and p.text in _TAGS:
         ctx.kind, ctx.tag = "tag", p.text
         return ctx
+    if word and nxt < len(toks) and toks[nxt].text in (";", "[", ":", ",") and \
+            (p is None or p.text not in (".", "->")):
+        rec = env.record_being_defined(word_i)
+        if rec is not None:
+            ctx.kind = "member"
+            ctx._record = (None, rec)
+            return ctx
     # the call whose argument this is
     call = _enclosing_call(toks, prev)
     if call is not None:
@@ -606,6 +635,7 @@ class Env:
         self._scopes: list[dict[str, _Decl]] | None = None
         self._header: tuple | None = None
         self._macros: dict | None = None
+        self.directive = False  # the position is in a preprocessor directive
 
     # -- tokens ------------------------------------------------------------------------------
     @property
@@ -672,7 +702,7 @@ class Env:
                 continue
             i += 1
         if best is None:
-            return body, None, []
+            return -1, None, []  # a type's definition, not a function
         name_i, open_i, close = best
         name = self.alias(toks[name_i].text)
         args = _split_args(toks[open_i + 1:close])
@@ -699,6 +729,21 @@ class Env:
         res = self._declaration(toks, 0, len(toks), "parameter", force=True)
         return res[0] if res is not None else []
 
+    def record_being_defined(self, i: int) -> Type | None:
+        """The struct or union whose definition (at file scope) token ``i`` is inside."""
+        toks = self.tokens
+        j = 0
+        n = len(toks)
+        while j < n and toks[j].kind == IDENT and toks[j].text in ("typedef", "const",
+                                                                   "volatile", "static"):
+            j += 1
+        if j + 2 >= n or toks[j].text not in ("struct", "union") or toks[j + 1].kind != IDENT \
+                or toks[j + 2].text != "{" or not j + 2 < i:
+            return None
+        if _match_fwd(toks, j + 2, n) < i:
+            return None
+        return self.types.record(self.type_of_type_tokens(toks[j:j + 2]))
+
     def scopes(self) -> list[dict[str, _Decl]]:
         """The block scopes open at the position, outermost (the parameters) first."""
         if self._scopes is None:
@@ -706,6 +751,8 @@ class Env:
         return self._scopes
 
     def _scan(self) -> list[dict[str, _Decl]]:
+        if self.directive:
+            return []
         body, macro, params = self.header()
         toks = self.tokens
         top: dict[str, _Decl] = {}
