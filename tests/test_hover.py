@@ -172,6 +172,9 @@ def test_flavor_member_and_type(prog, kernels) -> None:
     assert "long state;" in md and "relocated against `struct task_struct`" in md
     assert row(md, "5.10-amd64")[1:3] == ["16", "8"]
     assert row(md, "6.12-amd64")[3] == "missing"
+    md = hov(prog, kernels, "\tlong state;", 6)  # in the definition
+    assert "relocated against `struct task_struct`" in md
+    assert row(md, "5.10-amd64")[1:4] == ["16", "8", "present"]
     md = hov(prog, kernels, "struct task_struct___o {", 8)
     assert "struct task_struct___o {\n\tlong state;\n};" in md
     assert "relocated against `struct task_struct`" in md
@@ -287,11 +290,14 @@ def test_every_position_of_a_file(file: Path, kernels) -> None:
             _complete(model, kernels, part, pos)
 
 
-def test_identifiers_named_in_directives_are_skipped(prog, kernels) -> None:
-    text = PROG.replace("struct event last_event;", "#define X t->real_parent\nstruct event "
-                        "last_event;")
+def test_identifiers_in_directives(prog, kernels) -> None:
+    text = PROG.replace("struct event last_event;", "#define X t->real_parent + BPF_ANY\n"
+                        "struct event last_event;")
     path, model = prog
     assert _hover(model, kernels, text, at(text, "real_parent", 0)) is None
+    assert _hover(model, kernels, text, at(text, "define X", 1)) is None
+    md = hov(prog, kernels, "BPF_ANY", 2, text=text)
+    assert md.startswith("```c\nBPF_ANY = 0\n```") and row(md, "5.10-amd64")[1] == "0"
 
 
 def test_markdown_tables_are_well_formed(prog, kernels) -> None:

@@ -177,6 +177,8 @@ def kernel_cache(kernels: KernelSet | None) -> dict:
     key = id(kernels)
     hit = _PER_KERNELS.get(key)
     if hit is not None and hit[0] is kernels:
+        if len(hit[1]) > 200_000:
+            hit[1].clear()
         return hit[1]
     with _LOCK:
         if len(_PER_KERNELS) > 4:
@@ -437,16 +439,24 @@ def target_items(kernels: KernelSet | None, kind: str, prefix: str,
     if len(ordered) > MAX_ITEMS:
         ordered = ordered[:MAX_ITEMS]
         more = True
-    sets = [(k.name, index_of(k.btf).name_set(kind)) for k in ks]  # type: ignore[arg-type]
+    cache = kernel_cache(kernels)
+    sets = None
     btf_of = {k.name: k.btf for k in ks}
     items = []
     detailed = len(ordered) <= MAX_DETAILED
     for n in ordered:
-        detail = _target_detail(btf_of[found[n]], kind, n) if detailed else ""  # type: ignore[arg-type]
-        if not detail:
-            detail = {"lsm": "LSM hook", "tracepoint": "tracepoint"}.get(kind, "kernel function")
-        items.append(CompletionEntry(n, item_kind, detail, None,
-                                     tuple(k for k, s in sets if n not in s)))
+        key = ("target", kind, n, detailed)
+        e = cache.get(key)
+        if e is None:
+            if sets is None:
+                sets = [(k.name, index_of(k.btf).name_set(kind)) for k in ks]  # type: ignore[arg-type]
+            detail = _target_detail(btf_of[found[n]], kind, n) if detailed else ""  # type: ignore[arg-type]
+            if not detail:
+                detail = {"lsm": "LSM hook", "tracepoint": "tracepoint"}.get(kind,
+                                                                            "kernel function")
+            e = cache[key] = CompletionEntry(n, item_kind, detail, None,
+                                             tuple(k for k, s in sets if n not in s))
+        items.append(e)
     return items, more
 
 

@@ -173,7 +173,9 @@ def member_hover(ctx: Context, kernels: KernelSet) -> str | None:
     if rec_name != target:
         parts.append(f"relocated against `{target}`")
     if rows:
-        parts.append(_member_table(rows, ref, kind, ename))
+        # a flavor's members are found by name wherever they are: no reference layout
+        is_flavor = rec.id >= model.local.start_id
+        parts.append(_member_table(rows, None if is_flavor else ref, kind, ename))
     return "\n\n".join(parts)
 
 
