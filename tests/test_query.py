@@ -229,3 +229,16 @@ def test_members_of_a_definition(primary, tmp_path_factory) -> None:
     assert c.kind == "member" and c.member().name == "prio"
     c = context_at(model, text, (2, 2))  # the type
     assert c.kind == "identifier" and c.symbol() is None
+
+
+def test_field_info_with_a_type_argument(body_model) -> None:
+    c = ctx_at(body_model, "bpf_core_field_exists(struct task_struct, |")
+    assert c.kind == "member" and c.record().name == "task_struct"
+    c = ctx_at(body_model, "bpf_core_field_exists(struct task_struct, se.|")
+    assert c.kind == "member" and c.record().name == "sched_entity"
+    c = ctx_at(body_model, "bpf_core_field_exists(struct task_struct, se.vr|untime)")
+    assert c.kind == "member" and c.member().name == "vruntime"
+    c = ctx_at(body_model, "bpf_core_field_size(task_t, p|id)")
+    assert c.kind == "member" and c.member().name == "pid"
+    c = ctx_at(body_model, "bpf_core_field_exists(t->|")
+    assert c.kind == "member" and c.record().name == "task_struct"

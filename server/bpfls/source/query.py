@@ -429,6 +429,18 @@ def _context(env: Env, line: int, col: int) -> Context:
                     if toks[cur_arg[0]:prev + 1]:
                         ctx.kind = "identifier" if word else "none"
                 return ctx
+        if env.alias(name) in catalogue.FIELD_INFO_MACROS and ctx.arg == 1 and args and \
+                args[0] and args[0][0].kind == IDENT and (
+                    args[0][0].text in _TAGS or env._is_typedef(args[0][0].text)):
+            # bpf_core_field_exists(struct foo, a.b): members of the type
+            path = list(args[1])
+            if not path or path[-1].text == ".":
+                ctx.kind = "member"
+                et = env.type_of_type_tokens(args[0])
+                if path:
+                    et = env.follow_path(et, path[:-1])
+                ctx._record = (et, env.types.record(et))
+                return ctx
         if env.alias(name) in _ENUM_VALUE and ctx.arg == 1 and \
                 (prev < 0 or toks[prev].text == ","):
             ctx.kind = "enum-value"
