@@ -245,3 +245,28 @@ def test_latency(model, kernels) -> None:
             _complete(model, kernels, text, pos)
             worst = max(worst, time.perf_counter() - t)
     assert worst < 0.05  # generous: the benchmark (bench/engine_bench.py) measures p99
+
+
+def test_without_kernels_or_type_names(tmp_path) -> None:
+    """No kernel loaded yet (the editor answers with what it has), and a model without its
+    type-name table (a failed analysis): the program's own types still work."""
+    from bpfls.analysis.definition import _definition
+    from bpfls.analysis.hover import _hover
+    from bpfls.source.model import FileScope
+
+    text = ("struct event { unsigned int pid; char comm[16]; };\n"
+            "int f(struct event *e)\n{\n\tstruct event local = {};\n\treturn e->pid + local.\n}\n")
+    path = tmp_path / "k.bpf.c"
+    path.write_text(text)
+    none = KernelSet((), None)
+    for scoped in (True, False):
+        model = analyze(str(path), text, SourceOptions())
+        if not scoped:
+            model.scope = FileScope()
+        res = _complete(model, none, text, Position(4, 24))
+        assert labels(res) == ["pid", "comm"] and res.items[0].missing_on == ()
+        md = _hover(model, none, text, Position(4, 12)).markdown
+        assert "member of `struct event` · offset **0** · size **4** (this program)" in md
+        locs = _definition(model, none, str(path), text, Position(4, 21), None)
+        assert [(x.range.start.line, x.range.start.column) for x in locs] == [(3, 14)]
+        assert _complete(model, none, text, Position(4, 0)).items == []

@@ -228,6 +228,13 @@ def test_helpers_and_kfuncs(prog, kernels) -> None:
     assert "not on: 5.10-amd64, 6.1-amd64" in md
 
 
+def test_core_macros(prog, kernels) -> None:
+    md = hov(prog, kernels, "BPF_CORE_READ(t, real_parent, tgid)", 3)
+    assert md.startswith("```c\nBPF_CORE_READ(src, a, ...)\n```") and "one hop" in md
+    md = hov(prog, kernels, "BPF_KPROBE(on_unlink", 3)
+    assert "struct pt_regs *ctx" in md
+
+
 def test_sections(prog, kernels) -> None:
     md = hov(prog, kernels, 'SEC("fentry/do_exit")', 12)
     assert "void do_exit(long int code);" in md
