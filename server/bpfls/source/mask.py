@@ -11,6 +11,7 @@ the text of masked attributes are recorded on the file so that nothing they say 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 
 from bpfls.source import catalogue
 from bpfls.source.macros import Expander, MacroDef
@@ -31,8 +32,7 @@ def _classify(m: MacroDef, macros: dict[str, MacroDef]) -> tuple[str, str] | Non
     body = m.body
     if any(t.kind == IDENT and t.text in macros and t.text != m.name for t in body):
         try:
-            body = Expander({k: v for k, v in macros.items() if k != m.name}).expand(
-                [t.copy() for t in body])
+            body = Expander(_Without(macros, m.name)).expand([t.copy() for t in body])
         except RecursionError:  # pragma: no cover
             return None
     keep: list[str] = []
@@ -59,6 +59,28 @@ def _classify(m: MacroDef, macros: dict[str, MacroDef]) -> tuple[str, str] | Non
     if m.params is not None and not attrs and m.name != "SEC":
         return None  # a function-like macro expanding to nothing is a statement, not an attribute
     return " ".join(keep), " ".join(attrs)
+
+
+class _Without(Mapping[str, MacroDef]):
+    """``macros`` less one name, without copying the table."""
+
+    def __init__(self, macros: dict[str, MacroDef], name: str) -> None:
+        self.macros = macros
+        self.name = name
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return default if key == self.name else self.macros.get(key, default)
+
+    def __getitem__(self, key: str) -> MacroDef:
+        if key == self.name:
+            raise KeyError(key)
+        return self.macros[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self.macros if k != self.name)
+
+    def __len__(self) -> int:
+        return len(self.macros) - (self.name in self.macros)
 
 
 _CLASSIFIED: dict[tuple, tuple[str, str] | None] = {}
