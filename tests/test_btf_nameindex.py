@@ -40,6 +40,8 @@ def test_tables_agree_with_the_scan(path: Path, tmp_path: Path,
     cached = B.load(raw)  # reads it back
     assert scan._names is None and built._names is not None and cached._names is not None
     assert cached._names.arrays() == built._names.arrays()
+    assert cached._names.flavored == built._names.flavored == nameindex.flavored_strings(
+        scan._strs)
     names = sorted({t.name for t in scan if t.name})
     for name in names + ["", "no_such_type", "task_struct___x"]:
         assert cached._ids_named(name) == scan._ids_named(name), name

@@ -24,7 +24,7 @@ from array import array
 from pathlib import Path
 
 _MAGIC = b"BPFLSIDX"
-_VERSION = 2
+_VERSION = 3
 _HEAD = struct.Struct("<8sII")  # magic, version, number of records
 
 

@@ -31,17 +31,20 @@ _ENUM, _ENUM64 = 6, 19
 class NameTables:
     """``type_keys``/``type_ids``: one entry per own named type; ``enum_keys``/``enum_ids``/
     ``enum_pos``: one per enumerator of an own ENUM or ENUM64. Keys ascend; equal keys keep id
-    order (and value order)."""
+    order (and value order). ``flavored``: every string of the object's own string table
+    that contains ``___`` (each once, in table order), for the candidate search of flavored
+    names."""
 
-    __slots__ = ("type_keys", "type_ids", "enum_keys", "enum_ids", "enum_pos")
+    __slots__ = ("type_keys", "type_ids", "enum_keys", "enum_ids", "enum_pos", "flavored")
 
     def __init__(self, type_keys: array, type_ids: array, enum_keys: array, enum_ids: array,
-                 enum_pos: array) -> None:
+                 enum_pos: array, flavored: list[bytes] | None = None) -> None:
         self.type_keys = type_keys
         self.type_ids = type_ids
         self.enum_keys = enum_keys
         self.enum_ids = enum_ids
         self.enum_pos = enum_pos
+        self.flavored = flavored if flavored is not None else []
 
     def arrays(self) -> tuple[array, ...]:
         return (self.type_keys, self.type_ids, self.enum_keys, self.enum_ids, self.enum_pos)
@@ -179,11 +182,30 @@ def build(btf: Btf) -> NameTables:
     rows.sort()
     return NameTables(type_keys, type_ids, array("I", [r >> 64 for r in rows]),
                       array("I", [(r >> 16) & mask for r in rows]),
-                      array("I", [r & 0xFFFF for r in rows]))
+                      array("I", [r & 0xFFFF for r in rows]), flavored_strings(strs))
+
+
+def flavored_strings(strs: bytes) -> list[bytes]:
+    """Every string of a string table that contains ``___``, each once, in table order."""
+    out: list[bytes] = []
+    seen: set[bytes] = set()
+    pos = strs.find(b"___")
+    while pos >= 0:
+        start = strs.rfind(b"\0", 0, pos) + 1
+        end = strs.find(b"\0", pos)
+        if end < 0:
+            end = len(strs)
+        s = strs[start:end]
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+        pos = strs.find(b"___", end)
+    return out
 
 
 def to_bytes(tables: NameTables) -> bytes:
-    """Little-endian: five counts, then the five arrays."""
+    """Little-endian: five counts, then the five arrays, then the flavored strings, each
+    followed by a NUL."""
     arrs = [array("I", a) for a in tables.arrays()]
     if sys.byteorder != "little":
         for a in arrs:
@@ -191,7 +213,8 @@ def to_bytes(tables: NameTables) -> bytes:
     head = array("I", [len(a) for a in arrs])
     if sys.byteorder != "little":
         head.byteswap()
-    return head.tobytes() + b"".join(a.tobytes() for a in arrs)
+    return head.tobytes() + b"".join(a.tobytes() for a in arrs) + \
+        b"".join(f + b"\0" for f in tables.flavored)
 
 
 def from_bytes(raw: bytes | memoryview) -> NameTables | None:
@@ -203,7 +226,8 @@ def from_bytes(raw: bytes | memoryview) -> NameTables | None:
     if sys.byteorder != "little":
         head.byteswap()
     nt, ni, ne, nei, nep = head
-    if nt != ni or not ne == nei == nep or len(raw) != 20 + 4 * (nt + ni + ne + nei + nep):
+    end = 20 + 4 * (nt + ni + ne + nei + nep)
+    if nt != ni or not ne == nei == nep or len(raw) < end:
         return None
     out = []
     pos = 20
@@ -214,4 +238,7 @@ def from_bytes(raw: bytes | memoryview) -> NameTables | None:
             a.byteswap()
         out.append(a)
         pos += 4 * n
-    return NameTables(*out)
+    tail = bytes(raw[end:])
+    if tail and not tail.endswith(b"\0"):
+        return None
+    return NameTables(*out, tail[:-1].split(b"\0") if tail else [])

@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterable
 
 from bpfls.btf import Btf, Kind
+from bpfls.btf.nameindex import flavored_strings
 from bpfls.core.match import MemberIndex
 from bpfls.core.names import essential_len, essential_name
 
@@ -28,19 +29,15 @@ def _flavored_names(btf: Btf) -> Iterable[str]:
     seen: set[str] = set()
     b: Btf | None = btf
     while b is not None:
-        data: bytes = b._strs  # the raw string table: a search for "___" beats a type walk
-        pos = data.find(b"___")
-        while pos >= 0:
-            start = data.rfind(b"\0", 0, pos) + 1
-            end = data.find(b"\0", pos)
-            if end < 0:
-                end = len(data)
-            name = data[start:end].decode("utf-8", "backslashreplace")
+        # the raw string table: a search for "___" beats a type walk; a kernel's name tables
+        # from the index cache hold the result
+        tables = b._names
+        for raw in tables.flavored if tables is not None else flavored_strings(b._strs):
+            name = raw.decode("utf-8", "backslashreplace")
             if name not in seen:
                 seen.add(name)
                 if essential_len(name) < len(name):
                     yield name
-            pos = data.find(b"___", end)
         b = b.base
 
 
