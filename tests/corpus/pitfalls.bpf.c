@@ -26,7 +26,10 @@ int on_exec(void *ctx)
     int b = bpf_core_type_matches(struct new_utsname___a); // expect: type-matches-spelling@5.10-amd64,6.12-amd64
     int c = bpf_core_type_matches(struct rlimit___c); // expect: constant-check
     int d = bpf_core_type_matches(struct list_head___a); // expect: constant-check
-    bpf_printk("%d %d %d %d", a, b, c, d);
+    // vmlinux.h's own types reach the program's BTF in clang's spelling too
+    int e = bpf_core_type_matches(struct rlimit); // expect: type-matches-spelling@5.10-amd64,6.1-amd64,6.12-amd64 // expect: constant-check
+    int f = bpf_core_type_matches(atomic64_t); // expect: type-matches-spelling@5.10-amd64,6.1-amd64,6.12-amd64 // expect: constant-check
+    bpf_printk("%d %d %d %d %d %d", a, b, c, d, e, f);
     return 0;
 }
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from bpfls.btf import Btf, Kind
 from bpfls.btf.model import INT_SIGNED
+from bpfls.core.cints import canonical_int, clang_int
 from bpfls.core.compat import COMPAT_LEVEL, LOOP_DEPTH
 from bpfls.core.names import names_match
 from bpfls.core.relo import Relocation, ReloKind
@@ -59,41 +60,6 @@ def enum_sign_extension(relo: Relocation) -> tuple[int, int] | None:
 
 
 # -- base-type spelling in type matching -----------------------------------------------------
-
-
-_C_WORDS = frozenset({"unsigned", "signed", "short", "long", "int", "char", "__int128"})
-
-
-def canonical_int(name: str) -> str:
-    """The C type an integer type name denotes, in clang's spelling: ``long unsigned int`` →
-    ``unsigned long``, ``short int`` → ``short``, ``signed`` → ``int``. Names that are not C
-    base-type spellings are returned unchanged."""
-    words = name.split()
-    if not words or not set(words) <= _C_WORDS:
-        return name
-    unsigned = "unsigned" in words
-    if "char" in words:
-        return "unsigned char" if unsigned else "signed char" if "signed" in words else "char"
-    if "__int128" in words:
-        base = "__int128"
-    elif "short" in words:
-        base = "short"
-    elif words.count("long") == 2:
-        base = "long long"
-    elif "long" in words:
-        base = "long"
-    else:
-        base = "int"
-    return f"unsigned {base}" if unsigned else base
-
-
-def clang_int(name: str, encoding: int) -> tuple[str, bool]:
-    """The name and signedness clang's BPF BTF gives an integer type: its own spelling, and
-    ``char`` signed (BPF's plain ``char`` is signed; ``_Bool`` and unsigned types are not)."""
-    if not set(name.split()) <= _C_WORDS:
-        return name, bool(encoding & INT_SIGNED)
-    c = canonical_int(name)
-    return c, not c.startswith("unsigned")
 
 
 #: integer types whose signedness is a matter of encoding only (pahole leaves them unencoded)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from bpfls.btf import Btf, Kind
 from bpfls.btf.model import INT_SIGNED
+from bpfls.core.cints import clang_int
 from bpfls.core.names import essential_name, names_match
 from bpfls.core.spec import SpecError, skip_mods_and_typedefs
 
@@ -182,6 +183,15 @@ def _composites_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool
     return None
 
 
+def _local_int(lbtf: Btf, lid: int, lt) -> tuple[str, bool]:
+    """A local integer type's name and signedness as they are in the program's BTF. Types the
+    program takes from vmlinux.h are the primary kernel's (the base of the local BTF) but clang
+    writes them in its own spelling, with ``char`` signed."""
+    if lbtf.base is not None and lid < lbtf.start_id:
+        return clang_int(lt.name, lt.int_encoding)
+    return lt.name, bool(lt.int_encoding & INT_SIGNED)
+
+
 def _types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool,
                  level: int) -> str | None:
     if level <= 0:
@@ -194,10 +204,13 @@ def _types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool,
         lid = skip_mods_and_typedefs(lbtf, lid)
         tid = skip_mods_and_typedefs(tbtf, tid)
         lt, tt = lbtf[lid], tbtf[tid]
-        if not names_match(lt.name, tt.name):
-            ln, tn = lt.name or "<anon>", tt.name or "<anon>"
-            return f"names differ: '{ln}' vs '{tn}'"
         lk, tk = lt.kind, tt.kind
+        lname, lsigned = lt.name, False
+        if lk == Kind.INT:
+            lname, lsigned = _local_int(lbtf, lid, lt)
+        if not names_match(lname, tt.name):
+            ln, tn = lname or "<anon>", tt.name or "<anon>"
+            return f"names differ: '{ln}' vs '{tn}'"
         if lk == Kind.UNKN:
             return None if tk == Kind.UNKN else f"void vs {describe(tbtf, tid)}"
         if lk == Kind.FWD:
@@ -227,14 +240,14 @@ def _types_match(lbtf: Btf, lid: int, tbtf: Btf, tid: int, behind_ptr: bool,
         if lk == Kind.INT:
             if tk != Kind.INT:
                 return f"{describe(lbtf, lid)} vs {describe(tbtf, tid)}"
-            ls = lt.int_encoding & INT_SIGNED
-            ts = tt.int_encoding & INT_SIGNED
+            ls = lsigned
+            ts = bool(tt.int_encoding & INT_SIGNED)
             if lt.size != tt.size:
-                return f"'{lt.name}' has size {lt.size}, target '{tt.name}' {tt.size}"
+                return f"'{lname}' has size {lt.size}, target '{tt.name}' {tt.size}"
             if ls != ts:
                 sl = "signed" if ls else "unsigned"
                 st = "signed" if ts else "unsigned"
-                return f"'{lt.name}' is {sl}, target '{tt.name}' is {st}"
+                return f"'{lname}' is {sl}, target '{tt.name}' is {st}"
             return None
         if lk == Kind.PTR:
             if tk != lk:
