@@ -109,14 +109,23 @@ def _did_you_mean(access: CoreAccess, res: Resolution, kernels: KernelSet,
     if not access.accessors or k is None or k.btf is None:
         return None
     root = relo.local.skip_modifiers(relo.type_id)
-    cand = k.btf.find_all(essential_name(root.name))
     want = access.accessors[-1].name
+    memo = _CLOSE.setdefault(k.btf, {})
+    key = (essential_name(root.name), want)
+    if key in memo:
+        return memo[key]
+    cand = k.btf.find_all(key[0])
     names: set[str] = set()
     for t in cand:
         if t.kind in (Kind.STRUCT, Kind.UNION):
             _member_names(k.btf, t, names, 0)
     close = difflib.get_close_matches(want, sorted(names), n=1, cutoff=0.6)
-    return close[0] if close and close[0] != want else None
+    memo[key] = out = close[0] if close and close[0] != want else None
+    return out
+
+
+#: target kernel → (root's essential name, missing member) → the closest member name
+_CLOSE: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def _member_names(btf, t, out: set[str], depth: int) -> None:
