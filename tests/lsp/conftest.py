@@ -13,7 +13,7 @@ from .lspclient import CLIENTS, SERVER, loads_finished, settings, start, wait_un
 @pytest_lsp.fixture(scope="session", params=CLIENTS, config=SERVER)
 async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):
     """A server with the three amd64 sample kernels, primary 6.12-amd64, fully loaded."""
-    await start(lsp_client, request.param, settings())
+    lsp_client.init_result = await start(lsp_client, request.param, settings())
     await wait_until(lambda: loads_finished(lsp_client), 30, "the kernels to load")
     yield
     await lsp_client.shutdown_session()

@@ -59,6 +59,7 @@ async def wait_until(cond: Callable[[], object], timeout: float = 20.0,
 
 
 def open_doc(client: LanguageClient, uri: str, text: str, version: int = 1) -> None:
+    client.diagnostics.pop(uri, None)  # what an earlier test left
     client.text_document_did_open(lsp.DidOpenTextDocumentParams(
         lsp.TextDocumentItem(uri=uri, language_id="c", version=version, text=text)))
 

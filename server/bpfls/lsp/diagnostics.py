@@ -189,6 +189,7 @@ class DiagnosticsManager:
         if model is not None:
             st.model = model
             st.files = frozenset(getattr(model, "files", ()) or ())
+            self._wake(st)
             log.debug("analysed %s (version %s) in %.1f ms", uri, snap.version, seconds * 1e3)
             if self.on_analysed is not None:
                 self.on_analysed(uri, seconds)
@@ -247,6 +248,26 @@ class DiagnosticsManager:
         if previous_result_id is not None and previous_result_id == r.result_id:
             return lsp.UnchangedDocumentDiagnosticReport(result_id=r.result_id)
         return lsp.FullDocumentDiagnosticReport(items=list(r.items), result_id=r.result_id)
+
+    async def with_model(self, uri: str, timeout: float) -> DocState | None:
+        """The document's state once it has a source model (of any version), or None (not
+        open, or no model within ``timeout``)."""
+        st = self.states.get(uri)
+        if st is None or st.model is not None:
+            return st if st is not None and st.model is not None else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while st.model is None and self.states.get(uri) is st:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            fut = loop.create_future()
+            st.waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, remaining)
+            except TimeoutError:
+                return None
+        return st if st.model is not None and self.states.get(uri) is st else None
 
     def engine_diagnostics(self, uri: str) -> tuple[list[Diagnostic], Snapshot | None]:
         st = self.states.get(uri)

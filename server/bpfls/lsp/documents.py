@@ -121,8 +121,25 @@ def split_lines(text: str) -> list[str]:
     return _EOL.split(text)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _content(line: str) -> str:
+    """A line without its terminator."""
+    if line.endswith("\r\n"):
+        return line[:-2]
+    if line.endswith(("\r", "\n")):
+        return line[:-1]
+    return line
+
+
 class Document:
-    """One open document: URI, file path, language, version and text."""
+    """One open document: URI, file path, language, version and text.
+
+    The text is kept as a list of lines (terminators included), so applying a keystroke
+    costs the edited lines, not the document; the whole text is joined only when a
+    snapshot is asked for (an analysis, a request).
+    """
 
     def __init__(self, uri: str, path: str | None, text: str, version: int | None,
                  language_id: str = "c", encoding: str = UTF16) -> None:
@@ -130,54 +147,60 @@ class Document:
         self.path = path
         self.language_id = language_id
         self.encoding = encoding
-        self._snapshot = Snapshot(text, version, encoding)
+        self._lines: list[str] = _LINE.findall(text)
+        self._version = version
+        self._snapshot: Snapshot | None = Snapshot(text, version, encoding)
 
     @property
     def text(self) -> str:
-        return self._snapshot.text
+        return self.snapshot().text
 
     @property
     def version(self) -> int | None:
-        return self._snapshot.version
+        return self._version
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot
-
-    def _offset(self, line: int, character: int) -> int:
-        """Code point offset of a client position in the text (clamped to the document)."""
         snap = self._snapshot
-        text = snap.text
+        if snap is None:
+            snap = self._snapshot = Snapshot("".join(self._lines), self._version,
+                                             self.encoding)
+        return snap
+
+    def _locate(self, line: int, character: int) -> tuple[int, int]:
+        """(line index, code point index in that line) of a client position, clamped; the
+        line index ``len(lines)`` is the end of the text."""
+        lines = self._lines
         if line < 0:
-            return 0
-        # line starts: computed from the snapshot's lines (terminators are 1 or 2 chars)
-        starts = snap.__dict__.get("_starts")
-        if starts is None:
-            starts = [0]
-            for m in _EOL.finditer(text):
-                starts.append(m.end())
-            object.__setattr__(snap, "_starts", starts)
-        if line >= len(starts):
-            return len(text)
-        line_text = snap.lines[line]
-        return starts[line] + units_to_index(line_text, character, self.encoding)
+            return 0, 0
+        if line >= len(lines):
+            return len(lines), 0
+        return line, units_to_index(_content(lines[line]), character, self.encoding)
 
     def apply_change(self, text: str, range_: tuple[tuple[int, int], tuple[int, int]] | None,
                      version: int | None = None) -> None:
         """Apply one content change: the whole text (``range_`` None) or a range's
         replacement. Out-of-range positions are clamped, never an error."""
+        if version is not None:
+            self._version = version
+        self._snapshot = None
         if range_ is None:
-            new = text
-        else:
-            (sl, sc), (el, ec) = range_
-            a = self._offset(sl, sc)
-            b = self._offset(el, ec)
-            if b < a:
-                a, b = b, a
-            old = self._snapshot.text
-            new = old[:a] + text + old[b:]
-        self._snapshot = Snapshot(new, version if version is not None else self.version,
-                                  self.encoding)
+            self._lines = _LINE.findall(text)
+            return
+        lines = self._lines
+        a_line, a_col = self._locate(*range_[0])
+        b_line, b_col = self._locate(*range_[1])
+        if (b_line, b_col) < (a_line, a_col):
+            a_line, a_col, b_line, b_col = b_line, b_col, a_line, a_col
+        # one line of context on each side: an edit can join a \r with a \n across lines
+        lo, hi = max(a_line - 1, 0), min(b_line + 2, len(lines))
+        head = "".join(lines[lo:a_line]) + (lines[a_line][:a_col] if a_line < len(lines)
+                                            else "")
+        tail = (lines[b_line][b_col:] if b_line < len(lines) else "") + \
+            "".join(lines[b_line + 1:hi])
+        lines[lo:hi] = _LINE.findall(head + text + tail)
 
     def set_version(self, version: int | None) -> None:
-        if version != self._snapshot.version:
-            self._snapshot = Snapshot(self._snapshot.text, version, self.encoding)
+        if version != self._version:
+            self._version = version
+            if self._snapshot is not None:
+                self._snapshot = Snapshot(self._snapshot.text, version, self.encoding)

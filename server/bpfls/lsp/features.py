@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bpfls.lsp")
 
+#: how long a request about a document not analysed yet waits for its first analysis
+FIRST_MODEL_WAIT = 2.0
 #: the characters after which the client asks for completions (the engine's contract)
 TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/")
 
@@ -106,10 +108,11 @@ async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
         return None
 
 
-def _request_context(server: BpflsServer, uri: str, line: int, character: int):
-    """(document state, snapshot, engine position) or None when there is nothing to ask."""
-    st = server.diagnostics.states.get(uri)
-    if st is None or st.model is None:
+async def _request_context(server: BpflsServer, uri: str, line: int, character: int):
+    """(document state, snapshot, engine position) or None when there is nothing to ask.
+    A document not analysed yet (just opened) is waited for, briefly."""
+    st = await server.diagnostics.with_model(uri, FIRST_MODEL_WAIT)
+    if st is None:
         return None
     snap = st.doc.snapshot()
     return st, snap, snap.to_engine(line, character)
@@ -138,26 +141,20 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
         ls.root = (fs_path(ls.root_uri) if ls.root_uri else None) or params.root_path
         ls.init_options = params.initialization_options
         ls.log_handler.attach(asyncio.get_running_loop())
-        from bpfls.lsp.settings import merge_settings
+        from bpfls.lsp.settings import merge_settings, unwrap
 
-        # start loading the kernels now; workspace/configuration may change them later
-        ls.apply_settings(merge_settings(ls.init_options, None, ls.root))
+        # Start loading the kernels now when workspace/configuration cannot change them
+        # (initializationOptions name both the kernels and the primary, or the client has no
+        # workspace/configuration); otherwise once it has answered (see initialized).
+        init = unwrap(ls.init_options) or {}
+        if (init.get("kernels") and init.get("primary")) or not ls.cap(
+                "workspace.configuration", False):
+            ls.apply_settings(merge_settings(ls.init_options, None, ls.root))
 
     @server.feature(lsp.INITIALIZED)
     def initialized(ls: BpflsServer, params: lsp.InitializedParams) -> None:
         ls.on_initialized()
         ls.request_configure()
-        if ls.cap("workspace.did_change_configuration.dynamic_registration", False):
-            async def register_config() -> None:
-                try:
-                    await ls.client_register_capability_async(lsp.RegistrationParams([
-                        lsp.Registration("bpfls-configuration",
-                                         lsp.WORKSPACE_DID_CHANGE_CONFIGURATION,
-                                         lsp.DidChangeConfigurationRegistrationOptions(
-                                             section="bpfls"))]))
-                except Exception as e:  # noqa: BLE001
-                    log.debug("client/registerCapability failed: %s", e)
-            asyncio.get_running_loop().create_task(register_config())
 
     @server.feature(lsp.SHUTDOWN)
     def shutdown(ls: BpflsServer, params: None) -> None:
@@ -223,7 +220,7 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     async def hover(ls: BpflsServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+        ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                params.position.character)
         fn = engine("hover", "hover")
         if ctx is None or fn is None:
@@ -237,7 +234,7 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(
         trigger_characters=list(TRIGGER_CHARACTERS), resolve_provider=False))
     async def completion(ls: BpflsServer, params: lsp.CompletionParams):
-        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+        ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                params.position.character)
         fn = engine("completion", "complete")
         if ctx is None or fn is None:
@@ -251,7 +248,7 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: BpflsServer, params: lsp.DefinitionParams):
-        ctx = _request_context(ls, params.text_document.uri, params.position.line,
+        ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                params.position.character)
         fn = engine("definition", "definition")
         if ctx is None or fn is None:
@@ -274,7 +271,7 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
     async def code_action(ls: BpflsServer, params: lsp.CodeActionParams):
         uri = params.text_document.uri
         r = params.range
-        ctx = _request_context(ls, uri, r.start.line, r.start.character)
+        ctx = await _request_context(ls, uri, r.start.line, r.start.character)
         fn = engine("actions", "code_actions")
         if ctx is None or fn is None:
             return None

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
@@ -252,11 +254,67 @@ class BpflsServer(LanguageServer):
         self._pending_messages.clear()
         _Progress.client_ready(self)
 
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio, reading stdin in large chunks (pygls reads each header line and
+        body in a thread of its own: several thread hops per message)."""
+        from pygls.io_ import StdoutWriter, run_async
+
+        stdin = stdin or sys.stdin.buffer
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = _ChunkReader(stdin.fileno())
+        try:
+            asyncio.run(run_async(stop_event=self._stop_event, reader=reader,
+                                  protocol=self.protocol, logger=log,
+                                  error_handler=self.report_server_error))
+        except BrokenPipeError:
+            log.error("the connection to the client is lost")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
     def stop(self) -> None:
         if self._load_task is not None:
             self._load_task.cancel()
         for pool in (self.analysis_pool, self.request_pool, self.kernel_pool):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _ChunkReader:
+    """stdin for pygls's message loop: one thread read per chunk, lines and bodies served
+    from the buffer."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+        self.eof = False
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-stdin")
+
+    async def _fill(self) -> None:
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(self.pool, os.read, self.fd, 1 << 16)
+        if data:
+            self.buf += data
+        else:
+            self.eof = True
+
+    async def readline(self) -> bytes:
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0 or self.eof:
+                end = i + 1 if i >= 0 else len(self.buf)
+                line = bytes(self.buf[:end])
+                del self.buf[:end]
+                return line
+            await self._fill()
+
+    async def readexactly(self, n: int) -> bytes:
+        while len(self.buf) < n and not self.eof:
+            await self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
 
 
 class _Progress:
