@@ -6,6 +6,7 @@ import hashlib
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -327,13 +328,21 @@ def _recover(err: Node) -> list:
 
 
 def _section_for(n: Node, sections: list[tuple[int, str]], prev_end: int) -> str | None:
+    """The last SEC name (``sections`` sorted) between the previous top-level item and the end
+    of ``n``, not inside its body."""
     found = None
-    for off, name in sections:
-        if prev_end <= off < n.start_byte or n.start_byte <= off < n.end_byte:
+    end = n.end_byte
+    i = bisect_left(sections, (min(prev_end, n.start_byte), ""))
+    body_start: int | None = None
+    while i < len(sections) and sections[i][0] < end:
+        off, name = sections[i]
+        i += 1
+        if body_start is None:
             body = n.child_by_field_name("body")
-            if body is not None and off >= body.start_byte:
-                continue
-            found = name
+            body_start = body.start_byte if body is not None else end
+        if off >= body_start:
+            continue
+        found = name
     return found
 
 
