@@ -240,5 +240,7 @@ def test_field_info_with_a_type_argument(body_model) -> None:
     assert c.kind == "member" and c.member().name == "vruntime"
     c = ctx_at(body_model, "bpf_core_field_size(task_t, p|id)")
     assert c.kind == "member" and c.member().name == "pid"
+    c = ctx_at(body_model, "BPF_CORE_READ_BITFIELD_PROBED(p, sched_re|set_on_fork)")
+    assert c.kind == "member" and c.member().name == "sched_reset_on_fork"
     c = ctx_at(body_model, "bpf_core_field_exists(t->|")
     assert c.kind == "member" and c.record().name == "task_struct"

@@ -441,6 +441,13 @@ def _context(env: Env, line: int, col: int) -> Context:
                     et = env.follow_path(et, path[:-1])
                 ctx._record = (et, env.types.record(et))
                 return ctx
+        if env.alias(name) in catalogue.BITFIELD_MACROS and ctx.arg == 1 and args and \
+                not args[1]:
+            # BPF_CORE_READ_BITFIELD(s, field): a member of *s
+            ctx.kind = "member"
+            et = env.types.deref(env.type_of(args[0]))
+            ctx._record = (et, env.types.record(et))
+            return ctx
         if env.alias(name) in _ENUM_VALUE and ctx.arg == 1 and \
                 (prev < 0 or toks[prev].text == ","):
             ctx.kind = "enum-value"
