@@ -195,6 +195,11 @@ def test_type_definitions(prog, kernels) -> None:
     md = hov(prog, kernels, "struct task_rss_stat", 8)
     assert "struct task_rss_stat {" in md
     assert row(md, "6.12-amd64")[1] == "missing" and row(md, "6.12-arm64")[1] == "missing"
+    # a kernel typedef, used in the program's type
+    md = hov(prog, kernels, "__u32 pid;", 2)
+    assert md.startswith("```c\ntypedef unsigned int __u32;\n```")
+    assert "`typedef __u32` → `unsigned int` · size **4** (6.12-amd64)" in md
+    assert all(row(md, k)[1] in ("same", "primary") for k in NAMES)
     # the program's own type: no kernel table
     md = hov(prog, kernels, "struct event last_event", 8)
     assert "struct event {\n\t__u32 pid;\n\tchar comm[16];\n};" in md

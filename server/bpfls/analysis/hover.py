@@ -101,27 +101,34 @@ def _primary_name(kernels: KernelSet | None) -> str:
     return kernels.primary if kernels is not None and kernels.primary else ""
 
 
-_DEFINITIONS: weakref.WeakKeyDictionary[Btf, dict[int, str]] = weakref.WeakKeyDictionary()
+_DEFINITIONS: weakref.WeakKeyDictionary[Btf, dict[tuple[int, bool], str]] = \
+    weakref.WeakKeyDictionary()
 
 
 def _definition(btf: Btf, t: Type) -> str:
-    """The C definition of ``t`` with its real names, cut to :data:`MAX_DEFINITION_LINES`."""
+    """The C definition of ``t``, cut to :data:`MAX_DEFINITION_LINES`: as in bpftool's header
+    (``___N`` names of clashing types) once that header was rendered (go to definition
+    renders it), else rendered alone with the real names (quick)."""
+    from bpfls.btf.render import renderer
+
+    exact = getattr(renderer(btf), "_text", None) is not None
     per = _DEFINITIONS.get(btf)
     if per is None:
         per = _DEFINITIONS[btf] = {}
-    hit = per.get(t.id)
+    key = (t.id, exact)
+    hit = per.get(key)
     if hit is None:
         if len(per) > 4096:
             per.clear()
-        hit = per[t.id] = _render_definition(btf, t)
+        hit = per[key] = _render_definition(btf, t, exact)
     return hit
 
 
-def _render_definition(btf: Btf, t: Type) -> str:
+def _render_definition(btf: Btf, t: Type, exact: bool) -> str:
     from bpfls.btf.render import render_c
 
     try:
-        text = render_c(btf, t, real_names=True)
+        text = render_c(btf, t, real_names=not exact)
     except (BtfError, RecursionError):
         return type_name(btf, t.id)
     lines = text.split("\n")
@@ -269,7 +276,13 @@ def type_hover(model: SourceModel, kernels: KernelSet, t: Type | None, kind: str
     parts.append(code(_definition(shown.btf, shown)))
     size = _size(shown.btf, shown)
     if size is not None:
-        parts.append(f"`{kind} {name}` · size **{size}** ({where})")
+        what = f"`{kind} {name}`"
+        if shown.kind == Kind.TYPEDEF:
+            try:
+                what += f" → `{type_name(shown.btf, shown.btf.resolve(shown.id).id)}`"
+            except (BtfError, RecursionError, KeyError):
+                pass
+        parts.append(f"{what} · size **{size}** ({where})")
     if side is None:
         return "\n\n".join(parts)
     skind, ename = side
