@@ -113,6 +113,12 @@ def test_cached_by_content(header_dir, header_btf, tmp_path) -> None:
 
     d = cache_dir()
     assert d is not None and list(d.glob("*.vmlinux-h.btf"))
+    # its name tables come from the index cache too, and answer like a scan
+    assert again._names is not None
+    ts = header_btf.find("task_struct", Kind.STRUCT)
+    assert again.find("task_struct", Kind.STRUCT).id == ts.id
+    assert again.enumerators_named("TASK_COMM_LEN") == header_btf.enumerators_named(
+        "TASK_COMM_LEN") != ()
 
 
 def test_small_header(tmp_path) -> None:

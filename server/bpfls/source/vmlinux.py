@@ -4,7 +4,8 @@ The header is plain C written by ``bpftool btf dump ... format c``; it goes thro
 preprocessor, parser and type builder as the program, so member offsets are computed the way
 clang computes them from the header (bpftool spells out padding, ``packed`` and bit-fields).
 The result is cached in memory and on disk (``<cache>/<sha256>.vmlinux-h.btf``, the cache
-directory of :mod:`bpfls.btf.cache`), keyed by the header's content.
+directory of :mod:`bpfls.btf.cache`), keyed by the header's content; its type-offset and name
+tables go to the index cache like a kernel's.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
         cached = d / f"{key}.vmlinux-h.btf" if d is not None else None
         if cached is not None:
             try:
-                btf = Btf(cached.read_bytes(), path=f"{path} (cached)", origin="vmlinux.h")
+                btf = Btf(cached.read_bytes(), path=f"{path} (cached)", origin="vmlinux.h",
+                          use_cache=True)
                 _remember(key, btf)
                 return btf
             except Exception:  # noqa: BLE001 - a bad cache entry is rebuilt
@@ -66,7 +68,7 @@ def vmlinux_h_btf(path: str, *, use_cache: bool = True) -> Btf:
                 os.replace(tmp, cached)
             except OSError:
                 pass
-        btf = Btf(raw, path=path, origin="vmlinux.h")
+        btf = Btf(raw, path=path, origin="vmlinux.h", use_cache=use_cache)
         _remember(key, btf)
         return btf
 
