@@ -280,3 +280,19 @@ def test_bom_and_crlf(tmp_path) -> None:
     code = active_code(res)
     assert "int yes;" in code and "int no;" not in code
     assert "X" in res.macros and not res.diagnostics
+
+
+def test_definitions_made_once_are_the_same_after_edits(tmp_path) -> None:
+    """A header's #defines are made once per line and reused; the position of each stays the
+    one of the text analysed (an indented #define at the same offset moves its name)."""
+    text = "int a;\n#define TWO 2\n#define ADD(x, y) ((x) + (y))\n"
+    first = run(text, tmp_path)
+    again = run(text, tmp_path)
+    assert again.macros["TWO"] is first.macros["TWO"]
+    assert again.macros["ADD"].params == ("x", "y")
+    assert (first.macros["ADD"].line, first.macros["ADD"].column) == (2, 8)
+    moved = run("int\n   #define TWO 2\n#define ADD(x, y) ((x) + (y))\n", tmp_path)
+    # the same '#' offset and line, three columns further right
+    assert (moved.macros["TWO"].line, moved.macros["TWO"].column) == (1, 11)
+    assert (first.macros["TWO"].line, first.macros["TWO"].column) == (1, 8)
+    assert tokens_text(moved.macros["ADD"].body) == "((x) + (y))"

@@ -124,6 +124,29 @@ def _directive_tokens(line: bytes, start: int) -> list[Tok]:
 
 _PREDEFINED: dict[tuple[bool, str | None, tuple], dict[str, MacroDef]] = {}
 
+#: (id of a directive's memoised token list, file, line, where the line starts, built-in) →
+#: (that list, its macro). Headers are read again on every analysis; their definitions are
+#: made once (a MacroDef is never changed once made).
+_DEFINES: dict[tuple[int, str, int, int, bool], tuple[list[Tok], MacroDef | None]] = {}
+
+
+def _define(rest: list[Tok], unit: FileUnit, line: int,
+            toks: list[Tok] | None) -> MacroDef | None:
+    key = (id(toks), unit.path, line, unit.line_starts[line], unit.virtual) \
+        if toks is not None else None
+    if key is not None:
+        hit = _DEFINES.get(key)
+        if hit is not None and hit[0] is toks:
+            return hit[1]
+    m = parse_define(rest, unit.path, line, builtin=unit.virtual)
+    if m is not None:
+        m.column = rest[0].start - unit.line_starts[line] if rest else 0
+    if key is not None:
+        if len(_DEFINES) > 100_000:
+            _DEFINES.clear()
+        _DEFINES[key] = (toks, m)  # keeps the list alive, so its id is not reused
+    return m
+
 
 class Preprocessor:
     def __init__(self, *, include_dirs: list[str] | tuple[str, ...] = (),
@@ -290,7 +313,7 @@ class Preprocessor:
                     stack.pop()
                     active = stack[-1][2] if stack else True
             elif active:
-                self._directive(unit, name, rest, rng, i, depth)
+                self._directive(unit, name, rest, rng, i, depth, toks)
             if active and inactive_start is not None:
                 unit.inactive.append((inactive_start, j))
                 inactive_start = None
@@ -307,14 +330,13 @@ class Preprocessor:
 
     # -- directives ------------------------------------------------------------------------
     def _directive(self, unit: FileUnit, name: str, rest: list[Tok], rng: Range, line: int,
-                   depth: int) -> None:
+                   depth: int, toks: list[Tok] | None = None) -> None:
         if name in ("define", "undef"):
             self.signature.update(name.encode() + b" " + " ".join(t.text for t in rest).encode()
                                   + b"\n")
         if name == "define":
-            m = parse_define(rest, unit.path, line, builtin=unit.virtual)
+            m = _define(rest, unit, line, toks)
             if m is not None:
-                m.column = rest[0].start - unit.line_starts[line] if rest else 0
                 self.macros[m.name] = m
         elif name == "undef":
             if rest:
