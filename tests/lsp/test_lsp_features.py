@@ -66,7 +66,17 @@ async def test_completion_members_with_kernels_missing(client: LanguageClient, d
     assert "5.10-amd64" in items["__state"].detail  # missing there
     assert "missing" not in (items["pid"].detail or "")
     edit = items["real_parent"].text_edit
-    assert edit is None or edit.range.start == pos
+    if res.item_defaults is not None and res.item_defaults.edit_range is not None:
+        assert edit is None and res.item_defaults.edit_range.start == pos  # Neovim
+    else:
+        assert edit.range.start == pos and edit.new_text == "real_parent"
+    # documentation: in the list, or through completionItem/resolve when the client says so
+    item = items["__state"]
+    if item.documentation is None:
+        item = await client.completion_item_resolve_async(item)
+    doc = item.documentation.value if hasattr(item.documentation, "value") else \
+        item.documentation
+    assert "missing on 5.10-amd64" in doc
 
 
 async def test_completion_trigger_characters(client: LanguageClient):

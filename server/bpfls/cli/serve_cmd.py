@@ -7,6 +7,7 @@ window/logMessage, or to stderr.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -39,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="bpfls %(levelname)s %(name)s: %(message)s")
+    # Analyses allocate many short-lived objects: collect the young generation less often
+    # (the kernels are frozen out of the collector once loaded, see bpfls.lsp.server).
+    gc.set_threshold(20000, 20, 20)
     from bpfls.lsp.server import create_server
 
     server = create_server()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 
@@ -85,18 +83,12 @@ class DiagnosticConverter:
             tags = [lsp.DiagnosticTag.Unnecessary]
         data = None
         if self.data:
-            data = _jsonable({**d.data, "kernels": list(d.kernels),
-                              "facts": [{"kernel": f.kernel, "text": f.text}
-                                        for f in d.facts]})
+            extra = {} if related is not None or not d.facts else {
+                "facts": [{"kernel": f.kernel, "text": f.text} for f in d.facts]}
+            data = _jsonable({**d.data, "kernels": list(d.kernels), **extra})
         return lsp.Diagnostic(range=rng, message=message, severity=_SEVERITY[d.severity],
                               code=d.code, source=SOURCE, tags=tags,
                               related_information=related, data=data)
-
-
-def result_id(items: Sequence[lsp.Diagnostic], converter) -> str:
-    """A content hash of a diagnostic report (equal reports give equal ids)."""
-    raw = json.dumps(converter.unstructure(list(items)), sort_keys=True)
-    return hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
 
 
 def markup(value: str, formats: Sequence[str]) -> lsp.MarkupContent | str:
@@ -116,33 +108,66 @@ def hover(info, snap: Snapshot, formats: Sequence[str]) -> lsp.Hover | None:
     return lsp.Hover(contents=markup(info.markdown, formats), range=rng)
 
 
-def completion(result, snap: Snapshot, formats: Sequence[str]) -> lsp.CompletionList:
+def _entry_doc(e) -> tuple[str | None, str | None]:
+    """(detail, documentation) of a completion entry, the kernels it is missing on noted."""
+    detail = e.detail or None
+    doc = e.documentation
+    missing = tuple(getattr(e, "missing_on", ()) or ())
+    if missing:
+        note = f"missing on {', '.join(missing)}"
+        detail = f"{detail} ({note})" if detail else note
+        doc = f"{doc}\n\n*{note}*" if doc else f"*{note}*"
+    return detail, doc
+
+
+def completion(result, snap: Snapshot, formats: Sequence[str],
+               resolve_key: str | None = None,
+               edit_range_default: bool = False) -> lsp.CompletionList:
+    """``resolve_key``: leave documentation out (completionItem/resolve brings it), each
+    item's ``data`` naming the result and its index. ``edit_range_default``: the client
+    takes the range being completed once for the list (``itemDefaults.editRange``)."""
     if result is None:
         return lsp.CompletionList(is_incomplete=False, items=[])
     replace = getattr(result, "replace_range", None)
     rng = lsp_range(snap, replace) if replace is not None else None
+    shared = rng is not None and edit_range_default
     items = []
-    for e in result.items:
-        detail = e.detail or None
-        doc = e.documentation
-        missing = tuple(getattr(e, "missing_on", ()) or ())
-        if missing:
-            note = f"missing on {', '.join(missing)}"
-            detail = f"{detail} ({note})" if detail else note
-            doc = f"{doc}\n\n*{note}*" if doc else f"*{note}*"
+    for i, e in enumerate(result.items):
+        detail, doc = _entry_doc(e)
         new_text = e.insert_text if e.insert_text is not None else e.label
-        items.append(lsp.CompletionItem(
+        item = lsp.CompletionItem(
             label=e.label,
             kind=_COMPLETION_KIND.get(e.kind, lsp.CompletionItemKind.Text),
             detail=detail,
-            documentation=markup(doc, formats) if doc else None,
+            documentation=markup(doc, formats) if doc and resolve_key is None else None,
             sort_text=e.sort_text,
             filter_text=e.filter_text,
-            insert_text=None if rng is not None else e.insert_text,
-            insert_text_format=lsp.InsertTextFormat.PlainText,
-            text_edit=lsp.TextEdit(rng, new_text) if rng is not None else None,
-        ))
-    return lsp.CompletionList(is_incomplete=bool(result.is_incomplete), items=items)
+            data={"r": resolve_key, "i": i} if resolve_key is not None and doc else None,
+        )
+        if shared:
+            item.text_edit_text = new_text if new_text != e.label else None
+        elif rng is not None:
+            item.text_edit = lsp.TextEdit(rng, new_text)
+        else:
+            item.insert_text = e.insert_text
+        items.append(item)
+    defaults = lsp.CompletionItemDefaults(edit_range=rng) if shared else None
+    return lsp.CompletionList(is_incomplete=bool(result.is_incomplete), items=items,
+                              item_defaults=defaults)
+
+
+def resolve_completion(item: lsp.CompletionItem, entries, formats: Sequence[str]
+                       ) -> lsp.CompletionItem:
+    """Fill in the documentation left out of a completion list (see ``completion``)."""
+    data = item.data if isinstance(item.data, dict) else {}
+    i = data.get("i")
+    if entries is None or not isinstance(i, int) or not 0 <= i < len(entries) \
+            or entries[i].label != item.label:
+        return item
+    _, doc = _entry_doc(entries[i])
+    if doc:
+        item.documentation = markup(doc, formats)
+    return item
 
 
 def location(loc, snapshot_of: Callable[[str], Snapshot | None]) -> lsp.Location | None:

@@ -33,6 +33,29 @@ log = logging.getLogger("bpfls.lsp")
 
 #: quiet time after a keystroke before a document is analysed again
 DEBOUNCE = 0.12
+#: analysed once the kernels are in, to build the engine's lazy tables before a document opens
+WARM_UP = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+struct task_struct___o { volatile long int state; } __attribute__((preserve_access_index));
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+    long state = 0;
+    if (bpf_core_field_exists(((struct task_struct___o *)prev)->state))
+        state = BPF_CORE_READ((struct task_struct___o *)prev, state);
+    int ppid = BPF_CORE_READ(next, real_parent, tgid);
+    struct mm_struct *mm = next->mm;
+    bpf_printk("%ld %d %p", state, ppid, mm);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
 #: the longest a pull request waits for a current result before answering with what it has
 PULL_TIMEOUT = 30.0
 
@@ -86,6 +109,7 @@ class DiagnosticsManager:
     def __init__(self, server: BpflsServer) -> None:
         self.server = server
         self.states: dict[str, DocState] = {}
+        self._ids = 0
         #: called with (uri, seconds) after each analysis (benchmarks, logs)
         self.on_analysed: Callable[[str, float], None] | None = None
 
@@ -197,7 +221,12 @@ class DiagnosticsManager:
         if current and report is not None:
             diags = [d for d in report.diagnostics if convert.same_path(d.path, path)]
             items = [server.converter.convert(d, snap, uri) for d in diags]
-            rid = convert.result_id(items, server.protocol._converter)
+            old = st.result
+            if old is not None and old.items == items:
+                rid = old.result_id  # the same report: a pull may answer "unchanged"
+            else:
+                self._ids += 1
+                rid = f"{self._ids}"
             st.result = Result(snap.version, generation, snap, diags, items, rid)
             if server.push:
                 server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(

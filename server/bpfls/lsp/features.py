@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,7 @@ async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
     """Run ``job`` in the request pool; an exception is logged and gives None. Cancelling
     the request ($/cancelRequest) cancels the wait (the answer is dropped)."""
     loop = asyncio.get_running_loop()
+    t0 = time.perf_counter()
     try:
         return await loop.run_in_executor(server.request_pool, job)
     except asyncio.CancelledError:
@@ -106,6 +108,9 @@ async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
     except Exception:  # noqa: BLE001
         log.exception("%s failed", what)
         return None
+    finally:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s in %.1f ms", what, (time.perf_counter() - t0) * 1e3)
 
 
 async def _request_context(server: BpflsServer, uri: str, line: int, character: int):
@@ -232,19 +237,42 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
             fn(model, kernels, path, snap.text, pos), snap, formats))
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(
-        trigger_characters=list(TRIGGER_CHARACTERS), resolve_provider=False))
+        trigger_characters=list(TRIGGER_CHARACTERS), resolve_provider=True))
     async def completion(ls: BpflsServer, params: lsp.CompletionParams):
         ctx = await _request_context(ls, params.text_document.uri, params.position.line,
-                               params.position.character)
+                                     params.position.character)
         fn = engine("completion", "complete")
         if ctx is None or fn is None:
             return lsp.CompletionList(is_incomplete=False, items=[])
         st, snap, pos = ctx
         model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
         formats = _formats(ls, "text_document.completion.completion_item.documentation_format")
-        res = await _run(ls, "completion", lambda: convert.completion(
-            fn(model, kernels, path, snap.text, pos), snap, formats))
-        return res if res is not None else lsp.CompletionList(is_incomplete=False, items=[])
+        lazy = "documentation" in (ls.cap(
+            "text_document.completion.completion_item.resolve_support.properties", None) or ())
+        key = ls.remember_completion() if lazy else None
+        shared_range = "editRange" in (ls.cap(
+            "text_document.completion.completion_list.item_defaults", None) or ())
+
+        def job() -> tuple[list, lsp.CompletionList]:
+            result = fn(model, kernels, path, snap.text, pos)
+            entries = list(result.items) if result is not None else []
+            return entries, convert.completion(result, snap, formats, key, shared_range)
+        res = await _run(ls, "completion", job)
+        if res is None:
+            return lsp.CompletionList(is_incomplete=False, items=[])
+        if key is not None and key in ls.completions:
+            ls.completions[key] = res[0]
+        return res[1]
+
+    @server.feature(lsp.COMPLETION_ITEM_RESOLVE)
+    def completion_resolve(ls: BpflsServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
+        key = item.data.get("r") if isinstance(item.data, dict) else None
+        formats = _formats(ls, "text_document.completion.completion_item.documentation_format")
+        try:
+            return convert.resolve_completion(item, ls.completions.get(key), formats)
+        except Exception:  # noqa: BLE001
+            log.exception("completionItem/resolve failed")
+            return item
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: BpflsServer, params: lsp.DefinitionParams):

@@ -9,11 +9,13 @@ and stay thin: convert positions, call the engine (off the event loop), convert 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
 import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -94,6 +96,9 @@ class BpflsServer(LanguageServer):
         self._config_dirty = False
         self._shown: set[str] = set()  # errors already shown (kernel files, settings)
         self._pending_messages: list[str] = []
+        #: the last completion lists, for completionItem/resolve (key → engine entries)
+        self.completions: OrderedDict[str, list] = OrderedDict()
+        self._completion_keys = 0
         self._is_initialized = False
         self._progress_waiting: list[_Progress] = []
 
@@ -131,6 +136,15 @@ class BpflsServer(LanguageServer):
 
     def document(self, uri: str) -> Document | None:
         return self.docs.get(uri)
+
+    def remember_completion(self) -> str:
+        """A key for the entries of a completion list about to be computed."""
+        self._completion_keys += 1
+        key = str(self._completion_keys)
+        self.completions[key] = []
+        while len(self.completions) > 4:
+            self.completions.popitem(last=False)
+        return key
 
     # -- configuration and kernels ----------------------------------------------------------
 
@@ -218,6 +232,8 @@ class BpflsServer(LanguageServer):
                 self.kernel_cache.retain(ks)
                 loaded = ", ".join(k.name for k in ks.loaded) or "none"
                 await progress.end(f"loaded {loaded}")
+                gc.freeze()  # the kernels live as long as the configuration: not for the GC
+                await self.warm_up()
             except asyncio.CancelledError:
                 await progress.end("superseded by a new configuration")
                 raise
@@ -232,6 +248,35 @@ class BpflsServer(LanguageServer):
                         self.changed()
         self.kernels = KernelSet((), cfg.primary)
         self._load_task = asyncio.get_running_loop().create_task(run())
+
+    async def warm_up(self) -> None:
+        """Analyse a small program once the kernels are in, so the first document opened
+        does not pay for the engine's lazily built tables."""
+        from bpfls.lsp.diagnostics import WARM_UP, analyse
+
+        path = os.path.join(self.root or os.getcwd(), ".bpfls-warm-up.bpf.c")
+        loop = asyncio.get_running_loop()
+        converter = self.protocol._converter
+
+        def job() -> None:
+            _, report, _ = analyse(path, WARM_UP, self.kernels, self.settings.config, {})
+            # the serialisers of the messages a document brings are generated on first use
+            snap = Document("file:///w.c", path, WARM_UP, 1, encoding=self.encoding).snapshot()
+            items = [self.converter.convert(d, snap, "file:///w.c") for d in report.diagnostics]
+            pos = lsp.Position(0, 0)
+            for msg in (lsp.PublishDiagnosticsParams("file:///w.c", items, 1),
+                        lsp.FullDocumentDiagnosticReport(items, result_id="0"),
+                        lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, "x"),
+                                  lsp.Range(pos, pos)),
+                        lsp.CompletionList(False, [lsp.CompletionItem(
+                            "x", kind=lsp.CompletionItemKind.Field, detail="int",
+                            text_edit=lsp.TextEdit(lsp.Range(pos, pos), "x"), data={})])):
+                converter.unstructure(msg)
+        try:
+            await loop.run_in_executor(self.analysis_pool, job)
+        except Exception as e:  # noqa: BLE001 - only an optimisation
+            log.debug("warm-up failed: %s", e)
+        gc.freeze()
 
     async def configure(self) -> None:
         """Read the settings again (coalescing notifications that arrive meanwhile)."""
