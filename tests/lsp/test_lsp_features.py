@@ -124,3 +124,30 @@ async def test_quick_fix_applied_clears_the_diagnostic(client: LanguageClient, d
     # nothing asked for outside quick fixes
     assert not await client.text_document_code_action_async(lsp.CodeActionParams(
         doc, d.range, lsp.CodeActionContext([d], only=[lsp.CodeActionKind.Refactor])))
+
+
+async def _command(client: LanguageClient, name: str, *args):
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command=name, arguments=list(args)))
+
+
+async def test_kernel_type_commands(client: LanguageClient):
+    commands = client.init_result.capabilities.execute_command_provider.commands
+    assert {"bpfls.listKernels", "bpfls.listTypes", "bpfls.renderType"} <= set(commands)
+    ks = await _command(client, "bpfls.listKernels")
+    assert [k["name"] for k in ks] == ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
+    assert [k["primary"] for k in ks] == [False, False, True]
+    assert all(k["loaded"] and not k["error"] for k in ks)
+
+    names = await _command(client, "bpfls.listTypes",
+                           {"kernel": "6.12-amd64", "prefix": "task_st", "limit": 20})
+    assert "struct task_struct" in names and len(names) <= 20
+    new = (await _command(client, "bpfls.renderType",
+                          {"kernel": "6.12-amd64", "name": "struct task_struct"}))["text"]
+    old = (await _command(client, "bpfls.renderType",
+                          {"kernel": "5.10-amd64", "name": "task_struct"}))["text"]
+    assert "__state;" in new and "__state;" not in old and " state;" in old
+    for bad in ({"kernel": "nope", "name": "struct task_struct"},
+                {"kernel": "6.12-amd64", "name": "struct no_such_type"}, "not an object"):
+        with pytest.raises(Exception, match="nope|no_such_type|object"):
+            await _command(client, "bpfls.renderType", bad)

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import pytest_lsp
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from .lspclient import (
     CLIENTS,
@@ -82,6 +82,34 @@ async def test_configuration_changes_diagnostics(fresh: LanguageClient):
     await diagnostics(fresh, uri, lambda d: _missing_on(d) is None)
     close_doc(fresh, uri)
     assert not errors_shown(fresh) and not log_errors(fresh)
+
+
+@pytest_lsp.fixture(config=SERVER, loop_scope="session")
+async def puller(lsp_client: LanguageClient):
+    """A server of its own for a pull client the test sets up."""
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_pull_clients_asked_to_pull_again(puller: LanguageClient):
+    """A pull client that supports workspace/diagnostic/refresh is asked to pull again when
+    the kernels change (here: Neovim's capabilities plus refresh support)."""
+    fresh = puller
+    caps = client_capabilities("neovim")
+    caps.workspace.diagnostics = lsp.DiagnosticWorkspaceClientCapabilities(
+        refresh_support=True)
+    fresh.set_configuration(settings(), section="bpfls")
+    await fresh.initialize_session(lsp.InitializeParams(
+        capabilities=caps, root_uri=(ROOT / "tests").as_uri()))
+    uri = EXAMPLE.as_uri()
+    open_doc(fresh, uri, EXAMPLE.read_text())
+    await diagnostics(fresh, uri, lambda d: _missing_on(d) == ["6.1-amd64", "6.12-amd64"])
+    before = fresh.diagnostic_refresh_count
+    fresh.set_configuration(settings(names=("5.10-amd64", "6.12-amd64")), section="bpfls")
+    fresh.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(None))
+    await wait_until(lambda: fresh.diagnostic_refresh_count > before, 20, "a refresh")
+    await diagnostics(fresh, uri, lambda d: _missing_on(d) == ["6.12-amd64"])
+    close_doc(fresh, uri)
 
 
 async def test_bad_kernel_files_reported_once_others_used(fresh: LanguageClient, tmp_path):

@@ -121,3 +121,17 @@ def test_defaults_follow_the_target_architecture(tmp_path: Path):
     s = merge_settings({"defines": ["__TARGET_ARCH_arm64"]}, None, tmp_path)
     assert {k.name for k in s.config.kernels if k.name != "host"} == {"6.12-arm64"}
     assert s.config.primary == "6.12-arm64"
+
+
+def test_the_cli_does_not_import_the_protocol_library():
+    """`bpfls check` and `bpfls btf` must not pay for lsprotocol (design.md): `serve` is
+    registered without importing it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bpfls.cli.main import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('lsprotocol', 'pygls', 'cattrs')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

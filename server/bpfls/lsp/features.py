@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
 
 from bpfls.analysis.diagnostics import Range
 from bpfls.lsp import convert
@@ -330,4 +331,52 @@ def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring ever
                 out.append(ca)
             return out
         return await _run(ls, "code actions", job) or None
+
+    # -- commands behind the editors' kernel type views -----------------------------------
+
+    def _arg(args: tuple) -> dict:
+        if not args or args[0] is None:
+            return {}
+        if not isinstance(args[0], dict):
+            raise JsonRpcInvalidParams("the argument must be an object")
+        return args[0]
+
+    async def _typeview(ls, name: str, *call):
+        fn = engine("typeview", name)
+        if fn is None:
+            raise JsonRpcInvalidParams(f"{name} is not available")
+        kernels = ls.kernels
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(ls.request_pool, lambda: fn(kernels, *call))
+        except (TypeError, ValueError) as e:
+            raise JsonRpcInvalidParams(str(e)) from None
+        except Exception as e:  # noqa: BLE001 - TypeViewError and the like: one line
+            raise JsonRpcInvalidParams(str(e).splitlines()[0] if str(e) else
+                                       type(e).__name__) from None
+
+    @server.command("bpfls.listKernels")
+    def list_kernels(ls, *args):
+        fn = engine("typeview", "list_kernels")
+        if fn is None:
+            raise JsonRpcInvalidParams("list_kernels is not available")
+        kernels, loading = ls.kernel_listing()
+        return fn(kernels, loading)
+
+    @server.command("bpfls.listTypes")
+    async def list_types(ls, *args):
+        a = _arg(args)
+        kernel, prefix, limit = a.get("kernel"), a.get("prefix") or "", a.get("limit")
+        if not isinstance(kernel, str) or not isinstance(prefix, str) or not (
+                limit is None or isinstance(limit, int)):
+            raise JsonRpcInvalidParams("expected {kernel: str, prefix?: str, limit?: int}")
+        return await _typeview(ls, "list_types", kernel, prefix, limit)
+
+    @server.command("bpfls.renderType")
+    async def render_type(ls, *args):
+        a = _arg(args)
+        kernel, name = a.get("kernel"), a.get("name")
+        if not isinstance(kernel, str) or not isinstance(name, str):
+            raise JsonRpcInvalidParams("expected {kernel: str, name: str}")
+        return {"text": await _typeview(ls, "render_type", kernel, name)}
 

@@ -126,8 +126,12 @@ class BpflsServer(LanguageServer):
                                                        f"bpfls: {message}"))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        # to the log, never a popup: the user can do nothing about it
-        log.error("internal error (%s): %s", getattr(source, "__name__", source), error)
+        # to the log, never a popup; a request's own error is already its answer
+        what = getattr(source, "__name__", str(source))
+        if what == "FeatureRequestError":
+            log.info("request failed: %s", error)
+        else:
+            log.error("internal error (%s): %s", what, error)
 
     # -- documents ------------------------------------------------------------------------
 
@@ -164,6 +168,20 @@ class BpflsServer(LanguageServer):
             await asyncio.wait_for(self._load_done.wait(), PULL_KERNEL_WAIT)
         except TimeoutError:
             pass
+
+    def kernel_listing(self) -> tuple[KernelSet, frozenset[str]]:
+        """Every configured kernel (loaded, failed or still loading) and the names of those
+        still loading."""
+        cfg = self.settings.config
+        have = {k.name: k for k in self.kernels}
+        out, loading = [], set()
+        for spec in cfg.kernels:
+            k = have.get(spec.name)
+            if k is None:
+                k = Kernel(spec.name, spec.path, None, None)
+                loading.add(spec.name)
+            out.append(k)
+        return KernelSet(tuple(out), cfg.primary), frozenset(loading)
 
     def changed(self) -> None:
         """Settings or kernels changed: new results for every open document."""
@@ -260,6 +278,11 @@ class BpflsServer(LanguageServer):
 
         def job() -> None:
             _, report, _ = analyse(path, WARM_UP, self.kernels, self.settings.config, {})
+            from bpfls.lsp.features import engine
+
+            prepare = engine("kernelindex", "prepare")
+            if prepare is not None:
+                prepare(self.kernels)  # the name lists completion and the type views use
             # the serialisers of the messages a document brings are generated on first use
             snap = Document("file:///w.c", path, WARM_UP, 1, encoding=self.encoding).snapshot()
             items = [self.converter.convert(d, snap, "file:///w.c") for d in report.diagnostics]
