@@ -80,6 +80,7 @@ def test_broken_kernel_reported_once_others_checked(tmp_path: Path) -> None:
 def test_usage_and_input_errors(tmp_path: Path) -> None:
     r = check(str(tmp_path / "missing.bpf.c"), *K, *PRIMARY)
     assert r.returncode == 2 and "missing.bpf.c" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout.splitlines()[-1].startswith("1 unreadable file in 1 file")
     r = check(str(CORPUS / "guard_state.bpf.c"), "--kernel", "nonsense")
     assert r.returncode == 2 and "expected NAME=PATH" in r.stderr
     r = check(str(CORPUS / "guard_state.bpf.c"), *K, "--primary", "nope")

@@ -1,3 +1,3 @@
-from bpfls.cli.main import main
+from bpfls.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -40,6 +40,9 @@ def format_text(reports: Sequence[FileReport], kernels: KernelSet) -> str:
     loaded = ", ".join(k.name for k in kernels.loaded)
     parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}"
              for s in (Severity.ERROR, Severity.WARNING, Severity.INFO) if counts[s]]
+    unread = sum(1 for r in reports if r.error)
+    if unread:
+        parts.append(f"{unread} unreadable file{'s' if unread != 1 else ''}")
     summary = ", ".join(parts) if parts else "no problems"
     lines.append(f"{summary} in {len(reports)} file{'s' if len(reports) != 1 else ''} "
                  f"({nrel} CO-RE relocation{'s' if nrel != 1 else ''} checked against "
