@@ -3,9 +3,10 @@
 
 Each document is analysed by one worker thread at a time; a result is *current* when it was
 computed from the document's current version with the current configuration and kernels.
-Only current results are published or returned to a pull; older ones are dropped (their
-source model is still kept for hover and completion, which cope with a model that lags the
-text).
+Only current results are returned to a pull; a result for an older text or older settings is
+dropped (its source model is still kept for hover and completion, which cope with a model that
+lags the text). A result that only lacks kernels loaded meanwhile is pushed while the next one
+is computed.
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ class DiagnosticsManager:
         doc = st.doc
         snap = doc.snapshot()
         generation = server.generation
+        settings_generation = server.settings_generation
         kernels = server.kernels
         cfg = server.settings.config
         path = server.engine_path(doc)
@@ -218,7 +220,10 @@ class DiagnosticsManager:
             if self.on_analysed is not None:
                 self.on_analysed(uri, seconds)
         current = snap.version == doc.version and generation == server.generation
-        if current and report is not None:
+        # computed before more kernels came in (same text, same settings): shown meanwhile
+        partial = (not current and snap.version == doc.version
+                   and settings_generation == server.settings_generation)
+        if (current or partial) and report is not None:
             diags = [d for d in report.diagnostics if convert.same_path(d.path, path)]
             items = [server.converter.convert(d, snap, uri) for d in diags]
             old = st.result
@@ -231,7 +236,8 @@ class DiagnosticsManager:
             if server.push:
                 server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
                     uri=uri, version=snap.version, diagnostics=items))
-            self._wake(st)
+            if current:
+                self._wake(st)
         if st.rerun or (not current and st.timer is None):
             st.rerun = False
             self.schedule(uri, 0)

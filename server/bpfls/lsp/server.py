@@ -75,7 +75,8 @@ class BpflsServer(LanguageServer):
         self.diagnostics = DiagnosticsManager(self)
         self.settings: Settings = merge_settings(None, None, None)
         self.kernels: KernelSet = KernelSet((), None)
-        self.generation = 0
+        self.generation = 0  # changes with the settings and with every kernel loaded
+        self.settings_generation = 0  # changes with the settings (and the kernel set)
         self.encoding = UTF16
         self.root: str | None = None
         self.root_uri: str | None = None
@@ -183,9 +184,12 @@ class BpflsServer(LanguageServer):
             out.append(k)
         return KernelSet(tuple(out), cfg.primary), frozenset(loading)
 
-    def changed(self) -> None:
-        """Settings or kernels changed: new results for every open document."""
+    def changed(self, more_kernels: bool = False) -> None:
+        """Settings or kernels changed (``more_kernels``: only kernels of the current set
+        finished loading): new results for every open document."""
         self.generation += 1
+        if not more_kernels:
+            self.settings_generation += 1
         self.diagnostics.reanalyse_all()
         if not self.push and self._is_initialized and self.cap(
                 "workspace.diagnostics.refresh_support", False):
@@ -225,6 +229,8 @@ class BpflsServer(LanguageServer):
     def start_kernel_load(self) -> None:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        self.generation += 1  # a new kernel set: results of the old one are not shown
+        self.settings_generation += 1
         cfg = self.settings.config
         self._primary_done = False
         done = self._load_done = asyncio.Event()
@@ -240,7 +246,7 @@ class BpflsServer(LanguageServer):
                 self._primary_done = True
             progress.report(f"{k.name} ({n}/{total})", n, total)
             if self.ready_for_analysis():
-                self.changed()
+                self.changed(more_kernels=True)
 
         async def run() -> None:
             try:
@@ -263,13 +269,15 @@ class BpflsServer(LanguageServer):
                     was_ready = self.ready_for_analysis()
                     done.set()
                     if not was_ready:
-                        self.changed()
+                        self.changed(more_kernels=True)
         self.kernels = KernelSet((), cfg.primary)
         self._load_task = asyncio.get_running_loop().create_task(run())
 
     async def warm_up(self) -> None:
         """Analyse a small program once the kernels are in, so the first document opened
-        does not pay for the engine's lazily built tables."""
+        does not pay for the engine's lazily built tables. (The kernels' full name lists,
+        bpfls.analysis.kernelindex.prepare, are left to be built on first use: ~60 ms and
+        ~15 MB per kernel that most sessions never need.)"""
         from bpfls.lsp.diagnostics import WARM_UP, analyse
 
         path = os.path.join(self.root or os.getcwd(), ".bpfls-warm-up.bpf.c")
@@ -277,12 +285,9 @@ class BpflsServer(LanguageServer):
         converter = self.protocol._converter
 
         def job() -> None:
+            if self.docs:
+                return  # the documents' own analyses warm the engine up
             _, report, _ = analyse(path, WARM_UP, self.kernels, self.settings.config, {})
-            from bpfls.lsp.features import engine
-
-            prepare = engine("kernelindex", "prepare")
-            if prepare is not None:
-                prepare(self.kernels)  # the name lists completion and the type views use
             # the serialisers of the messages a document brings are generated on first use
             snap = Document("file:///w.c", path, WARM_UP, 1, encoding=self.encoding).snapshot()
             items = [self.converter.convert(d, snap, "file:///w.c") for d in report.diagnostics]
