@@ -138,3 +138,67 @@ async def test_edit_updates_diagnostics(client: LanguageClient):
         assert not [d for d in diags if d.severity == lsp.DiagnosticSeverity.Error]
     finally:
         close_doc(client, uri)
+
+
+HEADER = """\
+#pragma once
+struct task_struct___o { volatile long int state; } __attribute__((preserve_access_index));
+
+static __always_inline long old_state(struct task_struct *t)
+{
+    return BPF_CORE_READ((struct task_struct___o *)t, state);
+}
+"""
+
+PROGRAM = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "common.h"
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+    long state = old_state(prev);
+    bpf_printk("%ld", state);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+async def test_diagnostics_in_an_included_header(client: LanguageClient, tmp_path):
+    """What checking a program finds in a header it includes goes to the header: pushed
+    under its URI, or as a related document of the pulled report; an open header included
+    by an open program shows those, not what analysing it on its own would say."""
+    (tmp_path / "common.h").write_text(HEADER)
+    prog = tmp_path / "prog.bpf.c"
+    prog.write_text(PROGRAM)
+    [expected] = [d for d in _check_json(prog) if d["path"].endswith("common.h")]
+    assert expected["code"] == "field-missing"
+    line, col = expected["range"]["start"]["line"] - 1, expected["range"]["start"]["column"] - 1
+    header_uri = (tmp_path / "common.h").as_uri()
+    puri = prog.as_uri()
+    client.diagnostics.pop(header_uri, None)
+    open_doc(client, puri, PROGRAM)
+
+    def in_header(items) -> bool:
+        return [(d.code, d.range.start.line, d.range.start.character, d.message)
+                for d in items] == [("field-missing", line, col, expected["message"])]
+    if is_pull(client):
+        rep = await client.text_document_diagnostic_async(
+            lsp.DocumentDiagnosticParams(lsp.TextDocumentIdentifier(puri)))
+        assert not rep.items
+        assert in_header(rep.related_documents[header_uri].items)
+    else:
+        await diagnostics(client, header_uri, in_header)
+        assert not client.diagnostics.get(puri)
+
+    open_doc(client, header_uri, HEADER)
+    await diagnostics(client, header_uri, in_header)
+    close_doc(client, header_uri)
+    close_doc(client, puri)
+    if not is_pull(client):
+        await diagnostics(client, header_uri, lambda d: d == [])

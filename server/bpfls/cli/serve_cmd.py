@@ -38,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             print(f"bpfls: error: {e}", file=sys.stderr)
             return 2
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+    level = getattr(logging, args.log_level.upper())
+    logging.basicConfig(stream=sys.stderr, level=level,
                         format="bpfls %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # the `trace` setting raises what goes to the client only
     # Analyses allocate many short-lived objects: collect the young generation less often
     # (the kernels are frozen out of the collector once loaded, see bpfls.lsp.server).
     gc.set_threshold(20000, 20, 20)

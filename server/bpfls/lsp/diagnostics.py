@@ -84,6 +84,29 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
     return model, report, time.perf_counter() - t0
 
 
+def analyse_for_editor(path: str, text: str, kernels: KernelSet, cfg: Config,
+                       overlays: dict[str, str], encoding: str):
+    """:func:`analyse`, plus the text of each other file (a header) that has diagnostics,
+    to place them. Runs in a worker thread."""
+    from bpfls.lsp.features import file_snapshot
+
+    model, report, seconds = analyse(path, text, kernels, cfg, overlays)
+    others: dict[str, Snapshot] = {}
+    for d in report.diagnostics:
+        if d.path in others or convert.same_path(d.path, path):
+            continue
+        snap = (Snapshot(overlays[d.path], None, encoding) if d.path in overlays
+                else file_snapshot(d.path, encoding))
+        if snap is not None:
+            others[d.path] = snap
+    return model, report, seconds, others
+
+
+def _key(d: lsp.Diagnostic) -> tuple:
+    r = d.range
+    return (r.start.line, r.start.character, r.end.line, r.end.character, d.code, d.message)
+
+
 @dataclass
 class Result:
     version: int | None
@@ -111,6 +134,10 @@ class DiagnosticsManager:
         self.server = server
         self.states: dict[str, DocState] = {}
         self._ids = 0
+        #: diagnostics in other files (headers) found analysing a document:
+        #: file URI → document URI → diagnostics
+        self.foreign: dict[str, dict[str, list[lsp.Diagnostic]]] = {}
+        self._foreign_changes = 0
         #: called with (uri, seconds) after each analysis (benchmarks, logs)
         self.on_analysed: Callable[[str, float], None] | None = None
 
@@ -140,9 +167,13 @@ class DiagnosticsManager:
         if st is None:
             return
         self._drop(st)
+        self._set_foreign(uri, {})
+        self._foreign_changes += 1
         if self.server.push:
-            self.server.text_document_publish_diagnostics(
-                lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+            self._publish(uri)  # what the documents including it found there, if any
+            for u, o in self.states.items():  # open headers it included: on their own again
+                if o.doc.path in st.files:
+                    self._publish(u)
         self._dependents_changed(st.doc.path, 0)
 
     def _drop(self, st: DocState) -> None:
@@ -202,19 +233,27 @@ class DiagnosticsManager:
                     if d is not st and d.doc.path is not None}
         loop = asyncio.get_running_loop()
         try:
-            model, report, seconds = await loop.run_in_executor(
-                server.analysis_pool, analyse, path, snap.text, kernels, cfg, overlays)
+            model, report, seconds, others = await loop.run_in_executor(
+                server.analysis_pool, analyse_for_editor, path, snap.text, kernels, cfg,
+                overlays, server.encoding)
         except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
             log.exception("analysis of %s failed", uri)
             model = report = None
             seconds = 0.0
+            others = {}
         finally:
             st.running = False
         if self.states.get(uri) is not st:
             return  # closed (or reopened) meanwhile
+        affected: list[str] = []
         if model is not None:
             st.model = model
-            st.files = frozenset(getattr(model, "files", ()) or ())
+            old_files, st.files = st.files, frozenset(getattr(model, "files", ()) or ())
+            if st.files != old_files:  # open headers it includes (or no longer) change view
+                self._foreign_changes += 1
+                moved = st.files ^ old_files
+                affected = [u for u, o in self.states.items()
+                            if o is not st and o.doc.path in moved]
             self._wake(st)
             log.debug("analysed %s (version %s) in %.1f ms", uri, snap.version, seconds * 1e3)
             if self.on_analysed is not None:
@@ -233,14 +272,85 @@ class DiagnosticsManager:
                 self._ids += 1
                 rid = f"{self._ids}"
             st.result = Result(snap.version, generation, snap, diags, items, rid)
+            foreign: dict[str, list[lsp.Diagnostic]] = {}
+            for d in report.diagnostics:
+                other = others.get(d.path)
+                if other is not None:
+                    u = convert.path_to_uri(d.path)
+                    foreign.setdefault(u, []).append(server.converter.convert(d, other, u))
+            self._set_foreign(uri, foreign)
             if server.push:
-                server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
-                    uri=uri, version=snap.version, diagnostics=items))
+                self._publish(uri)
             if current:
                 self._wake(st)
+        if server.push:
+            for u in affected:
+                self._publish(u)
         if st.rerun or (not current and st.timer is None):
             st.rerun = False
             self.schedule(uri, 0)
+
+    # -- diagnostics in other files --------------------------------------------------------
+
+    def own(self, uri: str) -> list[lsp.Diagnostic]:
+        """A document's diagnostics from its own analysis; none for a header that an open
+        document includes (analysed there, in context, rather than on its own)."""
+        st = self.states.get(uri)
+        if st is None or st.result is None:
+            return []
+        path = st.doc.path
+        if path is not None and any(path in o.files for o in self.states.values()
+                                    if o is not st):
+            return []
+        return st.result.items
+
+    def merged(self, uri: str, own: list[lsp.Diagnostic]) -> list[lsp.Diagnostic]:
+        """A file's own diagnostics plus those that analysing the documents including it
+        found in it (each once)."""
+        extra = self.foreign.get(uri)
+        if not extra:
+            return own
+        out = list(own)
+        seen = {_key(d) for d in own}
+        for items in extra.values():
+            for d in items:
+                k = _key(d)
+                if k not in seen:
+                    seen.add(k)
+                    out.append(d)
+        return out
+
+    def _publish(self, uri: str) -> None:
+        st = self.states.get(uri)
+        r = st.result if st is not None else None
+        self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+            uri=uri, version=r.version if r is not None else None,
+            diagnostics=self.merged(uri, self.own(uri))))
+
+    def _set_foreign(self, doc_uri: str, found: dict[str, list[lsp.Diagnostic]]) -> None:
+        changed = []
+        for uri, by_doc in list(self.foreign.items()):
+            if doc_uri in by_doc and uri not in found:
+                del by_doc[doc_uri]
+                if not by_doc:
+                    del self.foreign[uri]
+                changed.append(uri)
+        for uri, items in found.items():
+            by_doc = self.foreign.setdefault(uri, {})
+            if by_doc.get(doc_uri) != items:
+                by_doc[doc_uri] = items
+                changed.append(uri)
+        if changed:
+            self._foreign_changes += 1
+            if self.server.push:
+                for uri in changed:
+                    if uri != doc_uri:
+                        self._publish(uri)
+
+    def related(self, doc_uri: str) -> dict[str, list[lsp.Diagnostic]]:
+        """The diagnostics a document's analysis found in files that are not open."""
+        return {uri: self.merged(uri, []) for uri, by_doc in self.foreign.items()
+                if doc_uri in by_doc and uri not in self.states}
 
     def _wake(self, st: DocState) -> None:
         waiters, st.waiters = st.waiters, []
@@ -280,9 +390,15 @@ class DiagnosticsManager:
         r = st.result
         if r is None:
             return lsp.FullDocumentDiagnosticReport(items=[])
-        if previous_result_id is not None and previous_result_id == r.result_id:
-            return lsp.UnchangedDocumentDiagnosticReport(result_id=r.result_id)
-        return lsp.FullDocumentDiagnosticReport(items=list(r.items), result_id=r.result_id)
+        rid = f"{r.result_id}.{self._foreign_changes}"
+        related = {u: lsp.FullDocumentDiagnosticReport(items=items)
+                   for u, items in self.related(uri).items()}
+        if previous_result_id is not None and previous_result_id == rid:
+            return lsp.RelatedUnchangedDocumentDiagnosticReport(
+                result_id=rid, related_documents=related or None)
+        return lsp.RelatedFullDocumentDiagnosticReport(
+            items=self.merged(uri, list(self.own(uri))), result_id=rid,
+            related_documents=related or None)
 
     async def with_model(self, uri: str, timeout: float) -> DocState | None:
         """The document's state once it has a source model (of any version), or None (not
