@@ -128,7 +128,7 @@ def _formats(server: BpflsServer, field: str) -> list[str]:
     return list(server.cap(field, None) or [])
 
 
-def register(server: BpflsServer) -> None:  # noqa: C901 - one place wiring every handler
+def register(server: BpflsServer) -> None:
     from bpfls.lsp.server import encoding_of, fs_path
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -39,12 +39,16 @@ class ClientLogHandler(logging.Handler):
         logger = logging.getLogger("bpfls")
         if self not in logger.handlers:
             logger.addHandler(self)
-        logger.setLevel(min(logger.level or logging.WARNING, self.level))
+        self._level_logger()
 
     def set_trace(self, trace: str) -> None:
         self.setLevel(TRACE_LEVELS.get(trace, logging.WARNING))
-        logger = logging.getLogger("bpfls")
-        logger.setLevel(self.level)
+        self._level_logger()
+
+    def _level_logger(self) -> None:
+        # what the client asked for, or what stderr takes (bpfls serve --log-level)
+        root = logging.getLogger().getEffectiveLevel()
+        logging.getLogger("bpfls").setLevel(min(self.level, root))
 
     def emit(self, record: logging.LogRecord) -> None:
         loop = self.loop
