@@ -163,12 +163,21 @@ class BpflsServer(LanguageServer):
         first reports once the kernels are in, not a partial one it would keep."""
         if self.cap("workspace.diagnostics.refresh_support", False):
             return
-        if self._load_done is None or self._load_done.is_set():
-            return
-        try:
-            await asyncio.wait_for(self._load_done.wait(), PULL_KERNEL_WAIT)
-        except TimeoutError:
-            pass
+        # The first pull usually comes before the settings are read and loading starts, and
+        # a new configuration replaces the load under way: follow whichever load is current.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PULL_KERNEL_WAIT
+        while (left := deadline - loop.time()) > 0:
+            done = self._load_done
+            if done is not None and done.is_set():
+                return
+            try:
+                if done is None:
+                    await asyncio.sleep(min(0.02, left))
+                else:
+                    await asyncio.wait_for(done.wait(), min(0.25, left))
+            except TimeoutError:
+                pass
 
     def kernel_listing(self) -> tuple[KernelSet, frozenset[str]]:
         """Every configured kernel (loaded, failed or still loading) and the names of those
