@@ -23,10 +23,12 @@ from bpfls.analysis.diagnostics import (
 from bpfls.analysis.pitfalls import SpellingDiff, enum_sign_extension, spelling_only_mismatch
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.btf import Kind
+from bpfls.config import Config, define_map
 from bpfls.core.names import essential_name
 from bpfls.core.relo import ReloKind
 from bpfls.core.resolve import ERROR, MISSING, RESOLVED, ZERO, CoreResolver, Resolution
-from bpfls.kernels import KernelSet
+from bpfls.kernels import KernelSet, guess_arch
+from bpfls.source import SourceOptions
 from bpfls.source.model import CoreAccess, SourceModel
 
 GUARD_HINT = {
@@ -83,6 +85,17 @@ def _memo_for(target, model: SourceModel) -> dict | None:
     else:
         per_base.move_to_end(fp)
     return memo
+
+
+def source_options(file_cfg: Config, kernels: KernelSet,
+                   overlays: Mapping[str, str] | None = None) -> SourceOptions:
+    """How ``bpfls check`` and the editor read one file: ``file_cfg`` is the configuration with
+    the file's compile flags merged (:func:`bpfls.config.with_compile_flags`)."""
+    primary = kernels.primary_btf
+    return SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
+                         defines=define_map(file_cfg.defines),
+                         undefines=tuple(file_cfg.undefines), arch=guess_arch(primary),
+                         overlays=dict(overlays or {}))
 
 
 def _check_value(res: Resolution | None) -> bool | None:

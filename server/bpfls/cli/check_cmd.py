@@ -11,8 +11,8 @@ import os
 import sys
 
 from bpfls.analysis.diagnostics import Severity
-from bpfls.config import ConfigError, define_map, effective_config, with_compile_flags
-from bpfls.kernels import guess_arch, load_kernels
+from bpfls.config import ConfigError, effective_config, with_compile_flags
+from bpfls.kernels import load_kernels
 
 _FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 
@@ -47,10 +47,10 @@ def _parse_kernels(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bpfls.analysis.check import check_model
+    from bpfls.analysis.check import check_model, source_options
     from bpfls.analysis.report import FileReport
     from bpfls.cli.formats import FORMATTERS
-    from bpfls.source import SourceOptions, analyze
+    from bpfls.source import analyze
 
     try:
         cfg = effective_config(args.files[0], config_file=args.config,
@@ -67,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if not kernels.loaded:
         print("bpfls: error: no kernel could be loaded", file=sys.stderr)
         return 2
-    primary = kernels.primary_btf
-    arch = guess_arch(primary)
     reports = []
     for path in args.files:
         try:
@@ -76,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as e:
             print(f"bpfls: error: {e}", file=sys.stderr)
             return 2
-        options = SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
-                                defines=define_map(file_cfg.defines),
-                                undefines=tuple(file_cfg.undefines), arch=arch)
+        options = source_options(file_cfg, kernels)
         try:
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
-from bpfls.config import Config, ConfigError, define_map, with_compile_flags
-from bpfls.kernels import KernelSet, guess_arch
+from bpfls.config import Config, ConfigError, with_compile_flags
+from bpfls.kernels import KernelSet
 from bpfls.lsp import convert
 from bpfls.lsp.documents import Document, Snapshot
 
@@ -65,8 +65,8 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
             overlays: dict[str, str]) -> tuple[Any, Any, float]:
     """What ``bpfls check`` does for one file (same options, same check_model), on the
     editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
-    from bpfls.analysis.check import check_model
-    from bpfls.source import SourceOptions, analyze
+    from bpfls.analysis.check import check_model, source_options
+    from bpfls.source import analyze
 
     t0 = time.perf_counter()
     try:
@@ -74,12 +74,7 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
     except ConfigError as e:
         log.warning("%s", e)
         file_cfg = cfg
-    primary = kernels.primary_btf
-    options = SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
-                            defines=define_map(file_cfg.defines),
-                            undefines=tuple(file_cfg.undefines), arch=guess_arch(primary),
-                            overlays=overlays)
-    model = analyze(path, text, options)
+    model = analyze(path, text, source_options(file_cfg, kernels, overlays))
     report = check_model(model, kernels, cfg.severity)
     return model, report, time.perf_counter() - t0
 
