@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bpfls.lsp")
 
-#: quiet time after a keystroke before a document is analysed again
+#: quiet time after a keystroke before a document is analysed again, while an analysis is
+#: already running or waiting (a burst of typing is analysed once at its end)
 DEBOUNCE = 0.12
+#: the delay for an edit to an idle document (the first keystroke after a pause): enough to
+#: take the rest of the same batch of notifications along
+FIRST_EDIT_DELAY = 0.01
 #: analysed once the kernels are in, to build the engine's lazy tables before a document opens
 WARM_UP = """\
 #include "vmlinux.h"
@@ -149,7 +153,8 @@ class DiagnosticsManager:
         st = self.states.get(uri)
         if st is None:
             return
-        self.schedule(uri, DEBOUNCE)
+        idle = st.timer is None and not st.running
+        self.schedule(uri, FIRST_EDIT_DELAY if idle else DEBOUNCE)
         self._dependents_changed(st.doc.path, DEBOUNCE)
 
     def saved(self, uri: str) -> None:
