@@ -314,13 +314,14 @@ def register(server: BpflsServer) -> None:
         snapshot_of = _snapshots_of(ls)
         converter = ls.converter
         preferred = bool(ls.cap("text_document.code_action.is_preferred_support", False))
+        kernels = ls.kernels
 
         def to_lsp(d):
             return converter.convert(d, dsnap or snap, uri)
 
         def job():
             out = []
-            for a in fn(model, list(diags), path, snap.text, rng) or ():
+            for a in fn(model, list(diags), path, snap.text, rng, kernels=kernels) or ():
                 kind = a.kind or "quickfix"
                 if only and not any(o == "" or kind == o or kind.startswith(f"{o}.")
                                     for o in only):
