@@ -205,8 +205,8 @@ def check_model(model: SourceModel, kernels: KernelSet,
         errors = [n for n, r in j.results.items() if r.status == ERROR]
         if errors:
             r0 = j.results[errors[0]]
-            code = ("ambiguous-flavors" if "ambigu" in (r0.reason or "")
-                    else "anonymous-root" if "anonymous" in (r0.reason or "")
+            code = ("ambiguous-flavors" if r0.error_kind == "ambiguous"
+                    else "anonymous-root" if r0.error_kind == "anonymous-root"
                     else "relocation-error")
             diags.append(Diagnostic(
                 code, CODES[code].severity,

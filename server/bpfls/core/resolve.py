@@ -108,6 +108,9 @@ class Resolution:
     target_mem_size: int = 0
     candidates: tuple[CandidateOutcome, ...] = ()
     error_code: str | None = None
+    #: what kind of hard error: ``"ambiguous"`` (candidates disagree), ``"anonymous-root"``,
+    #: else ``None``
+    error_kind: str | None = None
     pruned: tuple[int, ...] = field(default=())
     target: Spec | None = field(default=None, repr=False, compare=False)
 
@@ -270,7 +273,7 @@ class CoreResolver:
         if not root.name:
             return done(ERROR, f"{_root_label(lbtf, relo.type_id)} is anonymous: libbpf "
                                "relocates only named types (use a named type or a typedef)",
-                        error_code="EOPNOTSUPP")
+                        error_code="EOPNOTSUPP", error_kind="anonymous-root")
 
         key = (lbtf, relo.type_id)
         cands = self._cands.get(key)
@@ -307,14 +310,16 @@ class CoreResolver:
                                    f"offsets ({_root_label(a.btf, a.root_type_id)} at bit "
                                    f"{a.bit_offset}, {_root_label(b.btf, b.root_type_id)} at "
                                    f"bit {b.bit_offset}): field offset ambiguity",
-                            error_code="EINVAL", candidates=tuple(outcomes))
+                            error_code="EINVAL", error_kind="ambiguous",
+                            candidates=tuple(outcomes))
             elif res.poison != first[1].poison or res.new_val != first[1].new_val:
                 a, b = first[0].spec, mr.spec
                 return done(ERROR, f"ambiguous: candidates give different results "
                                    f"({_root_label(a.btf, a.root_type_id)}: "
                                    f"{first[1].new_val}, {_root_label(b.btf, b.root_type_id)}: "
                                    f"{res.new_val}): relocation decision ambiguity",
-                            error_code="EINVAL", candidates=tuple(outcomes))
+                            error_code="EINVAL", error_kind="ambiguous",
+                            candidates=tuple(outcomes))
             matched.append(((cbtf, cid), mr, res))
 
         if matched:
