@@ -29,8 +29,6 @@ from coreoracle import parse_log
 
 CORPUS = Path(__file__).parent / "corpus"
 PROGRAMS = sorted(CORPUS.glob("*.bpf.c")) + sorted((CORPUS / "rejected").glob("*.bpf.c"))
-#: programs bpfls does not predict right yet (each says why); they must keep differing
-PENDING = sorted((CORPUS / "pending").glob("*.bpf.c"))
 #: the codes of relocations libbpf refuses before the verifier runs
 HARD = frozenset({"relocation-error", "ambiguous-flavors", "anonymous-root",
                   "enum-sign-extension"})
@@ -61,8 +59,8 @@ def build(tmp_path_factory, raw_sample, bpftool):
     out = tmp_path_factory.mktemp("obj")
     extra = tuple(f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
                   if os.path.exists(os.path.join(d, "asm", "errno.h")))  # for usdt.bpf.h
-    assert len({p.name for p in PROGRAMS + PENDING}) == len(PROGRAMS + PENDING)
-    objs = {p.name: compile_bpf(clang, p, inc, out, extra=extra) for p in PROGRAMS + PENDING}
+    assert len({p.name for p in PROGRAMS}) == len(PROGRAMS)
+    objs = {p.name: compile_bpf(clang, p, inc, out, extra=extra) for p in PROGRAMS}
     raws = {n: raw_sample(SAMPLE_DIR / f"{n}.btf.xz") for n in KERNEL_NAMES}
     return objs, raws
 
@@ -81,14 +79,6 @@ def _hard_errors(report, kernel: str) -> dict[tuple[str, str], str]:
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
 def test_relocations_and_verdicts_equal_libbpf(prog: Path, kernels: KernelSet, build,
                                                bpftool: str) -> None:
-    _compare_with_bpftool(prog, kernels, build, bpftool)
-
-
-@pytest.mark.xfail(strict=True, reason="a known gap: see the program's first lines; once it "
-                                       "passes, move the program up to tests/corpus/")
-@pytest.mark.parametrize("prog", PENDING, ids=[p.name for p in PENDING])
-def test_pending_programs_still_differ_from_libbpf(prog: Path, kernels: KernelSet, build,
-                                                   bpftool: str) -> None:
     _compare_with_bpftool(prog, kernels, build, bpftool)
 
 

@@ -158,3 +158,30 @@ int f(struct task_struct *t) { return BPF_CORE_READ(t->group_leader, pid); }
     assert got == [("struct task_struct.group_leader", "direct", "t->group_leader"),
                    ("struct task_struct.pid", "BPF_CORE_READ",
                     "BPF_CORE_READ(t->group_leader, pid)")]
+
+
+USDT = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+SEC("kprobe/x")
+int p(struct pt_regs *ctx) { return 0; }
+"""
+
+
+@pytest.mark.parametrize("arch, spec", [("x86", "struct pt_regs.ip 0:16"),
+                                        ("arm64", "struct user_pt_regs.pc 0:2")])
+def test_usdt_header_helpers_read_the_ip(arch, spec, tmp_path) -> None:
+    """usdt.bpf.h's weak helpers are compiled into every program that includes it, used or
+    not, and each inlines a PT_REGS_IP(ctx) read: clang emits one relocation in each."""
+    kernel = {"x86": "6.12-amd64", "arm64": "6.12-arm64"}[arch]
+    primary = bpfls.btf.load(SAMPLE_DIR / f"{kernel}.btf.xz")
+    m = analyze(str(tmp_path / "u.bpf.c"), USDT, SourceOptions(primary=primary, arch=arch))
+    got = [(f"{a.spec} {a.access_str}", a.path, a.function, a.reachable) for a in m.accesses]
+    assert got == [(spec, "<bpf/usdt.bpf.h>", f, True)
+                   for f in ("bpf_usdt_arg_cnt", "bpf_usdt_arg", "bpf_usdt_cookie")]
+    assert not m.diagnostics
+    plain = USDT.replace('#include "vmlinux.h"', "struct pt_regs { long rip; };")
+    m = analyze(str(tmp_path / "u.bpf.c"), plain, SourceOptions(primary=primary, arch=arch))
+    assert m.accesses == []  # no preserve_access_index, no relocation

@@ -435,6 +435,22 @@ _USDT = r"""
 #define BPF_USDT_MAX_SPEC_CNT 256
 #define BPF_USDT_MAX_IP_CNT (4 * BPF_USDT_MAX_SPEC_CNT)
 #define BPF_USDT_MAX_ARG_CNT 12
+extern const _Bool LINUX_HAS_BPF_COOKIE __kconfig;
+/* libbpf's weak helpers, always compiled in. Each inlines __bpf_usdt_spec_id(), whose
+   PT_REGS_IP(ctx) is a CO-RE relocation (with vmlinux.h) in each of them. */
+__weak __hidden int bpf_usdt_arg_cnt(struct pt_regs *ctx)
+{
+	return LINUX_HAS_BPF_COOKIE ? 0 : (long)PT_REGS_IP(ctx);
+}
+__weak __hidden int bpf_usdt_arg(struct pt_regs *ctx, unsigned long long arg_num, long *res)
+{
+	*res = 0;
+	return LINUX_HAS_BPF_COOKIE ? 0 : (long)PT_REGS_IP(ctx);
+}
+__weak __hidden long bpf_usdt_cookie(struct pt_regs *ctx)
+{
+	return LINUX_HAS_BPF_COOKIE ? 0 : (long)PT_REGS_IP(ctx);
+}
 """
 
 _CORE_READ_NAMES = CORE_INTRINSICS | frozenset({"__bpf_core_read_h"})

@@ -398,7 +398,7 @@ def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
             if pname:
                 params.append((pname, etype_of_desc(d2), pnode))
     info = FunctionInfo(name, unit.path, src.node_range(n), src.node_range(name_node),
-                        section=section, is_static=is_static or unit.virtual, macro=macro)
+                        section=section, is_static=is_static, macro=macro)
     return FunctionDef(name, n, src, info, etype_of_desc(ret_desc), params, macro)
 
 

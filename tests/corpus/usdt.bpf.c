@@ -1,6 +1,7 @@
-// BPF_USDT's parameter list. Pending: usdt.bpf.h's bpf_usdt_arg() reads PT_REGS_IP(ctx) when
-// the kernel lacks BPF cookies, a CO-RE relocation (struct pt_regs.ip) that bpfls does not
-// predict yet. Move this program up to tests/corpus/ once it does.
+// BPF_USDT's parameter list, and what usdt.bpf.h itself brings: its weak helpers
+// bpf_usdt_arg_cnt(), bpf_usdt_arg() and bpf_usdt_cookie() are compiled into every program that
+// includes it (used or not), and each reads PT_REGS_IP(ctx) when the kernel lacks BPF cookies,
+// a CO-RE relocation (struct pt_regs.ip on x86) in each of the three.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
