@@ -181,28 +181,36 @@ def check_model(model: SourceModel, kernels: KernelSet,
         return verdict
 
     verdicts = {n: verdict_on(n) for n in names}
+    always = dict.fromkeys(names, True)
+    # what only depends on the relocation and its resolutions, worked out once for every
+    # access that has the same (a relocation repeated in many functions)
+    shared: dict[tuple, _Shared] = {}
+    specs: dict[tuple, str] = {}
+    kernel_results: dict[tuple, KernelResult] = {}
     for j in judged:
         a = j.access
+        relo = a.relocation
+        rkey = (id(relo.local), relo.kind, relo.type_id, relo.access)
+        spec = a.spec_text
+        if spec is None:
+            spec = specs.get(rkey)
+            if spec is None:
+                spec = specs[rkey] = a.spec
+            else:
+                a.spec_text = spec
+        key = (rkey, spec, *map(id, j.results.values()))
+        sh = shared.get(key)
+        if sh is None:
+            sh = shared[key] = _shared(a, j, kernel_results)
         rng = _range(a.range)
         guard = a.guard
-        executes = {n: (guard.evaluate(verdicts[n]) if guard is not None else True)
-                    for n in names}
-        # libbpf validates clang's immediate wherever the enumerator resolves
-        sx = enum_sign_extension(a.relocation)
-        sx_on = [n for n, r in j.results.items() if r.status == RESOLVED] if sx else []
-        sx_note = (f"libbpf expects {sx[1]:#x}, clang emits {sx[0]:#x}: the load fails"
-                   if sx else "")
         report.relocations.append(RelocationReport(
-            kind=str(a.kind), spec=a.spec, path=a.path, range=rng,
+            kind=sh.kind, spec=spec, path=a.path, range=rng,
             guarded=guard is not None and not guard.is_true, reachable=True,
-            results={n: KernelResult(r.status == RESOLVED,
-                                     r.target_offset if a.kind.is_field else r.target_value,
-                                     r.target_size if a.kind.is_field else None,
-                                     sx_note if n in sx_on else r.reason or "")
-                     for n, r in j.results.items()}))
+            results=dict(sh.results)))
         if a.repeat:
             continue  # the same relocation again (bitfield macros): judged once
-        errors = [n for n, r in j.results.items() if r.status == ERROR]
+        errors = sh.errors
         if errors:
             r0 = j.results[errors[0]]
             code = ("ambiguous-flavors" if r0.error_kind == "ambiguous"
@@ -210,28 +218,27 @@ def check_model(model: SourceModel, kernels: KernelSet,
                     else "relocation-error")
             diags.append(Diagnostic(
                 code, CODES[code].severity,
-                f"{a.spec}: libbpf rejects this relocation on {', '.join(errors)}: "
+                f"{spec}: libbpf rejects this relocation on {', '.join(errors)}: "
                 f"{r0.reason}", a.path, rng, tuple(errors),
                 tuple(KernelFact(n, _fact(j.results[n])) for n in errors),
-                {"kind": str(a.kind), "spec": a.spec}))
+                {"kind": sh.kind, "spec": spec}))
             continue
-        if sx_on:
-            assert sx is not None
-            diags.append(_sign_extension_diag(a, j, sx_on, sx, rng))
-        failing = [n for n, r in j.results.items()
-                   if r.status == MISSING and executes[n] is not False]
-        if failing:
-            diags.extend(_missing_diags(a, j, failing, kernels, rng))
+        executes = (always if guard is None or guard.is_true else
+                    {n: guard.evaluate(verdicts[n]) for n in names})
+        if sh.sx_on:
+            assert sh.sx is not None
+            diags.append(_sign_extension_diag(a, j, sh.sx_on, sh.sx, rng))
+        if sh.missing:
+            failing = [n for n in sh.missing if executes[n] is not False]
+            if failing:
+                diags.extend(_missing_diags(a, j, failing, kernels, rng))
         if a.kind == ReloKind.TYPE_MATCHES:
             diags.extend(_spelling_diags(a, j, rng))
-        if a.check and len(names) > 1:
-            values = {_check_value(j.results[n]) for n in names}
-            if len(values) == 1 and None not in values:
-                v = values.pop()
-                diags.append(Diagnostic(
-                    "constant-check", CODES["constant-check"].severity,
-                    f"{a.macro}({a.spec}) is {'true' if v else 'false'} on every configured "
-                    f"kernel ({', '.join(names)})", a.path, rng, tuple(names)))
+        if sh.constant is not None and len(names) > 1:
+            diags.append(Diagnostic(
+                "constant-check", CODES["constant-check"].severity,
+                f"{a.macro}({spec}) is {'true' if sh.constant else 'false'} on every "
+                f"configured kernel ({', '.join(names)})", a.path, rng, tuple(names)))
         size_diag = _size_diag(a, j, executes, rng)
         if size_diag is not None:
             diags.append(size_diag)
@@ -246,6 +253,45 @@ def check_model(model: SourceModel, kernels: KernelSet,
                 a.path, _range(a.range)))
     report.diagnostics = _apply_severity(diags, severity)
     return report
+
+
+@dataclass
+class _Shared:
+    """The parts of a relocation's judgement that do not depend on where it is written."""
+
+    kind: str
+    results: tuple[tuple[str, KernelResult], ...]
+    errors: list[str]
+    sx: tuple[int, int] | None
+    sx_on: list[str]
+    missing: list[str]  # kernels where it is poisoned (before the guards are looked at)
+    constant: bool | None  # an existence check with the same answer on every kernel
+
+
+def _shared(a: CoreAccess, j: _Judged, cache: dict[tuple, KernelResult]) -> _Shared:
+    is_field = a.kind.is_field
+    # libbpf validates clang's immediate wherever the enumerator resolves
+    sx = enum_sign_extension(a.relocation)
+    sx_on = [n for n, r in j.results.items() if r.status == RESOLVED] if sx else []
+    sx_note = (f"libbpf expects {sx[1]:#x}, clang emits {sx[0]:#x}: the load fails"
+               if sx else "")
+    results = []
+    for n, r in j.results.items():
+        rkey = (r.status == RESOLVED, r.target_offset if is_field else r.target_value,
+                r.target_size if is_field else None, sx_note if n in sx_on else r.reason or "")
+        ckey = (rkey, type(rkey[1]), type(rkey[2]))  # 1 and True are different results
+        kr = cache.get(ckey)
+        if kr is None:
+            kr = cache[ckey] = KernelResult(*rkey)
+        results.append((n, kr))
+    constant = None
+    if a.check:
+        values = {_check_value(r) for r in j.results.values()}
+        if len(values) == 1 and None not in values:
+            constant = values.pop()
+    return _Shared(str(a.kind), tuple(results),
+                   [n for n, r in j.results.items() if r.status == ERROR], sx, sx_on,
+                   [n for n, r in j.results.items() if r.status == MISSING], constant)
 
 
 def _missing_category(a: CoreAccess, res: Resolution) -> str:
