@@ -62,19 +62,36 @@ class Types:
 
     def __init__(self, btf: Btf) -> None:
         self.btf = btf
+        # the BTF does not change: each id is followed through its typedefs/modifiers once
+        self._strip: dict[int, Type | None] = {}
+        self._resolve: dict[int, Type | None] = {}
 
     def strip(self, tid: int) -> Type | None:
         """Through modifiers only (typedefs kept)."""
         try:
-            return self.btf.skip_modifiers(tid)
+            return self._strip[tid]
+        except (KeyError, TypeError):
+            pass
+        try:
+            t = self.btf.skip_modifiers(tid)
         except BtfError:
-            return None
+            t = None
+        if type(tid) is int:
+            self._strip[tid] = t
+        return t
 
     def resolve(self, tid: int) -> Type | None:
         try:
-            return self.btf.resolve(tid)
+            return self._resolve[tid]
+        except (KeyError, TypeError):
+            pass
+        try:
+            t = self.btf.resolve(tid)
         except BtfError:
-            return None
+            t = None
+        if type(tid) is int:
+            self._resolve[tid] = t
+        return t
 
     def deref(self, et: EType | None) -> EType | None:
         if et is None:

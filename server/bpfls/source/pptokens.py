@@ -46,13 +46,23 @@ class Tok:
         self.hide = hide
 
     def copy(self, **kw) -> Tok:
-        t = Tok(self.kind, self.text, self.start, self.end, self.space, self.origin, self.hide)
+        t = _new_tok(Tok)
+        t.kind = self.kind
+        t.text = self.text
+        t.start = self.start
+        t.end = self.end
+        t.space = self.space
+        t.origin = self.origin
+        t.hide = self.hide
         for k, v in kw.items():
             setattr(t, k, v)
         return t
 
     def __repr__(self) -> str:
         return f"Tok({self.kind}, {self.text!r}, {self.start})"
+
+
+_new_tok = object.__new__
 
 
 def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]:

@@ -68,10 +68,10 @@ class FileUnit:
         return state
 
     def position(self, offset: int) -> tuple[int, int]:
-        from bisect import bisect_right
+        starts = self.line_starts
+        i = bisect_right(starts, offset) - 1
+        return i, offset - starts[i]
 
-        i = bisect_right(self.line_starts, offset) - 1
-        return i, offset - self.line_starts[i]
 
 
 @dataclass(eq=False)
