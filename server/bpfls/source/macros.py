@@ -87,6 +87,39 @@ class Expander:
         self.steps = 0
 
     def expand(self, toks: list[Tok]) -> list[Tok]:
+        if self.steps == 0 and len(toks) > 1:
+            origin = toks[0].origin
+            if all(t.origin == origin for t in toks):
+                return self._expand_memo(toks, origin)
+        return self._expand(toks)
+
+    def _expand_memo(self, toks: list[Tok], origin: tuple[int, int]) -> list[Tok]:
+        """Tokens that all come from one place (text made up by the analysis, such as the
+        reads a program macro implies) expand the same way each time the macros they meet
+        are the same: the expansion is kept, with the definitions it looked up, and given
+        the new place."""
+        key = tuple((t.kind, t.text, t.start, t.end, t.space, t.hide) for t in toks)
+        hit = _EXPANSIONS.get(key)
+        macros = self.macros
+        if hit is not None:
+            looked, steps, out = hit
+            if all(macros.get(name) is m for name, m in looked):
+                self.steps = steps
+                return [t.copy(origin=origin) for t in out]
+        rec = _Recorder(macros)
+        self.macros = rec
+        try:
+            out = self._expand(toks)
+        finally:
+            self.macros = macros
+        if all(t.origin == origin for t in out):
+            if len(_EXPANSIONS) > 4096:
+                _EXPANSIONS.clear()
+            _EXPANSIONS[key] = (tuple(rec.looked.items()), self.steps,
+                                tuple(t.copy() for t in out))
+        return out
+
+    def _expand(self, toks: list[Tok]) -> list[Tok]:
         out: list[Tok] = []
         work = list(reversed(toks))
         macros = self.macros
@@ -247,6 +280,25 @@ class Expander:
             out.append(t)
             i += 1
         return [t for t in out if t.kind != "placemarker"]
+
+
+class _Recorder:
+    """The macro table, remembering which names were looked up and what they were."""
+
+    __slots__ = ("macros", "looked")
+
+    def __init__(self, macros: Mapping[str, MacroDef]) -> None:
+        self.macros = macros
+        self.looked: dict[str, MacroDef | None] = {}
+
+    def get(self, name: str) -> MacroDef | None:
+        m = self.macros.get(name)
+        self.looked.setdefault(name, m)
+        return m
+
+
+#: token texts (all from one place) → (definitions looked up, steps, expansion)
+_EXPANSIONS: dict[tuple, tuple] = {}
 
 
 def _collect_args(work: list[Tok]) -> tuple[list[list[Tok]], Tok | None]:
