@@ -14,6 +14,8 @@ The rules (clang's ``CGExpr``/``CGBuiltin`` and the BPF backend's
   access string includes anonymous members.
 - ``__builtin_preserve_field_info(e, k)`` (``bpf_core_field_*``, the bitfield macros) records
   kind ``k`` for the last chain of ``e`` only: the loads on the way are never executed.
+- An address minus the same relocated offset cancels: ``container_of(&p->m, T, m)`` (``p`` a
+  ``T *``, directly or through a local pointer read nowhere else) emits no relocation at all.
 """
 
 from __future__ import annotations
@@ -81,17 +83,19 @@ class Chain:
 class Val:
     """What walking an expression yields."""
 
-    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const")
+    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const", "addr")
 
     def __init__(self, et: EType | None = None, chain: Chain | None = None, decl: str | None = None,
                  member_pai: bool = False, guard: Guard | None = None,
-                 const: int | None = None) -> None:
+                 const: int | None = None, addr: CoreAccess | None = None) -> None:
         self.et = et
         self.chain = chain
         self.decl = decl
         self.member_pai = member_pai
         self.guard = guard
         self.const = const
+        #: the value is an address ``&p->f...`` whose relocated offset ``addr`` is its last term
+        self.addr = addr
 
 
 NONE = Val()
@@ -298,6 +302,16 @@ class FunctionWalker:
         self.returns: list[Guard] = []
         self.used: set[str] = set()
         self.depth = 0
+        # local pointers initialised with an address ``&p->f`` (see _offsets_cancel): each
+        # declaration's serial number, the address access it holds, and per access (by id)
+        # how often it is read through variables and how many of those reads a cancelled
+        # subtraction used up; it goes when all of them were, unless a variable was reassigned
+        self.var_serial: dict[tuple[int, str], int] = {}
+        self.var_addr: dict[int, CoreAccess] = {}
+        self.addr_held: dict[int, CoreAccess] = {}
+        self.addr_uses: dict[int, int] = {}
+        self.addr_folds: dict[int, int] = {}
+        self.addr_pinned: set[int] = set()
 
     # -- entry -----------------------------------------------------------------------------
     def run(self) -> None:
@@ -312,6 +326,10 @@ class FunctionWalker:
         if body is not None:
             self.stmt(body)
         fd.returns = any_of(self.returns) if self.returns else None
+        gone = [a for i, a in self.addr_held.items() if i not in self.addr_pinned and
+                self.addr_folds.get(i) and self.addr_folds[i] == self.addr_uses.get(i)]
+        if gone:
+            fd.accesses = [a for a in fd.accesses if all(a is not g for g in gone)]
 
     # -- emission --------------------------------------------------------------------------
     def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,
@@ -341,15 +359,15 @@ class FunctionWalker:
             self.fd.accesses.append(a)
         return a
 
-    def close(self, v: Val, mode: str) -> None:
+    def close(self, v: Val, mode: str) -> CoreAccess | None:
         """End the open chain of ``v``: ``load``, ``store``, ``loadstore`` or ``addr``."""
         c = v.chain
         if c is None:
-            return
+            return None
         v.chain = None
         size = self.types.size(c.field) if mode != "addr" else None
-        self.emit(c, ReloKind.FIELD_BYTE_OFFSET, load=mode in ("load", "loadstore"),
-                  store=mode in ("store", "loadstore"), load_size=size)
+        return self.emit(c, ReloKind.FIELD_BYTE_OFFSET, load=mode in ("load", "loadstore"),
+                         store=mode in ("store", "loadstore"), load_size=size)
 
     # -- positions ---------------------------------------------------------------------------
     def rng(self, node: Node) -> Range:
@@ -621,6 +639,7 @@ class FunctionWalker:
                 if desc is not None else (None, None, None)
             et = etype_of_desc(dd) if dd is not None else None
             g = None
+            v = NONE
             if value is not None:
                 if value.type == "initializer_list":
                     self.initializer(value)
@@ -633,6 +652,15 @@ class FunctionWalker:
                 self.scopes[-1][name] = et
                 if g is not None:
                     self.gscopes[-1][name] = g
+                key = len(self.var_serial) + 1
+                self.var_serial[(id(self.scopes[-1]), name)] = key
+                a = v.addr
+                if value is not None and a is not None and et is not None and et.ptr and \
+                        et.n < 0:
+                    if id(a) in self.addr_held:  # read from another variable: passed on
+                        self.addr_uses[id(a)] -= 1
+                    self.addr_held[id(a)] = a
+                    self.var_addr[key] = a
 
     def initializer(self, n: Node) -> None:
         for c in n.named_children:
@@ -713,8 +741,8 @@ class FunctionWalker:
                 return NONE
             if op is not None and self.text(op) == "&":
                 v = self.lvalue(arg)
-                self.close(v, "addr")
-                return Val(v.et.pointer() if v.et is not None else None)
+                a = self.close(v, "addr")
+                return Val(v.et.pointer() if v.et is not None else None, addr=a)
             v = self.expr(arg)
             return Val(self.types.deref(v.et))
         if t == "cast_expression":
@@ -727,7 +755,7 @@ class FunctionWalker:
                 if desc[0] == "unknown":
                     self._unknown_type(tyd, desc[1])
                 et = etype_of_desc(desc)
-            return Val(et, guard=v.guard, const=v.const)
+            return Val(et, guard=v.guard, const=v.const, addr=v.addr)
         if t == "assignment_expression":
             return self.assignment(n)
         if t == "update_expression":
@@ -819,7 +847,11 @@ class FunctionWalker:
         found, et = self.lookup(name)
         if found:
             self.used.add(name)
-            return Val(et, decl=name, guard=self.guard_var(name))
+            key = self._var_key(name)
+            addr = self.var_addr.get(key) if key is not None else None
+            if addr is not None:
+                self.addr_uses[id(addr)] = self.addr_uses.get(id(addr), 0) + 1
+            return Val(et, decl=name, guard=self.guard_var(name), addr=addr)
         tu = self.tu
         if name in tu.functions:
             # a callback (bpf_loop, bpf_for_each_map_elem, ...) runs only if this code does
@@ -975,6 +1007,11 @@ class FunctionWalker:
             return NONE
         lv = self.lvalue(left)
         self.close(lv, "store" if o == "=" else "loadstore")
+        if left.type == "identifier":
+            key = self._var_key(self.text(left))
+            if key is not None and key in self.var_addr:
+                # a new value: later reads are not the address, and the access stays
+                self.addr_pinned.add(id(self.var_addr.pop(key)))
         if left.type == "identifier" and o == "=":
             self.set_guard_var(self.text(left), rv.guard)
         return Val(lv.et, guard=rv.guard if o == "=" else None)
@@ -1014,12 +1051,51 @@ class FunctionWalker:
                 return Val(None, const=c)
             except (EvalError, KeyError, ValueError):
                 return NONE
+        if o == "-" and lv.addr is not None and rv.addr is not None and \
+                self._offsets_cancel(lv, rv):
+            return Val(lv.et)
         if o in ("+", "-"):
             if self.types.is_pointer(lv.et):
                 return Val(lv.et)
             if self.types.is_pointer(rv.et) and o == "+":
                 return Val(rv.et)
         return NONE
+
+    def _offsets_cancel(self, lv: Val, rv: Val) -> bool:
+        """``(void *)&p->m - offsetof(T, m)`` (``container_of`` of a member's own address):
+        both terms add the same relocated offset (one relocation record, the same global for
+        clang's BPF backend), so the optimiser cancels them and neither relocation is emitted.
+        Only when the subtraction is in bytes on both sides: a byte pointer minus an integer,
+        or two pointers of the same type."""
+        a, b = lv.addr, rv.addr
+        assert a is not None and b is not None
+        ra, rb = a.relocation, b.relocation
+        if a is b or ra.kind != rb.kind or ra.type_id != rb.type_id or ra.access != rb.access:
+            return False
+        types = self.types
+        if types.is_pointer(rv.et):
+            if lv.et != rv.et:
+                return False
+        else:
+            elem = types.deref(lv.et)
+            if elem is None or (elem.ptr == 0 and elem.tid != 0 and types.size(elem) != 1):
+                return False
+        accesses = self.fd.accesses
+        if not any(x is a for x in accesses) or not any(x is b for x in accesses):
+            return False
+        if id(a) in self.addr_held:
+            # `v = &p->m; ... container_of(v, T, m)`: a goes if v has no other use
+            self.addr_folds[id(a)] = self.addr_folds.get(id(a), 0) + 1
+            self.fd.accesses = [x for x in accesses if x is not b]
+            return True
+        self.fd.accesses = [x for x in accesses if x is not a and x is not b]
+        return True
+
+    def _var_key(self, name: str) -> int | None:
+        for s in reversed(self.scopes):
+            if name in s:
+                return self.var_serial.get((id(s), name))
+        return None
 
     def conditional(self, n: Node) -> Val:
         cond = n.child_by_field_name("condition")
