@@ -3,8 +3,9 @@
 // `type *` (`&p->m`, directly, through a local variable, nested members alike), both terms add
 // the same relocated offset: clang cancels them and emits neither relocation. Every other form
 // keeps both: a loaded pointer, a plain pointer, another member, another root or array element,
-// and an address the program also uses elsewhere. Each case uses its own members, so libbpf's
-// relocation set shows which ones were folded away.
+// an address the program also uses elsewhere, and the difference of two member addresses (only
+// an integer offset cancels). Each case uses its own members, so libbpf's relocation set shows
+// which ones were folded away.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -24,7 +25,8 @@ int BPF_PROG(container_of_folds, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(container_of_stays, struct task_struct *t, struct list_head *node)
+int BPF_PROG(container_of_stays, struct task_struct *t, struct list_head *node,
+             struct task_struct *u)
 {
     struct list_head *pe = &t->perf_event_list;
 
@@ -34,6 +36,7 @@ int BPF_PROG(container_of_stays, struct task_struct *t, struct list_head *node)
     out[7] = (long)container_of(&t[1].pending, struct task_struct, pending);
     out[8] = (long)pe;  // the address is used: its relocation stays
     out[9] = (long)container_of(pe, struct task_struct, perf_event_list);
+    out[10] = (char *)&t->rt - (char *)&u->rt;
     return 0;
 }
 

@@ -1065,8 +1065,8 @@ class FunctionWalker:
         """``(void *)&p->m - offsetof(T, m)`` (``container_of`` of a member's own address):
         both terms add the same relocated offset (one relocation record, the same global for
         clang's BPF backend), so the optimiser cancels them and neither relocation is emitted.
-        Only when the subtraction is in bytes on both sides: a byte pointer minus an integer,
-        or two pointers of the same type."""
+        Only a byte pointer minus an integer (the difference of two such addresses keeps both
+        relocations)."""
         a, b = lv.addr, rv.addr
         assert a is not None and b is not None
         ra, rb = a.relocation, b.relocation
@@ -1074,12 +1074,10 @@ class FunctionWalker:
             return False
         types = self.types
         if types.is_pointer(rv.et):
-            if lv.et != rv.et:
-                return False
-        else:
-            elem = types.deref(lv.et)
-            if elem is None or (elem.ptr == 0 and elem.tid != 0 and types.size(elem) != 1):
-                return False
+            return False
+        elem = types.deref(lv.et)
+        if elem is None or (elem.ptr == 0 and elem.tid != 0 and types.size(elem) != 1):
+            return False
         accesses = self.fd.accesses
         if not any(x is a for x in accesses) or not any(x is b for x in accesses):
             return False
