@@ -83,6 +83,10 @@ def test_headless_neovim(tmp_path: Path) -> None:
     assert "6.1-amd64" in missing[0]["message"] and "6.12-amd64" in missing[0]["message"]
     assert "5.10-amd64" not in missing[0]["message"]
 
+    assert missing[0]["severity"] == 1  # error
+    # severity changed in the settings: the server asked Neovim to pull again, no edit needed
+    assert res["after_settings"] is True
+
     hover = res["hover"]
     text = hover["value"] if isinstance(hover, dict) else json.dumps(hover)
     assert "struct task_struct *" in text and "real_parent" in text

@@ -49,6 +49,18 @@ local ok, err = pcall(function()
                                     message = d.message, severity = d.severity })
   end
 
+  -- a settings change reaches the diagnostics without an edit (the server asks for a pull)
+  client.settings.bpfls.severity = { ['field-missing'] = 'warning' }
+  client:notify('workspace/didChangeConfiguration', { settings = client.settings })
+  out.after_settings = vim.wait(20000, function()
+    for _, d in ipairs(vim.diagnostic.get(buf)) do
+      if d.code == 'field-missing' and d.severity == vim.diagnostic.severity.WARN then
+        return true
+      end
+    end
+    return false
+  end, 50)
+
   local function at(pattern, offset)
     for lnum, line in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
       local s = line:find(pattern, 1, true)

@@ -18,4 +18,23 @@ return {
   --   } }
   -- None set: bpfls.toml in the project, then the bundled sample kernels.
   settings = { bpfls = vim.empty_dict() },
+  -- Neovim 0.11 pulls diagnostics only when a buffer changes; this lets the server ask for a
+  -- new pull when kernels finish loading or the settings change.
+  capabilities = { workspace = { diagnostics = { refreshSupport = true } } },
+  handlers = {
+    ['workspace/diagnostic/refresh'] = function(_, _, ctx)
+      local client = vim.lsp.get_client_by_id(ctx.client_id)
+      if client then
+        for bufnr in pairs(client.attached_buffers) do
+          local params = { textDocument = vim.lsp.util.make_text_document_params(bufnr) }
+          if vim.fn.has('nvim-0.11') == 1 then
+            client:request('textDocument/diagnostic', params, vim.lsp.diagnostic.on_diagnostic, bufnr)
+          else
+            client.request('textDocument/diagnostic', params, vim.lsp.diagnostic.on_diagnostic, bufnr)
+          end
+        end
+      end
+      return vim.NIL
+    end,
+  },
 }
