@@ -19,7 +19,7 @@ _FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severi
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check the CO-RE relocations of BPF C files against the "
-                       "configured kernels", description=__doc__.split("\n\n")[0])
+                       "configured kernels", description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--kernel", action="append", default=[], metavar="NAME=PATH",
                    help="a kernel to check against (repeatable; replaces the configured ones)")

@@ -15,7 +15,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the language server (stdio, or --tcp HOST:PORT)",
-                       description=__doc__.split("\n\n")[0])
+                       description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("--stdio", action="store_true",
                    help="talk over stdin/stdout (the default; accepted for editors that pass it)")
     p.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP port instead")
