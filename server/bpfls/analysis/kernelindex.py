@@ -27,6 +27,9 @@ KIND_CODES: dict[str, tuple[int, ...]] = {
     "enum": (int(Kind.ENUM), int(Kind.ENUM64)), "typedef": (int(Kind.TYPEDEF),),
     "func": (int(Kind.FUNC),)}
 _CODE_KIND = {c: k for k, cs in KIND_CODES.items() for c in cs}
+#: kinds whose tables are built together
+TYPE_KINDS = ("struct", "union", "enum", "typedef")
+_GROUP_OF = {k: TYPE_KINDS for k in TYPE_KINDS} | {"func": ("func",)}
 LSM_PREFIX = "bpf_lsm_"
 TRACE_PREFIX = "btf_trace_"
 
@@ -37,31 +40,40 @@ class KernelIndex:
 
     def __init__(self, btf: Btf) -> None:
         self.btf = btf
-        self._ids: dict[str, dict[str, int]] | None = None
+        self._ids: dict[str, dict[str, int]] = {}
         self._sorted: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
-    def _build(self) -> dict[str, dict[str, int]]:
+    def _build(self, group: tuple[str, ...]) -> None:
+        """The name → id tables of the kinds of one group (type names, or functions: the
+        functions are most of a kernel's names and few sessions need them)."""
         with self._lock:
-            if self._ids is not None:
-                return self._ids
-            ids: dict[str, dict[str, int]] = {k: {} for k in KIND_CODES}
+            if group[0] in self._ids:
+                return
+            ids: dict[str, dict[str, int]] = {k: {} for k in group}
+            wanted = frozenset(c for k in group for c in KIND_CODES[k])
             chain = []
             b: Btf | None = self.btf
             while b is not None:
                 chain.append(b)
                 b = b.base
             for b in reversed(chain):
-                for code, tid, name in _named_types(b):
+                for code, tid, name in _named_types(b, wanted):
                     kind = _CODE_KIND.get(code)
                     if kind is not None and name:
                         ids[kind].setdefault(name, tid)
-            self._ids = ids
-            return ids
+            self._ids.update(ids)
 
     def ids(self, kind: str) -> dict[str, int]:
         """name → first type id of that kind."""
-        return (self._ids or self._build()).get(kind, {})
+        got = self._ids.get(kind)
+        if got is None:
+            group = _GROUP_OF.get(kind)
+            if group is None:
+                return {}
+            self._build(group)
+            got = self._ids[kind]
+        return got
 
     def has(self, kind: str, name: str) -> bool:
         return name in self.ids(kind)
@@ -92,12 +104,16 @@ class KernelIndex:
         return self.ids(kind)
 
 
-def _named_types(b: Btf) -> Iterable[tuple[int, int, str]]:
-    """(kind, id, name) of the named types of ``b``'s own type section."""
+def _named_types(b: Btf, wanted: frozenset[int] = frozenset(_CODE_KIND)
+                 ) -> Iterable[tuple[int, int, str]]:
+    """(kind, id, name) of the named types of ``b``'s own type section whose BTF kind is in
+    ``wanted``."""
     words = getattr(b, "_w", None)
     offs = getattr(b, "_offs", None)
     if words is None or offs is None:  # pragma: no cover - another Btf implementation
         for t in b:
+            if int(t.kind) not in wanted:
+                continue
             try:
                 yield int(t.kind), t.id, t.name
             except BtfError:
@@ -105,7 +121,6 @@ def _named_types(b: Btf) -> Iterable[tuple[int, int, str]]:
         return
     start = b.start_id
     str_at = b.str_at
-    wanted = frozenset(_CODE_KIND)
     for i, o in enumerate(offs):
         code = (words[o + 1] >> 24) & 0x1F
         if code in wanted:
@@ -131,11 +146,14 @@ def index_of(btf: Btf) -> KernelIndex:
     return idx
 
 
-def prepare(kernels: KernelSet) -> None:
-    """Build every loaded kernel's name lists now (they are otherwise built on first use)."""
+def prepare(kernels: KernelSet, kinds: Iterable[str] = (*TYPE_KINDS, "func", "lsm",
+                                                          "tracepoint")) -> None:
+    """Build every loaded kernel's name lists of ``kinds`` now (they are otherwise built on
+    first use)."""
+    kinds = tuple(kinds)
     for k in kernels.loaded:
         idx = index_of(k.btf)  # type: ignore[arg-type]
-        for kind in ("struct", "union", "enum", "typedef", "func", "lsm", "tracepoint"):
+        for kind in kinds:
             idx.names(kind)
             idx.name_set(kind)
 
