@@ -246,13 +246,7 @@ class _Finder:
 
     def enumerator(self, name: str) -> list[Location]:
         model = self.model
-        lt = model.scope.types if model.scope is not None else None
-        info = None
-        if lt is not None:
-            try:
-                info = lt.enumerator(name)
-            except (BtfError, KeyError, AttributeError):
-                info = None
+        info = facts.local_enumerator(model, name)
         if info is None:
             return []
         if info.type_id >= model.local.start_id:

@@ -249,6 +249,17 @@ def type_across(kernels: KernelSet | None, kind: str, name: str,
     return out
 
 
+def local_enumerator(model: SourceModel, name: str):
+    """The program's view of an enumerator (its ``LocalTypes.enumerator`` info), or None."""
+    lt = model.scope.types if model.scope is not None else None
+    if lt is None:
+        return None
+    try:
+        return lt.enumerator(name)
+    except (BtfError, KeyError, AttributeError):
+        return None
+
+
 def enumerator_value(btf: Btf, name: str) -> tuple[int, int] | None:
     """(value, enum type id) of the first enumerator called ``name`` in ``btf``."""
     try:

@@ -580,13 +580,7 @@ def kfunc_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str
 
 
 def enumerator_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str | None:
-    lt = model.scope.types if model.scope is not None else None
-    info = None
-    if lt is not None:
-        try:
-            info = lt.enumerator(name)
-        except (BtfError, KeyError, AttributeError):
-            info = None
+    info = facts.local_enumerator(model, name)
     rows = facts.enum_value_across(kernels, name)
     if info is None and not any(v is not None for _, v in rows):
         return None

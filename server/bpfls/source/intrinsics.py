@@ -506,17 +506,22 @@ def bitfield(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
         EType(w.tu.lt.int_type("unsigned long long")))
 
 
-def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
-    lt = w.tu.lt
-    d = lt.desc_from_tokens(_unwrap_typeof(toks))
-    rng = tok_range(w, toks)
+def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
+    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed)."""
+    d = w.tu.lt.desc_from_tokens(_unwrap_typeof(toks))
     if d is None or d[0] == "unknown":
         if d is not None:
-            w._unknown_type_rng(d[1], rng)
-        return NONE
+            w._unknown_type_rng(d[1], tok_range(w, toks))
+        return None
     et = etype_of_desc(d)
-    if et is None or et.ptr:
+    return None if et is None or et.ptr else et
+
+
+def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
+    et = _type_arg(w, toks)
+    if et is None:
         return NONE
+    rng = tok_range(w, toks)
     root = w.types.root_id(et)
     a = w.emit_type(kind, root, (0,), rng, w.call_range or rng, w.call_name or "direct",
                     _text(toks))
@@ -527,16 +532,10 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
 
 def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
               kind: ReloKind) -> Val:
-    lt = w.tu.lt
-    d = lt.desc_from_tokens(_unwrap_typeof(type_toks))
+    et = _type_arg(w, type_toks)
+    if et is None:
+        return NONE
     rng = tok_range(w, type_toks)
-    if d is None or d[0] == "unknown":
-        if d is not None:
-            w._unknown_type_rng(d[1], rng)
-        return NONE
-    et = etype_of_desc(d)
-    if et is None or et.ptr:
-        return NONE
     t = w.types.resolve(et.tid)
     if t is None or t.kind not in (Kind.ENUM, Kind.ENUM64):
         w.diag("not-an-enum", f"'{_text(type_toks)}' is not an enum type", rng)

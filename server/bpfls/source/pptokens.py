@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_TOKEN_RE = re.compile(
+#: one C token (or whitespace, a comment, a newline) of UTF-8 text; also scans single lines
+TOKEN_RE = re.compile(
     rb"""
      (?P<ws>(?:[ \t\f\v\r]|\\\r?\n)+)
     |(?P<nl>\n)
@@ -71,7 +72,7 @@ def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]
     With ``newlines`` a ``Tok("nl")`` marks each line end (for directive scanning)."""
     out: list[Tok] = []
     space = False
-    for m in _TOKEN_RE.finditer(data):
+    for m in TOKEN_RE.finditer(data):
         kind = m.lastgroup
         if kind == "ws" or kind == "comment":
             space = True

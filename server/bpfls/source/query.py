@@ -36,30 +36,12 @@ from bpfls.btf import BtfError, Kind
 from bpfls.source import catalogue
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
 from bpfls.source.model import Position, Range, SourceModel
-from bpfls.source.pptokens import Tok
+from bpfls.source.pptokens import IDENT, STRING, TOKEN_RE, Tok
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Member, Type
 
-# -- tokens ----------------------------------------------------------------------------------
-
-_LINE_RE = re.compile(
-    rb"""
-     (?P<ws>[ \t\f\v\r]+)
-    |(?P<comment>//.*|/\*.*?(?:\*/|\Z))
-    |(?P<char>(?:u8|u|U|L)?'(?:\\.|[^'\\])*'?)
-    |(?P<string>(?:u8|u|U|L)?"(?:\\.|[^"\\])*"?)
-    |(?P<ident>[A-Za-z_$\x80-\xff][A-Za-z0-9_$\x80-\xff]*)
-    |(?P<number>\.?[0-9](?:[eEpP][+-]|[A-Za-z0-9_.'])*)
-    |(?P<punct>\.\.\.|<<=|>>=|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|\#\#
-              |[][(){}.,;:?~#+\-*/%&|^!=<>])
-    |(?P<other>.)
-    """,
-    re.X | re.S,
-)
-
-IDENT = "ident"
-STRING = "string"
+# -- tokens (pptokens.TOKEN_RE, one line at a time) -----------------------------------------
 
 
 class QTok(NamedTuple):
@@ -108,7 +90,7 @@ def _tokenize_line(data: bytes, state: int) -> tuple[_LineToks, int]:
         return res
     out = []
     nxt = _PLAIN
-    for m in _LINE_RE.finditer(data, pos):
+    for m in TOKEN_RE.finditer(data, pos):
         kind = m.lastgroup
         if kind == "ws":
             continue
@@ -340,7 +322,7 @@ def _directive_context(env: Env, line: int, col: int) -> Context:
     """An identifier in a preprocessor directive: a name, with no local scope."""
     env.directive = True
     data = env.lines[line].encode("utf-8", "surrogateescape")
-    for m in _LINE_RE.finditer(data):
+    for m in TOKEN_RE.finditer(data):
         if m.lastgroup == "ident" and m.start() <= col <= m.end():
             word = m.group().decode("utf-8", "replace")
             rng = Range(Position(line, m.start()), Position(line, m.end()))
