@@ -26,6 +26,17 @@ def sample_kernels() -> list[Path]:
     return sorted(SAMPLE_DIR.glob("*.btf.xz"))
 
 
+def load_sample_kernels(names, primary: str = "6.12-amd64"):
+    """A KernelSet of the named bundled kernels (every one must load)."""
+    from bpfls.config import Config, KernelSpec
+    from bpfls.kernels import load_kernels
+
+    ks = load_kernels(Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz"))
+                                           for n in names), primary=primary))
+    assert all(k.ok for k in ks), [k.error for k in ks.failed]
+    return ks
+
+
 @cache
 def decompressed(path: Path) -> bytes:
     return lzma.decompress(path.read_bytes())

@@ -13,11 +13,10 @@ from bpfls.analysis.actions import CodeAction, TextEdit, code_actions
 from bpfls.analysis.check import check_model
 from bpfls.analysis.diagnostics import Position, Range
 from bpfls.btf import load
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import KernelSet, load_kernels
+from bpfls.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
-from conftest import SAMPLE_DIR, require_tool
+from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
 
 PRIMARY = "6.12-amd64"
 KERNEL_NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
@@ -36,11 +35,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 @pytest.fixture(scope="module")
 def kernels() -> KernelSet:
-    cfg = Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz"))
-                               for n in KERNEL_NAMES), primary=PRIMARY)
-    ks = load_kernels(cfg)
-    assert all(k.ok for k in ks)
-    return ks
+    return load_sample_kernels(KERNEL_NAMES, PRIMARY)
 
 
 @pytest.fixture(scope="module")

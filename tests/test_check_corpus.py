@@ -20,11 +20,10 @@ from oracle import compile_bpf, libbpf_relocations, relocations_from_log
 from bpfls.analysis.check import check_model
 from bpfls.btf import load
 from bpfls.btf.ext import read_ext
-from bpfls.config import KernelSpec
-from bpfls.kernels import Kernel, KernelSet, load_kernels
+from bpfls.kernels import Kernel, KernelSet
 from bpfls.source import SourceOptions, analyze
 
-from conftest import SAMPLE_DIR, require_tool
+from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
 from coreoracle import parse_log
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -39,13 +38,7 @@ EXPECT = re.compile(r"//\s*expect:\s*(?P<code>[\w-]+)(?:@(?P<kernels>[\w.,-]+))?
 
 @pytest.fixture(scope="module")
 def kernels() -> KernelSet:
-    from bpfls.config import Config
-
-    cfg = Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz"))
-                               for n in KERNEL_NAMES), primary=PRIMARY)
-    ks = load_kernels(cfg)
-    assert all(k.ok for k in ks)
-    return ks
+    return load_sample_kernels(KERNEL_NAMES, PRIMARY)
 
 
 @pytest.fixture(scope="module")

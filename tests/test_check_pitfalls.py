@@ -18,13 +18,12 @@ from bpfls.analysis.pitfalls import (
     spelling_only_mismatch,
 )
 from bpfls.btf import load_bytes
-from bpfls.config import Config, KernelSpec
 from bpfls.core.relo import Relocation, ReloKind
-from bpfls.kernels import KernelSet, load_kernels
+from bpfls.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from btfbuild import BtfBuilder
-from conftest import SAMPLE_DIR
+from conftest import load_sample_kernels
 
 KERNEL_NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
 ALL = tuple(KERNEL_NAMES)
@@ -157,9 +156,7 @@ def test_no_spelling_diagnosis(local, target) -> None:
 
 @pytest.fixture(scope="module")
 def kernels() -> KernelSet:
-    cfg = Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz"))
-                               for n in KERNEL_NAMES), primary="6.12-amd64")
-    return load_kernels(cfg)
+    return load_sample_kernels(KERNEL_NAMES)
 
 
 HEAD = """#include "vmlinux.h"

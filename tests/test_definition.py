@@ -10,11 +10,10 @@ import pytest
 
 from bpfls.analysis.definition import _definition, definition, kernel_header
 from bpfls.analysis.diagnostics import Position
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import KernelSet, load_kernels
+from bpfls.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
-from conftest import SAMPLE_DIR
+from conftest import load_sample_kernels
 
 NAMES = ["5.10-amd64", "6.12-amd64"]
 
@@ -60,11 +59,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 @pytest.fixture(scope="module")
 def kernels() -> KernelSet:
-    cfg = Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz")) for n in NAMES),
-                 primary="6.12-amd64")
-    ks = load_kernels(cfg)
-    assert all(k.ok for k in ks)
-    return ks
+    return load_sample_kernels(NAMES)
 
 
 @pytest.fixture(scope="module")

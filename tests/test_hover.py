@@ -10,11 +10,10 @@ import pytest
 
 from bpfls.analysis.diagnostics import Position
 from bpfls.analysis.hover import _hover, hover
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import KernelSet, load_kernels
+from bpfls.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
-from conftest import ROOT, SAMPLE_DIR
+from conftest import ROOT, load_sample_kernels
 
 NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64", "6.12-arm64"]
 
@@ -71,11 +70,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 @pytest.fixture(scope="module")
 def kernels() -> KernelSet:
-    cfg = Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz")) for n in NAMES),
-                 primary="6.12-amd64")
-    ks = load_kernels(cfg)
-    assert all(k.ok for k in ks)
-    return ks
+    return load_sample_kernels(NAMES)
 
 
 @pytest.fixture(scope="module")
