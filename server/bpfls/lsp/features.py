@@ -1,7 +1,6 @@
 """The protocol handlers: each converts positions, calls the engine off the event loop and
 converts the answer. Engine features (``bpfls.analysis.hover``, ``completion``,
-``definition``, ``actions``) are imported on first use; a feature whose module is absent
-answers nothing.
+``definition``, ``actions``, ``typeview``) are imported on first use.
 
 No handler raises: bad positions are clamped, unknown or closed documents get empty answers,
 and an engine failure is logged and answered with nothing.
@@ -36,23 +35,9 @@ FIRST_MODEL_WAIT = 2.0
 #: the characters after which the client asks for completions (the engine's contract)
 TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/")
 
-_ENGINE: dict[str, Callable | None] = {}
-_ENGINE_LOCK = threading.Lock()
-
-
-def engine(module: str, name: str) -> Callable | None:
-    """``bpfls.analysis.<module>.<name>``, or None while that module does not exist."""
-    key = f"{module}.{name}"
-    with _ENGINE_LOCK:
-        if key in _ENGINE:
-            return _ENGINE[key]
-        try:
-            fn = getattr(importlib.import_module(f"bpfls.analysis.{module}"), name)
-        except (ImportError, AttributeError) as e:
-            log.info("%s is not available: %s", key, e)
-            fn = None
-        _ENGINE[key] = fn
-        return fn
+def engine(module: str, name: str) -> Callable:
+    """``bpfls.analysis.<module>.<name>``, imported on first use (not at start-up)."""
+    return getattr(importlib.import_module(f"bpfls.analysis.{module}"), name)
 
 
 # -- files the answers point into ---------------------------------------------------------
@@ -229,7 +214,7 @@ def register(server: BpflsServer) -> None:
         ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                params.position.character)
         fn = engine("hover", "hover")
-        if ctx is None or fn is None:
+        if ctx is None:
             return None
         st, snap, pos = ctx
         model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
@@ -243,7 +228,7 @@ def register(server: BpflsServer) -> None:
         ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                      params.position.character)
         fn = engine("completion", "complete")
-        if ctx is None or fn is None:
+        if ctx is None:
             return lsp.CompletionList(is_incomplete=False, items=[])
         st, snap, pos = ctx
         model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
@@ -280,7 +265,7 @@ def register(server: BpflsServer) -> None:
         ctx = await _request_context(ls, params.text_document.uri, params.position.line,
                                params.position.character)
         fn = engine("definition", "definition")
-        if ctx is None or fn is None:
+        if ctx is None:
             return None
         st, snap, pos = ctx
         model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
@@ -302,7 +287,7 @@ def register(server: BpflsServer) -> None:
         r = params.range
         ctx = await _request_context(ls, uri, r.start.line, r.start.character)
         fn = engine("actions", "code_actions")
-        if ctx is None or fn is None:
+        if ctx is None:
             return None
         if not ls.cap("text_document.code_action.code_action_literal_support", None):
             return None
@@ -344,8 +329,6 @@ def register(server: BpflsServer) -> None:
 
     async def _typeview(ls, name: str, *call):
         fn = engine("typeview", name)
-        if fn is None:
-            raise JsonRpcInvalidParams(f"{name} is not available")
         kernels = ls.kernels
         loop = asyncio.get_running_loop()
         try:
@@ -359,8 +342,6 @@ def register(server: BpflsServer) -> None:
     @server.command("bpfls.listKernels")
     def list_kernels(ls, *args):
         fn = engine("typeview", "list_kernels")
-        if fn is None:
-            raise JsonRpcInvalidParams("list_kernels is not available")
         kernels, loading = ls.kernel_listing()
         return fn(kernels, loading)
 
