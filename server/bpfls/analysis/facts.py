@@ -140,13 +140,14 @@ def member_fact(rec: Type, name: str) -> MemberFact | None:
 @dataclass(frozen=True)
 class KernelMember:
     kernel: str
-    status: str  # "same", "missing", "no type", "different type", "different offset", ...
+    status: str  # "present", "missing" or "no <kind> <name>"
     fact: MemberFact | None
 
 
-def member_across(kernels: KernelSet | None, kind: str, rec_name: str, member: str,
-                  reference: MemberFact | None) -> list[KernelMember]:
-    """The member in each loaded kernel (primary first), compared with ``reference``."""
+def member_across(kernels: KernelSet | None, kind: str, rec_name: str,
+                  member: str) -> list[KernelMember]:
+    """The member in each loaded kernel (primary first): status ``present``, ``missing`` or
+    ``no <kind> <name>``."""
     out: list[KernelMember] = []
     for k in ordered_kernels(kernels):
         rec = find_kind(k.btf, kind, rec_name)  # type: ignore[arg-type]
@@ -154,21 +155,20 @@ def member_across(kernels: KernelSet | None, kind: str, rec_name: str, member: s
             out.append(KernelMember(k.name, f"no {kind} {rec_name}", None))
             continue
         f = member_fact(rec, member)
-        if f is None:
-            out.append(KernelMember(k.name, "missing", None))
-            continue
-        if reference is None:
-            status = "present"
-        elif f.type != reference.type:
-            status = "different type"
-        elif f.bit_offset != reference.bit_offset:
-            status = "different offset"
-        elif f.size != reference.size or f.bitfield_size != reference.bitfield_size:
-            status = "different size"
-        else:
-            status = "same"
-        out.append(KernelMember(k.name, status, f))
+        out.append(KernelMember(k.name, "missing" if f is None else "present", f))
     return out
+
+
+def member_difference(f: MemberFact, reference: MemberFact) -> str:
+    """How a kernel's member compares with the reference one: ``different type``,
+    ``different offset``, ``different size`` or ``same``."""
+    if f.type != reference.type:
+        return "different type"
+    if f.bit_offset != reference.bit_offset:
+        return "different offset"
+    if f.size != reference.size or f.bitfield_size != reference.bitfield_size:
+        return "different size"
+    return "same"
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def member_hover(ctx: Context, kernels: KernelSet) -> str | None:
         parts.append(_member_line(rec_name, local, "this program"))
         return "\n\n".join(parts)
     kind, ename = side
-    rows = facts.member_across(kernels, kind, ename, name, None)
+    rows = facts.member_across(kernels, kind, ename, name)
     primary = _primary_name(kernels)
     ref = next((r.fact for r in rows if r.kernel == primary and r.fact is not None), None)
     if ref is None:
@@ -215,16 +215,9 @@ def _member_table(rows: list[facts.KernelMember], ref: facts.MemberFact | None, 
             note = "missing" if r.status == "missing" else f"no `{kind} {ename}`"
             out.append(f"| {r.kernel} | — | — | {note} |")
             continue
-        status = r.status
-        if ref is not None:
-            if f.type != ref.type:
-                status = f"type {_tick(f.type)}"
-            elif f.bit_offset != ref.bit_offset:
-                status = "different offset"
-            elif f.size != ref.size or f.bitfield_size != ref.bitfield_size:
-                status = "different size"
-            else:
-                status = "same"
+        status = r.status if ref is None else facts.member_difference(f, ref)
+        if status == "different type":
+            status = f"type {_tick(f.type)}"
         out.append(f"| {r.kernel} | {f.where()} | {f.sized()} | {status} |")
     return "\n".join(out)
 
