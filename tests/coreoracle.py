@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bpfls.btf import load
-from bpfls.btf.ext import ObjectRelo, read_ext
 from bpfls.core import CoreResolver, ReloKind, Resolution
+from bpfls.core.ext import ObjectRelo, read_ext
 from bpfls.core.patch import check_insn
 
 _RELO = re.compile(r"prog '([^']*)': relo #(\d+): (.*)$")

@@ -19,7 +19,7 @@ from oracle import compile_bpf, libbpf_relocations, relocations_from_log
 
 from bpfls.analysis.check import check_model
 from bpfls.btf import load
-from bpfls.btf.ext import read_ext
+from bpfls.core.ext import read_ext
 from bpfls.kernels import Kernel, KernelSet
 from bpfls.source import SourceOptions, analyze
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.btf.ext import read_ext
 from bpfls.core import CoreResolver, ReloKind
+from bpfls.core.ext import read_ext
 
 from btfbuild import BtfBuilder
 from coreoracle import compare, elf_object, ext_blob, run_bpftool

@@ -3,7 +3,7 @@
 BPF C programs under ``tests/core/`` are compiled once per session with clang-16 and relocated
 by libbpf (``bpftool -d gen min_core_btf``, and libbpf through ctypes where loading BPF is
 allowed) against the sample kernels, a few of the shared kernels and hand-built target BTF.
-For every relocation :class:`bpfls.core.CoreResolver` (fed by :mod:`bpfls.btf.ext`) must print
+For every relocation :class:`bpfls.core.CoreResolver` (fed by :mod:`bpfls.core.ext`) must print
 the same local spec, examine the same candidates with the same (partial) target specs and
 matching verdicts, and reach the same verdict: resolved, no match, or hard error. Where libbpf
 prints the patched value, ours must be equal; our local values must equal what clang put in
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from bpfls.btf import load
-from bpfls.btf.ext import read_ext
 from bpfls.core import CoreResolver, ReloKind
+from bpfls.core.ext import read_ext
 from bpfls.core.patch import check_insn
 
 from btfbuild import BtfBuilder

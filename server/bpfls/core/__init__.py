@@ -1,7 +1,7 @@
 """libbpf CO-RE relocation semantics: what each relocation resolves to on a target kernel.
 
 Inputs are source-independent: a relocation is (kind, local BTF, local root type id, raw access
-indices), exactly what clang records in ``.BTF.ext`` (:mod:`bpfls.btf.ext` reads them from an
+indices), exactly what clang records in ``.BTF.ext`` (:mod:`bpfls.core.ext` reads them from an
 object). This package never imports the LSP stack.
 
 Public API:
@@ -14,7 +14,7 @@ Public API:
 - :func:`fields_are_compat`, :func:`types_are_compat`, :func:`types_match`;
 - :func:`bpfls.core.patch.check_insn` (the instruction checks, when the instruction is known)
   and :func:`bpfls.core.objects.resolve_object` (every relocation of a compiled object; import
-  it from its module: it reads ``.BTF.ext`` through :mod:`bpfls.btf.ext`).
+  it from its module: it reads ``.BTF.ext`` through :mod:`bpfls.core.ext`).
 """
 
 from bpfls.core.calc import FieldLayout, field_info

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from bpfls.btf import Btf
-from bpfls.btf.ext import BtfExtInfo, ObjectRelo, read_ext
+from bpfls.core.ext import BtfExtInfo, ObjectRelo, read_ext
 from bpfls.core.patch import check_insn
 from bpfls.core.resolve import CoreResolver, Resolution
 
@@ -14,7 +14,7 @@ from bpfls.core.resolve import CoreResolver, Resolution
 def resolve_object(obj: str | os.PathLike[str] | BtfExtInfo, target: Btf,
                    modules: Sequence[Btf] = (), *, patch: bool = True
                    ) -> list[tuple[ObjectRelo, Resolution]]:
-    """Resolve the relocations of ``obj`` (a path or :func:`bpfls.btf.ext.read_ext` result)
+    """Resolve the relocations of ``obj`` (a path or :func:`bpfls.core.ext.read_ext` result)
     on ``target`` in ``.BTF.ext`` order with libbpf's pruning.
 
     ``patch``: also apply the instruction checks of ``bpf_core_patch_insn``

@@ -42,7 +42,7 @@ from bpfls.core.spec import (
 )
 
 if TYPE_CHECKING:
-    from bpfls.btf.ext import ObjectRelo
+    from bpfls.core.ext import ObjectRelo
 
 RESOLVED = "resolved"
 MISSING = "missing"
@@ -208,7 +208,7 @@ class CoreResolver:
     # -- the algorithm (bpf_core_resolve_relo + bpf_core_calc_relo_insn) ------------------------
     def resolve(self, relo: Relocation | ObjectRelo) -> Resolution:
         """Resolve the next relocation (a :class:`Relocation`, or an object file's record from
-        :mod:`bpfls.btf.ext`, whose malformed access strings are reported as they were)."""
+        :mod:`bpfls.core.ext`, whose malformed access strings are reported as they were)."""
         access_error = getattr(relo, "access_error", None)
         if not isinstance(relo, Relocation):
             relo = relo.relocation

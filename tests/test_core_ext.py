@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bpfls.btf import BtfError, load_bytes
-from bpfls.btf.ext import core_relocations, line_info, parse_ext, read_ext
 from bpfls.core import ReloKind
+from bpfls.core.ext import core_relocations, line_info, parse_ext, read_ext
 
 from btfbuild import BtfBuilder
 from conftest import require_tool
