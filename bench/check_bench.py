@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "server"))
 from bpfls.analysis.check import check_model  # noqa: E402
 from bpfls.btf import load  # noqa: E402
 from bpfls.btf.render import dump_c  # noqa: E402
-from bpfls.config import Config, KernelSpec  # noqa: E402
-from bpfls.kernels import load_kernels  # noqa: E402
+from bpfls.project.config import Config, KernelSpec  # noqa: E402
+from bpfls.project.kernels import load_kernels  # noqa: E402
 from bpfls.source import SourceOptions, analyze  # noqa: E402
 
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*.bpf.c"))
@@ -102,8 +102,8 @@ import json, sys, time
 sys.path.insert(0, {str(ROOT / "server")!r})
 from pathlib import Path
 from bpfls.analysis.check import check_model
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import guess_arch, load_kernels
+from bpfls.project.config import Config, KernelSpec
+from bpfls.project.kernels import guess_arch, load_kernels
 from bpfls.source import SourceOptions, analyze
 t0 = time.perf_counter()
 cfg = Config(kernels=tuple(KernelSpec(p.name.removesuffix(".btf.xz"), str(p))

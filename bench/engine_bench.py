@@ -32,8 +32,8 @@ from bpfls.analysis.completion import _complete  # noqa: E402
 from bpfls.analysis.diagnostics import Position  # noqa: E402
 from bpfls.analysis.hover import _hover  # noqa: E402
 from bpfls.analysis.kernelindex import prepare  # noqa: E402
-from bpfls.config import Config, KernelSpec  # noqa: E402
-from bpfls.kernels import load_kernels  # noqa: E402
+from bpfls.project.config import Config, KernelSpec  # noqa: E402
+from bpfls.project.kernels import load_kernels  # noqa: E402
 from bpfls.source import SourceOptions, analyze  # noqa: E402
 from bpfls.source.query import tokens_of_lines  # noqa: E402
 

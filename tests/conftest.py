@@ -28,8 +28,8 @@ def sample_kernels() -> list[Path]:
 
 def load_sample_kernels(names, primary: str = "6.12-amd64"):
     """A KernelSet of the named bundled kernels (every one must load)."""
-    from bpfls.config import Config, KernelSpec
-    from bpfls.kernels import load_kernels
+    from bpfls.project.config import Config, KernelSpec
+    from bpfls.project.kernels import load_kernels
 
     ks = load_kernels(Config(kernels=tuple(KernelSpec(n, str(SAMPLE_DIR / f"{n}.btf.xz"))
                                            for n in names), primary=primary))

@@ -20,7 +20,7 @@ from oracle import compile_bpf, libbpf_relocations, relocations_from_log
 from bpfls.analysis.check import check_model
 from bpfls.btf import load
 from bpfls.core.ext import read_ext
-from bpfls.kernels import Kernel, KernelSet
+from bpfls.project.kernels import Kernel, KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from conftest import SAMPLE_DIR, load_sample_kernels, require_tool

@@ -19,7 +19,7 @@ from bpfls.analysis.pitfalls import (
 )
 from bpfls.btf import load_bytes
 from bpfls.core.relo import Relocation, ReloKind
-from bpfls.kernels import KernelSet
+from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from btfbuild import BtfBuilder

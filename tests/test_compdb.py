@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.compdb import find_compile_flags, parse_flags
-from bpfls.config import ConfigError, default_kernels, effective_config, with_compile_flags
+from bpfls.project.compdb import find_compile_flags, parse_flags
+from bpfls.project.config import ConfigError, default_kernels, effective_config, with_compile_flags
 
 from conftest import SAMPLE_DIR
 

@@ -7,7 +7,7 @@ import pytest
 
 from bpfls.analysis.completion import MAX_ITEMS, _complete, complete
 from bpfls.analysis.diagnostics import Position
-from bpfls.kernels import KernelSet
+from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from conftest import load_sample_kernels

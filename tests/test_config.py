@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.config import ConfigError, effective_config, find_config, load_config_file
-from bpfls.kernels import load_kernels
+from bpfls.project.config import ConfigError, effective_config, find_config, load_config_file
+from bpfls.project.kernels import load_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import pytest
 
 from bpfls.analysis.definition import _definition, definition, kernel_header
 from bpfls.analysis.diagnostics import Position
-from bpfls.kernels import KernelSet
+from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from conftest import load_sample_kernels

@@ -10,7 +10,7 @@ import pytest
 
 from bpfls.analysis.diagnostics import Position
 from bpfls.analysis.hover import _hover, hover
-from bpfls.kernels import KernelSet
+from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
 
 from conftest import ROOT, load_sample_kernels

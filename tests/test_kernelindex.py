@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bpfls.analysis.kernelindex import TYPE_KINDS, KernelIndex, prepare
 from bpfls.btf import Kind, load
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import load_kernels
+from bpfls.project.config import Config, KernelSpec
+from bpfls.project.kernels import load_kernels
 
 from conftest import SAMPLE_DIR
 

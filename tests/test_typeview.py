@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bpfls.analysis.typeview import TypeViewError, list_kernels, list_types, render_type
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import load_kernels
+from bpfls.project.config import Config, KernelSpec
+from bpfls.project.kernels import load_kernels
 
 from conftest import SAMPLE_DIR
 

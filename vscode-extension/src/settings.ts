@@ -11,7 +11,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/** The keys the server understands (bpfls.config.parse_config). */
+/** The keys the server understands (bpfls.project.config.parse_config). */
 export const SERVER_KEYS = ['kernels', 'primary', 'include', 'defines', 'severity', 'trace'] as const;
 
 /** Settings that only the client reads (how to start the server). */

@@ -1,6 +1,6 @@
 // Every setting the extension contributes is understood by the server: the settings of
 // package.json, filled in, go through the client's conversion and then the server's own
-// bpfls.config.parse_config, and the severity codes match bpfls.analysis.diagnostics.CODES.
+// bpfls.project.config.parse_config, and the severity codes match bpfls.analysis.diagnostics.CODES.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const props: Record<string, Schema> = pkg.contributes.configuration.properties;
 const PARSE = `
 import json, sys
 from pathlib import Path
-from bpfls.config import SEVERITIES, parse_config
+from bpfls.project.config import SEVERITIES, parse_config
 from bpfls.analysis.diagnostics import CODES
 data = json.load(sys.stdin)
 cfg = parse_config(data, "settings", Path("/ws"))
@@ -93,7 +93,7 @@ test('the server parses the settings the client sends', () => {
   assert.deepEqual(parsed.include, ['/ws/include']);
   assert.deepEqual(parsed.defines, ['__TARGET_ARCH_x86', 'DEBUG=1']);
   assert.equal(Object.keys(parsed.severity).length, codes.length);
-  assert.deepEqual([...SEVERITY_LEVELS], parsed.levels, 'severity levels match bpfls.config.SEVERITIES');
+  assert.deepEqual([...SEVERITY_LEVELS], parsed.levels, 'severity levels match bpfls.project.config.SEVERITIES');
 });
 
 test("the language server's merge of its sources takes them without a complaint", (t) => {
@@ -128,7 +128,7 @@ print(json.dumps({"errors": list(s.errors), "warnings": list(s.warnings), "trace
 
 test('the settings schema matches the server', () => {
   const { codes, levels } = runPython(
-    'import json; from bpfls.config import SEVERITIES; from bpfls.analysis.diagnostics import CODES; '
+    'import json; from bpfls.project.config import SEVERITIES; from bpfls.analysis.diagnostics import CODES; '
     + 'print(json.dumps({"codes": sorted(CODES), "levels": list(SEVERITIES)}))') as { codes: string[]; levels: string[] };
   const severity = props['bpfls.severity'];
   const listed = Object.keys(severity.properties ?? {}).sort();
@@ -150,7 +150,7 @@ test('the server rejects what the schema forbids, so nothing is lost silently', 
   const check = (data: unknown) => runPython(`
 import json, sys
 from pathlib import Path
-from bpfls.config import ConfigError, parse_config
+from bpfls.project.config import ConfigError, parse_config
 try:
     parse_config(json.load(sys.stdin), "settings", Path("/ws"))
     print(json.dumps(None))

@@ -50,7 +50,7 @@ from bpfls.source.cparse import TreeCache
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-    from bpfls.kernels import KernelSet
+    from bpfls.project.kernels import KernelSet
     from bpfls.source.model import CoreAccess, SourceModel
 
 QUICKFIX = "quickfix"

@@ -23,11 +23,11 @@ from bpfls.analysis.diagnostics import (
 from bpfls.analysis.pitfalls import SpellingDiff, enum_sign_extension, spelling_only_mismatch
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.btf import Kind
-from bpfls.config import Config, define_map
 from bpfls.core.names import essential_name
 from bpfls.core.relo import ReloKind
 from bpfls.core.resolve import ERROR, MISSING, RESOLVED, ZERO, CoreResolver, Resolution
-from bpfls.kernels import KernelSet, guess_arch
+from bpfls.project.config import Config, define_map
+from bpfls.project.kernels import KernelSet, guess_arch
 from bpfls.source import SourceOptions
 from bpfls.source.model import CoreAccess, SourceModel
 
@@ -90,7 +90,7 @@ def _memo_for(target, model: SourceModel) -> dict | None:
 def source_options(file_cfg: Config, kernels: KernelSet,
                    overlays: Mapping[str, str] | None = None) -> SourceOptions:
     """How ``bpfls check`` and the editor read one file: ``file_cfg`` is the configuration with
-    the file's compile flags merged (:func:`bpfls.config.with_compile_flags`)."""
+    the file's compile flags merged (:func:`bpfls.project.config.with_compile_flags`)."""
     primary = kernels.primary_btf
     return SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
                          defines=define_map(file_cfg.defines),

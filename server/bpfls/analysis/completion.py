@@ -37,7 +37,7 @@ from bpfls.source.model import Position as SPosition
 if TYPE_CHECKING:
     from bpfls.btf import Btf
     from bpfls.btf.model import Type
-    from bpfls.kernels import Kernel, KernelSet
+    from bpfls.project.kernels import Kernel, KernelSet
     from bpfls.source.model import SourceModel
     from bpfls.source.query import Context
 

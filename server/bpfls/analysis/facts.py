@@ -18,7 +18,7 @@ from bpfls.source.exprtypes import member_paths
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Member, Type
-    from bpfls.kernels import Kernel, KernelSet
+    from bpfls.project.kernels import Kernel, KernelSet
     from bpfls.source.model import SourceModel
 
 KIND_WORDS = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum",

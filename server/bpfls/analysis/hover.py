@@ -30,7 +30,7 @@ from bpfls.source.model import Range as SRange
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Type
-    from bpfls.kernels import KernelSet
+    from bpfls.project.kernels import KernelSet
     from bpfls.source.model import SourceModel
     from bpfls.source.query import Context
 

@@ -19,7 +19,7 @@ from bpfls.btf import BtfError, Kind
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
-    from bpfls.kernels import KernelSet
+    from bpfls.project.kernels import KernelSet
 
 #: kind names → BTF kind numbers
 KIND_CODES: dict[str, tuple[int, ...]] = {

@@ -1,7 +1,7 @@
 """Kernel types for the editor commands "show kernel type" and "compare type across kernels":
 list a kernel's named types, render one as C.
 
-Pure functions over :class:`~bpfls.kernels.KernelSet`; the LSP exposes them as the
+Pure functions over :class:`~bpfls.project.kernels.KernelSet`; the LSP exposes them as the
 ``bpfls.listKernels``, ``bpfls.listTypes`` and ``bpfls.renderType`` commands.
 """
 
@@ -17,7 +17,7 @@ from bpfls.btf.render import render_c
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
-    from bpfls.kernels import KernelSet
+    from bpfls.project.kernels import KernelSet
 
 TYPE_KINDS = ("struct", "union", "enum", "typedef")
 

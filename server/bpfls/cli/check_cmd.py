@@ -11,8 +11,8 @@ import os
 import sys
 
 from bpfls.analysis.diagnostics import Severity
-from bpfls.config import ConfigError, effective_config, with_compile_flags
-from bpfls.kernels import load_kernels
+from bpfls.project.config import ConfigError, effective_config, with_compile_flags
+from bpfls.project.kernels import load_kernels
 
 _FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from bpfls import __version__
 from bpfls.analysis.diagnostics import CODES, Diagnostic, Severity
 from bpfls.analysis.report import FileReport
-from bpfls.kernels import KernelSet
+from bpfls.project.kernels import KernelSet
 
 INFO_URI = "https://github.com/bpfls/bpfls"
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
-from bpfls.config import Config, ConfigError, with_compile_flags
-from bpfls.kernels import KernelSet
 from bpfls.lsp import convert
 from bpfls.lsp.documents import Document, Snapshot
+from bpfls.project.config import Config, ConfigError, with_compile_flags
+from bpfls.project.kernels import KernelSet
 
 if TYPE_CHECKING:
     from bpfls.lsp.server import BpflsServer

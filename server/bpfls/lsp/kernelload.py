@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
 from bpfls.btf import BtfError, load
-from bpfls.config import Config, KernelSpec
-from bpfls.kernels import Kernel, KernelSet
+from bpfls.project.config import Config, KernelSpec
+from bpfls.project.kernels import Kernel, KernelSet
 
 
 def _file_key(path: str) -> tuple | None:

@@ -26,13 +26,13 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from bpfls import __version__
-from bpfls.kernels import Kernel, KernelSet
 from bpfls.lsp import convert, features
 from bpfls.lsp.diagnostics import DiagnosticsManager, untitled_path
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
 from bpfls.lsp.kernelload import KernelCache, load_in_background
 from bpfls.lsp.lsplog import ClientLogHandler
 from bpfls.lsp.settings import SECTION, Settings, merge_settings
+from bpfls.project.kernels import Kernel, KernelSet
 
 log = logging.getLogger("bpfls.lsp")
 

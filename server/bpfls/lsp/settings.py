@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bpfls.config import (
+from bpfls.project.config import (
     Config,
     ConfigError,
     default_kernels,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bpfls.btf import Btf, BtfError, load
-from bpfls.config import Config, KernelSpec
+from bpfls.project.config import Config, KernelSpec
 
 
 @dataclass(frozen=True)

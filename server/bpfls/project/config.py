@@ -21,6 +21,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bpfls.project.compdb import CompileDbError, find_compile_flags
+
 CONFIG_NAME = "bpfls.toml"
 SEVERITIES = ("error", "warning", "info", "hint", "off")
 HOST_BTF = "/sys/kernel/btf/vmlinux"
@@ -152,7 +154,7 @@ def load_config_file(path: str | Path) -> Config:
 
 
 def sample_kernel_dir() -> Path:
-    return Path(__file__).resolve().parent / "sample_btf"
+    return Path(__file__).resolve().parent.parent / "sample_btf"
 
 
 def _version_key(name: str) -> tuple:
@@ -201,8 +203,6 @@ def with_compile_flags(cfg: Config, source_path: str | Path) -> Config:
     """``cfg`` plus the include paths and macros ``compile_commands.json`` /
     ``compile_flags.txt`` give ``source_path``. Configured includes come first (they are
     searched first); configured defines come last (they win)."""
-    from bpfls.compdb import CompileDbError, find_compile_flags
-
     try:
         flags = find_compile_flags(source_path)
     except CompileDbError as e:
