@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 
 from bpfls.analysis.completion import _complete  # noqa: E402
-from bpfls.analysis.diagnostics import Position  # noqa: E402
 from bpfls.analysis.hover import _hover  # noqa: E402
 from bpfls.analysis.kernelindex import prepare  # noqa: E402
 from bpfls.project.config import Config, KernelSpec  # noqa: E402
 from bpfls.project.kernels import load_kernels  # noqa: E402
 from bpfls.source import SourceOptions, analyze  # noqa: E402
+from bpfls.source.positions import Position  # noqa: E402
 from bpfls.source.query import tokens_of_lines  # noqa: E402
 
 SAMPLES = ROOT / "sample-btf"

@@ -11,10 +11,10 @@ import pytest
 
 from bpfls.analysis.actions import CodeAction, TextEdit, code_actions
 from bpfls.analysis.check import check_model
-from bpfls.analysis.diagnostics import Position, Range
 from bpfls.btf import load
 from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
+from bpfls.source.positions import Position, Range
 
 from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
 

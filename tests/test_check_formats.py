@@ -8,10 +8,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bpfls.analysis.diagnostics import Diagnostic, KernelFact, Range, Severity
+from bpfls.analysis.diagnostics import Diagnostic, KernelFact, Severity
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.cli.formats import format_github, format_json, format_sarif, format_text
 from bpfls.project.kernels import Kernel, KernelSet
+from bpfls.source.positions import Range
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bpfls.analysis.completion import MAX_ITEMS, _complete, complete
-from bpfls.analysis.diagnostics import Position
 from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
+from bpfls.source.positions import Position
 
 from conftest import load_sample_kernels
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bpfls.analysis.definition import _definition, definition, kernel_header
-from bpfls.analysis.diagnostics import Position
 from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
+from bpfls.source.positions import Position
 
 from conftest import load_sample_kernels
 

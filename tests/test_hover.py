@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.analysis.diagnostics import Position
 from bpfls.analysis.hover import _hover, hover
 from bpfls.project.kernels import KernelSet
 from bpfls.source import SourceOptions, analyze
+from bpfls.source.positions import Position
 
 from conftest import ROOT, load_sample_kernels
 

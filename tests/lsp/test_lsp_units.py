@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.analysis.diagnostics import Position, Range
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document, Snapshot, split_lines
 from bpfls.lsp.settings import merge_settings
+from bpfls.source.positions import Position, Range
 
 LINE = "a é € 𝄞 b"  # 1, 2, 3 and 4 UTF-8 bytes; 𝄞 is two UTF-16 units
 

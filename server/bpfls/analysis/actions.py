@@ -38,7 +38,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis.diagnostics import Diagnostic, Position, Range
+from bpfls.analysis.diagnostics import Diagnostic
 from bpfls.btf import Btf, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
@@ -46,6 +46,7 @@ from bpfls.core.relo import Relocation
 from bpfls.core.resolve import RESOLVED, CoreResolver
 from bpfls.core.spec import parse_spec, spec_path
 from bpfls.source.cparse import TreeCache
+from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
     from tree_sitter import Node

@@ -16,8 +16,6 @@ from bpfls.analysis.diagnostics import (
     CODES,
     Diagnostic,
     KernelFact,
-    Position,
-    Range,
     Severity,
 )
 from bpfls.analysis.pitfalls import SpellingDiff, enum_sign_extension, spelling_only_mismatch
@@ -30,6 +28,7 @@ from bpfls.project.config import Config, define_map
 from bpfls.project.kernels import KernelSet, guess_arch
 from bpfls.source import SourceOptions
 from bpfls.source.model import CoreAccess, SourceModel
+from bpfls.source.positions import Range
 
 GUARD_HINT = {
     "field": "guard it with bpf_core_field_exists()",
@@ -40,10 +39,6 @@ GUARD_HINT = {
 
 _KIND_WORD = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum",
               Kind.ENUM64: "enum", Kind.TYPEDEF: "typedef"}
-
-
-def _range(r) -> Range:  # source.model.Range (NamedTuple) → analysis Range
-    return Range(Position(r.start.line, r.start.column), Position(r.end.line, r.end.column))
 
 
 @dataclass
@@ -169,7 +164,7 @@ def check_model(model: SourceModel, kernels: KernelSet,
     diags: list[Diagnostic] = []
     for sd in model.diagnostics:
         diags.append(Diagnostic(sd.code, Severity(sd.severity),
-                                sd.message, sd.path, _range(sd.range), data=dict(sd.data)))
+                                sd.message, sd.path, sd.range, data=dict(sd.data)))
     judged = resolve_model(model, kernels)
     by_access = {id(j.access): j for j in judged}
     names = [k.name for k in kernels.loaded]
@@ -202,7 +197,7 @@ def check_model(model: SourceModel, kernels: KernelSet,
         sh = shared.get(key)
         if sh is None:
             sh = shared[key] = _shared(a, j, kernel_results)
-        rng = _range(a.range)
+        rng = a.range
         guard = a.guard
         report.relocations.append(RelocationReport(
             kind=sh.kind, spec=spec, path=a.path, range=rng,
@@ -250,7 +245,7 @@ def check_model(model: SourceModel, kernels: KernelSet,
             diags.append(Diagnostic(
                 "unreachable-relocation", CODES["unreachable-relocation"].severity,
                 f"CO-RE accesses in '{a.function}' are not checked: no program calls it",
-                a.path, _range(a.range)))
+                a.path, a.range))
     report.diagnostics = _apply_severity(diags, severity)
     return report
 

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
-from bpfls.analysis.diagnostics import Position, Range
 from bpfls.analysis.kernelindex import index_of, with_prefix
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.source.exprtypes import member_paths
-from bpfls.source.model import Position as SPosition
+from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
@@ -83,7 +82,7 @@ def _complete(model: SourceModel, kernels: KernelSet, text: str,
               position: Position) -> CompletionResult:
     from bpfls.source.query import context_at
 
-    ctx = context_at(model, text, SPosition(position.line, position.column))
+    ctx = context_at(model, text, position)
     kind = ctx.kind
     replace = _replace_range(ctx, position)
     if kind in ("member", "core-read"):

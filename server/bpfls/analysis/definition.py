@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
-from bpfls.analysis.diagnostics import Position, Range
 from bpfls.btf import BtfError
-from bpfls.source.model import Position as SPosition
+from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
@@ -66,7 +65,7 @@ def _definition(model: SourceModel, kernels: KernelSet, path: str, text: str,
                 position: Position, cache_dir: Path | None) -> list[Location]:
     from bpfls.source.query import context_at
 
-    ctx = context_at(model, text, SPosition(position.line, position.column))
+    ctx = context_at(model, text, position)
     finder = _Finder(model, kernels, path, text, cache_dir)
     kind = ctx.kind
     if kind in ("member", "core-read"):

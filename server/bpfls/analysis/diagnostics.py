@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bpfls.source.positions import Range
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -18,24 +20,6 @@ class Severity(StrEnum):
 
 
 _RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1, Severity.HINT: 0}
-
-
-@dataclass(frozen=True, order=True)
-class Position:
-    """0-based line and column (columns count UTF-8 bytes of the line's text)."""
-
-    line: int
-    column: int
-
-
-@dataclass(frozen=True, order=True)
-class Range:
-    start: Position
-    end: Position
-
-    @staticmethod
-    def of(line: int, col: int, end_line: int, end_col: int) -> Range:
-        return Range(Position(line, col), Position(end_line, end_col))
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
-from bpfls.analysis.diagnostics import Position, Range
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
-from bpfls.source.model import Position as SPosition
-from bpfls.source.model import Range as SRange
+from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Type
@@ -52,21 +50,15 @@ def hover(model: SourceModel, kernels: KernelSet, path: str, text: str,
         return None
 
 
-def to_range(r: SRange | None) -> Range | None:
-    if r is None:
-        return None
-    return Range(Position(r.start.line, r.start.column), Position(r.end.line, r.end.column))
-
-
 def _hover(model: SourceModel, kernels: KernelSet, text: str,
            position: Position) -> HoverInfo | None:
     from bpfls.source.query import context_at
 
-    ctx = context_at(model, text, SPosition(position.line, position.column))
+    ctx = context_at(model, text, position)
     md = _markdown(ctx, kernels)
     if not md:
         return None
-    return HoverInfo(md, to_range(ctx.range))
+    return HoverInfo(md, ctx.range)
 
 
 def _markdown(ctx: Context, kernels: KernelSet) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpfls.analysis.diagnostics import Diagnostic, Range
+from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.source.positions import Range
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from lsprotocol import types as lsp
 from pygls.uris import from_fs_path
 
-from bpfls.analysis.diagnostics import Diagnostic, Range, Severity
+from bpfls.analysis.diagnostics import Diagnostic, Severity
 from bpfls.lsp.documents import Snapshot
+from bpfls.source.positions import Range
 
 SOURCE = "bpfls"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bpfls.analysis.diagnostics import Position, Range
+from bpfls.source.positions import Position, Range
 
 UTF8, UTF16, UTF32 = "utf-8", "utf-16", "utf-32"
 

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
-from bpfls.analysis.diagnostics import Range
 from bpfls.lsp import convert
 from bpfls.lsp.documents import Document, Snapshot
+from bpfls.source.positions import Range
 
 if TYPE_CHECKING:
     from bpfls.lsp.server import BpflsServer

@@ -66,12 +66,11 @@ from bpfls.source.model import (
     FileScope,
     FunctionInfo,
     LocalTypeInfo,
-    Position,
-    Range,
     SourceDiagnostic,
     SourceModel,
 )
 from bpfls.source.pipeline import SourceOptions, analyze, clear_caches
+from bpfls.source.positions import Position, Range
 
 __all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FileScope", "FunctionInfo",
            "Guard", "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.kinds import MODIFIER_KINDS
-from bpfls.source.model import Range
+from bpfls.source.positions import Range
 from bpfls.source.pptokens import Tok, tokenize
 
 if TYPE_CHECKING:

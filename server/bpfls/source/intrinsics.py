@@ -18,7 +18,7 @@ from bpfls.source import catalogue
 from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
 from bpfls.source.guards import Guard
 from bpfls.source.macros import Expander
-from bpfls.source.model import Range
+from bpfls.source.positions import Range
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren
 from bpfls.source.relocations import (
     _EXPR_STMT_PREFIX,

@@ -21,7 +21,8 @@ from bpfls.btf import Btf, BtfError, Kind
 from bpfls.source.btfwriter import BtfWriter
 from bpfls.source.layout import FieldSpec, layout
 from bpfls.source.macros import Expander, MacroDef
-from bpfls.source.model import LocalTypeInfo, Range, SourceDiagnostic
+from bpfls.source.model import LocalTypeInfo, SourceDiagnostic
+from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, tokenize
 

@@ -1,7 +1,6 @@
-"""The records the source model hands out: positions, accesses, functions, diagnostics.
+"""The records the source model hands out: accesses, functions, diagnostics, local types.
 
-Positions are 0-based; ``column`` counts UTF-8 bytes from the start of the line (what
-tree-sitter and clang report). Adapters convert to their own units (LSP: UTF-16).
+Positions and ranges are :mod:`bpfls.source.positions`'s (0-based lines, UTF-8 byte columns).
 """
 
 from __future__ import annotations
@@ -10,30 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfls.core.relo import Relocation, ReloKind
+from bpfls.source.positions import Range
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
     from bpfls.source.guards import Guard
-
-
-class Position(NamedTuple):
-    line: int
-    column: int
-
-
-class Range(NamedTuple):
-    start: Position
-    end: Position
-
-    @staticmethod
-    def of(sl: int, sc: int, el: int, ec: int) -> Range:
-        return Range(Position(sl, sc), Position(el, ec))
-
-    def contains(self, pos: Position) -> bool:
-        return self.start <= pos <= self.end
-
-
-NO_RANGE = Range(Position(0, 0), Position(0, 0))
 
 
 class Accessor(NamedTuple):

@@ -23,10 +23,10 @@ from bpfls.source.model import (
     CoreAccess,
     FileScope,
     FunctionInfo,
-    Range,
     SourceDiagnostic,
     SourceModel,
 )
+from bpfls.source.positions import Range
 from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit, Preprocessor
 from bpfls.source.reach import entry_guards, reachable_functions

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from bpfls.source import catalogue
 from bpfls.source.macros import Expander, MacroDef, parse_define
-from bpfls.source.model import ERROR, WARNING, Range, SourceDiagnostic
+from bpfls.source.model import ERROR, WARNING, SourceDiagnostic
+from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
 from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
 

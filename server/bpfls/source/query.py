@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from bpfls.btf import BtfError, Kind
 from bpfls.source import catalogue
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
-from bpfls.source.model import Position, Range, SourceModel
+from bpfls.source.model import SourceModel
+from bpfls.source.positions import Position, Range
 from bpfls.source.pptokens import IDENT, STRING, TOKEN_RE, Tok
 
 if TYPE_CHECKING:

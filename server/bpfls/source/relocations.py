@@ -42,10 +42,9 @@ from bpfls.source.model import (
     Accessor,
     CoreAccess,
     FunctionInfo,
-    Position,
-    Range,
     SourceDiagnostic,
 )
+from bpfls.source.positions import Position, Range
 from bpfls.source.ppexpr import EvalError, parse_int_literal
 from bpfls.source.pptokens import IDENT, Tok, tokenize
 
