@@ -312,3 +312,27 @@ def test_markdown_tables_are_well_formed(prog, kernels) -> None:
     table = [ln for ln in md.splitlines() if ln.startswith("|")]
     assert len(table) == 2 + len(NAMES)
     assert all(len(re.findall(r"\|", ln)) == 5 for ln in table)
+
+
+FLAVORS = """\
+#include "vmlinux.h"
+struct task_struct___o___x {
+	long state;
+} __attribute__((preserve_access_index));
+struct task_struct____y {
+	long state;
+} __attribute__((preserve_access_index));
+"""
+
+
+def test_flavors_follow_libbpf_essential_names(kernels, tmp_path) -> None:
+    """libbpf cuts the last ``___flavor`` (``task_struct___o___x`` → ``task_struct___o``, which
+    no kernel has) and none at all in ``task_struct____y``."""
+    path = tmp_path / "flavors.bpf.c"
+    path.write_text(FLAVORS)
+    model = analyze(str(path), FLAVORS, SourceOptions(primary=kernels.primary_btf, arch="x86"))
+    prog = (str(path), model)
+    md = hov(prog, kernels, "struct task_struct___o___x {", 8, text=FLAVORS)
+    assert "relocated against `struct task_struct___o`" in md
+    md = hov(prog, kernels, "struct task_struct____y {", 8, text=FLAVORS)
+    assert "relocated against `struct task_struct____y`" in md

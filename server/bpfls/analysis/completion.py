@@ -30,6 +30,7 @@ from bpfls.analysis import facts
 from bpfls.analysis.kernelindex import index_of, with_prefix
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
+from bpfls.core.names import essential_name
 from bpfls.source.exprtypes import member_paths
 from bpfls.source.positions import Position, Range
 
@@ -212,7 +213,7 @@ def tag_items(model: SourceModel, kernels: KernelSet | None, tag: str,
             " (this program)"
         missing = () if "___" not in n else tuple(
             k.name for k in ks
-            if facts.essential(n) not in index_of(k.btf).name_set(tag))  # type: ignore[arg-type]
+            if essential_name(n) not in index_of(k.btf).name_set(tag))  # type: ignore[arg-type]
         items[n] = CompletionEntry(n, tag, detail, None, missing)
     cache = kernel_cache(kernels)
     sets = None

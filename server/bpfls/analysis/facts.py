@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
+from bpfls.core.names import essential_name
 from bpfls.source.exprtypes import member_paths
 
 if TYPE_CHECKING:
@@ -26,12 +27,6 @@ KIND_WORDS = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum",
               Kind.FUNC: "func"}
 _KINDS_OF = {"struct": (Kind.STRUCT,), "union": (Kind.UNION,), "enum": (Kind.ENUM, Kind.ENUM64),
              "typedef": (Kind.TYPEDEF,), "func": (Kind.FUNC,)}
-
-
-def essential(name: str) -> str:
-    """The name without its ``___flavor`` suffix (libbpf's essential name)."""
-    i = name.find("___")
-    return name[:i] if i > 0 else name
 
 
 def kind_word(t: Type) -> str:
@@ -79,7 +74,7 @@ def kernel_side(model: SourceModel, t: Type) -> tuple[str, str] | None:
     if t.id >= model.local.start_id and not model.preserve_access_index(t.id) and \
             "___" not in t.name:
         return None
-    return kind, essential(t.name)
+    return kind, essential_name(t.name)
 
 
 def path_offset(btf: Btf, indices: tuple[int, ...], records: tuple[int, ...],

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from bpfls.analysis import facts
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
+from bpfls.core.names import essential_name
 from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ def type_hover(model: SourceModel, kernels: KernelSet, t: Type | None, kind: str
     primary = _primary_name(kernels)
     if t is not None and t.kind == Kind.FWD:
         t = None
-    side = facts.kernel_side(model, t) if t is not None else (kind, facts.essential(name))
+    side = facts.kernel_side(model, t) if t is not None else (kind, essential_name(name))
     in_kernel = t is not None and t.id < model.local.start_id
     rows = facts.type_across(kernels, side[0], side[1], None) if side is not None else []
     kref = next((r.type for r in rows if r.kernel == primary and r.type is not None), None)
