@@ -34,21 +34,24 @@ class ReloKind(IntEnum):
 
     @property
     def is_type(self) -> bool:
-        return self._value_ in _TYPE_KINDS
+        return self in _TYPE_KINDS
 
     @property
     def is_enumval(self) -> bool:
-        return self._value_ in _ENUMVAL_KINDS
+        return self in _ENUMVAL_KINDS
 
     @property
-    def is_existence(self) -> bool:
-        """Kinds that answer 0 instead of poisoning when nothing matches."""
-        return self in (ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
-                        ReloKind.TYPE_MATCHES, ReloKind.TYPE_ID_TARGET, ReloKind.TYPE_SIZE)
+    def is_check(self) -> bool:
+        """An existence check (``field_exists``, ``type_exists``, ``enumval_exists``,
+        ``type_matches``): a yes/no answer that can guard code."""
+        return self in _CHECK_KINDS
 
 
-_TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
-_ENUMVAL_KINDS = frozenset({10, 11})
+_TYPE_KINDS = frozenset({ReloKind.TYPE_ID_LOCAL, ReloKind.TYPE_ID_TARGET, ReloKind.TYPE_EXISTS,
+                         ReloKind.TYPE_SIZE, ReloKind.TYPE_MATCHES})
+_ENUMVAL_KINDS = frozenset({ReloKind.ENUMVAL_EXISTS, ReloKind.ENUMVAL_VALUE})
+_CHECK_KINDS = frozenset({ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
+                          ReloKind.TYPE_MATCHES})
 
 RELO_KIND_NAMES = {
     ReloKind.FIELD_BYTE_OFFSET: "byte_off",

@@ -39,8 +39,6 @@ _FIELD_KINDS = {0: ReloKind.FIELD_BYTE_OFFSET, 1: ReloKind.FIELD_BYTE_SIZE,
 _TYPE_INFO_KINDS = {0: ReloKind.TYPE_EXISTS, 1: ReloKind.TYPE_SIZE, 2: ReloKind.TYPE_MATCHES}
 _TYPE_ID_KINDS = {0: ReloKind.TYPE_ID_LOCAL, 1: ReloKind.TYPE_ID_TARGET}
 _ENUM_KINDS = {0: ReloKind.ENUMVAL_EXISTS, 1: ReloKind.ENUMVAL_VALUE}
-_GUARD_KINDS = frozenset({ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
-                          ReloKind.TYPE_MATCHES})
 
 _BITFIELD_KINDS = {
     "BPF_CORE_READ_BITFIELD_PROBED": (1, 0, 4, 3, 5, 5),
@@ -471,7 +469,7 @@ def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> V
         if v.chain is not None:
             with _as_call(w):
                 a = w.emit(v.chain, kind, force=True)
-    if a is not None and kind in _GUARD_KINDS:
+    if a is not None and kind.is_check:
         return Val(None, guard=Guard.check(a))
     return Val(None)
 
@@ -525,7 +523,7 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     root = w.types.root_id(et)
     a = w.emit_type(kind, root, (0,), rng, w.call_range or rng, w.call_name or "direct",
                     _text(toks))
-    if kind in _GUARD_KINDS:
+    if kind.is_check:
         return Val(None, guard=Guard.check(a))
     return Val(None)
 
@@ -559,7 +557,7 @@ def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
     root = w.types.root_id(et)
     a = w.emit_type(kind, root, (idx,), vrng, w.call_range or vrng, w.call_name or "direct",
                     vname)
-    if kind in _GUARD_KINDS:
+    if kind.is_check:
         return Val(None, guard=Guard.check(a))
     return Val(None)
 

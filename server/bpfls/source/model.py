@@ -71,7 +71,7 @@ class CoreAccess:
 
     @property
     def check(self) -> bool:
-        return self.relocation.kind in CHECK_KINDS
+        return self.relocation.kind.is_check
 
     @property
     def spec(self) -> str:
@@ -91,10 +91,6 @@ class CoreAccess:
         return (f"<CoreAccess {self.relocation.kind} {self.spec} ({self.access_str}) "
                 f"{self.path}:{self.range.start.line + 1}:{self.range.start.column + 1} "
                 f"{self.macro}>")
-
-
-CHECK_KINDS = frozenset({ReloKind.FIELD_EXISTS, ReloKind.TYPE_EXISTS, ReloKind.ENUMVAL_EXISTS,
-                         ReloKind.TYPE_MATCHES})
 
 
 @dataclass(eq=False)
