@@ -1,8 +1,20 @@
-"""The diagnostic record and the catalogue of stable codes."""
+"""Diagnostics: the record, and the table of stable codes.
+
+:data:`CODES` is the one place a code lives: its default severity, its title and its
+documentation. Every diagnostic the engine reports (the source model's findings and the CO-RE
+rules of :mod:`bpfls.analysis.rules`) carries one of these codes, and takes its severity from
+here unless the configuration overrides it (``[severity]`` in ``bpfls.toml``). The VS Code
+extension's ``bpfls.severity`` setting lists the same codes (its tests compare).
+
+To add a diagnostic: a :class:`Code` here, the rule that emits it (a function in
+:mod:`bpfls.analysis.rules`, or a finding of the source model), a line in the test corpus or a
+test, and the code in ``vscode-extension/package.json``'s ``bpfls.severity``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bpfls.source.positions import Range
@@ -95,6 +107,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "The enumerator does not exist in the local definition of the enum."),
     Code("not-an-enum", Severity.ERROR, "Not an enum",
          "An enum-value check names a type that is not an enum."),
+    Code("bad-enumerator", Severity.ERROR, "Not an enumerator",
+         "The second argument of bpf_core_enum_value() / bpf_core_enum_value_exists() is not "
+         "one enumerator name."),
     Code("bad-accessor", Severity.ERROR, "Bad access path",
          "A CO-RE access path that does not apply to the type at that point (e.g. an index "
          "into a non-array)."),
@@ -104,20 +119,45 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "The access goes through a type that is only declared (a forward declaration)."),
     Code("include-not-found", Severity.WARNING, "Include not found",
          "A local header was not found on the include path; its declarations are unknown."),
+    Code("include-depth", Severity.ERROR, "Includes nested too deeply",
+         "#include nests deeper than the preprocessor allows (an include cycle without a "
+         "guard); the deeper header is not read."),
     Code("preprocessor", Severity.WARNING, "Preprocessor problem",
          "A preprocessor directive bpfls could not evaluate; the region is treated as active."),
     Code("preprocessor-error", Severity.ERROR, "#error",
          "An active #error directive."),
+    Code("preprocessor-warning", Severity.WARNING, "#warning",
+         "An active #warning directive."),
     Code("vmlinux-h", Severity.WARNING, "vmlinux.h",
          "A problem with the vmlinux.h the program includes (not found, or no primary kernel "
          "and it could not be parsed)."),
     Code("read-error", Severity.ERROR, "Cannot read file",
          "A source file or header could not be read."),
+    Code("internal-error", Severity.ERROR, "bpfls could not analyse the file",
+         "The analysis failed on this file (a problem in bpfls, reported with what failed); "
+         "nothing else is checked in it."),
     Code("relocation-error", Severity.ERROR, "Relocation fails to load",
          "libbpf rejects this relocation before the verifier runs (parse error, bitfield wider "
          "than 8 bytes, unsupported kind on an array element, ...)."),
 )}
 
 
-def code_info(code: str) -> Code:
-    return CODES[code]
+def diagnostic(code: str, message: str, path: str, range: Range,
+               kernels: tuple[str, ...] = (), facts: tuple[KernelFact, ...] = (),
+               data: dict | None = None) -> Diagnostic:
+    """A diagnostic with its code's default severity (:data:`CODES`)."""
+    return Diagnostic(code, CODES[code].severity, message, path, range, kernels, facts,
+                      data if data is not None else {})
+
+
+def apply_severity(diags: list[Diagnostic], overrides: Mapping[str, str]) -> list[Diagnostic]:
+    """The configured severities (``"off"`` drops the diagnostic)."""
+    out = []
+    for d in diags:
+        level = overrides.get(d.code)
+        if level == "off":
+            continue
+        if level:
+            d = replace(d, severity=Severity(level))
+        out.append(d)
+    return out
