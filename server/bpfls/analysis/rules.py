@@ -116,14 +116,17 @@ def hard_error(site: Site, kernels: Kernels) -> Diagnostic | None:
     if not errors:
         return None
     r0 = site.results[errors[0]]
-    code = ("ambiguous-flavors" if r0.error_kind == "ambiguous"
-            else "anonymous-root" if r0.error_kind == "anonymous-root"
-            else "relocation-error")
     a = site.access
-    return diagnostic(code, f"{site.spec}: libbpf rejects this relocation on "
+    return diagnostic(_hard_error_code(r0), f"{site.spec}: libbpf rejects this relocation on "
                             f"{', '.join(errors)}: {r0.reason}", a.path, a.range,
                       tuple(errors), _facts(site, errors),
                       {"kind": site.verdict.kind, "spec": site.spec})
+
+
+def _hard_error_code(res: Resolution) -> str:
+    if res.error_kind == "ambiguous":
+        return "ambiguous-flavors"
+    return "anonymous-root" if res.error_kind == "anonymous-root" else "relocation-error"
 
 
 def enum_sign_extension(site: Site, kernels: Kernels) -> Iterable[Diagnostic]:
