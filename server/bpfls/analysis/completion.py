@@ -27,19 +27,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
-from bpfls.analysis.kernelindex import index_of, with_prefix
+from bpfls.analysis.helper_table import HELPERS
+from bpfls.analysis.kernelindex import KIND_CODES, index_of, with_prefix
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
 from bpfls.source.exprtypes import member_paths
 from bpfls.source.positions import Position, Range
+from bpfls.source.query import Context, context_at
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
     from bpfls.btf.model import Type
     from bpfls.project.kernels import Kernel, KernelSet
     from bpfls.source.model import SourceModel
-    from bpfls.source.query import Context
 
 MAX_ITEMS = 500
 #: at most this many items get a computed prototype as their detail
@@ -81,8 +82,6 @@ def complete(model: SourceModel, kernels: KernelSet, path: str, text: str,
 
 def _complete(model: SourceModel, kernels: KernelSet, text: str,
               position: Position) -> CompletionResult:
-    from bpfls.source.query import context_at
-
     ctx = context_at(model, text, position)
     kind = ctx.kind
     replace = _replace_range(ctx, position)
@@ -255,8 +254,6 @@ def _size(btf: Btf, tid: int) -> int | None:
 
 
 def _base_types(btf: Btf, kinds: tuple, prefix: str) -> list[tuple[str, int | None]]:
-    from bpfls.analysis.kernelindex import KIND_CODES
-
     idx = index_of(btf)
     out = []
     for kname, codes in KIND_CODES.items():
@@ -467,8 +464,6 @@ _HELPER_NAMES: list[str] = []
 
 def identifier_items(model: SourceModel, ctx: Context) -> tuple[list[CompletionEntry], bool]:
     """BPF helpers and the variables in scope whose names start with the typed prefix."""
-    from bpfls.analysis.helper_table import HELPERS
-
     if not _HELPER_NAMES:
         _HELPER_NAMES.extend(sorted(HELPERS))
     prefix = ctx.prefix

@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
+from bpfls.analysis.helper_table import HELPERS
+from bpfls.analysis.kernelindex import index_of
 from bpfls.btf import BtfError
 from bpfls.source.positions import Position, Range
+from bpfls.source.query import Context, context_at, split_lines, tokens_of_lines
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf
     from bpfls.btf.model import Type
     from bpfls.project.kernels import KernelSet
     from bpfls.source.model import SourceModel
-    from bpfls.source.query import Context
 
 _INDEX_VERSION = 1
 HELPER_DEFS = "/usr/include/bpf/bpf_helper_defs.h"
@@ -63,8 +65,6 @@ def default_cache_dir() -> Path:
 
 def _definition(model: SourceModel, kernels: KernelSet, path: str, text: str,
                 position: Position, cache_dir: Path | None) -> list[Location]:
-    from bpfls.source.query import context_at
-
     ctx = context_at(model, text, position)
     finder = _Finder(model, kernels, path, text, cache_dir)
     kind = ctx.kind
@@ -96,8 +96,6 @@ class _Finder:
 
     # -- the program's files -----------------------------------------------------------------
     def lines_of(self, path: str) -> list[str] | None:
-        from bpfls.source.query import split_lines
-
         if os.path.abspath(path) in (self.path, os.path.abspath(self.model.path)):
             return split_lines(self.text)
         try:
@@ -119,8 +117,6 @@ class _Finder:
 
     def local_member(self, tid: int, name: str) -> list[Location]:
         """The member's line inside the program's definition of type ``tid``."""
-        from bpfls.source.query import tokens_of_lines
-
         locs = self.local_type(tid)
         if not locs:
             return []
@@ -230,8 +226,6 @@ class _Finder:
             path = self.path if os.path.abspath(m.path) == os.path.abspath(model.path) \
                 else m.path
             return [_loc(path, m.line, m.column, m.column + len(name.encode()))]
-        from bpfls.analysis.helper_table import HELPERS
-
         if name in HELPERS:
             return _helper_location(name)
         td = None
@@ -272,8 +266,6 @@ class _Finder:
 
     def global_var(self, name: str) -> list[Location]:
         """A file-scope declaration of ``name`` in the current text."""
-        from bpfls.source.query import split_lines, tokens_of_lines
-
         lines = split_lines(self.text)
         toks = tokens_of_lines(lines, 0, len(lines) - 1)
         depth = 0
@@ -445,8 +437,6 @@ def _atomic_write(path: Path, data: bytes, mode: int) -> None:
 
 def _scan_type_lines(btf: Btf, text: str) -> dict[int, int]:
     """Fallback: the first line that defines each struct/union/enum/typedef name."""
-    from bpfls.analysis.kernelindex import index_of
-
     firsts: dict[str, int] = {}
     for i, line in enumerate(text.split("\n")):
         m = re.match(r"(struct|union|enum) (\w+) \{|typedef .*?(\w+)(?:\[\d*\])*;$", line)

@@ -22,16 +22,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis import facts
+from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
 from bpfls.source.positions import Position, Range
+from bpfls.source.query import Context, context_at
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Type
     from bpfls.project.kernels import KernelSet
     from bpfls.source.model import SourceModel
-    from bpfls.source.query import Context
 
 MAX_DEFINITION_LINES = 120
 
@@ -53,8 +54,6 @@ def hover(model: SourceModel, kernels: KernelSet, path: str, text: str,
 
 def _hover(model: SourceModel, kernels: KernelSet, text: str,
            position: Position) -> HoverInfo | None:
-    from bpfls.source.query import context_at
-
     ctx = context_at(model, text, position)
     md = _markdown(ctx, kernels)
     if not md:
@@ -518,8 +517,6 @@ def _macro_hover(m) -> str:
 
 
 def helper_hover(kernels: KernelSet | None, name: str) -> str | None:
-    from bpfls.analysis.helper_table import HELPERS
-
     h = HELPERS.get(name)
     if h is None:
         return None
