@@ -451,13 +451,3 @@ def _scan_type_lines(btf: Btf, text: str) -> dict[int, int]:
             if ln is not None:
                 out[tid] = ln
     return out
-
-
-def prepare_header(kernels: KernelSet, cache_dir: Path | None = None) -> Path | None:
-    """Write the primary kernel's header now (it is otherwise written on first use)."""
-    btf = kernels.primary_btf
-    if btf is None:
-        return None
-    h = kernel_header(btf, cache_dir)
-    return h.path if h is not None else None
-

@@ -12,7 +12,6 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis.kernelindex import index_of
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
@@ -276,9 +275,3 @@ def enum_value_across(kernels: KernelSet | None, name: str) -> list[tuple[str, i
         hit = enumerator_value(k.btf, name)  # type: ignore[arg-type]
         out.append((k.name, hit[0] if hit is not None else None))
     return out
-
-
-def missing_kernels(kernels: KernelSet | None, kind: str, name: str) -> tuple[str, ...]:
-    """The loaded kernels without a ``kind`` called ``name`` (by their name indexes)."""
-    return tuple(k.name for k in ordered_kernels(kernels)
-                 if name not in index_of(k.btf).name_set(kind))  # type: ignore[arg-type]

@@ -191,9 +191,6 @@ class SourceModel:
     timings: dict[str, float] = field(default_factory=dict)
     scope: FileScope = field(default_factory=FileScope)
 
-    def relocations(self, reachable_only: bool = True) -> list[CoreAccess]:
-        return [a for a in self.accesses if a.reachable or not reachable_only]
-
     def preserve_access_index(self, type_id: int) -> bool:
         info = self.local_types.get(type_id)
         if info is not None:

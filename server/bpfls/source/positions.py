@@ -20,8 +20,5 @@ class Range(NamedTuple):
     def of(sl: int, sc: int, el: int, ec: int) -> Range:
         return Range(Position(sl, sc), Position(el, ec))
 
-    def contains(self, pos: Position) -> bool:
-        return self.start <= pos <= self.end
-
 
 NO_RANGE = Range(Position(0, 0), Position(0, 0))
