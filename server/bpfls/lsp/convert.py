@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 from lsprotocol import types as lsp
-from pygls.uris import from_fs_path
 
 from bpfls.analysis.diagnostics import Diagnostic, Severity
 from bpfls.lsp.documents import Snapshot
+from bpfls.lsp.paths import path_to_uri
 from bpfls.source.positions import Range
 
 SOURCE = "bpfls"
@@ -39,10 +38,6 @@ _COMPLETION_KIND = {
     "variable": lsp.CompletionItemKind.Variable,
     "file": lsp.CompletionItemKind.File,
 }
-
-
-def path_to_uri(path: str) -> str:
-    return from_fs_path(path) or path
 
 
 def lsp_range(snap: Snapshot, r: Range) -> lsp.Range:
@@ -192,9 +187,3 @@ def code_action(action, snapshot_of: Callable[[str], Snapshot | None],
                           diagnostics=diags or None,
                           is_preferred=True if action.preferred else None,
                           edit=lsp.WorkspaceEdit(changes=changes))
-
-
-def same_path(a: str | None, b: str | None) -> bool:
-    if a is None or b is None:
-        return False
-    return a == b or os.path.normpath(a) == os.path.normpath(b)

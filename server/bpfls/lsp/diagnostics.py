@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
-from bpfls.lsp import convert
 from bpfls.lsp.documents import Document, Snapshot
+from bpfls.lsp.paths import path_to_uri, same_path
 from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
 
@@ -92,7 +91,7 @@ def analyse_for_editor(path: str, text: str, kernels: KernelSet, cfg: Config,
     model, report, seconds = analyse(path, text, kernels, cfg, overlays)
     others: dict[str, Snapshot] = {}
     for d in report.diagnostics:
-        if d.path in others or convert.same_path(d.path, path):
+        if d.path in others or same_path(d.path, path):
             continue
         snap = (Snapshot(overlays[d.path], None, encoding) if d.path in overlays
                 else file_snapshot(d.path, encoding))
@@ -263,7 +262,7 @@ class DiagnosticsManager:
         partial = (not current and snap.version == doc.version
                    and settings_generation == server.settings_generation)
         if (current or partial) and report is not None:
-            diags = [d for d in report.diagnostics if convert.same_path(d.path, path)]
+            diags = [d for d in report.diagnostics if same_path(d.path, path)]
             items = [server.converter.convert(d, snap, uri) for d in diags]
             old = st.result
             if old is not None and old.items == items:
@@ -276,7 +275,7 @@ class DiagnosticsManager:
             for d in report.diagnostics:
                 other = others.get(d.path)
                 if other is not None:
-                    u = convert.path_to_uri(d.path)
+                    u = path_to_uri(d.path)
                     foreign.setdefault(u, []).append(server.converter.convert(d, other, u))
             self._set_foreign(uri, foreign)
             if server.push:
@@ -426,10 +425,3 @@ class DiagnosticsManager:
             return [], None
         return st.result.diagnostics, st.result.snapshot
 
-
-def untitled_path(uri: str, root: str | None) -> str:
-    """A file path for a document that has none (``untitled:``): in the workspace root."""
-    name = uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1] or "untitled"
-    if not name.endswith((".c", ".h")):
-        name += ".bpf.c"
-    return os.path.join(root or os.getcwd(), name)

@@ -23,6 +23,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from bpfls.lsp import convert
 from bpfls.lsp.documents import Document, Snapshot
+from bpfls.lsp.paths import fs_path
 from bpfls.source.positions import Range
 
 if TYPE_CHECKING:
@@ -114,7 +115,7 @@ def _formats(server: BpflsServer, field: str) -> list[str]:
 
 
 def register(server: BpflsServer) -> None:
-    from bpfls.lsp.server import encoding_of, fs_path
+    from bpfls.lsp.server import encoding_of
 
     # -- lifecycle ------------------------------------------------------------------------
 

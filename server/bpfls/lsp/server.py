@@ -23,14 +23,14 @@ from lsprotocol import types as lsp
 from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
-from pygls.uris import to_fs_path
 
 from bpfls import __version__
 from bpfls.lsp import convert, features
-from bpfls.lsp.diagnostics import DiagnosticsManager, untitled_path
+from bpfls.lsp.diagnostics import DiagnosticsManager
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
 from bpfls.lsp.kernelload import KernelCache, load_in_background
 from bpfls.lsp.lsplog import ClientLogHandler
+from bpfls.lsp.paths import untitled_path
 from bpfls.lsp.settings import SECTION, Settings, merge_settings
 from bpfls.project.kernels import Kernel, KernelSet
 
@@ -483,10 +483,3 @@ def encoding_of(server: BpflsServer) -> str:
         return UTF16
     return _ENCODINGS.get(enc, UTF16) if enc is not None else UTF16
 
-
-def fs_path(uri: str) -> str | None:
-    try:
-        p = to_fs_path(uri)
-    except Exception:  # noqa: BLE001 - malformed URI
-        return None
-    return os.path.normpath(p) if p else None
