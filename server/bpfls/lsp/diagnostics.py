@@ -22,6 +22,7 @@ from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
 from bpfls.lsp.documents import Document, Snapshot
+from bpfls.lsp.files import FileCache
 from bpfls.lsp.paths import path_to_uri, same_path
 from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
@@ -83,18 +84,16 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
 
 
 def analyse_for_editor(path: str, text: str, kernels: KernelSet, cfg: Config,
-                       overlays: dict[str, str], encoding: str):
+                       overlays: dict[str, str], encoding: str, files: FileCache):
     """:func:`analyse`, plus the text of each other file (a header) that has diagnostics,
     to place them. Runs in a worker thread."""
-    from bpfls.lsp.features import file_snapshot
-
     model, report, seconds = analyse(path, text, kernels, cfg, overlays)
     others: dict[str, Snapshot] = {}
     for d in report.diagnostics:
         if d.path in others or same_path(d.path, path):
             continue
         snap = (Snapshot(overlays[d.path], None, encoding) if d.path in overlays
-                else file_snapshot(d.path, encoding))
+                else files.snapshot(d.path, encoding))
         if snap is not None:
             others[d.path] = snap
     return model, report, seconds, others
@@ -234,7 +233,7 @@ class DiagnosticsManager:
         try:
             model, report, seconds, others = await loop.run_in_executor(
                 server.analysis_pool, analyse_for_editor, path, snap.text, kernels, cfg,
-                overlays, server.encoding)
+                overlays, server.encoding, server.files)
         except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
             log.exception("analysis of %s failed", uri)
             model = report = None

@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +19,8 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
 from bpfls.lsp import convert
-from bpfls.lsp.documents import Document, Snapshot
+from bpfls.lsp.documents import Document
+from bpfls.lsp.files import snapshots_of
 from bpfls.lsp.paths import fs_path
 from bpfls.source.positions import Range
 
@@ -39,48 +37,6 @@ TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/")
 def engine(module: str, name: str) -> Callable:
     """``bpfls.analysis.<module>.<name>``, imported on first use (not at start-up)."""
     return getattr(importlib.import_module(f"bpfls.analysis.{module}"), name)
-
-
-# -- files the answers point into ---------------------------------------------------------
-
-_FILES: OrderedDict[tuple, Snapshot] = OrderedDict()
-_FILES_LOCK = threading.Lock()
-
-
-def file_snapshot(path: str, encoding: str) -> Snapshot | None:
-    """A file's text from disk (small cache keyed by size and mtime)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    key = (path, st.st_size, st.st_mtime_ns, encoding)
-    with _FILES_LOCK:
-        hit = _FILES.get(key)
-        if hit is not None:
-            _FILES.move_to_end(key)
-            return hit
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            snap = Snapshot(f.read(), None, encoding)
-    except OSError:
-        return None
-    with _FILES_LOCK:
-        _FILES[key] = snap
-        while len(_FILES) > 8:
-            _FILES.popitem(last=False)
-    return snap
-
-
-def _snapshots_of(server: BpflsServer) -> Callable[[str], Snapshot | None]:
-    """path → snapshot: open documents as the editor has them, other files from disk.
-    Built on the event loop, usable from a worker thread."""
-    open_docs = {os.path.normpath(d.path): d.snapshot() for d in server.docs.values()
-                 if d.path is not None}
-    encoding = server.encoding
-
-    def of(path: str) -> Snapshot | None:
-        return open_docs.get(os.path.normpath(path)) or file_snapshot(path, encoding)
-    return of
 
 
 async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
@@ -270,7 +226,7 @@ def register(server: BpflsServer) -> None:
             return None
         st, snap, pos = ctx
         model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
-        snapshot_of = _snapshots_of(ls)
+        snapshot_of = snapshots_of(ls.docs.values(), ls.files, ls.encoding)
 
         def job() -> list[lsp.Location]:
             out = []
@@ -297,7 +253,7 @@ def register(server: BpflsServer) -> None:
         rng = Range(start, snap.to_engine(r.end.line, r.end.character))
         diags, dsnap = ls.diagnostics.engine_diagnostics(uri)
         model, path = st.model, ls.engine_path(st.doc)
-        snapshot_of = _snapshots_of(ls)
+        snapshot_of = snapshots_of(ls.docs.values(), ls.files, ls.encoding)
         converter = ls.converter
         preferred = bool(ls.cap("text_document.code_action.is_preferred_support", False))
         kernels = ls.kernels

@@ -28,6 +28,7 @@ from bpfls import __version__
 from bpfls.lsp import convert, features
 from bpfls.lsp.diagnostics import DiagnosticsManager
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
+from bpfls.lsp.files import FileCache
 from bpfls.lsp.kernelload import KernelCache, load_in_background
 from bpfls.lsp.lsplog import ClientLogHandler
 from bpfls.lsp.paths import untitled_path
@@ -88,6 +89,7 @@ class BpflsServer(LanguageServer):
         self.request_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-request")
         self.kernel_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-kernels")
         self.kernel_cache = KernelCache()
+        self.files = FileCache()
         self.log_handler = ClientLogHandler(self)
         self._load_task: asyncio.Task | None = None
         self._load_done: asyncio.Event | None = None
