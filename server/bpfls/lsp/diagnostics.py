@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.lsp import worker
 from bpfls.lsp.documents import Document, Snapshot
-from bpfls.lsp.files import FileCache
 from bpfls.lsp.paths import path_to_uri, same_path
-from bpfls.project.config import Config, ConfigError, with_compile_flags
-from bpfls.project.kernels import KernelSet
+from bpfls.lsp.worker import Analysis, AnalysisJob
 
 if TYPE_CHECKING:
     from bpfls.lsp.server import BpflsServer
@@ -38,65 +37,8 @@ DEBOUNCE = 0.12
 #: the delay for an edit to an idle document (the first keystroke after a pause): enough to
 #: take the rest of the same batch of notifications along
 FIRST_EDIT_DELAY = 0.01
-#: analysed once the kernels are in, to build the engine's lazy tables before a document opens
-WARM_UP = """\
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include <bpf/bpf_tracing.h>
-
-struct task_struct___o { volatile long int state; } __attribute__((preserve_access_index));
-
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-    long state = 0;
-    if (bpf_core_field_exists(((struct task_struct___o *)prev)->state))
-        state = BPF_CORE_READ((struct task_struct___o *)prev, state);
-    int ppid = BPF_CORE_READ(next, real_parent, tgid);
-    struct mm_struct *mm = next->mm;
-    bpf_printk("%ld %d %p", state, ppid, mm);
-    return 0;
-}
-
-char LICENSE[] SEC("license") = "GPL";
-"""
 #: the longest a pull request waits for a current result before answering with what it has
 PULL_TIMEOUT = 30.0
-
-
-def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
-            overlays: dict[str, str]) -> tuple[Any, Any, float]:
-    """What ``bpfls check`` does for one file (same options, same check_model), on the
-    editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
-    from bpfls.analysis.check import check_model, source_options
-    from bpfls.source import analyze
-
-    t0 = time.perf_counter()
-    try:
-        file_cfg = with_compile_flags(cfg, path)
-    except ConfigError as e:
-        log.warning("%s", e)
-        file_cfg = cfg
-    model = analyze(path, text, source_options(file_cfg, kernels, overlays))
-    report = check_model(model, kernels, cfg.severity)
-    return model, report, time.perf_counter() - t0
-
-
-def analyse_for_editor(path: str, text: str, kernels: KernelSet, cfg: Config,
-                       overlays: dict[str, str], encoding: str, files: FileCache):
-    """:func:`analyse`, plus the text of each other file (a header) that has diagnostics,
-    to place them. Runs in a worker thread."""
-    model, report, seconds = analyse(path, text, kernels, cfg, overlays)
-    others: dict[str, Snapshot] = {}
-    for d in report.diagnostics:
-        if d.path in others or same_path(d.path, path):
-            continue
-        snap = (Snapshot(overlays[d.path], None, encoding) if d.path in overlays
-                else files.snapshot(d.path, encoding))
-        if snap is not None:
-            others[d.path] = snap
-    return model, report, seconds, others
 
 
 def _key(d: lsp.Diagnostic) -> tuple:
@@ -221,30 +163,26 @@ class DiagnosticsManager:
     async def _run(self, uri: str, st: DocState) -> None:
         server = self.server
         doc = st.doc
-        snap = doc.snapshot()
-        generation = server.generation
-        settings_generation = server.settings_generation
-        kernels = server.kernels
-        cfg = server.settings.config
-        path = server.engine_path(doc)
         overlays = {d.doc.path: d.doc.text for d in self.states.values()
                     if d is not st and d.doc.path is not None}
+        job = AnalysisJob(uri, server.engine_path(doc), doc.snapshot(), server.kernels,
+                          server.settings.config, MappingProxyType(overlays), server.encoding,
+                          server.generation, server.settings_generation, server.files)
         loop = asyncio.get_running_loop()
         try:
-            model, report, seconds, others = await loop.run_in_executor(
-                server.analysis_pool, analyse_for_editor, path, snap.text, kernels, cfg,
-                overlays, server.encoding, server.files)
+            res: Analysis | None = await loop.run_in_executor(server.analysis_pool,
+                                                              worker.run, job)
         except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
             log.exception("analysis of %s failed", uri)
-            model = report = None
-            seconds = 0.0
-            others = {}
+            res = None
         finally:
             st.running = False
         if self.states.get(uri) is not st:
             return  # closed (or reopened) meanwhile
+        snap = job.snapshot
         affected: list[str] = []
-        if model is not None:
+        if res is not None:
+            model = res.model
             st.model = model
             old_files, st.files = st.files, frozenset(getattr(model, "files", ()) or ())
             if st.files != old_files:  # open headers it includes (or no longer) change view
@@ -253,15 +191,16 @@ class DiagnosticsManager:
                 affected = [u for u, o in self.states.items()
                             if o is not st and o.doc.path in moved]
             self._wake(st)
-            log.debug("analysed %s (version %s) in %.1f ms", uri, snap.version, seconds * 1e3)
+            log.debug("analysed %s (version %s) in %.1f ms", uri, snap.version,
+                      res.seconds * 1e3)
             if self.on_analysed is not None:
-                self.on_analysed(uri, seconds)
-        current = snap.version == doc.version and generation == server.generation
+                self.on_analysed(uri, res.seconds)
+        current = snap.version == doc.version and job.generation == server.generation
         # computed before more kernels came in (same text, same settings): shown meanwhile
         partial = (not current and snap.version == doc.version
-                   and settings_generation == server.settings_generation)
-        if (current or partial) and report is not None:
-            diags = [d for d in report.diagnostics if same_path(d.path, path)]
+                   and job.settings_generation == server.settings_generation)
+        if (current or partial) and res is not None:
+            diags = [d for d in res.report.diagnostics if same_path(d.path, job.path)]
             items = [server.converter.convert(d, snap, uri) for d in diags]
             old = st.result
             if old is not None and old.items == items:
@@ -269,10 +208,10 @@ class DiagnosticsManager:
             else:
                 self._ids += 1
                 rid = f"{self._ids}"
-            st.result = Result(snap.version, generation, snap, diags, items, rid)
+            st.result = Result(snap.version, job.generation, snap, diags, items, rid)
             foreign: dict[str, list[lsp.Diagnostic]] = {}
-            for d in report.diagnostics:
-                other = others.get(d.path)
+            for d in res.report.diagnostics:
+                other = res.others.get(d.path)
                 if other is not None:
                     u = path_to_uri(d.path)
                     foreign.setdefault(u, []).append(server.converter.convert(d, other, u))

@@ -33,6 +33,7 @@ from bpfls.lsp.kernelload import KernelCache, load_in_background
 from bpfls.lsp.lsplog import ClientLogHandler
 from bpfls.lsp.paths import untitled_path
 from bpfls.lsp.settings import SECTION, Settings, merge_settings
+from bpfls.lsp.worker import WARM_UP, analyse
 from bpfls.project.kernels import Kernel, KernelSet
 
 log = logging.getLogger("bpfls.lsp")
@@ -290,22 +291,22 @@ class BpflsServer(LanguageServer):
         type names for completion (~17 ms and ~4 MB per kernel). The lists of kernel
         functions (attach targets) are left to their first use: ~45 ms and ~10 MB per kernel
         that most sessions never need."""
-        from bpfls.lsp.diagnostics import WARM_UP, analyse
-
         path = os.path.join(self.root or os.getcwd(), ".bpfls-warm-up.bpf.c")
         loop = asyncio.get_running_loop()
-        converter = self.protocol._converter
+        kernels, cfg, encoding = self.kernels, self.settings.config, self.encoding
+        to_lsp, serialise = self.converter.convert, self.protocol._converter.unstructure
 
-        def job() -> None:
+        def type_names() -> None:
+            # imported on first use, not at start-up
             from bpfls.analysis import kernelindex
 
-            kernelindex.prepare(self.kernels, kernelindex.TYPE_KINDS)
-            if self.docs:
-                return  # the documents' own analyses warm the engine up
-            _, report, _ = analyse(path, WARM_UP, self.kernels, self.settings.config, {})
+            kernelindex.prepare(kernels, kernelindex.TYPE_KINDS)
+
+        def analysis() -> None:
+            _, report, _ = analyse(path, WARM_UP, kernels, cfg, {})
             # the serialisers of the messages a document brings are generated on first use
-            snap = Document("file:///w.c", path, WARM_UP, 1, encoding=self.encoding).snapshot()
-            items = [self.converter.convert(d, snap, "file:///w.c") for d in report.diagnostics]
+            snap = Document("file:///w.c", path, WARM_UP, 1, encoding=encoding).snapshot()
+            items = [to_lsp(d, snap, "file:///w.c") for d in report.diagnostics]
             pos = lsp.Position(0, 0)
             for msg in (lsp.PublishDiagnosticsParams("file:///w.c", items, 1),
                         lsp.FullDocumentDiagnosticReport(items, result_id="0"),
@@ -314,9 +315,11 @@ class BpflsServer(LanguageServer):
                         lsp.CompletionList(False, [lsp.CompletionItem(
                             "x", kind=lsp.CompletionItemKind.Field, detail="int",
                             text_edit=lsp.TextEdit(lsp.Range(pos, pos), "x"), data={})])):
-                converter.unstructure(msg)
+                serialise(msg)
         try:
-            await loop.run_in_executor(self.analysis_pool, job)
+            await loop.run_in_executor(self.analysis_pool, type_names)
+            if not self.docs:  # else the documents' own analyses warm the engine up
+                await loop.run_in_executor(self.analysis_pool, analysis)
         except Exception as e:  # noqa: BLE001 - only an optimisation
             log.debug("warm-up failed: %s", e)
         gc.freeze()
