@@ -25,7 +25,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from bpfls import __version__
-from bpfls.lsp import convert, features
+from bpfls.lsp import convert, handlers
 from bpfls.lsp.diagnostics import DiagnosticsManager
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
 from bpfls.lsp.files import FileCache
@@ -113,6 +113,14 @@ class BpflsServer(LanguageServer):
             return get_capability(self.client_capabilities, field, default)
         except Exception:  # noqa: BLE001 - a missing path is a missing capability
             return default
+
+    def position_encoding(self) -> str:
+        """The position encoding negotiated at initialize (UTF-16 when none was)."""
+        try:
+            enc = self.workspace.position_encoding
+        except RuntimeError:
+            return UTF16
+        return _ENCODINGS.get(enc, UTF16) if enc is not None else UTF16
 
     # -- messages -------------------------------------------------------------------------
 
@@ -476,15 +484,11 @@ class _Progress:
 
 
 def create_server() -> BpflsServer:
+    """A server with every handler of :mod:`bpfls.lsp.handlers` registered."""
     server = BpflsServer()
-    features.register(server)
+    for method, options, handler in handlers.FEATURES:
+        server.feature(method, options)(handler)
+    for name, handler in handlers.COMMANDS:
+        server.command(name)(handler)
     return server
-
-
-def encoding_of(server: BpflsServer) -> str:
-    try:
-        enc = server.workspace.position_encoding
-    except RuntimeError:
-        return UTF16
-    return _ENCODINGS.get(enc, UTF16) if enc is not None else UTF16
 
