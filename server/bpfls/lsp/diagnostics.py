@@ -15,7 +15,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
@@ -24,10 +23,10 @@ from bpfls.analysis.diagnostics import Diagnostic
 from bpfls.lsp import worker
 from bpfls.lsp.documents import Document, Snapshot
 from bpfls.lsp.paths import path_to_uri, same_path
-from bpfls.lsp.worker import Analysis, AnalysisJob
+from bpfls.lsp.worker import Analysis
 
 if TYPE_CHECKING:
-    from bpfls.lsp.server import BpflsServer
+    from bpfls.lsp.session import Session
 
 log = logging.getLogger("bpfls.lsp")
 
@@ -69,8 +68,13 @@ class DocState:
 
 
 class DiagnosticsManager:
-    def __init__(self, server: BpflsServer) -> None:
-        self.server = server
+    """The open documents' analyses and their diagnostics. ``publish`` sends
+    textDocument/publishDiagnostics (to a client that does not pull)."""
+
+    def __init__(self, session: Session,
+                 publish: Callable[[lsp.PublishDiagnosticsParams], None]) -> None:
+        self.session = session
+        self.publish = publish
         self.states: dict[str, DocState] = {}
         self._ids = 0
         #: diagnostics in other files (headers) found analysing a document:
@@ -109,7 +113,7 @@ class DiagnosticsManager:
         self._drop(st)
         self._set_foreign(uri, {})
         self._foreign_changes += 1
-        if self.server.push:
+        if self.session.client.push:
             self._publish(uri)  # what the documents including it found there, if any
             for u, o in self.states.items():  # open headers it included: on their own again
                 if o.doc.path in st.files:
@@ -152,7 +156,7 @@ class DiagnosticsManager:
         if st is None:
             return
         st.timer = None
-        if not self.server.ready_for_analysis():
+        if not self.session.ready_for_analysis():
             return  # analysed when the primary kernel is in (reanalyse_all)
         if st.running:
             st.rerun = True
@@ -161,16 +165,12 @@ class DiagnosticsManager:
         asyncio.get_running_loop().create_task(self._run(uri, st))
 
     async def _run(self, uri: str, st: DocState) -> None:
-        server = self.server
+        session = self.session
         doc = st.doc
-        overlays = {d.doc.path: d.doc.text for d in self.states.values()
-                    if d is not st and d.doc.path is not None}
-        job = AnalysisJob(uri, server.engine_path(doc), doc.snapshot(), server.kernels,
-                          server.settings.config, MappingProxyType(overlays), server.encoding,
-                          server.generation, server.settings_generation, server.files)
+        job = session.analysis_job(doc)
         loop = asyncio.get_running_loop()
         try:
-            res: Analysis | None = await loop.run_in_executor(server.analysis_pool,
+            res: Analysis | None = await loop.run_in_executor(session.analysis_pool,
                                                               worker.run, job)
         except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
             log.exception("analysis of %s failed", uri)
@@ -195,13 +195,13 @@ class DiagnosticsManager:
                       res.seconds * 1e3)
             if self.on_analysed is not None:
                 self.on_analysed(uri, res.seconds)
-        current = snap.version == doc.version and job.generation == server.generation
+        current = snap.version == doc.version and job.generation == session.generation
         # computed before more kernels came in (same text, same settings): shown meanwhile
         partial = (not current and snap.version == doc.version
-                   and job.settings_generation == server.settings_generation)
+                   and job.settings_generation == session.settings_generation)
         if (current or partial) and res is not None:
             diags = [d for d in res.report.diagnostics if same_path(d.path, job.path)]
-            items = [server.converter.convert(d, snap, uri) for d in diags]
+            items = [session.converter.convert(d, snap, uri) for d in diags]
             old = st.result
             if old is not None and old.items == items:
                 rid = old.result_id  # the same report: a pull may answer "unchanged"
@@ -214,13 +214,13 @@ class DiagnosticsManager:
                 other = res.others.get(d.path)
                 if other is not None:
                     u = path_to_uri(d.path)
-                    foreign.setdefault(u, []).append(server.converter.convert(d, other, u))
+                    foreign.setdefault(u, []).append(session.converter.convert(d, other, u))
             self._set_foreign(uri, foreign)
-            if server.push:
+            if session.client.push:
                 self._publish(uri)
             if current:
                 self._wake(st)
-        if server.push:
+        if session.client.push:
             for u in affected:
                 self._publish(u)
         if st.rerun or (not current and st.timer is None):
@@ -260,7 +260,7 @@ class DiagnosticsManager:
     def _publish(self, uri: str) -> None:
         st = self.states.get(uri)
         r = st.result if st is not None else None
-        self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
+        self.publish(lsp.PublishDiagnosticsParams(
             uri=uri, version=r.version if r is not None else None,
             diagnostics=self.merged(uri, self.own(uri))))
 
@@ -279,7 +279,7 @@ class DiagnosticsManager:
                 changed.append(uri)
         if changed:
             self._foreign_changes += 1
-            if self.server.push:
+            if self.session.client.push:
                 for uri in changed:
                     if uri != doc_uri:
                         self._publish(uri)
@@ -298,7 +298,7 @@ class DiagnosticsManager:
     def is_current(self, st: DocState) -> bool:
         r = st.result
         return (r is not None and r.version == st.doc.version
-                and r.generation == self.server.generation)
+                and r.generation == self.session.generation)
 
     # -- pull -----------------------------------------------------------------------------
 
@@ -307,7 +307,7 @@ class DiagnosticsManager:
         st = self.states.get(uri)
         if st is None:
             return lsp.FullDocumentDiagnosticReport(items=[])
-        await self.server.wait_kernels_for_pull()
+        await self.session.wait_kernels_for_pull()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PULL_TIMEOUT
         while not self.is_current(st):

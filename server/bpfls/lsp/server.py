@@ -1,9 +1,10 @@
 """The bpfls language server: pygls wiring over the engine.
 
-State lives on :class:`BpflsServer`: open documents, the merged settings, the current
-:class:`KernelSet` (swapped whole when kernels load or the configuration changes) and a
-*generation* counter that changes with them. Handlers are registered by :func:`create_server`
-and stay thin: convert positions, call the engine (off the event loop), convert back.
+State lives in the server's :class:`~bpfls.lsp.session.Session`: open documents, the merged
+settings, the current :class:`KernelSet` (swapped whole when kernels load or the configuration
+changes) and the *generations* that change with them. Handlers are registered by
+:func:`create_server` and stay thin: convert positions, call the engine (off the event loop),
+convert back.
 """
 
 from __future__ import annotations
@@ -15,23 +16,21 @@ import os
 import sys
 import threading
 import uuid
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from lsprotocol import types as lsp
-from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from bpfls import __version__
-from bpfls.lsp import convert, handlers
+from bpfls.lsp import handlers
+from bpfls.lsp.client import encoding_of
 from bpfls.lsp.diagnostics import DiagnosticsManager
-from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document
-from bpfls.lsp.files import FileCache
-from bpfls.lsp.kernelload import KernelCache, load_in_background
+from bpfls.lsp.documents import UTF16, Document
+from bpfls.lsp.kernelload import load_in_background
 from bpfls.lsp.lsplog import ClientLogHandler
-from bpfls.lsp.paths import untitled_path
+from bpfls.lsp.session import Session
 from bpfls.lsp.settings import SECTION, Settings, merge_settings
 from bpfls.lsp.worker import WARM_UP, analyse
 from bpfls.project.kernels import Kernel, KernelSet
@@ -42,11 +41,6 @@ log = logging.getLogger("bpfls.lsp")
 CONFIG_TIMEOUT = 5.0
 #: didChangeConfiguration notifications within this window are read as one
 CONFIG_COALESCE = 0.05
-#: a pull client that cannot be told to pull again waits this long for the kernels at start
-PULL_KERNEL_WAIT = 15.0
-
-_ENCODINGS = {lsp.PositionEncodingKind.Utf8: UTF8, lsp.PositionEncodingKind.Utf16: UTF16,
-              lsp.PositionEncodingKind.Utf32: UTF32}
 
 
 class BpflsProtocol(LanguageServerProtocol):
@@ -70,66 +64,35 @@ class BpflsProtocol(LanguageServerProtocol):
 
 
 class BpflsServer(LanguageServer):
+    """The pygls server: owns the :class:`Session` and does the talking (messages, progress,
+    logging, requests to the client)."""
+
     def __init__(self) -> None:
         super().__init__("bpfls", __version__, protocol_cls=BpflsProtocol,
                          text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
-        self.docs: dict[str, Document] = {}
-        self.diagnostics = DiagnosticsManager(self)
-        self.settings: Settings = merge_settings(None, None, None)
-        self.kernels: KernelSet = KernelSet((), None)
-        self.generation = 0  # changes with the settings and with every kernel loaded
-        self.settings_generation = 0  # changes with the settings (and the kernel set)
-        self.encoding = UTF16
-        self.root: str | None = None
-        self.root_uri: str | None = None
-        self.init_options: Any = None
-        self.pushed_settings: Any = None  # didChangeConfiguration's settings (no pull support)
-        self.push = True
-        self.converter = convert.DiagnosticConverter()
-        self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-analysis")
-        self.request_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-request")
-        self.kernel_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-kernels")
-        self.kernel_cache = KernelCache()
-        self.files = FileCache()
+        self.session = Session()
+        self.diagnostics = DiagnosticsManager(self.session,
+                                              self.text_document_publish_diagnostics)
         self.log_handler = ClientLogHandler(self)
-        self._load_task: asyncio.Task | None = None
-        self._load_done: asyncio.Event | None = None
-        self._kernel_spec: tuple | None = None
-        self._primary_done = False
-        self._config_task: asyncio.Task | None = None
-        self._config_dirty = False
-        self._shown: set[str] = set()  # errors already shown (kernel files, settings)
         self._pending_messages: list[str] = []
-        #: the last completion lists, for completionItem/resolve (key → engine entries)
-        self.completions: OrderedDict[str, list] = OrderedDict()
-        self._completion_keys = 0
         self._is_initialized = False
         self._progress_waiting: list[_Progress] = []
-
-    # -- client capabilities --------------------------------------------------------------
-
-    def cap(self, field: str, default: Any = None) -> Any:
-        try:
-            return get_capability(self.client_capabilities, field, default)
-        except Exception:  # noqa: BLE001 - a missing path is a missing capability
-            return default
 
     def position_encoding(self) -> str:
         """The position encoding negotiated at initialize (UTF-16 when none was)."""
         try:
-            enc = self.workspace.position_encoding
+            return encoding_of(self.workspace.position_encoding)
         except RuntimeError:
             return UTF16
-        return _ENCODINGS.get(enc, UTF16) if enc is not None else UTF16
 
     # -- messages -------------------------------------------------------------------------
 
     def show_error(self, message: str, key: str | None = None) -> None:
         """One window/showMessage error per distinct problem (``key``, default the text)."""
         key = key or message
-        if key in self._shown:
+        if key in self.session.shown:
             return
-        self._shown.add(key)
+        self.session.shown.add(key)
         log.error("%s", message)
         if not self._is_initialized:
             self._pending_messages.append(message)
@@ -145,83 +108,25 @@ class BpflsServer(LanguageServer):
         else:
             log.error("internal error (%s): %s", what, error)
 
-    # -- documents ------------------------------------------------------------------------
-
-    def engine_path(self, doc: Document) -> str:
-        return doc.path if doc.path is not None else untitled_path(doc.uri, self.root)
-
-    def document(self, uri: str) -> Document | None:
-        return self.docs.get(uri)
-
-    def remember_completion(self) -> str:
-        """A key for the entries of a completion list about to be computed."""
-        self._completion_keys += 1
-        key = str(self._completion_keys)
-        self.completions[key] = []
-        while len(self.completions) > 4:
-            self.completions.popitem(last=False)
-        return key
-
     # -- configuration and kernels ----------------------------------------------------------
-
-    def ready_for_analysis(self) -> bool:
-        """Analysis waits for the primary kernel (the base of the program's types), or for
-        the end of loading when there is no primary or it failed."""
-        return self._primary_done or (self._load_done is not None and self._load_done.is_set())
-
-    async def wait_kernels_for_pull(self) -> None:
-        """A pull client that cannot be asked to pull again (no refresh support) gets its
-        first reports once the kernels are in, not a partial one it would keep."""
-        if self.cap("workspace.diagnostics.refresh_support", False):
-            return
-        # The first pull usually comes before the settings are read and loading starts, and
-        # a new configuration replaces the load under way: follow whichever load is current.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + PULL_KERNEL_WAIT
-        while (left := deadline - loop.time()) > 0:
-            done = self._load_done
-            if done is not None and done.is_set():
-                return
-            try:
-                if done is None:
-                    await asyncio.sleep(min(0.02, left))
-                else:
-                    await asyncio.wait_for(done.wait(), min(0.25, left))
-            except TimeoutError:
-                pass
-
-    def kernel_listing(self) -> tuple[KernelSet, frozenset[str]]:
-        """Every configured kernel (loaded, failed or still loading) and the names of those
-        still loading."""
-        cfg = self.settings.config
-        have = {k.name: k for k in self.kernels}
-        out, loading = [], set()
-        for spec in cfg.kernels:
-            k = have.get(spec.name)
-            if k is None:
-                k = Kernel(spec.name, spec.path, None, None)
-                loading.add(spec.name)
-            out.append(k)
-        return KernelSet(tuple(out), cfg.primary), frozenset(loading)
 
     def changed(self, more_kernels: bool = False) -> None:
         """Settings or kernels changed (``more_kernels``: only kernels of the current set
         finished loading): new results for every open document."""
-        self.generation += 1
-        if not more_kernels:
-            self.settings_generation += 1
+        self.session.new_generation(more_kernels)
         self.diagnostics.reanalyse_all()
-        if not self.push and self._is_initialized and self.cap(
-                "workspace.diagnostics.refresh_support", False):
+        client = self.session.client
+        if not client.push and self._is_initialized and client.diagnostic_refresh:
             self.workspace_diagnostic_refresh(None)
 
     async def fetch_workspace_settings(self) -> Any:
-        if not self.cap("workspace.configuration", False):
-            return self.pushed_settings
+        session = self.session
+        if not session.client.configuration:
+            return session.pushed_settings
         try:
             res = await asyncio.wait_for(self.workspace_configuration_async(
                 lsp.ConfigurationParams(items=[lsp.ConfigurationItem(
-                    scope_uri=self.root_uri, section=SECTION)])), CONFIG_TIMEOUT)
+                    scope_uri=session.client.root_uri, section=SECTION)])), CONFIG_TIMEOUT)
         except Exception as e:  # noqa: BLE001 - timeouts, client errors
             log.warning("workspace/configuration failed: %s", e)
             return None
@@ -233,12 +138,13 @@ class BpflsServer(LanguageServer):
         for e in settings.errors:
             self.show_error(e)
         self.log_handler.set_trace(settings.trace)
-        old = self.settings
-        self.settings = settings
+        session = self.session
+        old = session.settings
+        session.settings = settings
         cfg = settings.config
         spec = (cfg.kernels, cfg.primary)
-        if spec != self._kernel_spec:
-            self._kernel_spec = spec
+        if spec != session.kernel_spec:
+            session.kernel_spec = spec
             log.info("kernels: %s; primary %s", ", ".join(f"{k.name}={k.path}"
                                                          for k in cfg.kernels),
                      cfg.primary or "none")
@@ -247,13 +153,13 @@ class BpflsServer(LanguageServer):
             self.changed()
 
     def start_kernel_load(self) -> None:
-        if self._load_task is not None and not self._load_task.done():
-            self._load_task.cancel()
-        self.generation += 1  # a new kernel set: results of the old one are not shown
-        self.settings_generation += 1
-        cfg = self.settings.config
-        self._primary_done = False
-        done = self._load_done = asyncio.Event()
+        session = self.session
+        if session.load_task is not None and not session.load_task.done():
+            session.load_task.cancel()
+        session.new_generation()  # a new kernel set: results of the old one are not shown
+        cfg = session.settings.config
+        session.primary_done = False
+        done = session.load_done = asyncio.Event()
         progress = _Progress(self, "bpfls: loading kernel BTF", len(cfg.kernels))
 
         async def on_kernel(k: Kernel, ks: KernelSet, n: int, total: int) -> None:
@@ -261,19 +167,19 @@ class BpflsServer(LanguageServer):
                 self.show_error(f"kernel {k.name!r}: {k.error}", key=f"kernel:{k.path}:{k.error}")
             else:
                 log.info("kernel %s loaded (%d/%d)", k.name, n, total)
-            self.kernels = ks
+            session.kernels = ks
             if k.name == cfg.primary or cfg.primary is None and n == total:
-                self._primary_done = True
+                session.primary_done = True
             progress.report(f"{k.name} ({n}/{total})", n, total)
-            if self.ready_for_analysis():
+            if session.ready_for_analysis():
                 self.changed(more_kernels=True)
 
         async def run() -> None:
             try:
-                ks = await load_in_background(cfg, self.kernel_cache, self.kernel_pool,
+                ks = await load_in_background(cfg, session.kernel_cache, session.kernel_pool,
                                               on_kernel)
-                self.kernels = ks
-                self.kernel_cache.retain(ks)
+                session.kernels = ks
+                session.kernel_cache.retain(ks)
                 loaded = ", ".join(k.name for k in ks.loaded) or "none"
                 await progress.end(f"loaded {loaded}")
                 gc.freeze()  # the kernels live as long as the configuration: not for the GC
@@ -285,13 +191,13 @@ class BpflsServer(LanguageServer):
                 log.exception("loading kernels failed")
                 await progress.end("failed")
             finally:
-                if self._load_done is done:
-                    was_ready = self.ready_for_analysis()
+                if session.load_done is done:
+                    was_ready = session.ready_for_analysis()
                     done.set()
                     if not was_ready:
                         self.changed(more_kernels=True)
-        self.kernels = KernelSet((), cfg.primary)
-        self._load_task = asyncio.get_running_loop().create_task(run())
+        session.kernels = KernelSet((), cfg.primary)
+        session.load_task = asyncio.get_running_loop().create_task(run())
 
     async def warm_up(self) -> None:
         """Analyse a small program once the kernels are in, so the first document opened
@@ -299,10 +205,12 @@ class BpflsServer(LanguageServer):
         type names for completion (~17 ms and ~4 MB per kernel). The lists of kernel
         functions (attach targets) are left to their first use: ~45 ms and ~10 MB per kernel
         that most sessions never need."""
-        path = os.path.join(self.root or os.getcwd(), ".bpfls-warm-up.bpf.c")
+        session = self.session
+        path = os.path.join(session.client.root or os.getcwd(), ".bpfls-warm-up.bpf.c")
         loop = asyncio.get_running_loop()
-        kernels, cfg, encoding = self.kernels, self.settings.config, self.encoding
-        to_lsp, serialise = self.converter.convert, self.protocol._converter.unstructure
+        kernels, cfg = session.kernels, session.settings.config
+        encoding = session.client.encoding
+        to_lsp, serialise = session.converter.convert, self.protocol._converter.unstructure
 
         def type_names() -> None:
             # imported on first use, not at start-up
@@ -325,25 +233,28 @@ class BpflsServer(LanguageServer):
                             text_edit=lsp.TextEdit(lsp.Range(pos, pos), "x"), data={})])):
                 serialise(msg)
         try:
-            await loop.run_in_executor(self.analysis_pool, type_names)
-            if not self.docs:  # else the documents' own analyses warm the engine up
-                await loop.run_in_executor(self.analysis_pool, analysis)
+            await loop.run_in_executor(session.analysis_pool, type_names)
+            if not session.docs:  # else the documents' own analyses warm the engine up
+                await loop.run_in_executor(session.analysis_pool, analysis)
         except Exception as e:  # noqa: BLE001 - only an optimisation
             log.debug("warm-up failed: %s", e)
         gc.freeze()
 
     async def configure(self) -> None:
         """Read the settings again (coalescing notifications that arrive meanwhile)."""
+        session = self.session
         await asyncio.sleep(CONFIG_COALESCE)
-        while self._config_dirty:
-            self._config_dirty = False
+        while session.config_dirty:
+            session.config_dirty = False
             ws = await self.fetch_workspace_settings()
-            self.apply_settings(merge_settings(self.init_options, ws, self.root))
+            self.apply_settings(merge_settings(session.client.init_options, ws,
+                                               session.client.root))
 
     def request_configure(self) -> None:
-        self._config_dirty = True
-        if self._config_task is None or self._config_task.done():
-            self._config_task = asyncio.get_running_loop().create_task(self.configure())
+        session = self.session
+        session.config_dirty = True
+        if session.config_task is None or session.config_task.done():
+            session.config_task = asyncio.get_running_loop().create_task(self.configure())
 
     def on_initialized(self) -> None:
         self._is_initialized = True
@@ -374,10 +285,7 @@ class BpflsServer(LanguageServer):
             self.shutdown()
 
     def stop(self) -> None:
-        if self._load_task is not None:
-            self._load_task.cancel()
-        for pool in (self.analysis_pool, self.request_pool, self.kernel_pool):
-            pool.shutdown(wait=False, cancel_futures=True)
+        self.session.close()
 
 
 class _ChunkReader:
@@ -442,7 +350,7 @@ class _Progress:
             p._begin()
 
     def _begin(self) -> None:
-        if not self.server.cap("window.work_done_progress", False):
+        if not self.server.session.client.work_done_progress:
             return
 
         async def start() -> None:

@@ -29,10 +29,10 @@ def _arg(args: tuple) -> dict:
 
 async def _typeview(ls: BpflsServer, name: str, *call):
     fn = engine("typeview", name)
-    kernels = ls.kernels
+    kernels = ls.session.kernels
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(ls.request_pool, lambda: fn(kernels, *call))
+        return await loop.run_in_executor(ls.session.request_pool, lambda: fn(kernels, *call))
     except (TypeError, ValueError) as e:
         raise JsonRpcInvalidParams(str(e)) from None
     except Exception as e:  # noqa: BLE001 - TypeViewError and the like: one line
@@ -42,7 +42,7 @@ async def _typeview(ls: BpflsServer, name: str, *call):
 
 def list_kernels(ls, *args):
     fn = engine("typeview", "list_kernels")
-    kernels, loading = ls.kernel_listing()
+    kernels, loading = ls.session.kernel_listing()
     return fn(kernels, loading)
 
 

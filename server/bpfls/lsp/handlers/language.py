@@ -13,17 +13,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 
 from bpfls.lsp import convert
-from bpfls.lsp.files import snapshots_of
+from bpfls.lsp.documents import Snapshot
 from bpfls.lsp.handlers.engine import engine
-from bpfls.source.positions import Range
+from bpfls.project.kernels import KernelSet
+from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
     from bpfls.lsp.server import BpflsServer
+    from bpfls.lsp.session import Session
 
 log = logging.getLogger("bpfls.lsp")
 
@@ -37,13 +40,29 @@ COMPLETION_OPTIONS = lsp.CompletionOptions(trigger_characters=list(TRIGGER_CHARA
 CODE_ACTION_OPTIONS = lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix])
 
 
-async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
+@dataclass(frozen=True)
+class _Context:
+    """What a request about a position in a document gives the engine, captured on the
+    event loop."""
+
+    model: Any  # the document's latest source model (possibly of an older version)
+    kernels: KernelSet
+    path: str  # the file the engine analyses for the document
+    snap: Snapshot  # the document's current text
+    pos: Position  # the request's position, in the engine's terms
+
+    def ask(self, fn: Callable) -> Any:
+        """``fn(model, kernels, path, text, position)``: hover, completion, definition."""
+        return fn(self.model, self.kernels, self.path, self.snap.text, self.pos)
+
+
+async def _run(session: Session, what: str, job: Callable[[], Any]) -> Any:
     """Run ``job`` in the request pool; an exception is logged and gives None. Cancelling
     the request ($/cancelRequest) cancels the wait (the answer is dropped)."""
     loop = asyncio.get_running_loop()
     t0 = time.perf_counter()
     try:
-        return await loop.run_in_executor(server.request_pool, job)
+        return await loop.run_in_executor(session.request_pool, job)
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001
@@ -54,115 +73,108 @@ async def _run(server: BpflsServer, what: str, job: Callable[[], Any]) -> Any:
             log.debug("%s in %.1f ms", what, (time.perf_counter() - t0) * 1e3)
 
 
-async def _request_context(server: BpflsServer, uri: str, line: int, character: int):
-    """(document state, snapshot, engine position) or None when there is nothing to ask.
-    A document not analysed yet (just opened) is waited for, briefly."""
-    st = await server.diagnostics.with_model(uri, FIRST_MODEL_WAIT)
+async def _context(ls: BpflsServer, uri: str, line: int, character: int) -> _Context | None:
+    """The request's context, or None when there is nothing to ask. A document not analysed
+    yet (just opened) is waited for, briefly."""
+    st = await ls.diagnostics.with_model(uri, FIRST_MODEL_WAIT)
     if st is None:
         return None
+    session = ls.session
     snap = st.doc.snapshot()
-    return st, snap, snap.to_engine(line, character)
-
-
-def _formats(server: BpflsServer, field: str) -> list[str]:
-    return list(server.cap(field, None) or [])
+    return _Context(st.model, session.kernels, session.engine_path(st.doc), snap,
+                    snap.to_engine(line, character))
 
 
 async def hover(ls: BpflsServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    ctx = await _request_context(ls, params.text_document.uri, params.position.line,
-                                 params.position.character)
+    ctx = await _context(ls, params.text_document.uri, params.position.line,
+                         params.position.character)
     fn = engine("hover", "hover")
     if ctx is None:
         return None
-    st, snap, pos = ctx
-    model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
-    formats = _formats(ls, "text_document.hover.content_format")
-    return await _run(ls, "hover", lambda: convert.hover(
-        fn(model, kernels, path, snap.text, pos), snap, formats))
+    formats = ls.session.client.hover_formats
+    return await _run(ls.session, "hover", lambda: convert.hover(ctx.ask(fn), ctx.snap,
+                                                                 formats))
 
 
-async def completion(ls: BpflsServer, params: lsp.CompletionParams):
-    ctx = await _request_context(ls, params.text_document.uri, params.position.line,
-                                 params.position.character)
+async def completion(ls: BpflsServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    ctx = await _context(ls, params.text_document.uri, params.position.line,
+                         params.position.character)
     fn = engine("completion", "complete")
     if ctx is None:
         return lsp.CompletionList(is_incomplete=False, items=[])
-    st, snap, pos = ctx
-    model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
-    formats = _formats(ls, "text_document.completion.completion_item.documentation_format")
-    lazy = "documentation" in (ls.cap(
-        "text_document.completion.completion_item.resolve_support.properties", None) or ())
-    key = ls.remember_completion() if lazy else None
-    shared_range = "editRange" in (ls.cap(
-        "text_document.completion.completion_list.item_defaults", None) or ())
+    session = ls.session
+    client = session.client
+    formats = client.documentation_formats
+    key = session.completions.new_key() if client.resolve_documentation else None
+    shared_range = client.shared_edit_range
 
     def job() -> tuple[list, lsp.CompletionList]:
-        result = fn(model, kernels, path, snap.text, pos)
+        result = ctx.ask(fn)
         entries = list(result.items) if result is not None else []
-        return entries, convert.completion(result, snap, formats, key, shared_range)
-    res = await _run(ls, "completion", job)
+        return entries, convert.completion(result, ctx.snap, formats, key, shared_range)
+    res = await _run(session, "completion", job)
     if res is None:
         return lsp.CompletionList(is_incomplete=False, items=[])
-    if key is not None and key in ls.completions:
-        ls.completions[key] = res[0]
+    if key is not None:
+        session.completions.store(key, res[0])
     return res[1]
 
 
 def completion_resolve(ls: BpflsServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
     key = item.data.get("r") if isinstance(item.data, dict) else None
-    formats = _formats(ls, "text_document.completion.completion_item.documentation_format")
+    session = ls.session
     try:
-        return convert.resolve_completion(item, ls.completions.get(key), formats)
+        return convert.resolve_completion(item, session.completions.get(key),
+                                          session.client.documentation_formats)
     except Exception:  # noqa: BLE001
         log.exception("completionItem/resolve failed")
         return item
 
 
-async def definition(ls: BpflsServer, params: lsp.DefinitionParams):
-    ctx = await _request_context(ls, params.text_document.uri, params.position.line,
-                                 params.position.character)
+async def definition(ls: BpflsServer, params: lsp.DefinitionParams) -> list[lsp.Location] | None:
+    ctx = await _context(ls, params.text_document.uri, params.position.line,
+                         params.position.character)
     fn = engine("definition", "definition")
     if ctx is None:
         return None
-    st, snap, pos = ctx
-    model, kernels, path = st.model, ls.kernels, ls.engine_path(st.doc)
-    snapshot_of = snapshots_of(ls.docs.values(), ls.files, ls.encoding)
+    snapshot_of = ls.session.snapshot_of()
 
     def job() -> list[lsp.Location]:
         out = []
-        for loc in fn(model, kernels, path, snap.text, pos) or ():
+        for loc in ctx.ask(fn) or ():
             x = convert.location(loc, snapshot_of)
             if x is not None:
                 out.append(x)
         return out
-    return await _run(ls, "definition", job) or None
+    return await _run(ls.session, "definition", job) or None
 
 
-async def code_action(ls: BpflsServer, params: lsp.CodeActionParams):
+async def code_action(ls: BpflsServer, params: lsp.CodeActionParams
+                      ) -> list[lsp.CodeAction] | None:
     uri = params.text_document.uri
     r = params.range
-    ctx = await _request_context(ls, uri, r.start.line, r.start.character)
+    ctx = await _context(ls, uri, r.start.line, r.start.character)
     fn = engine("actions", "code_actions")
     if ctx is None:
         return None
-    if not ls.cap("text_document.code_action.code_action_literal_support", None):
+    session = ls.session
+    if not session.client.code_action_literals:
         return None
     only = list(params.context.only or ())
-    st, snap, start = ctx
-    rng = Range(start, snap.to_engine(r.end.line, r.end.character))
+    snap = ctx.snap
+    rng = Range(ctx.pos, snap.to_engine(r.end.line, r.end.character))
     diags, dsnap = ls.diagnostics.engine_diagnostics(uri)
-    model, path = st.model, ls.engine_path(st.doc)
-    snapshot_of = snapshots_of(ls.docs.values(), ls.files, ls.encoding)
-    converter = ls.converter
-    preferred = bool(ls.cap("text_document.code_action.is_preferred_support", False))
-    kernels = ls.kernels
+    snapshot_of = session.snapshot_of()
+    converter = session.converter
+    preferred = session.client.preferred_code_actions
 
     def to_lsp(d):
         return converter.convert(d, dsnap or snap, uri)
 
-    def job():
+    def job() -> list[lsp.CodeAction]:
         out = []
-        for a in fn(model, list(diags), path, snap.text, rng, kernels=kernels) or ():
+        for a in fn(ctx.model, list(diags), ctx.path, snap.text, rng,
+                    kernels=ctx.kernels) or ():
             kind = a.kind or "quickfix"
             if only and not any(o == "" or kind == o or kind.startswith(f"{o}.")
                                 for o in only):
@@ -172,4 +184,4 @@ async def code_action(ls: BpflsServer, params: lsp.CodeActionParams):
                 ca.is_preferred = None
             out.append(ca)
         return out
-    return await _run(ls, "code actions", job) or None
+    return await _run(session, "code actions", job) or None

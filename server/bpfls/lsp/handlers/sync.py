@@ -20,14 +20,15 @@ log = logging.getLogger("bpfls.lsp")
 def did_open(ls: BpflsServer, params: lsp.DidOpenTextDocumentParams) -> None:
     td = params.text_document
     path = fs_path(td.uri) if td.uri.startswith("file:") else None
-    doc = Document(td.uri, path, td.text, td.version, td.language_id, ls.encoding)
-    ls.docs[td.uri] = doc
+    doc = Document(td.uri, path, td.text, td.version, td.language_id,
+                   ls.session.client.encoding)
+    ls.session.docs[td.uri] = doc
     ls.diagnostics.opened(doc)
 
 
 def did_change(ls: BpflsServer, params: lsp.DidChangeTextDocumentParams) -> None:
     uri = params.text_document.uri
-    doc = ls.docs.get(uri)
+    doc = ls.session.docs.get(uri)
     if doc is None:
         log.debug("didChange for a document that is not open: %s", uri)
         return
@@ -44,7 +45,7 @@ def did_change(ls: BpflsServer, params: lsp.DidChangeTextDocumentParams) -> None
 
 def did_close(ls: BpflsServer, params: lsp.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
-    ls.docs.pop(uri, None)
+    ls.session.docs.pop(uri, None)
     ls.diagnostics.closed(uri)
 
 
