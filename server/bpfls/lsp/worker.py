@@ -18,6 +18,7 @@ from bpfls.lsp.files import FileCache
 from bpfls.lsp.paths import same_path
 from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
+from bpfls.source import analyze
 
 log = logging.getLogger("bpfls.lsp")
 
@@ -85,7 +86,6 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
     editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
     # the checks are imported on first use, not at start-up
     from bpfls.analysis.check import check_model, source_options
-    from bpfls.source import analyze
 
     t0 = time.perf_counter()
     try:

@@ -9,4 +9,5 @@ from collections.abc import Callable
 
 def engine(module: str, name: str) -> Callable:
     """``bpfls.analysis.<module>.<name>``, imported on first use (not at start-up)."""
+    # imported here, not at the top: they are not needed to answer initialize
     return getattr(importlib.import_module(f"bpfls.analysis.{module}"), name)
