@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from bpfls.lsp import configuration
 from bpfls.lsp.client import ClientFacts
 from bpfls.lsp.settings import merge_settings, unwrap
 
@@ -25,12 +26,13 @@ def initialize(ls: BpflsServer, params: lsp.InitializeParams) -> None:
     client = session.client
     init = unwrap(client.init_options) or {}
     if (init.get("kernels") and init.get("primary")) or not client.configuration:
-        ls.apply_settings(merge_settings(client.init_options, None, client.root))
+        configuration.apply_settings(ls, merge_settings(client.init_options, None,
+                                                       client.root))
 
 
 def initialized(ls: BpflsServer, params: lsp.InitializedParams) -> None:
     ls.on_initialized()
-    ls.request_configure()
+    configuration.request_configure(ls)
 
 
 def shutdown(ls: BpflsServer, params: None) -> None:
@@ -39,4 +41,4 @@ def shutdown(ls: BpflsServer, params: None) -> None:
 
 def did_change_configuration(ls: BpflsServer, params: lsp.DidChangeConfigurationParams) -> None:
     ls.session.pushed_settings = params.settings
-    ls.request_configure()
+    configuration.request_configure(ls)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from bpfls.lsp import configuration
 from bpfls.lsp.documents import Document
 from bpfls.lsp.paths import fs_path
 
@@ -54,6 +55,6 @@ def did_save(ls: BpflsServer, params: lsp.DidSaveTextDocumentParams) -> None:
     ls.diagnostics.saved(uri)
     name = uri.rsplit("/", 1)[-1]
     if name == "bpfls.toml":
-        ls.request_configure()
+        configuration.request_configure(ls)
     elif name in ("compile_commands.json", "compile_flags.txt"):
-        ls.changed()
+        configuration.changed(ls)
