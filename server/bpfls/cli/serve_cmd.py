@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)  # the `trace` setting raises what goes to the client only
     # Analyses allocate many short-lived objects: collect the young generation less often
-    # (the kernels are frozen out of the collector once loaded, see bpfls.lsp.server).
+    # (the kernels are frozen out of the collector once loaded, see bpfls.lsp.configuration).
     gc.set_threshold(20000, 20, 20)
+    # imported here: the other commands must not pay for the protocol library
     from bpfls.lsp.server import create_server
 
     server = create_server()

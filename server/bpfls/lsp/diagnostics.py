@@ -1,12 +1,16 @@
 """Diagnostics of open documents: debounced analysis off the event loop, one result per
 (document version, configuration generation), pushed or pulled.
 
-Each document is analysed by one worker thread at a time; a result is *current* when it was
-computed from the document's current version with the current configuration and kernels.
-Only current results are returned to a pull; a result for an older text or older settings is
-dropped (its source model is still kept for hover and completion, which cope with a model that
-lags the text). A result that only lacks kernels loaded meanwhile is pushed while the next one
-is computed.
+Each document is analysed by one worker thread at a time, from an immutable job the session
+captures when the analysis starts (:meth:`bpfls.lsp.session.Session.analysis_job`). A result
+is *current* when it was computed from the document's current version with the current
+configuration and kernels. Only current results are returned to a pull; a result for an older
+text or older settings is dropped (its source model is still kept for hover and completion,
+which cope with a model that lags the text). A result that only lacks kernels loaded
+meanwhile is pushed while the next one is computed.
+
+What analysing a program finds in a header it includes (*foreign* diagnostics) goes to the
+header: pushed under its URI, or as a related document of the program's pulled report.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""The bpfls language server: pygls wiring over the engine.
-
-State lives in the server's :class:`~bpfls.lsp.session.Session`: open documents, the merged
-settings, the current :class:`KernelSet` (swapped whole when kernels load or the configuration
-changes) and the *generations* that change with them. Handlers are registered by
-:func:`create_server` and stay thin: convert positions, call the engine (off the event loop),
-convert back.
+"""The pygls server: :class:`BpflsServer` owns the :class:`~bpfls.lsp.session.Session` and
+does the talking (messages shown once, progress, the log to the client, stdio with a chunked
+reader, TCP); :func:`create_server` registers the handlers of :mod:`bpfls.lsp.handlers`.
+The state is the session's; what is done with it is in the handlers, the diagnostics manager
+and :mod:`bpfls.lsp.configuration`.
 """
 
 from __future__ import annotations

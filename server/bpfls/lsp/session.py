@@ -59,7 +59,9 @@ class CompletionLists:
 
 
 class Session:
-    """See the module doc. Everything here is used on the event loop only."""
+    """See the module doc. A session is read and changed on the event loop only; worker
+    threads get what they need captured (and the file and kernel caches, which are
+    thread-safe)."""
 
     def __init__(self) -> None:
         # -- the client ---------------------------------------------------------------------
