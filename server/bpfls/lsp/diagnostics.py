@@ -27,7 +27,6 @@ from bpfls.analysis.diagnostics import Diagnostic
 from bpfls.lsp import worker
 from bpfls.lsp.documents import Document, Snapshot
 from bpfls.lsp.paths import path_to_uri, same_path
-from bpfls.lsp.worker import Analysis
 
 if TYPE_CHECKING:
     from bpfls.lsp.session import Session
@@ -174,8 +173,8 @@ class DiagnosticsManager:
         job = session.analysis_job(doc)
         loop = asyncio.get_running_loop()
         try:
-            res: Analysis | None = await loop.run_in_executor(session.analysis_pool,
-                                                              worker.run, job)
+            res: worker.Analysis | None = await loop.run_in_executor(
+                session.analysis_pool, worker.run, job)
         except Exception:  # noqa: BLE001 - the engine promises not to raise; be sure
             log.exception("analysis of %s failed", uri)
             res = None
@@ -231,7 +230,7 @@ class DiagnosticsManager:
             st.rerun = False
             self.schedule(uri, 0)
 
-    # -- diagnostics in other files --------------------------------------------------------
+    # -- diagnostics in other files -------------------------------------------------------
 
     def own(self, uri: str) -> list[lsp.Diagnostic]:
         """A document's diagnostics from its own analysis; none for a header that an open
@@ -366,4 +365,3 @@ class DiagnosticsManager:
         if st is None or st.result is None:
             return [], None
         return st.result.diagnostics, st.result.snapshot
-

@@ -149,4 +149,3 @@ def create_server() -> BpflsServer:
     for name, handler in handlers.COMMANDS:
         server.command(name)(handler)
     return server
-

@@ -64,12 +64,12 @@ class Session:
     thread-safe)."""
 
     def __init__(self) -> None:
-        # -- the client ---------------------------------------------------------------------
+        # -- the client -------------------------------------------------------------------
         self.client = ClientFacts()
         #: engine diagnostics → protocol diagnostics, shaped by the client's capabilities
         self.converter = convert.DiagnosticConverter()
 
-        # -- documents, settings, kernels -----------------------------------------------------
+        # -- documents, settings, kernels -------------------------------------------------
         self.docs: dict[str, Document] = {}
         self.settings: Settings = merge_settings(None, None, None)
         #: didChangeConfiguration's settings (for a client without workspace/configuration)
@@ -82,7 +82,7 @@ class Session:
         #: changes with the settings (and the kernel set), not with kernels of the same set
         self.settings_generation = 0
 
-        # -- the kernel load and the settings being read ---------------------------------------
+        # -- the kernel load and the settings being read ----------------------------------
         self.kernel_spec: tuple | None = None  # (kernels, primary) of the current load
         self.load_task: asyncio.Task | None = None
         self.load_done: asyncio.Event | None = None
@@ -92,12 +92,12 @@ class Session:
         #: the errors already shown (kernel files, settings): each is shown once
         self.shown: set[str] = set()
 
-        # -- threads --------------------------------------------------------------------------
+        # -- threads ----------------------------------------------------------------------
         self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-analysis")
         self.request_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-request")
         self.kernel_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-kernels")
 
-        # -- caches ---------------------------------------------------------------------------
+        # -- caches -----------------------------------------------------------------------
         #: files on disk that answers point into
         self.files = FileCache()
         #: the last completion lists, for completionItem/resolve
@@ -118,7 +118,7 @@ class Session:
         for pool in (self.analysis_pool, self.request_pool, self.kernel_pool):
             pool.shutdown(wait=False, cancel_futures=True)
 
-    # -- documents ----------------------------------------------------------------------------
+    # -- documents ------------------------------------------------------------------------
 
     def engine_path(self, doc: Document) -> str:
         """The file the engine analyses for ``doc`` (an untitled one gets one in the root)."""
@@ -138,7 +138,7 @@ class Session:
         """path → snapshot, usable from a worker thread (see :func:`files.snapshots_of`)."""
         return snapshots_of(self.docs.values(), self.files, self.client.encoding)
 
-    # -- kernels ------------------------------------------------------------------------------
+    # -- kernels --------------------------------------------------------------------------
 
     def new_generation(self, more_kernels: bool = False) -> None:
         """Settings or kernels changed (``more_kernels``: only kernels of the current set
