@@ -8,8 +8,8 @@ code are those of the file. Nothing is expanded in the text; expansion happens o
 Includes: ``"x.h"`` is searched next to the including file, then in the include directories;
 ``<x.h>`` only in the include directories. A header named like ``vmlinux.h`` is never read
 (its types are the primary kernel's BTF; see :class:`PPResult.vmlinux`). libbpf's headers
-(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) come from the built-in
-catalogue (:mod:`bpfls.source.catalogue`), wherever they are. Other headers that are not found
+(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) are built in
+(:mod:`bpfls.source.headers`), wherever they are. Other headers that are not found
 are system headers and are skipped.
 """
 
@@ -21,7 +21,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from bpfls.source import catalogue
+from bpfls.source import headers
 from bpfls.source.macros import Expander, MacroDef, parse_define
 from bpfls.source.model import ERROR, WARNING, SourceDiagnostic
 from bpfls.source.positions import Range
@@ -52,7 +52,7 @@ class FileUnit:
     data: bytes
     code: bytearray  # ``data`` with directives and inactive code blanked (then masked)
     line_starts: list[int]
-    virtual: bool = False  # a built-in catalogue header
+    virtual: bool = False  # a built-in libbpf header
     inactive: list[tuple[int, int]] = field(default_factory=list)  # [first, last] lines
     includes: list[IncludeRef] = field(default_factory=list)
     pai_changes: list[tuple[int, bool]] = field(default_factory=list)  # (line, active) points
@@ -391,10 +391,10 @@ class Preprocessor:
         ref = IncludeRef(name, angled, line, rng, "missing")
         unit.includes.append(ref)
         base = os.path.basename(name)
-        if base in catalogue.HEADERS:
+        if base in headers.HEADERS:
             ref.kind = "libbpf"
             ref.resolved = f"<bpf/{base}>"
-            self._include_catalogue(base, depth)
+            self._include_builtin(base, depth)
             return
         if VMLINUX_RE.match(base):
             ref.kind = "vmlinux"
@@ -430,8 +430,8 @@ class Preprocessor:
         self._process(found, data, depth + 1, virtual=False)
         unit.pai_changes.append((line + 1, any(self._pai_stack)))
 
-    def _include_catalogue(self, base: str, depth: int) -> None:
-        hdr = catalogue.HEADERS[base]
+    def _include_builtin(self, base: str, depth: int) -> None:
+        hdr = headers.HEADERS[base]
         key = f"<bpf/{base}>"
         self.intrinsics.update(hdr.intrinsics)
         if key in self._once:
@@ -502,7 +502,7 @@ class Preprocessor:
             angled = text.startswith("<")
             name = text.strip('<>"')
             base = os.path.basename(name)
-            if base in catalogue.HEADERS or VMLINUX_RE.match(base):
+            if base in headers.HEADERS or VMLINUX_RE.match(base):
                 return 1
             if self._find(name, angled, os.path.dirname(unit.path)):
                 return 1
@@ -511,9 +511,9 @@ class Preprocessor:
             return int(text.startswith("__builtin_") or text.startswith("__sync_")
                        or text.startswith("__atomic_"))
         if form in ("__has_attribute", "__has_c_attribute", "__has_declspec_attribute"):
-            return int(text.strip("_") not in catalogue.UNSUPPORTED_ATTRIBUTES)
+            return int(text.strip("_") not in headers.UNSUPPORTED_ATTRIBUTES)
         if form == "__is_identifier":
-            return int(text not in catalogue.C_KEYWORDS)
+            return int(text not in headers.C_KEYWORDS)
         return 0  # __has_feature, __has_extension, __has_warning
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import BtfError, Kind
-from bpfls.source import catalogue
+from bpfls.source import catalogue, headers
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
 from bpfls.source.model import SourceModel
 from bpfls.source.positions import Position, Range
@@ -296,7 +296,7 @@ class Context:
 
 # -- the context at a position ---------------------------------------------------------------
 
-_KEYWORDS = catalogue.C_KEYWORDS
+_KEYWORDS = headers.C_KEYWORDS
 _TAGS = ("struct", "union", "enum")
 _ENUM_VALUE = ("bpf_core_enum_value", "bpf_core_enum_value_exists")
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -1163,7 +1163,7 @@ class Env:
         scope = self.model.scope
         if scope is not None and name in scope.functions:
             return scope.functions[name]
-        ret = catalogue.HELPER_RETURNS.get(name)
+        ret = headers.HELPER_RETURNS.get(name)
         if ret is not None:
             from bpfls.source.pptokens import tokenize
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, Kind
 from bpfls.core.relo import Relocation, ReloKind
-from bpfls.source import catalogue
+from bpfls.source import catalogue, headers
 from bpfls.source.cparse import parse
 from bpfls.source.exprtypes import (
     EType,
@@ -1159,7 +1159,7 @@ class FunctionWalker:
         if name is not None:
             if name in tu.prototypes:
                 return Val(tu.prototypes[name])
-            ret = catalogue.HELPER_RETURNS.get(name)
+            ret = headers.HELPER_RETURNS.get(name)
             if ret is not None:
                 d = tu.lt.desc_from_tokens(tokenize(ret.encode()))
                 return Val(etype_of_desc(d) if d is not None else None)
