@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpfls.source.catalogue import CORE_INTRINSICS, PROGRAM_MACROS
+from bpfls.source.catalogue import CORE_INTRINSICS, KIND_ARGS, PROGRAM_MACROS
 
 
 @dataclass(frozen=True)
@@ -113,29 +113,7 @@ enum libbpf_pin_type { LIBBPF_PIN_NONE, LIBBPF_PIN_BY_NAME };
 enum libbpf_tristate { TRI_NO = 0, TRI_YES = 1, TRI_MODULE = 2 };
 """
 
-_BPF_CORE_READ = r"""
-enum bpf_field_info_kind {
-	BPF_FIELD_BYTE_OFFSET = 0,
-	BPF_FIELD_BYTE_SIZE = 1,
-	BPF_FIELD_EXISTS = 2,
-	BPF_FIELD_SIGNED = 3,
-	BPF_FIELD_LSHIFT_U64 = 4,
-	BPF_FIELD_RSHIFT_U64 = 5,
-};
-enum bpf_type_id_kind {
-	BPF_TYPE_ID_LOCAL = 0,
-	BPF_TYPE_ID_TARGET = 1,
-};
-enum bpf_type_info_kind {
-	BPF_TYPE_EXISTS = 0,
-	BPF_TYPE_SIZE = 1,
-	BPF_TYPE_MATCHES = 2,
-};
-enum bpf_enum_value_kind {
-	BPF_ENUMVAL_EXISTS = 0,
-	BPF_ENUMVAL_VALUE = 1,
-};
-"""
+_BPF_CORE_READ = "\n" + "".join(k.c_text() for k in KIND_ARGS)
 
 _BPF_TRACING = r"""
 #include <bpf/bpf_helpers.h>

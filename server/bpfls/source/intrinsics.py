@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from bpfls.btf import Kind
 from bpfls.core.relo import ReloKind
 from bpfls.source import catalogue
+from bpfls.source.catalogue import Family, Macro, Memory, Value
 from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
 from bpfls.source.guards import Guard
 from bpfls.source.macros import Expander
@@ -32,20 +33,6 @@ if TYPE_CHECKING:
     from tree_sitter import Node
 
     from bpfls.source.relocations import FunctionWalker
-
-_FIELD_KINDS = {0: ReloKind.FIELD_BYTE_OFFSET, 1: ReloKind.FIELD_BYTE_SIZE,
-                2: ReloKind.FIELD_EXISTS, 3: ReloKind.FIELD_SIGNED,
-                4: ReloKind.FIELD_LSHIFT_U64, 5: ReloKind.FIELD_RSHIFT_U64}
-_TYPE_INFO_KINDS = {0: ReloKind.TYPE_EXISTS, 1: ReloKind.TYPE_SIZE, 2: ReloKind.TYPE_MATCHES}
-_TYPE_ID_KINDS = {0: ReloKind.TYPE_ID_LOCAL, 1: ReloKind.TYPE_ID_TARGET}
-_ENUM_KINDS = {0: ReloKind.ENUMVAL_EXISTS, 1: ReloKind.ENUMVAL_VALUE}
-
-_BITFIELD_KINDS = {
-    "BPF_CORE_READ_BITFIELD_PROBED": (1, 0, 4, 3, 5, 5),
-    "BPF_CORE_READ_BITFIELD": (0, 1, 4, 3, 5, 5),
-    "BPF_CORE_WRITE_BITFIELD": (0, 1, 4, 5),
-}
-
 
 class Arg:
     __slots__ = ("toks", "start", "end")
@@ -135,12 +122,13 @@ def tok_range(w: FunctionWalker, toks: list[Tok]) -> Range:
     return Range.of(sl, sc, el, ec)
 
 
-def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
+def call_intrinsic(w: FunctionWalker, m: Macro, n: Node) -> Val:
+    """Walk a use of the intrinsic ``m`` (call node ``n``) as its family expands."""
     args = call_args(w, n)
     if args is None:
         return NONE
     call_rng = w.rng(n)
-    producer = name if w.producer[-1] == "direct" else w.producer[-1]
+    producer = m.name if w.producer[-1] == "direct" else w.producer[-1]
     saved_override = w.expr_override
     saved_call = w.call_range
     saved_name = w.call_name
@@ -149,58 +137,61 @@ def call_intrinsic(w: FunctionWalker, name: str, n: Node) -> Val:
     w.call_range = call_rng
     w.expr_override = None  # the arguments' own accesses keep their own extent
     try:
-        if name in catalogue.CORE_READ_MACROS:
-            return core_read(w, name, n, args)
-        if name in catalogue.CORE_READ_FUNCS:
-            return core_read_func(w, name, n, args)
-        if name in catalogue.BITFIELD_MACROS:
-            return bitfield(w, name, n, args)
-        if name in catalogue.FIELD_INFO_MACROS:
-            return field_info(w, n, args, _FIELD_KINDS[catalogue.FIELD_INFO_MACROS[name]])
-        if name in catalogue.TYPE_INFO_MACROS:
-            kind = ReloKind(catalogue.TYPE_INFO_MACROS[name])
-            return type_info(w, args[0].toks if args else [], kind)
-        if name in catalogue.ENUM_INFO_MACROS:
-            kind = ReloKind(catalogue.ENUM_INFO_MACROS[name])
+        family = m.family
+        if m.hops:
+            return core_read(w, m, n, args)
+        if family is Family.READ_FUNCTION:
+            return core_read_func(w, m, n, args)
+        if family is Family.BITFIELD:
+            return bitfield(w, m, n, args)
+        if family is Family.FIELD_INFO:
+            return field_info(w, n, args, m.kind)
+        if family is Family.TYPE_INFO:
+            return type_info(w, args[0].toks if args else [], m.kind)
+        if family is Family.ENUM_INFO:
             if len(args) < 2:
                 return NONE
-            return enum_info(w, args[0].toks, args[1].toks, kind)
-        if name == "bpf_core_cast":
+            return enum_info(w, args[0].toks, args[1].toks, m.kind)
+        if family is Family.CAST:
             if len(args) < 2:
                 return NONE
             arg_value(w, n, args[0])
-            type_info(w, args[1].toks, ReloKind.TYPE_ID_TARGET)
+            type_info(w, args[1].toks, m.kind)
             d = w.tu.lt.desc_from_tokens(args[1].toks)
             et = etype_of_desc(d) if d is not None else None
             return Val(et.pointer() if et is not None else None)
-        if name == "__builtin_preserve_access_index":
-            if not args:
-                return NONE
-            w.region += 1
-            w.producer.append(w.call_name or name)
-            try:
-                v = arg_value(w, n, args[0])
-            finally:
-                w.producer.pop()
-                w.region -= 1
-            return Val(v.et)
-        if name == "__builtin_preserve_field_info":
-            if len(args) < 2:
-                return NONE
-            k = w.tu.lt.const_tokens(args[1].toks)
-            kind = _FIELD_KINDS.get(k if k is not None else -1)
-            if kind is None:
-                return NONE
-            return field_info(w, n, args[:1], kind)
-        if name in ("__builtin_preserve_type_info", "__builtin_btf_type_id",
-                    "__builtin_preserve_enum_value"):
-            return raw_type_builtin(w, name, args)
+        if family is Family.BUILTIN:
+            return builtin(w, m, n, args)
         return NONE
     finally:
         w.expr_override = saved_override
         w.call_range = saved_call
         w.call_name = saved_name
         w.user = saved_user
+
+
+def builtin(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
+    """``__builtin_preserve_access_index(e)``, and the builtins whose second argument is one of
+    libbpf's kind enums, written out by hand."""
+    if m.kind_arg is None:
+        if not args:
+            return NONE
+        w.region += 1
+        w.producer.append(w.call_name or m.name)
+        try:
+            v = arg_value(w, n, args[0])
+        finally:
+            w.producer.pop()
+            w.region -= 1
+        return Val(v.et)
+    if len(args) < 2:
+        return NONE
+    kind = m.kind_arg.relo_kind(w.tu.lt.const_tokens(args[1].toks))
+    if kind is None:
+        return NONE
+    if m.kind_arg is catalogue.FIELD_INFO_KIND:
+        return field_info(w, n, args[:1], kind)
+    return raw_type_builtin(w, args[0].toks, kind)
 
 
 class _as_call:
@@ -221,31 +212,27 @@ class _as_call:
 
 # -- hop-by-hop reads ---------------------------------------------------------------------------
 
-def core_read(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
-    into, core, user, _ = catalogue.CORE_READ_MACROS[name]
-    if into:
-        if len(args) < 3:
-            return NONE
-        arg_value(w, n, args[0])
-        src, hops = args[1], args[2:]
-    else:
-        if len(args) < 2:
-            return NONE
-        src, hops = args[0], args[1:]
-    cur = arg_value(w, n, src).et
-    w.user = user
+def core_read(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
+    """``BPF_CORE_READ*(dst?, src, a, ...)``, ``BPF_PROBE_READ*``: one read per hop."""
+    s = m.src
+    if len(args) < s + 2:
+        return NONE
+    for dst in args[:s]:
+        arg_value(w, n, dst)
+    cur = arg_value(w, n, args[s]).et
+    w.user = m.user
+    core = m.family is Family.CORE_HOPS
     if core:
         w.region += 1
     try:
         with _as_call(w):
-            return _hops(w, name, into, cur, hops)
+            return _hops(w, m, cur, args[s + 1:])
     finally:
         if core:
             w.region -= 1
 
 
-def _hops(w: FunctionWalker, name: str, into: bool, cur: EType | None,
-          hops: list[Arg]) -> Val:
+def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Val:
     for i, hop in enumerate(hops):
         last = i == len(hops) - 1
         elems = path_elements(w, hop.toks)
@@ -263,17 +250,18 @@ def _hops(w: FunctionWalker, name: str, into: bool, cur: EType | None,
             return NONE
         if not last and not w.types.is_pointer(cur):
             w.diag("not-a-pointer", f"'{_text(hop.toks)}' is not a pointer: "
-                   f"{name} cannot read through it", tok_range(w, hop.toks))
+                   f"{m.name} cannot read through it", tok_range(w, hop.toks))
             return NONE
-    return Val(cur) if not into else Val(None)
+    return Val(None) if m.into else Val(cur)
 
 
-def core_read_func(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
+def core_read_func(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
+    """``bpf_core_read*(dst, sz, src)``: the address ``src`` is relocated, ``sz`` bytes read."""
     if len(args) < 3:
         return NONE
     arg_value(w, n, args[0])
     size = eval_size(w, args[1].toks)
-    w.user = catalogue.CORE_READ_FUNCS[name]
+    w.user = m.user
     w.region += 1
     try:
         toks = args[2].toks
@@ -474,7 +462,9 @@ def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> V
     return Val(None)
 
 
-def bitfield(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
+def bitfield(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
+    """``BPF_CORE_READ_BITFIELD*(s, field)``, ``BPF_CORE_WRITE_BITFIELD(s, field, v)``: the
+    relocations of the macro's expansion, all of ``s->field``."""
     if len(args) < 2:
         return NONE
     s = arg_value(w, n, args[0])
@@ -492,16 +482,18 @@ def bitfield(w: FunctionWalker, name: str, n: Node, args: list[Arg]) -> Val:
         w.region -= 1
     if v.chain is None:
         return NONE
-    probe = name.endswith("PROBED")
-    seen: dict[int, int] = {}
+    probe = m.memory is Memory.PROBE
+    seen: dict[ReloKind, int] = {}
     with _as_call(w):
-        for k in _BITFIELD_KINDS[name]:
+        for k in m.kinds:
             rep = seen.get(k, 0)
             seen[k] = rep + 1
-            w.emit(v.chain, ReloKind(k), probe=probe, load=not probe and k == 0,
-                   store=name == "BPF_CORE_WRITE_BITFIELD" and k == 0, repeat=rep)
-    return Val(None) if name == "BPF_CORE_WRITE_BITFIELD" else Val(
-        EType(w.tu.lt.int_type("unsigned long long")))
+            offset = k is ReloKind.FIELD_BYTE_OFFSET
+            w.emit(v.chain, k, probe=probe, load=offset and not probe,
+                   store=offset and m.memory is Memory.STORE, repeat=rep)
+    if m.value is Value.NONE:
+        return Val(None)
+    return Val(EType(w.tu.lt.int_type("unsigned long long")))
 
 
 def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
@@ -562,18 +554,9 @@ def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
     return Val(None)
 
 
-def raw_type_builtin(w: FunctionWalker, name: str, args: list[Arg]) -> Val:
-    """``__builtin_preserve_type_info(*(T *)0, K)`` and friends, written out by hand."""
-    if len(args) < 2:
-        return NONE
-    k = w.tu.lt.const_tokens(args[1].toks)
-    table = {"__builtin_preserve_type_info": _TYPE_INFO_KINDS,
-             "__builtin_btf_type_id": _TYPE_ID_KINDS,
-             "__builtin_preserve_enum_value": _ENUM_KINDS}[name]
-    kind = table.get(k if k is not None else -1)
-    if kind is None:
-        return NONE
-    toks = args[0].toks
+def raw_type_builtin(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
+    """``__builtin_preserve_type_info(*(T *)0, K)`` and friends: the type (and enumerator)
+    named by the first argument's tokens ``toks``."""
     # *(typeof(T) *)V  or  *(T *)V
     if not toks or toks[0].text != "*" or len(toks) < 4 or toks[1].text != "(":
         return NONE

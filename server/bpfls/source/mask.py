@@ -216,21 +216,24 @@ def _unquote(s: str) -> str:
 
 # -- the parser's view of type arguments -------------------------------------------------------
 
-_TYPE_ARG_RES: tuple[re.Pattern[bytes], re.Pattern[bytes]] | None = None
+_TYPE_ARG_RES: tuple[re.Pattern[bytes], re.Pattern[bytes], tuple[bytes, ...]] | None = None
 
 
-def _type_arg_res() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+def _type_arg_res() -> tuple[re.Pattern[bytes], re.Pattern[bytes], tuple[bytes, ...]]:
+    """(the macros whose first argument may be a type, followed by a tag; the ones whose second
+    may be, up to their '('; the names of the latter)."""
     global _TYPE_ARG_RES
     if _TYPE_ARG_RES is None:
-        first = sorted({*catalogue.FIELD_INFO_MACROS, *catalogue.TYPE_INFO_MACROS,
-                        *catalogue.ENUM_INFO_MACROS}, key=lambda n: (-len(n), n))
+        first = sorted((m.name.encode() for m in catalogue.MACROS.values() if m.type_arg == 0),
+                       key=lambda n: (-len(n), n))
+        second = tuple(sorted(m.name.encode() for m in catalogue.MACROS.values()
+                              if m.type_arg == 1))
         _TYPE_ARG_RES = (
-            # the macros whose first argument may be a type
-            re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
-                                                             for n in first)
+            re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n) for n in first)
                        + rb")[ \t\r\n]*\([ \t\r\n]*(struct|union|enum)[ \t\r\n]+[A-Za-z_]"),
-            # bpf_core_cast(ptr, type): the second
-            re.compile(rb"(?<![A-Za-z0-9_$])bpf_core_cast[ \t\r\n]*\("))
+            re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n) for n in second)
+                       + rb")[ \t\r\n]*\("),
+            second)
     return _TYPE_ARG_RES
 
 
@@ -248,10 +251,10 @@ def parser_code(code: bytes) -> bytes:
     reuse it when another part of the file is edited (it never reuses a subtree with an error).
     Every byte position stays where it was.
     """
-    first, cast = _type_arg_res()
+    first, second, second_names = _type_arg_res()
     spans = [m.span(1) for m in first.finditer(code)]
-    if b"bpf_core_cast" in code:
-        for m in cast.finditer(code):
+    if any(n in code for n in second_names):
+        for m in second.finditer(code):
             comma = _top_level_comma(code, m.end())
             if comma >= 0:
                 t = _TAG_RE.match(code, comma + 1)

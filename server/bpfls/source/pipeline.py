@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf
 from bpfls.source import catalogue
+from bpfls.source.catalogue import ProgramArgs
 from bpfls.source.cparse import TreeCache
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
@@ -383,7 +384,7 @@ def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
         if w.type == "pointer_declarator":
             ret_desc = ("ptr", ret_desc)
     params: list[tuple[str, EType | None, Node | None]] = []
-    if macro == "BPF_PROG2":
+    if macro is not None and catalogue.MACROS[macro].program_args is ProgramArgs.CTX_PAIRS:
         texts = [p for p in pdecls]
         for i in range(0, len(texts) - 1, 2):
             tnode, nnode = texts[i], texts[i + 1]

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import BtfError, Kind
 from bpfls.source import catalogue, headers
+from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
 from bpfls.source.model import SourceModel
 from bpfls.source.positions import Position, Range
@@ -298,7 +299,6 @@ class Context:
 
 _KEYWORDS = headers.C_KEYWORDS
 _TAGS = ("struct", "union", "enum")
-_ENUM_VALUE = ("bpf_core_enum_value", "bpf_core_enum_value_exists")
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 
@@ -398,13 +398,13 @@ def _context(env: Env, line: int, col: int) -> Context:
         name, open_i, arg_starts = call
         args = tuple(tuple(toks[s:e]) for s, e in arg_starts)
         ctx.call, ctx.arg, ctx.args = name, len(arg_starts) - 1, args
-        spec = catalogue.CORE_READ_MACROS.get(env.alias(name))
-        if spec is not None:
-            src = 1 if spec[0] else 0
-            if ctx.arg > src:
+        intrinsic = catalogue.MACROS.get(env.alias(name))
+        family = intrinsic.family if intrinsic is not None else None
+        if intrinsic is not None and intrinsic.hops:
+            if ctx.arg > intrinsic.src:
                 cur_arg = arg_starts[-1]
                 ctx.kind = "core-read"
-                ctx.call = env.alias(name)
+                ctx.call = intrinsic.name
                 ctx.args = args[:-1]
                 ctx.path = tuple(toks[cur_arg[0]:prev + 1])
                 if ctx.path and ctx.path[-1].text not in (".", "]", "->"):
@@ -412,7 +412,7 @@ def _context(env: Env, line: int, col: int) -> Context:
                     if toks[cur_arg[0]:prev + 1]:
                         ctx.kind = "identifier" if word else "none"
                 return ctx
-        if env.alias(name) in catalogue.FIELD_INFO_MACROS and ctx.arg == 1 and args and \
+        if family is Family.FIELD_INFO and ctx.arg == 1 and args and \
                 args[0] and args[0][0].kind == IDENT and (
                     args[0][0].text in _TAGS or env._is_typedef(args[0][0].text)):
             # bpf_core_field_exists(struct foo, a.b): members of the type
@@ -424,17 +424,17 @@ def _context(env: Env, line: int, col: int) -> Context:
                     et = env.follow_path(et, path[:-1])
                 ctx._record = (et, env.types.record(et))
                 return ctx
-        if env.alias(name) in catalogue.BITFIELD_MACROS and ctx.arg == 1 and args and \
+        if family is Family.BITFIELD and ctx.arg == 1 and args and \
                 not args[1]:
             # BPF_CORE_READ_BITFIELD(s, field): a member of *s
             ctx.kind = "member"
             et = env.types.deref(env.type_of(args[0]))
             ctx._record = (et, env.types.record(et))
             return ctx
-        if env.alias(name) in _ENUM_VALUE and ctx.arg == 1 and \
+        if family is Family.ENUM_INFO and ctx.arg == 1 and \
                 (prev < 0 or toks[prev].text == ","):
             ctx.kind = "enum-value"
-            ctx.call = env.alias(name)
+            ctx.call = intrinsic.name
             return ctx
     if p is not None and p.text in ("->", "."):
         base = _base_expression(toks, prev - 1)
@@ -712,7 +712,7 @@ class Env:
         macro = name if name in catalogue.PROGRAM_MACROS else None
         if macro is not None:
             args = args[1:]
-            if catalogue.PROGRAM_MACROS[macro] == "ctx2":
+            if catalogue.MACROS[macro].program_args is ProgramArgs.CTX_PAIRS:
                 for k in range(0, len(args) - 1, 2):
                     ty, nm = args[k], args[k + 1]
                     if len(nm) == 1 and nm[0].kind == IDENT:
@@ -972,8 +972,8 @@ class Env:
         return self.model.local.find(name, Kind.TYPEDEF) is not None
 
     def _ctx_type(self, macro: str) -> EType | None:
-        kind = catalogue.PROGRAM_MACROS.get(macro)
-        if kind in ("ctx", "ctx2"):
+        how = catalogue.MACROS[macro].program_args
+        if how is not None and how.ctx_array:
             return self.type_of_type_tokens([QTok(IDENT, "unsigned", 0, 0, 0),
                                              QTok(IDENT, "long", 0, 0, 0),
                                              QTok(IDENT, "long", 0, 0, 0),
@@ -1138,10 +1138,10 @@ class Env:
 
     def core_read_base(self, macro: str, args, path) -> EType | None:
         """In ``BPF_CORE_READ*(src, a, b, <path> x)``: the type whose members ``x`` names."""
-        spec = catalogue.CORE_READ_MACROS.get(macro)
-        if spec is None:
+        intrinsic = catalogue.MACROS.get(macro)
+        if intrinsic is None or not intrinsic.hops:
             return None
-        src = 1 if spec[0] else 0
+        src = intrinsic.src
         if len(args) <= src:
             return None
         et = self.type_of(args[src])
@@ -1292,17 +1292,17 @@ class _ExprTyper:
     def call(self, name: str, arg_toks: list) -> EType | None:
         env = self.env
         name = env.alias(name)
-        spec = catalogue.CORE_READ_MACROS.get(name)
-        if spec is not None:
+        intrinsic = catalogue.MACROS.get(name)
+        if intrinsic is not None and intrinsic.hops:
             args = _split_args(arg_toks)
-            if spec[0]:
+            if intrinsic.into:
                 return None  # the _INTO forms return an error code
-            src = 0
+            src = intrinsic.src
             et = env.type_of(args[src], self.depth + 1)
             for hop in args[src + 1:]:
                 et = env.follow_path(env.types.deref(et), hop)
             return et
-        if name == "bpf_core_cast":
+        if intrinsic is not None and intrinsic.family is Family.CAST:
             args = _split_args(arg_toks)
             if len(args) == 2:
                 et = env.type_of_type_tokens(args[1])

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from bpfls.btf import Btf, Kind
 from bpfls.core.relo import Relocation, ReloKind
 from bpfls.source import catalogue, headers
+from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.cparse import parse
 from bpfls.source.exprtypes import (
     EType,
@@ -1126,10 +1127,11 @@ class FunctionWalker:
                 alias = _alias(tu.macros, name)
                 if alias is not None and alias in catalogue.ALL_INTRINSICS:
                     name = alias
-                if name in catalogue.CORE_INTRINSICS or name in catalogue.BUILTINS:
+                intrinsic = catalogue.MACROS.get(name)
+                if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
                     from bpfls.source.intrinsics import call_intrinsic
 
-                    return call_intrinsic(self, name, n)
+                    return call_intrinsic(self, intrinsic, n)
                 m = tu.macros.get(name)
                 if m is not None and m.params is not None:
                     return self.expand_macro(n, n.start_byte, self._call_end(n))
@@ -1216,23 +1218,25 @@ class FunctionWalker:
         A direct load of an unused parameter is dead code clang removes; a CO-RE read
         (``bpf_probe_read_kernel``) is a call and stays whether the value is used or not."""
         fd = self.fd
-        kind = catalogue.PROGRAM_MACROS.get(fd.macro or "")
-        if kind not in ("kprobe", "kretprobe", "ksyscall") or not fd.params:
+        m = catalogue.MACROS.get(fd.macro or "")
+        kind = m.program_args if m is not None else None
+        if kind not in (ProgramArgs.KPROBE, ProgramArgs.KRETPROBE, ProgramArgs.KSYSCALL) or \
+                not fd.params:
             return
         used = _identifiers_in(body, self.src)
         texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
         for i, (name, _, node) in enumerate(fd.params):
             is_used = name in used
-            if kind == "kprobe" and i < 5:
+            if kind is ProgramArgs.KPROBE and i < 5:
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
-            elif kind == "kretprobe" and i == 0:
+            elif kind is ProgramArgs.KRETPROBE and i == 0:
                 texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
-            elif kind == "ksyscall" and i < 5:
+            elif kind is ProgramArgs.KSYSCALL and i < 5:
                 if i == 0:
                     texts.append(("(struct pt_regs *)PT_REGS_PARM1(ctx)", node, False))
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node, False))
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}_SYSCALL(regs)", node, is_used))
-        if kind == "ksyscall":
+        if kind is ProgramArgs.KSYSCALL:
             self.scopes[0]["regs"] = self.scopes[0]["ctx"]
         for text, node, needed in texts:
             self._synthetic(text, node, fd.macro or "", needed)
@@ -1246,7 +1250,7 @@ class FunctionWalker:
         origin = self.src.origin(at.start_byte, at.end_byte)
         toks = [t.copy(origin=origin) for t in tokenize(text.encode())]
         exp = Expander(self.tu.macros).expand(toks)
-        if not needed and not any(t.text in catalogue.CORE_READ_MACROS for t in exp):
+        if not needed and not any(t.text in catalogue.HOP_READS for t in exp):
             return  # an unused direct load
         snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
                                    origin)
@@ -1349,8 +1353,8 @@ def _identifiers_in(body: Node, src: Source) -> set[str]:
 
 
 def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:
-    kind = catalogue.PROGRAM_MACROS.get(macro)
-    if kind in ("ctx", "ctx2"):
+    how = catalogue.MACROS[macro].program_args
+    if how is not None and how.ctx_array:
         return EType(tu.lt.int_type("unsigned long long"), 1)
     tid = tu.lt.tag_id("struct", "pt_regs", create_fwd=False)
     return EType(tid, 1) if tid is not None else None
