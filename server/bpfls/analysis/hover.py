@@ -26,6 +26,7 @@ from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
+from bpfls.source.catalogue import MACROS
 from bpfls.source.positions import Position, Range
 from bpfls.source.query import Context, context_at
 
@@ -349,88 +350,12 @@ def identifier_hover(ctx: Context, kernels: KernelSet) -> str | None:
     return None
 
 
-#: libbpf's CO-RE and program macros: signature, what they do
-_READ = ("Reads `src->a->b->...` from kernel memory, one CO-RE relocated "
-         "`bpf_probe_read_kernel()` per hop: each argument after `src` is one hop (a dotted "
-         "path `a.b` stays inside one hop).")
-INTRINSICS: dict[str, tuple[str, str]] = {
-    "BPF_CORE_READ": ("BPF_CORE_READ(src, a, ...)", _READ + " Gives the value read."),
-    "BPF_CORE_READ_INTO": ("BPF_CORE_READ_INTO(dst, src, a, ...)",
-                           _READ + " Stores it at `dst`; gives 0 or a negative error."),
-    "BPF_CORE_READ_STR_INTO": ("BPF_CORE_READ_STR_INTO(dst, src, a, ...)",
-                               _READ + " The last hop is read as a string into `dst`."),
-    "BPF_CORE_READ_USER": ("BPF_CORE_READ_USER(src, a, ...)",
-                           "Like `BPF_CORE_READ`, from user memory (relocated against the "
-                           "kernel's BTF)."),
-    "BPF_CORE_READ_USER_INTO": ("BPF_CORE_READ_USER_INTO(dst, src, a, ...)",
-                                "Like `BPF_CORE_READ_INTO`, from user memory."),
-    "BPF_CORE_READ_USER_STR_INTO": ("BPF_CORE_READ_USER_STR_INTO(dst, src, a, ...)",
-                                    "Like `BPF_CORE_READ_STR_INTO`, from user memory."),
-    "BPF_PROBE_READ": ("BPF_PROBE_READ(src, a, ...)",
-                       "Like `BPF_CORE_READ` without CO-RE relocations: the offsets are the "
-                       "ones of the headers the program was built with."),
-    "BPF_PROBE_READ_INTO": ("BPF_PROBE_READ_INTO(dst, src, a, ...)",
-                            "Like `BPF_CORE_READ_INTO` without CO-RE relocations."),
-    "bpf_core_read": ("bpf_core_read(dst, sz, src)",
-                      "`bpf_probe_read_kernel(dst, sz, src)` with `src` relocated by CO-RE."),
-    "bpf_core_read_str": ("bpf_core_read_str(dst, sz, src)",
-                          "`bpf_probe_read_kernel_str()` with `src` relocated by CO-RE."),
-    "bpf_core_read_user": ("bpf_core_read_user(dst, sz, src)",
-                           "`bpf_probe_read_user()` with `src` relocated by CO-RE."),
-    "bpf_core_read_user_str": ("bpf_core_read_user_str(dst, sz, src)",
-                               "`bpf_probe_read_user_str()` with `src` relocated by CO-RE."),
-    "BPF_CORE_READ_BITFIELD": ("BPF_CORE_READ_BITFIELD(s, field)",
-                               "Reads a bitfield directly, shifts relocated by CO-RE."),
-    "BPF_CORE_READ_BITFIELD_PROBED": ("BPF_CORE_READ_BITFIELD_PROBED(s, field)",
-                                      "Reads a bitfield with `bpf_probe_read_kernel()`, its "
-                                      "offset, size and shifts relocated by CO-RE."),
-    "BPF_CORE_WRITE_BITFIELD": ("BPF_CORE_WRITE_BITFIELD(s, field, new_val)",
-                                "Writes a bitfield, relocated by CO-RE."),
-    "bpf_core_field_exists": ("bpf_core_field_exists(field) / (type, field)",
-                              "1 when the kernel has the field (`field_exists` relocation), "
-                              "else 0: code under it only runs where it exists."),
-    "bpf_core_field_size": ("bpf_core_field_size(field) / (type, field)",
-                            "The field's size in the kernel (`byte_sz` relocation)."),
-    "bpf_core_field_offset": ("bpf_core_field_offset(field) / (type, field)",
-                              "The field's byte offset in the kernel (`byte_off` relocation)."),
-    "bpf_core_type_exists": ("bpf_core_type_exists(type)",
-                             "1 when the kernel has a compatible type (`type_exists`)."),
-    "bpf_core_type_matches": ("bpf_core_type_matches(type)",
-                              "1 when the kernel's type matches the program's (`type_matches`)."),
-    "bpf_core_type_size": ("bpf_core_type_size(type)",
-                           "The type's size in the kernel (`type_size`)."),
-    "bpf_core_type_id_kernel": ("bpf_core_type_id_kernel(type)",
-                                "The type's id in the kernel's BTF (`target_type_id`)."),
-    "bpf_core_type_id_local": ("bpf_core_type_id_local(type)",
-                               "The type's id in the program's BTF (`local_type_id`)."),
-    "bpf_core_enum_value_exists": ("bpf_core_enum_value_exists(enum_type, enumerator)",
-                                   "1 when the kernel's enum has the enumerator "
-                                   "(`enumval_exists`)."),
-    "bpf_core_enum_value": ("bpf_core_enum_value(enum_type, enumerator)",
-                            "The enumerator's value in the kernel (`enumval_value`)."),
-    "bpf_core_cast": ("bpf_core_cast(ptr, type)",
-                      "`ptr` as a `type *` the verifier trusts for direct reads (a kfunc)."),
-    "BPF_PROG": ("BPF_PROG(name, args...)",
-                 "A tracing program (fentry, fexit, tp_btf, lsm...) whose typed arguments "
-                 "come from the `ctx` array; `ctx` is `unsigned long long *`."),
-    "BPF_PROG2": ("BPF_PROG2(name, type, arg, ...)",
-                  "Like `BPF_PROG` with (type, name) pairs, for arguments bigger than 8 bytes."),
-    "BPF_KPROBE": ("BPF_KPROBE(name, args...)",
-                   "A kprobe whose arguments are read from `struct pt_regs *ctx`."),
-    "BPF_KRETPROBE": ("BPF_KRETPROBE(name, ret)", "A kretprobe: `ret` is the return value."),
-    "BPF_UPROBE": ("BPF_UPROBE(name, args...)", "A uprobe; arguments as for `BPF_KPROBE`."),
-    "BPF_URETPROBE": ("BPF_URETPROBE(name, ret)", "A uretprobe: `ret` is the return value."),
-    "BPF_KSYSCALL": ("BPF_KSYSCALL(name, args...)",
-                     "A kprobe on a system call: the arguments are the system call's."),
-    "BPF_USDT": ("BPF_USDT(name, args...)", "A USDT probe with its arguments."),
-}
-
-
 def _intrinsic_hover(name: str) -> str | None:
-    hit = INTRINSICS.get(name)
-    if hit is None:
+    """libbpf's CO-RE and program macros: the signature and what they do."""
+    m = MACROS.get(name)
+    if m is None or m.doc is None:
         return None
-    return f"{code(hit[0])}\n\n{hit[1]}"
+    return f"{code(m.signature)}\n\n{m.doc}"
 
 
 def _typedef(model: SourceModel, name: str) -> Type | None:
