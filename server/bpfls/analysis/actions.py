@@ -45,6 +45,7 @@ from bpfls.core.names import essential_name
 from bpfls.core.relo import Relocation
 from bpfls.core.resolve import RESOLVED, CoreResolver
 from bpfls.core.spec import parse_spec, spec_path
+from bpfls.source.catalogue import MACROS, Family, Value
 from bpfls.source.cparse import TreeCache
 from bpfls.source.positions import Position, Range
 
@@ -349,19 +350,15 @@ def _kernel_member(btf: Btf, essential: str, kind: Kind, name: str):
 
 #: an access that does not relocate on some kernels: an existence check guards it
 _MISSING = frozenset({"field-missing", "field-incompatible"})
-_CORE_READ = frozenset({"BPF_CORE_READ", "BPF_CORE_READ_USER"})
+#: the macros whose hop sites the fixes rewrite: relocated hop reads that give the value read
+_CORE_READ = frozenset(m.name for m in MACROS.values()
+                       if m.family is Family.CORE_HOPS and m.value is Value.FIELD)
 _FIXABLE = _MISSING | {"unknown-member"}
-#: macros whose value is the last hop's field
-_HOP_VALUE = frozenset({"direct", "BPF_CORE_READ", "BPF_CORE_READ_USER", "BPF_PROBE_READ",
-                        "BPF_PROBE_READ_USER"})
+#: macros whose value is the last hop's field ("direct": a plain access)
+_HOP_VALUE = frozenset({"direct"}) | frozenset(m.name for m in MACROS.values()
+                                               if m.hops and m.value is Value.FIELD)
 #: macros and functions whose value is an integer whatever they read
-_INT_VALUE = frozenset({
-    "bpf_core_read", "bpf_core_read_str", "bpf_core_read_user", "bpf_core_read_user_str",
-    "BPF_CORE_READ_INTO", "BPF_CORE_READ_STR_INTO", "BPF_CORE_READ_USER_INTO",
-    "BPF_CORE_READ_USER_STR_INTO", "BPF_PROBE_READ_INTO", "BPF_PROBE_READ_STR_INTO",
-    "BPF_PROBE_READ_USER_INTO", "BPF_PROBE_READ_USER_STR_INTO", "BPF_CORE_READ_BITFIELD",
-    "BPF_CORE_READ_BITFIELD_PROBED", "bpf_core_field_size", "bpf_core_field_offset"})
-
+_INT_VALUE = frozenset(m.name for m in MACROS.values() if m.value is Value.INT)
 
 @dataclass
 class _Missing:
