@@ -18,6 +18,7 @@ from bpfls.source import catalogue
 from bpfls.source.catalogue import Family, Macro, Memory, Value
 from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
 from bpfls.source.guards import Guard
+from bpfls.source.hops import Arrow, Element, Member, accessor_path, element_type
 from bpfls.source.macros import Expander
 from bpfls.source.positions import Range
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren
@@ -321,86 +322,45 @@ def eval_size(w: FunctionWalker, toks: list[Tok]) -> int | None:
 
 # -- accessor paths ------------------------------------------------------------------------------
 
-def path_elements(w: FunctionWalker, toks: list[Tok]) -> list[tuple] | None:
-    """``a.b[2]`` (macros expanded) → [("m", "a", range), ("m", "b", range), ("i", tokens, range)];
-    ``->`` is kept as ("->",)."""
+def path_elements(w: FunctionWalker, toks: list[Tok]) -> list[Element] | None:
+    """The accessor path ``toks`` spells, object-like macros expanded."""
     if any(t.kind == IDENT and t.text in w.tu.macros for t in toks):
         toks = Expander({k: v for k, v in w.tu.macros.items() if v.params is None}).expand(toks)
-    out: list[tuple] = []
-    i = 0
-    n = len(toks)
-    expect_name = True
-    while i < n:
-        t = toks[i]
-        if expect_name:
-            if t.kind != IDENT:
-                return None
-            out.append(("m", t.text, tok_range(w, [t])))
-            expect_name = False
-            i += 1
-            continue
-        if t.text == ".":
-            expect_name = True
-            i += 1
-            continue
-        if t.text == "->":
-            out.append(("->",))
-            expect_name = True
-            i += 1
-            continue
-        if t.text == "[":
-            depth = 0
-            j = i
-            while j < n:
-                if toks[j].text == "[":
-                    depth += 1
-                elif toks[j].text == "]":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            out.append(("i", toks[i + 1:j], tok_range(w, toks[i:j + 1])))
-            i = j + 1
-            continue
-        return None
-    if expect_name or not out:
-        return None
-    return out
+    return accessor_path(toks)
 
 
-def apply_path(w: FunctionWalker, base: Val, elems: list[tuple], *, arrow: bool) -> Val:
-    """Apply ``->e0.e1[2]...`` (arrow) or ``.e0...`` to ``base``."""
+def apply_path(w: FunctionWalker, base: Val, elems: list[Element], *, arrow: bool) -> Val:
+    """Apply ``->e0.e1[2]...`` (arrow) or ``.e0...`` to ``base``, chaining the preserved
+    accesses into relocations (:mod:`bpfls.source.hops` says how each element types)."""
     types = w.types
     v = base
-    first = True
     expr = w.expr_override or Range.of(0, 0, 0, 0)
     pending_arrow = arrow
     for e in elems:
-        if e[0] == "->":
+        if isinstance(e, Arrow):
             pending_arrow = True
             continue
-        if e[0] == "m":
+        if isinstance(e, Member):
+            rng = tok_range(w, [e.tok])
             if pending_arrow:
                 if v.chain is not None:
                     w.close(v, "load")
-                rec_et = types.deref(v.et)
-                v = w.member(Val(v.et), rec_et, None, e[1], e[2], expr)
+                v = w.member(Val(v.et), types.deref(v.et), None, e.name, rng, expr)
                 pending_arrow = False
             else:
-                v = w.member(v, v.et, v.chain, e[1], e[2], expr)
-            first = False
+                v = w.member(v, v.et, v.chain, e.name, rng, expr)
             if v.et is None:
                 return NONE
             continue
-        # index
-        idx = w.tu.lt.const_tokens(e[1]) if e[1] else None
-        if idx is None and e[1]:
-            reparse(w, e[1])
+        inner = list(e.inner)
+        idx = w.tu.lt.const_tokens(inner) if inner else None
+        if idx is None and inner:
+            reparse(w, inner)
+        elem = element_type(types, v.et, e)
         if types.is_array(v.et):
-            elem = types.deref(v.et)
             if v.chain is not None and idx is not None and idx >= 0:
                 v.chain.access.append(idx)
-                v.chain.last = Range(v.chain.last.start, e[2].end)
+                v.chain.last = Range(v.chain.last.start, tok_range(w, list(e.span)).end)
                 v.chain.field = elem
                 v = Val(elem, v.chain)
             else:
@@ -409,9 +369,7 @@ def apply_path(w: FunctionWalker, base: Val, elems: list[tuple], *, arrow: bool)
         else:
             if v.chain is not None:
                 w.close(v, "load")
-            elem = types.deref(v.et)
             v = Val(elem)
-    del first
     return v
 
 

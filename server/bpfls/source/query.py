@@ -36,6 +36,7 @@ from bpfls.btf import BtfError, Kind
 from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
+from bpfls.source.hops import Element, accessor_path, member_type, path_type, read_type
 from bpfls.source.model import SourceModel
 from bpfls.source.positions import Position, Range
 from bpfls.source.pptokens import IDENT, STRING, TOKEN_RE, Tok
@@ -1105,36 +1106,23 @@ class Env:
             return None
         return et
 
-    def member_type(self, et: EType | None, name: str) -> EType | None:
-        rec = self.types.record(et)
-        if rec is None:
-            return None
-        hit = member_paths(rec).get(name)
-        if hit is None:
-            return None
-        return EType(hit[2].type_id, 0)
-
-    def follow_path(self, et: EType | None, toks) -> EType | None:
-        """Apply an accessor path (``a.b[2].c``, as in one ``BPF_CORE_READ`` hop) to a value of
-        type ``et``."""
+    def accessor_path(self, toks) -> list[Element] | None:
+        """The accessor path (``a.b[2].c``, as in one ``BPF_CORE_READ`` hop) the tokens spell,
+        macros expanded."""
         toks = list(toks)
         if any(t.kind == IDENT and t.text in self.macros for t in toks):
             toks = self._expand([Tok(t.kind, t.text, 0, 0) for t in toks])
-        i = 0
-        n = len(toks)
-        while i < n and et is not None:
-            x = toks[i].text
-            if toks[i].kind == IDENT:
-                et = self.member_type(et, x)
-                i += 1
-            elif x == ".":
-                i += 1
-            elif x == "[":
-                i = _match_fwd(toks, i, n) + 1
-                et = self.types.deref(et)
-            else:
-                return None
-        return et
+        return accessor_path(toks)
+
+    def follow_path(self, et: EType | None, toks) -> EType | None:
+        """Apply an accessor path to a value of type ``et``."""
+        elems = self.accessor_path(toks)
+        return path_type(self.types, et, elems) if elems is not None else None
+
+    def read_type(self, src, hops, depth: int = 0) -> EType | None:
+        """The type of what ``BPF_CORE_READ(src, hops...)`` reads (``src``, each hop: tokens)."""
+        return read_type(self.types, self.type_of(src, depth),
+                         (self.accessor_path(h) for h in hops))
 
     def core_read_base(self, macro: str, args, path) -> EType | None:
         """In ``BPF_CORE_READ*(src, a, b, <path> x)``: the type whose members ``x`` names."""
@@ -1144,11 +1132,9 @@ class Env:
         src = intrinsic.src
         if len(args) <= src:
             return None
-        et = self.type_of(args[src])
-        for hop in args[src + 1:]:
-            et = self.follow_path(self.types.deref(et), hop)
-            if et is None:
-                return None
+        et = self.read_type(args[src], args[src + 1:])
+        if et is None:
+            return None
         et = self.types.deref(et)
         if path:
             p = list(path)
@@ -1261,10 +1247,10 @@ class _ExprTyper:
         while i < n:
             x = toks[i].text
             if x == "->" and i + 1 < n:
-                et = env.member_type(env.types.deref(et), toks[i + 1].text)
+                et = member_type(env.types, env.types.deref(et), toks[i + 1].text)
                 i += 2
             elif x == "." and i + 1 < n:
-                et = env.member_type(et, toks[i + 1].text)
+                et = member_type(env.types, et, toks[i + 1].text)
                 i += 2
             elif x == "[":
                 i = _match_fwd(toks, i, n) + 1
@@ -1297,11 +1283,7 @@ class _ExprTyper:
             args = _split_args(arg_toks)
             if intrinsic.into:
                 return None  # the _INTO forms return an error code
-            src = intrinsic.src
-            et = env.type_of(args[src], self.depth + 1)
-            for hop in args[src + 1:]:
-                et = env.follow_path(env.types.deref(et), hop)
-            return et
+            return env.read_type(args[intrinsic.src], args[intrinsic.src + 1:], self.depth + 1)
         if intrinsic is not None and intrinsic.family is Family.CAST:
             args = _split_args(arg_toks)
             if len(args) == 2:

@@ -37,6 +37,7 @@ from bpfls.source.exprtypes import (
     snippet_from_tokens,
 )
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
+from bpfls.source.hops import find_member
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.model import (
     ERROR,
@@ -909,7 +910,7 @@ class FunctionWalker:
                name_rng, expr_rng) -> Val:
         """``.name`` on an lvalue of type ``rec_et`` (ranges may be given as nodes)."""
         types = self.types
-        rec = types.record(rec_et)
+        rec, hit = find_member(types, rec_et, name)
         if rec is None:
             if rec_et is not None and base_chain is None:
                 t = types.resolve(rec_et.tid) if not rec_et.ptr else None
@@ -920,12 +921,10 @@ class FunctionWalker:
             if base_chain is not None:
                 self.close(base, "addr")
             return NONE
-        paths = member_paths(rec)
-        hit = paths.get(name)
         if hit is None:
             if base_chain is not None:
                 self.close(base, "addr")
-            self._unknown_member(rec, name, self._r(name_rng), paths)
+            self._unknown_member(rec, name, self._r(name_rng), member_paths(rec))
             return NONE
         indices, recs, m = hit
         preserved = self.region > 0 or all(self.tu.is_pai(r) for r in recs)
