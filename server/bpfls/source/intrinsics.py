@@ -16,19 +16,14 @@ from bpfls.btf import Kind
 from bpfls.core.relo import ReloKind
 from bpfls.source import catalogue
 from bpfls.source.catalogue import Family, Macro, Memory, Value
-from bpfls.source.exprtypes import EType, etype_of_desc, snippet_from_tokens
+from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import Guard
 from bpfls.source.hops import Arrow, Element, Member, accessor_path, element_type
 from bpfls.source.macros import Expander
 from bpfls.source.positions import Range
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren
-from bpfls.source.relocations import (
-    _EXPR_STMT_PREFIX,
-    _EXPR_STMT_SUFFIX,
-    NONE,
-    Val,
-    _snippet_body,
-)
+from bpfls.source.snippets import snippet_body
+from bpfls.source.values import NONE, Val
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -90,10 +85,7 @@ def arg_value(w: FunctionWalker, call: Node, a: Arg, *, lvalue: bool = False) ->
 def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
     """Walk tokens as an expression (parenthesised, so that `a[2]` is no declaration)."""
     fallback = toks[0].origin if toks else (0, 0)
-    snip = snippet_from_tokens(w.src.unit, toks, _EXPR_STMT_PREFIX + b"(",
-                               b")" + _EXPR_STMT_SUFFIX, fallback)
-    tree = w.tu.parse_snippet(snip.code)
-    body = _snippet_body(tree.root_node)
+    snip, body = snippet_body(w.src.unit, toks, fallback, parenthesised=True)
     if body is None:
         return NONE
     saved = w.src

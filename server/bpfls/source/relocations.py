@@ -27,14 +27,12 @@ from bpfls.btf import Btf, Kind
 from bpfls.core.relo import Relocation, ReloKind
 from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
-from bpfls.source.cparse import parse
 from bpfls.source.exprtypes import (
     EType,
     Source,
     Types,
     etype_of_desc,
     member_paths,
-    snippet_from_tokens,
 )
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
 from bpfls.source.hops import find_member
@@ -49,6 +47,8 @@ from bpfls.source.model import (
 from bpfls.source.positions import Position, Range
 from bpfls.source.ppexpr import EvalError, parse_int_literal
 from bpfls.source.pptokens import IDENT, Tok, tokenize
+from bpfls.source.snippets import snippet_body
+from bpfls.source.values import NONE, Chain, Val
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -56,51 +56,6 @@ if TYPE_CHECKING:
     from bpfls.source.localtypes import LocalTypes
 
 MAX_MACRO_DEPTH = 16
-_EXPR_STMT_PREFIX = b"void __bpfls_expansion(void) { "
-_EXPR_STMT_SUFFIX = b" ; }"
-
-
-class Chain:
-    """An open run of preserved accesses (one relocation when closed)."""
-
-    __slots__ = ("root", "access", "accessors", "last", "start", "field")
-
-    def __init__(self, root: int, access: list[int], start: Range) -> None:
-        self.root = root
-        self.access = access
-        self.accessors: list[Accessor] = []
-        self.last = start
-        self.start = start
-        self.field: EType | None = None
-
-    def copy(self) -> Chain:
-        c = Chain(self.root, list(self.access), self.start)
-        c.accessors = list(self.accessors)
-        c.last = self.last
-        c.field = self.field
-        return c
-
-
-class Val:
-    """What walking an expression yields."""
-
-    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const", "addr")
-
-    def __init__(self, et: EType | None = None, chain: Chain | None = None, decl: str | None = None,
-                 member_pai: bool = False, guard: Guard | None = None,
-                 const: int | None = None, addr: CoreAccess | None = None) -> None:
-        self.et = et
-        self.chain = chain
-        self.decl = decl
-        self.member_pai = member_pai
-        self.guard = guard
-        self.const = const
-        #: the value is an address ``&p->f...`` whose relocated offset ``addr`` is its last term
-        self.addr = addr
-
-
-NONE = Val()
-
 
 @dataclass(eq=False)
 class FunctionDef:
@@ -154,7 +109,6 @@ class TranslationUnit:
         self.functions: dict[str, FunctionDef] = {}
         self.call_sites: list[tuple[str, str, Guard]] = []
         self.refs: dict[str, set[str]] = {}
-        self.snippets = _SNIPPETS
         self._diag_seen: set[tuple] = set()
         self.env_key: object = None
         self.previous: dict[str, CachedFunction] = {}
@@ -172,14 +126,6 @@ class TranslationUnit:
         if key not in self._diag_seen:
             self._diag_seen.add(key)
             self.diagnostics.append(d)
-
-    def parse_snippet(self, code: bytes):
-        tree = self.snippets.get(code)
-        if tree is None:
-            if len(self.snippets) > 8192:
-                self.snippets.clear()
-            tree = self.snippets[code] = parse(code)
-        return tree
 
     def walk_function(self, fd: FunctionDef) -> None:
         if fd.walked or fd.walking:
@@ -243,9 +189,6 @@ class TranslationUnit:
         for d in old.diags:
             self.diag(_shifted_diag(d, delta))
         return True
-
-
-_SNIPPETS: dict[bytes, object] = {}
 
 
 def _shift(r: Range, delta: int) -> Range:
@@ -607,9 +550,8 @@ class FunctionWalker:
                 self.silent -= 2
             desc = _desc_of_etype(v.et) if v.et is not None else ("unknown", "typeof")
         placeholder = Tok(IDENT, "__bpfls_typeof", 0, 0, False, toks[0].origin)
-        snip = snippet_from_tokens(self.src.unit, [placeholder, *toks[close + 1:]],
-                                   _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX, toks[0].origin)
-        body = _snippet_body(self.tu.parse_snippet(snip.code).root_node)
+        snip, body = snippet_body(self.src.unit, [placeholder, *toks[close + 1:]],
+                                  toks[0].origin)
         decl = body.named_children[0] if body is not None and body.named_children else None
         if decl is None or decl.type != "declaration":
             return False
@@ -1182,11 +1124,7 @@ class FunctionWalker:
             return NONE
         if not exp:
             return NONE
-        fallback = self.src.origin(start, end)
-        snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
-                                   fallback)
-        tree = self.tu.parse_snippet(snip.code)
-        body = _snippet_body(tree.root_node)
+        snip, body = snippet_body(self.src.unit, exp, self.src.origin(start, end))
         if body is None:
             return NONE
         saved_src = self.src
@@ -1251,10 +1189,7 @@ class FunctionWalker:
         exp = Expander(self.tu.macros).expand(toks)
         if not needed and not any(t.text in catalogue.HOP_READS for t in exp):
             return  # an unused direct load
-        snip = snippet_from_tokens(self.src.unit, exp, _EXPR_STMT_PREFIX, _EXPR_STMT_SUFFIX,
-                                   origin)
-        tree = self.tu.parse_snippet(snip.code)
-        body = _snippet_body(tree.root_node)
+        snip, body = snippet_body(self.src.unit, exp, origin)
         if body is None:
             return
         saved = self.src
@@ -1337,13 +1272,6 @@ def _alias(macros: dict[str, MacroDef], name: str) -> str | None:
     return cur if cur != name else None
 
 
-def _snippet_body(root: Node) -> Node | None:
-    for c in root.named_children:
-        if c.type == "function_definition":
-            return c.child_by_field_name("body")
-    return None
-
-
 def _identifiers_in(body: Node, src: Source) -> set[str]:
     import re
 
@@ -1359,4 +1287,4 @@ def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:
     return EType(tid, 1) if tid is not None else None
 
 
-__all__ = ["CachedFunction", "Chain", "FunctionDef", "FunctionWalker", "TranslationUnit", "Val"]
+__all__ = ["CachedFunction", "FunctionDef", "FunctionWalker", "TranslationUnit"]
