@@ -31,7 +31,7 @@ from bpfls.source.positions import Range
 from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit, Preprocessor
 from bpfls.source.reach import entry_guards, reachable_functions
-from bpfls.source.relocations import FunctionDef, TranslationUnit
+from bpfls.source.translation_unit import FunctionDef, TranslationUnit
 
 if TYPE_CHECKING:
     from tree_sitter import Node

@@ -1,0 +1,195 @@
+"""One translation unit being walked: its functions (:class:`FunctionDef`), what they share
+(:class:`TranslationUnit`: types, macros, globals, call sites, diagnostics) and what walking each
+function gave, kept for the next analysis of the same file (:class:`CachedFunction`): a function
+whose text and environment did not change is instantiated from it, shifted to where it is now,
+instead of being walked again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bpfls.core.relo import Relocation
+from bpfls.source import catalogue
+from bpfls.source.exprtypes import EType, Source, Types
+from bpfls.source.guards import Guard
+from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
+from bpfls.source.positions import Position, Range
+from bpfls.source.relocations import FunctionWalker
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from bpfls.btf import Btf
+    from bpfls.source.localtypes import LocalTypes
+    from bpfls.source.macros import MacroDef
+
+
+@dataclass(eq=False)
+class FunctionDef:
+    """A function defined in the unit: its tree, return and parameter types, the program macro
+    it is defined with, and what walking it gave (accesses, diagnostics, the guard under which
+    it returns true)."""
+
+    name: str
+    node: Node
+    source: Source
+    info: FunctionInfo
+    ret: EType | None = None
+    params: list[tuple[str, EType | None, Node | None]] = field(default_factory=list)
+    macro: str | None = None
+    returns: Guard | None = None
+    walked: bool = False
+    walking: bool = False
+    accesses: list[CoreAccess] = field(default_factory=list)
+    diags: list[SourceDiagnostic] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class CachedFunction:
+    """What walking one function produced, kept for the next analysis of the same file."""
+
+    key: tuple
+    start_line: int
+    templates: list[CoreAccess]
+    guards: list[Guard | None]
+    returns: Guard | None
+    refs: frozenset[str]
+    sites: list[tuple[str, Guard]]
+    diags: list[SourceDiagnostic]
+
+
+class TranslationUnit:
+    """Everything shared while walking the functions of one translation unit."""
+
+    def __init__(self, local: Btf, lt: LocalTypes, macros: dict[str, MacroDef],
+                 diagnostics: list[SourceDiagnostic], *, base_pai: bool, has_base: bool) -> None:
+        self.local = local
+        self.types = Types(local)
+        self.lt = lt
+        self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        self.diagnostics = diagnostics
+        self.base_pai = base_pai
+        #: the kernel types the program uses are those of the base (vmlinux.h is included): a
+        #: type or member missing there is a mistake (without vmlinux.h they may come from
+        #: system headers, which are not read)
+        self.has_base = has_base
+        self.start_id = local.start_id
+        self.globals: dict[str, EType | None] = {}
+        self.prototypes: dict[str, EType | None] = {}  # declared, not defined, functions
+        self.global_guards: dict[str, Guard] = {}
+        self.functions: dict[str, FunctionDef] = {}
+        self.call_sites: list[tuple[str, str, Guard]] = []
+        self.refs: dict[str, set[str]] = {}
+        self._diag_seen: set[tuple] = set()
+        self.env_key: object = None
+        self.previous: dict[str, CachedFunction] = {}
+        self.entries: dict[str, CachedFunction] = {}
+        self.from_cache: set[str] = set()
+        self.remap: dict[int, CoreAccess] = {}
+
+    def is_pai(self, rec_id: int) -> bool:
+        if rec_id >= self.start_id:
+            return rec_id in self.lt.pai
+        return self.base_pai
+
+    def diag(self, d: SourceDiagnostic) -> None:
+        key = (d.code, d.path, d.range, d.message)
+        if key not in self._diag_seen:
+            self._diag_seen.add(key)
+            self.diagnostics.append(d)
+
+    def walk_function(self, fd: FunctionDef) -> None:
+        if fd.walked or fd.walking:
+            return
+        fd.walking = True
+        try:
+            key = self.function_key(fd)
+            old = self.previous.get(fd.name)
+            if old is not None and old.key == key and self._reuse(fd, old):
+                self.entries[fd.name] = old
+                self.from_cache.add(fd.name)
+                return
+            n_sites = len(self.call_sites)
+            FunctionWalker(self, fd).run()
+            self.entries[fd.name] = CachedFunction(
+                key, fd.info.range.start.line, list(fd.accesses), [a.guard for a in fd.accesses],
+                fd.returns, frozenset(self.refs.get(fd.name, ())),
+                [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
+                list(fd.diags))
+        except RecursionError:  # pragma: no cover - absurd nesting
+            pass
+        finally:
+            fd.walking = False
+            fd.walked = True
+
+    # -- reuse of the previous analysis, function by function ------------------------------
+    def function_key(self, fd: FunctionDef) -> tuple:
+        n = fd.node
+        return (fd.source.unit.path, fd.source.code[n.start_byte:n.end_byte],
+                n.start_point[1], self.env_key)
+
+    def _reuse(self, fd: FunctionDef, old: CachedFunction) -> bool:
+        """Instantiate a function's accesses from the previous analysis (same text, same
+        environment, callees reused too), shifted to where the function is now."""
+        for callee in old.refs:
+            cf = self.functions.get(callee)
+            if cf is None or cf.walking:
+                return False
+            self.walk_function(cf)
+            if callee not in self.from_cache:
+                return False
+        delta = fd.info.range.start.line - old.start_line
+        news: list[CoreAccess] = []
+        remap = self.remap
+        for t in old.templates:
+            a = _shifted_access(t, delta, self.local)
+            remap[id(t)] = a
+            news.append(a)
+        try:
+            for a, g in zip(news, old.guards, strict=True):
+                a.guard = _remap_guard(g, remap)
+            returns = _remap_guard(old.returns, remap) if old.returns is not None else None
+            sites = [(c, _remap_guard(g, remap)) for c, g in old.sites]
+        except KeyError:
+            return False
+        fd.accesses = news
+        fd.returns = returns
+        if old.refs:
+            self.refs.setdefault(fd.name, set()).update(old.refs)
+        self.call_sites.extend((fd.name, c, g) for c, g in sites)
+        for d in old.diags:
+            self.diag(_shifted_diag(d, delta))
+        return True
+
+
+def _shift(r: Range, delta: int) -> Range:
+    if not delta:
+        return r
+    return Range(Position(r.start.line + delta, r.start.column),
+                 Position(r.end.line + delta, r.end.column))
+
+
+def _shifted_access(t: CoreAccess, delta: int, local: Btf) -> CoreAccess:
+    rel = t.relocation
+    return CoreAccess(Relocation(rel.kind, local, rel.type_id, rel.access), t.path,
+                      _shift(t.range, delta), _shift(t.expr_range, delta), t.function, t.macro,
+                      tuple(Accessor(x.name, _shift(x.range, delta)) for x in t.accessors),
+                      load=t.load, store=t.store, load_size=t.load_size,
+                      probe_read=t.probe_read, read_size=t.read_size, user=t.user,
+                      repeat=t.repeat, spec_text=t.spec_text)
+
+
+def _shifted_diag(d: SourceDiagnostic, delta: int) -> SourceDiagnostic:
+    return SourceDiagnostic(d.code, d.message, d.path, _shift(d.range, delta), d.severity,
+                            dict(d.data))
+
+
+def _remap_guard(g: Guard | None, remap: dict[int, CoreAccess]) -> Guard | None:
+    if g is None:
+        return None
+    if g.op == "atom":
+        return Guard.check(remap[id(g.atom)])
+    if not g.args:
+        return g
+    return Guard(g.op, tuple(_remap_guard(a, remap) for a in g.args))  # type: ignore[misc]
