@@ -1,0 +1,186 @@
+"""The relocation walker's state and the primitives its parts share: emitting relocations,
+positions and diagnostics, variable scopes.
+
+:class:`~bpfls.source.relocations.FunctionWalker` is made of three parts over this base:
+statements (:mod:`bpfls.source.walk_statements`), expressions
+(:mod:`bpfls.source.walk_expressions`), and calls with macro expansion
+(:mod:`bpfls.source.walk_calls`, with the CO-RE macros in :mod:`bpfls.source.intrinsics`). The
+parts call one another through the methods :class:`WalkerBase` declares.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bpfls.btf import Kind
+from bpfls.core.relo import Relocation, ReloKind
+from bpfls.source.guards import TRUE, Guard
+from bpfls.source.model import ERROR, Accessor, CoreAccess, SourceDiagnostic
+from bpfls.source.positions import Range
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from bpfls.source.exprtypes import EType, Source
+    from bpfls.source.translation_unit import FunctionDef, TranslationUnit
+    from bpfls.source.values import Chain, Val
+
+#: the node types walked as statements where an expression could be
+STATEMENT_TYPES = frozenset({
+    "compound_statement", "expression_statement", "declaration", "if_statement",
+    "return_statement", "break_statement", "continue_statement", "goto_statement",
+    "while_statement", "for_statement", "do_statement", "switch_statement", "case_statement",
+    "labeled_statement", "attributed_statement", "type_definition"})
+#: calls that never return
+TERMINATORS = frozenset({"__builtin_unreachable", "__builtin_trap", "__bpf_unreachable",
+                         "bpf_unreachable"})
+
+
+class WalkerBase:
+    """The state of walking one function, and what every part of the walker uses."""
+
+    def __init__(self, tu: TranslationUnit, fd: FunctionDef) -> None:
+        self.tu = tu
+        self.fd = fd
+        self.types = tu.types
+        self.src: Source = fd.source
+        self.scopes: list[dict[str, EType | None]] = [{}]
+        self.gscopes: list[dict[str, Guard]] = [{}]
+        self.guard: Guard = TRUE
+        self.region = 0  # inside __builtin_preserve_access_index
+        self.silent = 0  # evaluating an unevaluated operand (field info, sizeof)
+        self.producer: list[str] = ["direct"]
+        self.expr_override: Range | None = None
+        self.call_range: Range | None = None  # the CO-RE macro being walked
+        self.call_name: str | None = None
+        self.user = False
+        self.returns: list[Guard] = []
+        self.used: set[str] = set()
+        self.depth = 0
+        # local pointers initialised with an address ``&p->f`` (see _offsets_cancel): each
+        # declaration's serial number, the address access it holds, and per access (by id)
+        # how often it is read through variables and how many of those reads a cancelled
+        # subtraction used up; it goes when all of them were, unless a variable was reassigned
+        self.var_serial: dict[tuple[int, str], int] = {}
+        self.var_addr: dict[int, CoreAccess] = {}
+        self.addr_held: dict[int, CoreAccess] = {}
+        self.addr_uses: dict[int, int] = {}
+        self.addr_folds: dict[int, int] = {}
+        self.addr_pinned: set[int] = set()
+
+    if TYPE_CHECKING:
+        # the parts' entry points, for one another
+        def stmt(self, n: Node) -> bool: ...
+        def cond(self, n: Node) -> Guard: ...
+        def initializer(self, n: Node) -> None: ...
+        def typeof_type(self, node: Node) -> tuple: ...
+        def expr(self, n: Node) -> Val: ...
+        def lvalue(self, n: Node) -> Val: ...
+        def call(self, n: Node) -> Val: ...
+        def expand_macro(self, n: Node, start: int, end: int) -> Val: ...
+        def offsetof(self, n: Node) -> Val: ...
+
+    # -- emission --------------------------------------------------------------------------
+    def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,
+             load_size: int | None = None, probe: bool = False, read_size: int | None = None,
+             repeat: int = 0, force: bool = False) -> CoreAccess | None:
+        if self.silent and not force:
+            return None
+        types = self.types
+        root = types.resolve(chain.root)
+        if kind.is_field and (root is None or root.kind not in (Kind.STRUCT, Kind.UNION)):
+            return None
+        relo = Relocation(kind, self.tu.local, chain.root, tuple(chain.access))
+        expr = self.expr_override or Range(chain.start.start, chain.last.end)
+        a = CoreAccess(relo, self.src.unit.path, chain.last, expr, self.fd.name,
+                       self.producer[-1], tuple(chain.accessors), load=load, store=store,
+                       load_size=load_size, probe_read=probe, read_size=read_size,
+                       user=self.user, guard=self.guard, repeat=repeat)
+        self.fd.accesses.append(a)
+        return a
+
+    def emit_type(self, kind: ReloKind, root: int, access: tuple[int, ...], rng: Range,
+                  expr: Range, name: str, accessor: str) -> CoreAccess:
+        relo = Relocation(kind, self.tu.local, root, access)
+        a = CoreAccess(relo, self.src.unit.path, rng, expr, self.fd.name, name,
+                       (Accessor(accessor, rng),), guard=self.guard)
+        if not self.silent:
+            self.fd.accesses.append(a)
+        return a
+
+    def close(self, v: Val, mode: str) -> CoreAccess | None:
+        """End the open chain of ``v``: ``load``, ``store``, ``loadstore`` or ``addr``."""
+        c = v.chain
+        if c is None:
+            return None
+        v.chain = None
+        size = self.types.size(c.field) if mode != "addr" else None
+        return self.emit(c, ReloKind.FIELD_BYTE_OFFSET, load=mode in ("load", "loadstore"),
+                         store=mode in ("store", "loadstore"), load_size=size)
+
+    # -- positions ---------------------------------------------------------------------------
+    def rng(self, node: Node) -> Range:
+        return self.src.node_range(node)
+
+    def _r(self, x) -> Range:
+        return x if isinstance(x, Range) else self.rng(x)
+
+    def text(self, node: Node) -> str:
+        return self.src.text(node)
+
+    def diag(self, code: str, msg: str, rng: Range, sev: str = ERROR, **data) -> None:
+        if self.silent > 1 or not self.src.unit.path or self.src.unit.virtual:
+            return
+        d = SourceDiagnostic(code, msg, self.src.unit.path, rng, sev, data)
+        self.fd.diags.append(d)
+        self.tu.diag(d)
+
+    # -- scopes ------------------------------------------------------------------------------
+    def lookup(self, name: str) -> tuple[bool, EType | None]:
+        for s in reversed(self.scopes):
+            if name in s:
+                return True, s[name]
+        if name in self.tu.globals:
+            return True, self.tu.globals[name]
+        return False, None
+
+    def _var_key(self, name: str) -> int | None:
+        for s in reversed(self.scopes):
+            if name in s:
+                return self.var_serial.get((id(s), name))
+        return None
+
+    def guard_var(self, name: str) -> Guard | None:
+        for s, g in zip(reversed(self.scopes), reversed(self.gscopes), strict=True):
+            if name in g:
+                return g[name]
+            if name in s:
+                return None
+        return self.tu.global_guards.get(name)
+
+    def set_guard_var(self, name: str, g: Guard | None) -> None:
+        for s, gs in zip(reversed(self.scopes), reversed(self.gscopes), strict=True):
+            if name in s:
+                if g is None:
+                    gs.pop(name, None)
+                else:
+                    gs[name] = g
+                return
+
+    # -- diagnostics -----------------------------------------------------------------------
+    def _unknown_member(self, rec, name: str, rng: Range, paths: dict) -> None:
+        if rec.id < self.tu.start_id and not self.tu.has_base:
+            return
+        tname = self.types.name(rec.id)
+        if not rec.name:
+            tname = tname or "<anonymous>"
+        self.diag("unknown-member", f"no member named '{name}' in '{tname}'", rng,
+                  member=name, type=tname, type_id=rec.id, candidates=sorted(paths))
+
+    def _unknown_type(self, node: Node, spelling: str) -> None:
+        self._unknown_type_rng(spelling, self.rng(node))
+
+    def _unknown_type_rng(self, spelling: str, rng: Range) -> None:
+        if not self.tu.has_base:
+            return
+        self.diag("unknown-type", f"unknown type '{spelling}'", rng, type=spelling)

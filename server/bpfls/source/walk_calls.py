@@ -1,0 +1,203 @@
+"""The relocation walker's calls: the program's own functions (walked first, their return
+guard used), the CO-RE intrinsics (:mod:`bpfls.source.intrinsics`), the helpers that return
+kernel pointers, the program's macros (expanded and walked), and the reads the program
+definition macros make for their parameters."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bpfls.source import catalogue, headers
+from bpfls.source.catalogue import Family, ProgramArgs
+from bpfls.source.exprtypes import EType, Source, etype_of_desc
+from bpfls.source.intrinsics import call_intrinsic
+from bpfls.source.macros import Expander, MacroDef
+from bpfls.source.pptokens import IDENT, tokenize
+from bpfls.source.snippets import snippet_body
+from bpfls.source.values import NONE, Val
+from bpfls.source.walk_base import TERMINATORS, WalkerBase
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+    from bpfls.source.translation_unit import TranslationUnit
+
+#: how deeply macro expansions may nest
+MAX_MACRO_DEPTH = 16
+
+
+class CallWalker(WalkerBase):
+    """Calls and macro expansions."""
+
+    def call(self, n: Node) -> Val:
+        fn = n.child_by_field_name("function")
+        if n.type == "macro_type_specifier":
+            fn = n.named_children[0] if n.named_children else None
+        name = self.text(fn) if fn is not None and fn.type == "identifier" else None
+        tu = self.tu
+        if name is not None:
+            found, _ = self.lookup(name)
+            if not found:
+                alias = _alias(tu.macros, name)
+                if alias is not None and alias in catalogue.ALL_INTRINSICS:
+                    name = alias
+                intrinsic = catalogue.MACROS.get(name)
+                if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
+                    return call_intrinsic(self, intrinsic, n)
+                m = tu.macros.get(name)
+                if m is not None and m.params is not None:
+                    return self.expand_macro(n, n.start_byte, n.end_byte)
+        args = n.child_by_field_name("arguments")
+        arg_vals = []
+        if args is not None:
+            for c in args.named_children:
+                if c.type in ("comment",):
+                    continue
+                arg_vals.append(self.expr(c))
+        elif fn is None:
+            for c in n.named_children:
+                self.expr(c)
+        if name is not None and name in tu.functions:
+            fd = tu.functions[name]
+            tu.refs.setdefault(self.fd.name, set()).add(name)
+            tu.call_sites.append((self.fd.name, name, self.guard))
+            if not fd.walked:
+                tu.walk_function(fd)
+            g = fd.returns if fd.returns is not None and fd.returns.atoms() else None
+            return Val(fd.ret, guard=g)
+        if fn is not None and fn.type != "identifier":
+            self.expr(fn)
+            return Val(None)
+        if name in TERMINATORS:
+            return NONE
+        if name is not None:
+            if name in tu.prototypes:
+                return Val(tu.prototypes[name])
+            ret = headers.HELPER_RETURNS.get(name)
+            if ret is not None:
+                d = tu.lt.desc_from_tokens(tokenize(ret.encode()))
+                return Val(etype_of_desc(d) if d is not None else None)
+        return Val(None)
+
+    def expand_macro(self, n: Node, start: int, end: int) -> Val:
+        """Expand the macro invocation ``code[start:end]`` and walk the expansion."""
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            return NONE
+        toks = self.src.tokens(start, end)
+        if not toks:
+            return NONE
+        try:
+            exp = Expander(self.tu.macros).expand(toks)
+        except RecursionError:  # pragma: no cover
+            return NONE
+        if not exp:
+            return NONE
+        snip, body = snippet_body(self.src.unit, exp, self.src.origin(start, end))
+        if body is None:
+            return NONE
+        saved_src = self.src
+        self.src = snip
+        macro_name = toks[0].text
+        self.producer.append(macro_name if self.producer[-1] == "direct" else self.producer[-1])
+        try:
+            stmts = [c for c in body.named_children if c.type != "comment"]
+            if len(stmts) == 1 and stmts[0].type == "expression_statement" and \
+                    stmts[0].named_children:
+                return self.lvalue(stmts[0].named_children[0])
+            for c in stmts:
+                self.stmt(c)
+            return NONE
+        finally:
+            self.producer.pop()
+            self.src = saved_src
+
+    def offsetof(self, n: Node) -> Val:
+        if "offsetof" in self.tu.macros:
+            return self.expand_macro(n, n.start_byte, n.end_byte)
+        return NONE
+
+    # -- the program macros' implicit reads ------------------------------------------------
+    def program_macro_entry(self, macro: str, body: Node | None) -> None:
+        """A function defined with a program macro: the type of ``ctx``, and the reads the
+        macro makes for the parameters."""
+        self.scopes[0]["ctx"] = _ctx_type(self.tu, macro)
+        if body is not None:
+            self._program_macro_reads(body)
+
+    def _program_macro_reads(self, body: Node) -> None:
+        """The reads BPF_KPROBE, BPF_KRETPROBE and BPF_KSYSCALL make for their parameters.
+
+        A direct load of an unused parameter is dead code clang removes; a CO-RE read
+        (``bpf_probe_read_kernel``) is a call and stays whether the value is used or not."""
+        fd = self.fd
+        m = catalogue.MACROS.get(fd.macro or "")
+        kind = m.program_args if m is not None else None
+        if kind not in (ProgramArgs.KPROBE, ProgramArgs.KRETPROBE, ProgramArgs.KSYSCALL) or \
+                not fd.params:
+            return
+        used = _identifiers_in(body, self.src)
+        texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
+        for i, (name, _, node) in enumerate(fd.params):
+            is_used = name in used
+            if kind is ProgramArgs.KPROBE and i < 5:
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
+            elif kind is ProgramArgs.KRETPROBE and i == 0:
+                texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
+            elif kind is ProgramArgs.KSYSCALL and i < 5:
+                if i == 0:
+                    texts.append(("(struct pt_regs *)PT_REGS_PARM1(ctx)", node, False))
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node, False))
+                texts.append((f"(void *)PT_REGS_PARM{i + 1}_SYSCALL(regs)", node, is_used))
+        if kind is ProgramArgs.KSYSCALL:
+            self.scopes[0]["regs"] = self.scopes[0]["ctx"]
+        for text, node, needed in texts:
+            self._synthetic(text, node, fd.macro or "", needed)
+        self.scopes[0].pop("regs", None)
+
+    def _synthetic(self, text: str, at: Node | None, macro: str, needed: bool = True) -> None:
+        if at is None:
+            return
+        origin = self.src.origin(at.start_byte, at.end_byte)
+        toks = [t.copy(origin=origin) for t in tokenize(text.encode())]
+        exp = Expander(self.tu.macros).expand(toks)
+        if not needed and not any(t.text in catalogue.HOP_READS for t in exp):
+            return  # an unused direct load
+        snip, body = snippet_body(self.src.unit, exp, origin)
+        if body is None:
+            return
+        saved = self.src
+        self.src = snip
+        self.producer.append(macro)
+        try:
+            for c in body.named_children:
+                self.stmt(c)
+        finally:
+            self.producer.pop()
+            self.src = saved
+
+
+def _alias(macros: dict[str, MacroDef], name: str) -> str | None:
+    """``#define BPF_UPROBE BPF_KPROBE``: the name an object-like macro stands for."""
+    seen = set()
+    cur = name
+    while cur in macros and cur not in seen:
+        seen.add(cur)
+        m = macros[cur]
+        if m.params is not None or len(m.body) != 1 or m.body[0].kind != IDENT:
+            return cur if cur != name else None
+        cur = m.body[0].text
+    return cur if cur != name else None
+
+
+def _identifiers_in(body: Node, src: Source) -> set[str]:
+    text = src.code[body.start_byte:body.end_byte]
+    return {m.decode() for m in re.findall(rb"[A-Za-z_][A-Za-z0-9_]*", text)}
+
+
+def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:
+    how = catalogue.MACROS[macro].program_args
+    if how is not None and how.ctx_array:
+        return EType(tu.lt.int_type("unsigned long long"), 1)
+    tid = tu.lt.tag_id("struct", "pt_regs", create_fwd=False)
+    return EType(tid, 1) if tid is not None else None

@@ -1,0 +1,307 @@
+"""The relocation walker's statements: blocks, control flow (the guard each statement runs
+under), declarations (the types of locals, and the addresses they hold)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bpfls.source.exprtypes import EType, etype_of_desc
+from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of
+from bpfls.source.intrinsics import reparse
+from bpfls.source.pptokens import IDENT, Tok
+from bpfls.source.snippets import snippet_body
+from bpfls.source.values import NONE
+from bpfls.source.walk_base import STATEMENT_TYPES, TERMINATORS, WalkerBase
+
+if TYPE_CHECKING:
+    from tree_sitter import Node
+
+
+class StatementWalker(WalkerBase):
+    """Statements, declarations and conditions."""
+
+    def stmt(self, n: Node) -> bool:
+        """Walk a statement; True when it never completes normally (return, break, ...)."""
+        t = n.type
+        if t == "compound_statement":
+            return self.block(n.named_children)
+        if t == "expression_statement":
+            if self.src.code[n.start_byte:n.start_byte + 6] in (b"typeof", b"__type") and \
+                    self._typeof_declaration(n):
+                return False
+            for c in n.named_children:
+                v = self.expr(c)
+                if c.type == "call_expression" and v is NONE:
+                    fn = c.child_by_field_name("function")
+                    if fn is not None and fn.type == "identifier" and \
+                            self.text(fn) in TERMINATORS:
+                        return True
+            return False
+        if t == "declaration":
+            self.declaration(n)
+            return False
+        if t == "if_statement":
+            return self.if_stmt(n)
+        if t == "return_statement":
+            val = n.named_children[0] if n.named_children else None
+            if val is not None:
+                v = self.expr(val)
+                g = v.guard
+                if g is None:
+                    g = TRUE if v.const not in (None, 0) else (FALSE if v.const == 0
+                                                               else UNKNOWN)
+                self.returns.append(all_of((self.guard, g)))
+            return True
+        if t in ("break_statement", "continue_statement", "goto_statement"):
+            return True
+        if t in ("while_statement", "for_statement", "do_statement"):
+            return self.loop(n)
+        if t == "switch_statement":
+            cond = n.child_by_field_name("condition")
+            if cond is not None:
+                self.expr(cond)
+            body = n.child_by_field_name("body")
+            saved = self.guard
+            if body is not None:
+                self.stmt(body)
+            self.guard = saved
+            return False
+        if t == "case_statement":
+            for c in n.named_children:
+                if c.type in STATEMENT_TYPES:
+                    if self.stmt(c):
+                        return True
+            return False
+        if t == "labeled_statement":
+            self.guard = self._block_entry
+            for c in n.named_children:
+                if c.type != "statement_identifier":
+                    return self.stmt(c)
+            return False
+        if t == "attributed_statement":
+            for c in n.named_children:
+                if c.type in STATEMENT_TYPES:
+                    return self.stmt(c)
+            return False
+        if t in ("type_definition", "struct_specifier", "union_specifier", "enum_specifier",
+                 "comment", "gnu_asm_expression", ";", "macro_type_specifier"):
+            if t == "macro_type_specifier":
+                self.expr(n)
+            return False
+        if t == "ERROR":
+            for c in n.named_children:
+                if c.type in STATEMENT_TYPES:
+                    self.stmt(c)
+                else:
+                    self.expr(c)
+            return False
+        # expressions in statement position (tree-sitter error recovery)
+        self.expr(n)
+        return False
+
+    _block_entry: Guard = TRUE
+
+    def block(self, children: list[Node]) -> bool:
+        self.scopes.append({})
+        self.gscopes.append({})
+        saved_entry = self._block_entry
+        self._block_entry = self.guard
+        terminated = False
+        try:
+            for c in children:
+                if c.type == "comment":
+                    continue
+                if c.type == "case_statement":
+                    # a switch can enter at any case
+                    self.guard = self._block_entry
+                    terminated = False
+                if self.stmt(c):
+                    terminated = True
+                    self.guard = FALSE
+                elif terminated and c.type == "labeled_statement":
+                    terminated = False
+        finally:
+            self._block_entry = saved_entry
+            self.scopes.pop()
+            self.gscopes.pop()
+        return terminated
+
+    def if_stmt(self, n: Node) -> bool:
+        cond = n.child_by_field_name("condition")
+        saved = self.guard
+        f = self.cond(cond) if cond is not None else UNKNOWN
+        then = n.child_by_field_name("consequence")
+        alt = n.child_by_field_name("alternative")
+        self.guard = all_of((saved, f))
+        then_term = self.stmt(then) if then is not None else False
+        self.guard = all_of((saved, ~f))
+        else_term = False
+        if alt is not None:
+            inner = [c for c in alt.named_children if c.type != "comment"]
+            if alt.type == "else_clause":
+                else_term = self.stmt(inner[0]) if inner else False
+            else:
+                else_term = self.stmt(alt)
+        if then_term and else_term:
+            self.guard = FALSE
+            return True
+        if then_term:
+            self.guard = all_of((saved, ~f))
+        elif else_term:
+            self.guard = all_of((saved, f))
+        else:
+            self.guard = saved
+        return False
+
+    def loop(self, n: Node) -> bool:
+        saved = self.guard
+        self.scopes.append({})
+        self.gscopes.append({})
+        try:
+            if n.type == "for_statement":
+                init = n.child_by_field_name("initializer")
+                if init is not None:
+                    if init.type == "declaration":
+                        self.declaration(init)
+                    else:
+                        self.expr(init)
+            cond = n.child_by_field_name("condition")
+            f = UNKNOWN
+            if cond is not None and n.type != "do_statement":
+                f = self.cond(cond)
+            body = n.child_by_field_name("body")
+            self.guard = all_of((saved, f)) if n.type != "do_statement" else saved
+            if body is not None:
+                self.stmt(body)
+            if n.type == "for_statement":
+                upd = n.child_by_field_name("update")
+                if upd is not None:
+                    self.expr(upd)
+            if n.type == "do_statement" and cond is not None:
+                self.expr(cond)
+        finally:
+            self.scopes.pop()
+            self.gscopes.pop()
+            self.guard = saved
+        return False
+
+    def _typeof_declaration(self, n: Node) -> bool:
+        """``typeof(expr) name = init;``, which tree-sitter reads as an expression: walk it as
+        a declaration of ``name`` with the type of ``expr``."""
+        toks = self.src.tokens(n.start_byte, n.end_byte)
+        if len(toks) < 4 or toks[0].text not in ("typeof", "__typeof__", "__typeof") or \
+                toks[1].text != "(":
+            return False
+        depth = 0
+        close = -1
+        for i in range(1, len(toks)):
+            if toks[i].text == "(":
+                depth += 1
+            elif toks[i].text == ")":
+                depth -= 1
+                if depth == 0:
+                    close = i
+                    break
+        if close < 0 or close + 1 >= len(toks):
+            return False
+        inner = toks[2:close]
+        desc = self.tu.lt.desc_from_tokens(inner)
+        if desc is None:
+            self.silent += 2
+            try:
+                v = reparse(self, inner, lvalue=True)
+            finally:
+                self.silent -= 2
+            desc = _desc_of_etype(v.et) if v.et is not None else ("unknown", "typeof")
+        placeholder = Tok(IDENT, "__bpfls_typeof", 0, 0, False, toks[0].origin)
+        snip, body = snippet_body(self.src.unit, [placeholder, *toks[close + 1:]],
+                                  toks[0].origin)
+        decl = body.named_children[0] if body is not None and body.named_children else None
+        if decl is None or decl.type != "declaration":
+            return False
+        saved = self.src
+        self.src = snip
+        try:
+            self.declaration(decl, desc)
+        finally:
+            self.src = saved
+        return True
+
+    def declaration(self, n: Node, typeof_desc: tuple | None = None) -> None:
+        ty = n.child_by_field_name("type")
+        auto = ty is not None and ty.type == "type_identifier" and self.text(ty) == "__auto_type"
+        if typeof_desc is not None:
+            desc: tuple | None = typeof_desc
+        elif auto:
+            desc = ("id", 0)  # replaced by each initializer's type below
+        else:
+            desc = self.tu.lt.desc_of_type(ty, self.src.unit, n, self.typeof_type) \
+                if ty is not None else None
+        if desc is not None and desc[0] == "unknown" and ty is not None and typeof_desc is None:
+            self._unknown_type(ty, desc[1])
+        for d in n.children_by_field_name("declarator"):
+            decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
+            value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+            name, dd, _ = self.tu.lt.apply_declarator(desc, decl, self.src.unit) \
+                if desc is not None else (None, None, None)
+            et = etype_of_desc(dd) if dd is not None else None
+            g = None
+            v = NONE
+            if value is not None:
+                if value.type == "initializer_list":
+                    self.initializer(value)
+                else:
+                    v = self.expr(value)
+                    g = v.guard
+                    if auto:
+                        et = v.et
+            if name:
+                self.scopes[-1][name] = et
+                if g is not None:
+                    self.gscopes[-1][name] = g
+                key = len(self.var_serial) + 1
+                self.var_serial[(id(self.scopes[-1]), name)] = key
+                a = v.addr
+                if value is not None and a is not None and et is not None and et.ptr and \
+                        et.n < 0:
+                    if id(a) in self.addr_held:  # read from another variable: passed on
+                        self.addr_uses[id(a)] -= 1
+                    self.addr_held[id(a)] = a
+                    self.var_addr[key] = a
+
+    def initializer(self, n: Node) -> None:
+        for c in n.named_children:
+            if c.type == "initializer_list":
+                self.initializer(c)
+            elif c.type == "initializer_pair":
+                val = c.child_by_field_name("value")
+                if val is not None:
+                    if val.type == "initializer_list":
+                        self.initializer(val)
+                    else:
+                        self.expr(val)
+            else:
+                self.expr(c)
+
+    def typeof_type(self, node: Node) -> tuple:
+        """typeof(expr) in a declaration: the expression's type, not evaluated."""
+        self.silent += 2
+        try:
+            v = self.lvalue(node)
+        finally:
+            self.silent -= 2
+        if v.et is None:
+            return ("unknown", self.text(node))
+        return _desc_of_etype(v.et)
+
+    # -- conditions ------------------------------------------------------------------------
+    def cond(self, n: Node) -> Guard:
+        v = self.expr(n)
+        return v.guard if v.guard is not None else UNKNOWN
+
+
+def _desc_of_etype(et: EType) -> tuple:
+    d: tuple = ("id", et.tid)
+    for i in range(et.ptr):
+        d = ("arr", d, et.n) if i == et.ptr - 1 and et.n >= 0 else ("ptr", d)
+    return d
