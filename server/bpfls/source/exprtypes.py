@@ -14,6 +14,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import Btf, BtfError, Kind
+from bpfls.btf.cnames import type_name
 from bpfls.btf.kinds import MODIFIER_KINDS
 from bpfls.source.positions import Range
 from bpfls.source.pptokens import Tok, tokenize
@@ -161,8 +162,6 @@ class Types:
         return t is None or t.kind not in (Kind.STRUCT, Kind.UNION, Kind.ARRAY)
 
     def name(self, tid: int) -> str:
-        from bpfls.btf.cnames import type_name
-
         try:
             return type_name(self.btf, tid)
         except (BtfError, TypeError, KeyError):

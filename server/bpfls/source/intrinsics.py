@@ -21,7 +21,7 @@ from bpfls.source.guards import Guard
 from bpfls.source.hops import Arrow, Element, Member, accessor_path, element_type
 from bpfls.source.macros import Expander
 from bpfls.source.positions import Range
-from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren
+from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokens_text
 from bpfls.source.snippets import snippet_body
 from bpfls.source.values import NONE, Val
 
@@ -230,7 +230,7 @@ def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Va
         last = i == len(hops) - 1
         elems = path_elements(w, hop.toks)
         if elems is None:
-            w.diag("bad-accessor", f"'{_text(hop.toks)}' is not a field accessor",
+            w.diag("bad-accessor", f"'{tokens_text(hop.toks)}' is not a field accessor",
                    tok_range(w, hop.toks))
             return NONE
         v = apply_path(w, Val(cur), elems, arrow=True)
@@ -242,7 +242,7 @@ def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Va
         if cur is None:
             return NONE
         if not last and not w.types.is_pointer(cur):
-            w.diag("not-a-pointer", f"'{_text(hop.toks)}' is not a pointer: "
+            w.diag("not-a-pointer", f"'{tokens_text(hop.toks)}' is not a pointer: "
                    f"{m.name} cannot read through it", tok_range(w, hop.toks))
             return NONE
     return Val(None) if m.into else Val(cur)
@@ -382,7 +382,7 @@ def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> V
             return NONE
         elems = path_elements(w, [t for arg in args[1:] for t in arg.toks])
         if elems is None:
-            w.diag("bad-accessor", f"'{_text(args[1].toks)}' is not a field accessor",
+            w.diag("bad-accessor", f"'{tokens_text(args[1].toks)}' is not a field accessor",
                    tok_range(w, args[1].toks))
             return NONE
         w.region += 1
@@ -464,7 +464,7 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     rng = tok_range(w, toks)
     root = w.types.root_id(et)
     a = w.emit_type(kind, root, (0,), rng, w.call_range or rng, w.call_name or "direct",
-                    _text(toks))
+                    tokens_text(toks))
     if kind.is_check:
         return Val(None, guard=Guard.check(a))
     return Val(None)
@@ -478,7 +478,7 @@ def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
     rng = tok_range(w, type_toks)
     t = w.types.resolve(et.tid)
     if t is None or t.kind not in (Kind.ENUM, Kind.ENUM64):
-        w.diag("not-an-enum", f"'{_text(type_toks)}' is not an enum type", rng)
+        w.diag("not-an-enum", f"'{tokens_text(type_toks)}' is not an enum type", rng)
         return NONE
     vt = val_toks
     if any(x.kind == IDENT and x.text in w.tu.macros for x in vt):
@@ -486,7 +486,7 @@ def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
     names = [x for x in vt if x.kind == IDENT]
     vrng = tok_range(w, val_toks)
     if len(names) != 1:
-        w.diag("bad-enumerator", f"'{_text(val_toks)}' is not an enumerator", vrng)
+        w.diag("bad-enumerator", f"'{tokens_text(val_toks)}' is not an enumerator", vrng)
         return NONE
     vname = names[0].text
     idx = next((i for i, ev in enumerate(t.values) if ev.name == vname), None)
@@ -528,8 +528,3 @@ def _unwrap_typeof(toks: list[Tok]) -> list[Tok]:
         return toks[2:-1]
     return toks
 
-
-def _text(toks: list[Tok]) -> str:
-    from bpfls.source.pptokens import tokens_text
-
-    return tokens_text(toks)

@@ -23,7 +23,7 @@ from bpfls.source.layout import FieldSpec, layout
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.model import LocalTypeInfo, SourceDiagnostic
 from bpfls.source.positions import Range
-from bpfls.source.ppexpr import ConstEval, EvalError
+from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, tokenize
 
 if TYPE_CHECKING:
@@ -813,8 +813,6 @@ class LocalTypes:
     def const_node(self, node: Node, unit: FileUnit) -> int | None:
         if node.type == "number_literal":
             try:
-                from bpfls.source.ppexpr import parse_int_literal
-
                 return parse_int_literal(_text(node))[0]
             except EvalError:
                 return None

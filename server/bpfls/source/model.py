@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bpfls.core.relo import Relocation, ReloKind
+from bpfls.core.spec import format_spec
 from bpfls.source.positions import Range
 
 if TYPE_CHECKING:
@@ -78,8 +79,6 @@ class CoreAccess:
         """libbpf's human form: ``struct task_struct.real_parent``, ``enum e::V``, ``struct s``."""
         s = self.spec_text
         if s is None:
-            from bpfls.core.spec import format_spec
-
             s = self.spec_text = format_spec(self.relocation)
         return s
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf
 from bpfls.source import catalogue
+from bpfls.source.btfwriter import BtfWriter
 from bpfls.source.catalogue import ProgramArgs
 from bpfls.source.cparse import TreeCache
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
@@ -32,6 +33,7 @@ from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit, Preprocessor
 from bpfls.source.reach import entry_guards, reachable_functions
 from bpfls.source.translation_unit import FunctionDef, TranslationUnit
+from bpfls.source.vmlinux import vmlinux_h_btf
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -74,8 +76,6 @@ def analyze(path: str, text: str | None = None,
     try:
         return _analyze(path, text, options)
     except Exception as e:  # noqa: BLE001 - the editor must keep working
-        from bpfls.source.btfwriter import BtfWriter
-
         base = options.primary
         w = BtfWriter(id_start=base.end_id if base is not None else 1,
                       str_start=base.end_str_off if base is not None else 0)
@@ -124,8 +124,6 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
     base = options.primary
     vmlinux_h = res.vmlinux
     if base is None and res.vmlinux_path and options.use_vmlinux_h:
-        from bpfls.source.vmlinux import vmlinux_h_btf
-
         try:
             base = vmlinux_h_btf(res.vmlinux_path)
         except Exception as e:  # noqa: BLE001 - a broken header must not stop the analysis

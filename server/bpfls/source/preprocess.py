@@ -27,6 +27,7 @@ from bpfls.source.model import ERROR, WARNING, SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
 from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
+from bpfls.source.predefines import predefined_lines, target_arch_define
 
 MAX_INCLUDE_DEPTH = 64
 VMLINUX_RE = re.compile(r"^vmlinux(?:[-_.][\w.-]*)?\.h$")
@@ -154,8 +155,6 @@ class Preprocessor:
                  defines: dict[str, str | None] | None = None, undefines: tuple[str, ...] = (),
                  overlays: dict[str, str] | None = None, arch: str | None = None,
                  big_endian: bool = False) -> None:
-        from bpfls.source.predefines import predefined_lines, target_arch_define
-
         self.include_dirs = [os.path.abspath(d) for d in include_dirs]
         self.overlays = {os.path.abspath(k): v for k, v in (overlays or {}).items()}
         self.macros: dict[str, MacroDef] = {}

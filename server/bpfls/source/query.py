@@ -37,9 +37,10 @@ from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.exprtypes import EType, Types, etype_of_desc, member_paths
 from bpfls.source.hops import Element, accessor_path, member_type, path_type, read_type
+from bpfls.source.macros import Expander
 from bpfls.source.model import SourceModel
 from bpfls.source.positions import Position, Range
-from bpfls.source.pptokens import IDENT, STRING, TOKEN_RE, Tok
+from bpfls.source.pptokens import IDENT, STRING, TOKEN_RE, Tok, tokenize
 
 if TYPE_CHECKING:
     from bpfls.btf.model import Member, Type
@@ -1086,8 +1087,6 @@ class Env:
         return EType(t.id, ptr)
 
     def _expand(self, toks: list[Tok]) -> list[Tok]:
-        from bpfls.source.macros import Expander
-
         try:
             return Expander(self.macros).expand(toks)
         except (RecursionError, ValueError, IndexError, KeyError):
@@ -1151,8 +1150,6 @@ class Env:
             return scope.functions[name]
         ret = headers.HELPER_RETURNS.get(name)
         if ret is not None:
-            from bpfls.source.pptokens import tokenize
-
             return self.type_of_type_tokens(tokenize(ret.encode()))
         try:
             fn = self.model.local.find(name, Kind.FUNC)

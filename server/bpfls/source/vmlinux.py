@@ -17,6 +17,10 @@ import threading
 
 from bpfls.btf import Btf
 from bpfls.btf.cache import cache_dir
+from bpfls.source.cparse import parse
+from bpfls.source.localtypes import LocalTypes
+from bpfls.source.mask import mask_units
+from bpfls.source.preprocess import Preprocessor
 
 FORMAT_VERSION = 1
 MEMORY_ENTRIES = 4  # headers kept decoded in memory (one per architecture is typical)
@@ -81,11 +85,6 @@ def _remember(key: str, btf: Btf) -> None:
 
 def header_to_btf(path: str, data: bytes) -> bytes:
     """Raw BTF of every type a C header defines."""
-    from bpfls.source.cparse import parse
-    from bpfls.source.localtypes import LocalTypes
-    from bpfls.source.mask import mask_units
-    from bpfls.source.preprocess import Preprocessor
-
     pp = Preprocessor()
     res = pp.run(path, data)
     mask_units(res.units, res.macros)
