@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
-from bpfls.btf.kinds import MODIFIER_KINDS
 from bpfls.source.positions import Range
 from bpfls.source.pptokens import Tok, tokenize
 
@@ -153,14 +152,6 @@ class Types:
         except (BtfError, TypeError):
             return None
 
-    def is_scalar_or_pointer(self, et: EType | None) -> bool:
-        if et is None:
-            return True
-        if et.ptr:
-            return True
-        t = self.resolve(et.tid)
-        return t is None or t.kind not in (Kind.STRUCT, Kind.UNION, Kind.ARRAY)
-
     def name(self, tid: int) -> str:
         try:
             return type_name(self.btf, tid)
@@ -209,16 +200,6 @@ def _collect(t: Type, prefix: tuple[int, ...], recs: tuple[int, ...], out: dict,
             continue
         if inner.kind in (Kind.STRUCT, Kind.UNION):
             _collect(inner, prefix + (m.index,), recs + (t.id,), out, depth + 1)
-
-
-def strip_mods(btf: Btf, tid: int) -> int:
-    try:
-        t = btf[tid]
-        while t.kind in MODIFIER_KINDS:
-            t = btf[t.type_id]
-        return t.id
-    except BtfError:
-        return tid
 
 
 # -- where text came from ---------------------------------------------------------------------

@@ -117,10 +117,6 @@ class Guard:
                 result = None
         return result
 
-    def may_execute(self, verdict: Verdict) -> bool:
-        """False only when the guard is certainly false on that kernel."""
-        return self.evaluate(verdict) is not False
-
     def __eq__(self, other: object) -> bool:
         if self is other:
             return True

@@ -32,10 +32,6 @@ class MacroDef:
     def text(self) -> str:
         return tokens_text(self.body)
 
-    @property
-    def is_function_like(self) -> bool:
-        return self.params is not None
-
     def __repr__(self) -> str:
         ps = "" if self.params is None else "(" + ", ".join(self.params) + ")"
         return f"<#define {self.name}{ps} {self.text}>"
@@ -323,20 +319,3 @@ def _collect_args(work: list[Tok]) -> tuple[list[list[Tok]], Tok | None]:
 def _stringify(toks: list[Tok]) -> str:
     s = tokens_text([t.copy(space=t.space if i else False) for i, t in enumerate(toks)])
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def split_args(toks: list[Tok]) -> list[list[Tok]]:
-    """Split tokens at top-level commas."""
-    args: list[list[Tok]] = [[]]
-    depth = 0
-    for t in toks:
-        if t.kind == PUNCT:
-            if t.text in "([{":
-                depth += 1
-            elif t.text in ")]}":
-                depth -= 1
-            elif t.text == "," and depth == 0:
-                args.append([])
-                continue
-        args[-1].append(t)
-    return args

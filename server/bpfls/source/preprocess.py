@@ -31,7 +31,6 @@ from bpfls.source.predefines import predefined_lines, target_arch_define
 
 MAX_INCLUDE_DEPTH = 64
 VMLINUX_RE = re.compile(r"^vmlinux(?:[-_.][\w.-]*)?\.h$")
-PAI_ATTR_RE = re.compile(r"__attribute__\s*\(\(\s*preserve_access_index\s*\)\)")
 _SYSTEM_DIRS = ("/usr/local/include", "/usr/include")
 
 

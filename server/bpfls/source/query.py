@@ -143,12 +143,6 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def line_bytes(lines: list[str], line: int) -> bytes:
-    if 0 <= line < len(lines):
-        return lines[line].encode("utf-8", "surrogateescape")
-    return b""
-
-
 # -- where functions are ---------------------------------------------------------------------
 
 _HEADER_START = re.compile(r"[A-Za-z_]")
@@ -237,11 +231,6 @@ class Context:
     @property
     def model(self) -> SourceModel:
         return self.env.model
-
-    def base_type(self) -> EType | None:
-        """The type of the expression whose members the position names ("member",
-        "core-read"): for ``p->`` the type of ``p``'s target, for ``s.`` that of ``s``."""
-        return self._resolve_record()[0]
 
     def record(self) -> Type | None:
         """The struct or union (of the program's BTF) whose members the position names."""

@@ -55,7 +55,6 @@ class WalkerBase:
         self.call_name: str | None = None
         self.user = False
         self.returns: list[Guard] = []
-        self.used: set[str] = set()
         self.depth = 0
         # local pointers initialised with an address ``&p->f`` (see _offsets_cancel): each
         # declaration's serial number, the address access it holds, and per access (by id)

@@ -177,7 +177,6 @@ class ExpressionWalker(WalkerBase):
         name = self.text(n)
         found, et = self.lookup(name)
         if found:
-            self.used.add(name)
             key = self._var_key(name)
             addr = self.var_addr.get(key) if key is not None else None
             if addr is not None:
