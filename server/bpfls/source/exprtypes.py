@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from bpfls.btf import Btf, BtfError, Kind
@@ -71,27 +72,14 @@ class Types:
         try:
             return self._strip[tid]
         except (KeyError, TypeError):
-            pass
-        try:
-            t = self.btf.skip_modifiers(tid)
-        except BtfError:
-            t = None
-        if type(tid) is int:
-            self._strip[tid] = t
-        return t
+            return _follow(self._strip, self.btf.skip_modifiers, tid)
 
     def resolve(self, tid: int) -> Type | None:
+        """Through modifiers and typedefs."""
         try:
             return self._resolve[tid]
         except (KeyError, TypeError):
-            pass
-        try:
-            t = self.btf.resolve(tid)
-        except BtfError:
-            t = None
-        if type(tid) is int:
-            self._resolve[tid] = t
-        return t
+            return _follow(self._resolve, self.btf.resolve, tid)
 
     def deref(self, et: EType | None) -> EType | None:
         if et is None:
@@ -157,6 +145,17 @@ class Types:
             return type_name(self.btf, tid)
         except (BtfError, TypeError, KeyError):
             return f"[{tid}]"
+
+
+def _follow(memo: dict[int, Type | None], step: Callable[[int], Type], tid: int) -> Type | None:
+    """``step(tid)`` (``None`` where the id is bad), remembered in ``memo``."""
+    try:
+        t: Type | None = step(tid)
+    except BtfError:
+        t = None
+    if type(tid) is int:
+        memo[tid] = t
+    return t
 
 
 # -- member lookup ----------------------------------------------------------------------------

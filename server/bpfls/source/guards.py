@@ -149,46 +149,36 @@ UNKNOWN = Guard("unknown")
 
 
 def all_of(gs: Iterable[Guard]) -> Guard:
-    if type(gs) is tuple and len(gs) == 2:
-        a, b = gs
-        if b.op == "true" or a is b or a.op == "false":
-            return a
-        if a.op == "true" or b.op == "false":
-            return b
-    parts: list[Guard] = []
-    for g in gs:
-        if g.op == "false":
-            return FALSE
-        if g.op == "true":
-            continue
-        for p in (g.args if g.op == "and" else (g,)):
-            if p not in parts:
-                parts.append(p)
-    if not parts:
-        return TRUE
-    if len(parts) == 1:
-        return parts[0]
-    return Guard("and", tuple(parts))
+    """The conjunction of ``gs`` (``TRUE`` when there are none)."""
+    return _join(gs, "and", TRUE, FALSE)
 
 
 def any_of(gs: Iterable[Guard]) -> Guard:
+    """The disjunction of ``gs`` (``FALSE`` when there are none)."""
+    return _join(gs, "or", FALSE, TRUE)
+
+
+def _join(gs: Iterable[Guard], op: str, unit: Guard, zero: Guard) -> Guard:
+    """``gs`` joined by ``op`` ("and", "or"), whose identity is ``unit`` and whose absorbing
+    element is ``zero``: those are dropped and decide, nested joins of ``op`` are flattened and
+    repeated operands dropped."""
     if type(gs) is tuple and len(gs) == 2:
         a, b = gs
-        if b.op == "false" or a is b or a.op == "true":
+        if b.op == unit.op or a is b or a.op == zero.op:
             return a
-        if a.op == "false" or b.op == "true":
+        if a.op == unit.op or b.op == zero.op:
             return b
     parts: list[Guard] = []
     for g in gs:
-        if g.op == "true":
-            return TRUE
-        if g.op == "false":
+        if g.op == zero.op:
+            return zero
+        if g.op == unit.op:
             continue
-        for p in (g.args if g.op == "or" else (g,)):
+        for p in (g.args if g.op == op else (g,)):
             if p not in parts:
                 parts.append(p)
     if not parts:
-        return FALSE
+        return unit
     if len(parts) == 1:
         return parts[0]
-    return Guard("or", tuple(parts))
+    return Guard(op, tuple(parts))
