@@ -56,6 +56,30 @@ access cannot execute there. ``.atoms()`` lists the checks involved; ``.is_true`
 unguarded.
 
 Positions are 0-based lines and UTF-8 byte columns.
+
+The modules, in the order a translation unit goes through them:
+
+- preprocessing: :mod:`~bpfls.source.pptokens` (tokens), :mod:`~bpfls.source.ppexpr` (constant
+  expressions), :mod:`~bpfls.source.macros` (definitions, expansion),
+  :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
+  (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`;
+- parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser),
+  :mod:`~bpfls.source.cparse` (tree-sitter);
+- the program's types: :mod:`~bpfls.source.localtypes` (with :mod:`~bpfls.source.layout`,
+  :mod:`~bpfls.source.btfwriter`), :mod:`~bpfls.source.vmlinux` (a ``vmlinux.h`` as BTF),
+  :mod:`~bpfls.source.exprtypes` (expression types, member lookup);
+- the CO-RE macros: :mod:`~bpfls.source.catalogue` (one record per macro),
+  :mod:`~bpfls.source.hops` (one ``BPF_CORE_READ`` hop's accessors and types),
+  :mod:`~bpfls.source.intrinsics` (what each expansion relocates);
+- the relocation walker: :mod:`~bpfls.source.translation_unit` (the unit, the per-function
+  cache), :mod:`~bpfls.source.relocations` (clang's rules; ``FunctionWalker``) made of
+  :mod:`~bpfls.source.walk_base`, :mod:`~bpfls.source.walk_statements`,
+  :mod:`~bpfls.source.walk_expressions` and :mod:`~bpfls.source.walk_calls`, over
+  :mod:`~bpfls.source.values` and :mod:`~bpfls.source.snippets`; :mod:`~bpfls.source.guards`
+  (existence-check conditions), :mod:`~bpfls.source.reach` (which functions run);
+- :mod:`~bpfls.source.pipeline` (:func:`analyze`), :mod:`~bpfls.source.model` (its records),
+  :mod:`~bpfls.source.positions`; :mod:`~bpfls.source.query` (what is at a position, for
+  hover, completion and definition).
 """
 
 from bpfls.core.spec import format_spec

@@ -14,13 +14,17 @@ How to add a CO-RE macro form:
 
 1. Add its :class:`Macro` to ``_TABLE`` with the family whose expansion it follows (a new
    ``BPF_CORE_READ``-like hop reader is :attr:`Family.CORE_HOPS`; a new ``bpf_core_type_*``
-   is :attr:`Family.TYPE_INFO` with its relocation in ``kinds``), and, for hover, ``doc``.
-2. The walker picks it up by family in :func:`bpfls.source.intrinsics.call_intrinsic` (one
-   function per family: ``core_read``, ``core_read_func``, ``bitfield``, ``field_info``,
-   ``type_info``, ``enum_info``); the header it comes from defines it through
-   :mod:`bpfls.source.headers`. A form that no family describes needs its own family, its
-   walker function, and, when it takes a type argument, :func:`bpfls.source.mask.parser_code`.
-3. Add a case to the corpus (``tests/corpus``) so that clang and libbpf check the relocations.
+   is :attr:`Family.TYPE_INFO` with its relocation in ``kinds``), its argument roles (``dst``
+   and ``src`` are looked up by name; ``type``/``enum_type`` mark a type argument), its
+   :class:`Value`, and ``doc`` for hover.
+2. That is all when a family describes it: the walker dispatches on the family in
+   :func:`bpfls.source.intrinsics.call_intrinsic` (one function per family: ``core_read``,
+   ``core_read_func``, ``bitfield``, ``field_info``, ``type_info``, ``enum_info``, ``builtin``);
+   the position queries (:func:`bpfls.source.query.context_at`) complete and hover its members
+   by family; :mod:`bpfls.source.headers` defines it with ``bpf_core_read.h``. A form no family
+   describes needs its own family and walker function (and
+   :func:`bpfls.source.mask.parser_code` handles a type argument only as the first or second).
+3. Add a case to the corpus (``tests/corpus``) so that clang and libbpf check its relocations.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""The CO-RE macros and builtins whose expansion the walker models directly.
+"""The walker's model of the CO-RE macros and builtins: what each expansion relocates.
 
-``BPF_CORE_READ(src, a, b.c, d[1])`` reads hop by hop: each comma is one
-``bpf_probe_read_kernel`` of ``&((typeof(prev))prev)->accessor`` inside
-``__builtin_preserve_access_index``, so each hop is one ``byte_off`` relocation rooted at the
-locally declared pointee type of the previous hop. ``bpf_core_field_*``, ``bpf_core_type_*``,
+:func:`call_intrinsic` takes the macro's :class:`~bpfls.source.catalogue.Macro` record and walks
+the call as its family expands (one function per family). ``BPF_CORE_READ(src, a, b.c, d[1])``
+reads hop by hop: each comma is one ``bpf_probe_read_kernel`` of
+``&((typeof(prev))prev)->accessor`` inside ``__builtin_preserve_access_index``, so each hop is
+one ``byte_off`` relocation rooted at the locally declared pointee type of the previous hop
+(:mod:`bpfls.source.hops` types the accessors). ``bpf_core_field_*``, ``bpf_core_type_*``,
 ``bpf_core_enum_value*`` and the bitfield macros are ``__builtin_preserve_*`` calls with the
-kinds listed in :mod:`bpfls.source.catalogue`.
+relocation kinds their records list.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
 
     from bpfls.source.relocations import FunctionWalker
 
+
 class Arg:
+    """One argument of a call, as tokens (``start``/``end``: its bytes in the walked code)."""
+
     __slots__ = ("toks", "start", "end")
 
     def __init__(self, toks: list[Tok]) -> None:
@@ -40,6 +45,7 @@ class Arg:
 
 
 def call_args(w: FunctionWalker, n: Node) -> list[Arg] | None:
+    """The arguments of call ``n`` (``None``: no parenthesis)."""
     toks = w.src.tokens(n.start_byte, n.end_byte)
     i = 0
     while i < len(toks) and toks[i].text != "(":
@@ -103,6 +109,7 @@ def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
 
 
 def tok_range(w: FunctionWalker, toks: list[Tok]) -> Range:
+    """Where ``toks`` come from in the file."""
     if not toks:
         return Range.of(0, 0, 0, 0)
     unit = w.src.unit
@@ -226,6 +233,8 @@ def core_read(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
 
 
 def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Val:
+    """Each hop read from what the previous one (``cur`` first) points to: one relocated
+    ``bpf_probe_read`` of its accessor path's address."""
     for i, hop in enumerate(hops):
         last = i == len(hops) - 1
         elems = path_elements(w, hop.toks)
@@ -236,7 +245,7 @@ def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Va
         v = apply_path(w, Val(cur), elems, arrow=True)
         if v.chain is not None:
             size = w.types.size(v.et) if last else 8
-            w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+            w.emit(v.chain, m.kind, probe=True, read_size=size)
             v.chain = None
         cur = v.et
         if cur is None:
@@ -262,19 +271,15 @@ def core_read_func(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val
         inner = _strip_address(toks)
         if inner is not None:
             with _as_call(w):
-                v = reparse_or_node(w, n, inner)
+                v = arg_value(w, n, Arg(inner), lvalue=True)
                 if v.chain is not None:
-                    w.emit(v.chain, ReloKind.FIELD_BYTE_OFFSET, probe=True, read_size=size)
+                    w.emit(v.chain, m.kind, probe=True, read_size=size)
                     v.chain = None
         else:
             arg_value(w, n, args[2])
     finally:
         w.region -= 1
     return Val(None)
-
-
-def reparse_or_node(w: FunctionWalker, call: Node, toks: list[Tok]) -> Val:
-    return arg_value(w, call, Arg(toks), lvalue=True)
 
 
 def _strip_address(toks: list[Tok]) -> list[Tok] | None:
@@ -368,6 +373,8 @@ def apply_path(w: FunctionWalker, base: Val, elems: list[Element], *, arrow: boo
 # -- field / type / enum information ---------------------------------------------------------
 
 def field_info(w: FunctionWalker, n: Node, args: list[Arg], kind: ReloKind) -> Val:
+    """``bpf_core_field_*(field)`` / ``(type, field)``: relocation ``kind`` of the field, whose
+    accesses on the way are never executed."""
     if not args:
         return NONE
     a = None
@@ -458,6 +465,7 @@ def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
 
 
 def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
+    """``bpf_core_type_*(type)``: relocation ``kind`` of the type ``toks`` name."""
     et = _type_arg(w, toks)
     if et is None:
         return NONE
@@ -472,6 +480,7 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
 
 def enum_info(w: FunctionWalker, type_toks: list[Tok], val_toks: list[Tok],
               kind: ReloKind) -> Val:
+    """``bpf_core_enum_value*(enum type, enumerator)``: relocation ``kind`` of the enumerator."""
     et = _type_arg(w, type_toks)
     if et is None:
         return NONE

@@ -16,6 +16,11 @@ The rules (clang's ``CGExpr``/``CGBuiltin`` and the BPF backend's
   kind ``k`` for the last chain of ``e`` only: the loads on the way are never executed.
 - An address minus the same relocated offset cancels: ``container_of(&p->m, T, m)`` (``p`` a
   ``T *``, directly or through a local pointer read nowhere else) emits no relocation at all.
+
+:class:`FunctionWalker` walks one function; its parts are the statements
+(:mod:`bpfls.source.walk_statements`), the expressions (:mod:`bpfls.source.walk_expressions`),
+the calls and macro expansions (:mod:`bpfls.source.walk_calls`, the CO-RE macros in
+:mod:`bpfls.source.intrinsics`), over the state and emission of :mod:`bpfls.source.walk_base`.
 """
 
 from __future__ import annotations
