@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "server"))
 
 from bpfls.analysis.check import check_model  # noqa: E402
 from bpfls.btf import load  # noqa: E402
-from bpfls.btf.render import dump_c  # noqa: E402
+from bpfls.btf.dump_c import dump_c  # noqa: E402
 from bpfls.project.config import Config, KernelSpec  # noqa: E402
 from bpfls.project.kernels import load_kernels  # noqa: E402
 from bpfls.source import SourceOptions, analyze  # noqa: E402

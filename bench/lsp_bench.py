@@ -406,7 +406,7 @@ async def amain(args) -> None:
             print("clangd: skipped" + ("" if args.no_clangd else " (not installed)"))
             return
         from bpfls.btf import load
-        from bpfls.btf.render import dump_c
+        from bpfls.btf.dump_c import dump_c
 
         (work / "vmlinux.h").write_text(dump_c(load(SAMPLE / f"{PRIMARY}.btf.xz")))
         (work / "compile_flags.txt").write_text(

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_source_incremental import program  # noqa: E402
 
 from bpfls.btf import load  # noqa: E402
-from bpfls.btf.render import dump_c  # noqa: E402
+from bpfls.btf.dump_c import dump_c  # noqa: E402
 from bpfls.source import SourceOptions, analyze, clear_caches, vmlinux  # noqa: E402
 
 PRIMARY = ROOT / "sample-btf" / "6.12-amd64.btf.xz"

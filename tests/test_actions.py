@@ -40,7 +40,7 @@ def kernels() -> KernelSet:
 
 @pytest.fixture(scope="module")
 def include_dir(tmp_path_factory) -> Path:
-    from bpfls.btf.render import dump_c
+    from bpfls.btf.dump_c import dump_c
 
     inc = tmp_path_factory.mktemp("inc")
     (inc / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 import bpfls.btf as B
 from bpfls.btf import BtfError, Kind
 from bpfls.btf.cnames import type_name
+from bpfls.btf.dump_c import dump_c, render_c
 from bpfls.btf.dump_json import dump_bpftool_json, dump_bpftool_raw
 from bpfls.btf.files import decompress
-from bpfls.btf.render import dump_c, render_c, render_layout
+from bpfls.btf.layout import render_layout
 
 from btfbuild import BtfBuilder, sample_blob
 

@@ -46,7 +46,7 @@ def build(tmp_path_factory, raw_sample, bpftool):
     """vmlinux.h of the primary kernel, and each corpus program compiled once."""
     clang = require_tool("clang-16")
     inc = tmp_path_factory.mktemp("inc")
-    from bpfls.btf.render import dump_c
+    from bpfls.btf.dump_c import dump_c
 
     (inc / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))
     out = tmp_path_factory.mktemp("obj")

@@ -9,7 +9,7 @@ import pytest
 
 from bpfls.btf import BtfError, load_bytes
 from bpfls.btf.cnames import base_name, type_name
-from bpfls.btf.render import dump_c
+from bpfls.btf.dump_c import dump_c
 
 from btfbuild import BtfBuilder
 

@@ -17,15 +17,15 @@ from test_cnames import BLOB as DECLARATORS
 
 from bpfls.btf import Btf, BtfError, Kind, load, load_bytes
 from bpfls.btf.cnames import type_name
-from bpfls.btf.render import (
+from bpfls.btf.dump_c import (
     FOOTER,
     HEADER,
     c_name,
     dump_c,
     render_c,
-    render_layout,
     renderer,
 )
+from bpfls.btf.layout import render_layout
 
 from btfbuild import BtfBuilder, sample_blob
 from conftest import run_bpftool, sample_kernels

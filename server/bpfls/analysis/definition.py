@@ -3,7 +3,7 @@ BTF; the program's own types, functions, macros, variables and parameters where 
 declared.
 
 The kernel header is ``bpftool btf dump file ... format c`` of the primary kernel
-(:func:`bpfls.btf.render.dump_c`), written once per kernel fingerprint as
+(:func:`bpfls.btf.dump_c.dump_c`), written once per kernel fingerprint as
 ``<cache_dir>/<fingerprint>.h`` (read-only; default directory ``$BPFLS_CACHE_DIR/headers`` or
 ``~/.cache/bpfls/headers``) with a small index of the line of each type next to it, so later
 sessions need not render it again.
@@ -391,7 +391,7 @@ def _load_header(d: Path, fp: str) -> _Header | None:
 
 
 def _write_header(btf: Btf, d: Path, fp: str) -> _Header | None:
-    from bpfls.btf.render import dump_c, renderer
+    from bpfls.btf.dump_c import dump_c, renderer
 
     try:
         text = dump_c(btf)

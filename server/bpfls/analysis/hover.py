@@ -102,7 +102,7 @@ def _definition(btf: Btf, t: Type) -> str:
     """The C definition of ``t``, cut to :data:`MAX_DEFINITION_LINES`: as in bpftool's header
     (``___N`` names of clashing types) once that header was rendered (go to definition
     renders it), else rendered alone with the real names (quick)."""
-    from bpfls.btf.render import renderer
+    from bpfls.btf.dump_c import renderer
 
     exact = getattr(renderer(btf), "_text", None) is not None
     per = _DEFINITIONS.get(btf)
@@ -118,7 +118,7 @@ def _definition(btf: Btf, t: Type) -> str:
 
 
 def _render_definition(btf: Btf, t: Type, exact: bool) -> str:
-    from bpfls.btf.render import render_c
+    from bpfls.btf.dump_c import render_c
 
     try:
         text = render_c(btf, t, real_names=not exact)
@@ -473,7 +473,7 @@ def kfunc_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str
         btf = model.local
     if fn is None or btf is None:
         return None
-    from bpfls.btf.render import render_c
+    from bpfls.btf.dump_c import render_c
 
     try:
         proto = render_c(btf, fn, real_names=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bpfls.analysis.kernelindex import index_of, with_prefix
 from bpfls.btf import BtfError
 from bpfls.btf.btf import find_by_spec
-from bpfls.btf.render import render_c
+from bpfls.btf.dump_c import render_c
 
 if TYPE_CHECKING:
     from bpfls.btf import Btf

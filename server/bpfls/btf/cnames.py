@@ -4,7 +4,7 @@ Declarators are built the way libbpf's btf_dump does (``btf_dump_emit_type_decl`
 ``btf_dump_emit_type_chain``, libbpf v1.1), so a member declaration reads exactly as
 ``bpftool btf dump ... format c`` prints it, quirks included (``volatile const int``,
 ``char * (*f)(void)``, ``int(*)[4]``). :class:`DeclWriter` is that algorithm;
-:mod:`bpfls.btf.render` builds whole definitions and headers on top of it.
+:mod:`bpfls.btf.dump_c` builds whole definitions and headers on top of it.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ K_ENUM64 = 19
 
 #: libbpf's btf_is_mod(): the kinds dropped before arrays and function prototypes.
 MOD_KINDS = frozenset({K_VOLATILE, K_CONST, K_RESTRICT, K_TYPE_TAG})
+#: The kinds a size, alignment or layout walk passes through to the type they refer to.
+TYPEDEF_AND_MOD_KINDS = MOD_KINDS | {K_TYPEDEF}
 #: Kinds that end a declarator chain.
 _TERMINAL = frozenset({K_INT, K_ENUM, K_ENUM64, K_FWD, K_STRUCT, K_UNION, K_TYPEDEF, K_FLOAT})
 #: Kinds a declarator chain walks through to the referenced type.

@@ -101,7 +101,8 @@ def _lookup(btf: Btf, spec: str) -> object:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from bpfls.btf.render import render_c, render_layout
+    from bpfls.btf.dump_c import render_c
+    from bpfls.btf.layout import render_layout
 
     btf = _load(args)
     chunks = []
