@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 BTF_MAGIC = 0xEB9F
 HEADER_LEN = 24
+#: libbpf's MAX_RESOLVE_DEPTH: the longest chain of typedefs and modifiers (or arrays, for a
+#: size) a walk follows before it gives up.
 MAX_RESOLVE_DEPTH = 32
 #: name lookups answered by scanning the string table before a full string index is built
 _STR_INDEX_AFTER = 24

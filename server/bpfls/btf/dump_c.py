@@ -20,6 +20,7 @@ import weakref
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
+from bpfls.btf.btf import MAX_RESOLVE_DEPTH
 from bpfls.btf.cnames import (
     K_ARRAY,
     K_CONST,
@@ -73,8 +74,6 @@ FOOTER = (
 NOT_ORDERED, ORDERING, ORDERED = 0, 1, 2
 NOT_EMITTED, EMITTING, EMITTED = 0, 1, 2
 
-#: libbpf's MAX_RESOLVE_DEPTH (btf__resolve_size gives up past it).
-MAX_RESOLVE_DEPTH = 32
 #: Deepest type graph walk accepted while ordering and emitting (legitimate kernels need < 100).
 MAX_WALK_DEPTH = 400
 

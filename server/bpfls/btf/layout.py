@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bpfls.btf.btf import MAX_RESOLVE_DEPTH
 from bpfls.btf.cnames import (
     K_ARRAY,
     K_ENUM,
@@ -25,7 +26,7 @@ from bpfls.btf.cnames import (
     TYPEDEF_AND_MOD_KINDS,
     kind_of,
 )
-from bpfls.btf.dump_c import MAX_RESOLVE_DEPTH, MAX_WALK_DEPTH, render_c, renderer
+from bpfls.btf.dump_c import MAX_WALK_DEPTH, render_c, renderer
 from bpfls.btf.errors import BtfError
 
 if TYPE_CHECKING:

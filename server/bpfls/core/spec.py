@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bpfls.btf import Btf, BtfError, Kind
+from bpfls.btf.btf import MAX_RESOLVE_DEPTH
 from bpfls.btf.kinds import MODIFIER_KINDS
 from bpfls.core.relo import Relocation, ReloKind
 
 #: ``BPF_CORE_SPEC_MAX_LEN``: raw specs longer than this are -E2BIG.
 SPEC_MAX_LEN = 64
-#: libbpf's ``MAX_RESOLVE_DEPTH`` for modifier/typedef chains.
-MAX_RESOLVE_DEPTH = 32
 
 _INT_MAX = 0x7FFFFFFF
 
