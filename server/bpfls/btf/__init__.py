@@ -12,6 +12,7 @@ from bpfls.btf.errors import BtfError
 from bpfls.btf.files import BtfBlob, blob_from_bytes, read_blob
 from bpfls.btf.kinds import Kind
 from bpfls.btf.model import ArrayInfo, EnumValue, Member, Param, Type, VarSecInfo
+from bpfls.btf.relocate import relocate
 
 __all__ = ["ArrayInfo", "Btf", "BtfError", "EnumValue", "Kind", "Member", "Param", "Type",
            "VarSecInfo", "load", "load_bytes"]
@@ -45,8 +46,6 @@ def _from_blob(blob: BtfBlob, base: Btf | None, name: str, *, use_cache: bool) -
         module = Btf(blob.data, base=distilled, path=name, origin=blob.origin)
         if base is None:
             return module
-        from bpfls.btf.relocate import relocate
-
         return relocate(module, base)
     return Btf(blob.data, base=base, path=name, origin=blob.origin, use_cache=use_cache,
                cache_key=blob.cache_key)

@@ -13,14 +13,12 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from itertools import accumulate
-from typing import TYPE_CHECKING
 
+from bpfls.btf import nameindex
 from bpfls.btf.errors import BtfError
 from bpfls.btf.kinds import FIXED_WORDS, MAX_KIND, MODIFIER_KINDS, VLEN_WORDS, Kind, parse_kind
 from bpfls.btf.model import Type, VoidType
-
-if TYPE_CHECKING:
-    from bpfls.btf.nameindex import NameTables
+from bpfls.btf.nameindex import NameTables
 
 BTF_MAGIC = 0xEB9F
 HEADER_LEN = 24
@@ -176,7 +174,8 @@ class Btf:
         cache key of ``data`` when the caller knows one, else its content hash)."""
         if not use_cache or len(data) < (1 << 20):
             return self._walk_types()
-        from bpfls.btf import cache, nameindex
+        # the on-disk cache (tempfile, mmap) loads only when kernel-sized BTF is read: fast start-up
+        from bpfls.btf import cache
 
         if cache.cache_dir() is None:
             return self._walk_types()
@@ -427,8 +426,6 @@ class Btf:
         did not provide them)."""
         names = self._names
         if names is None:
-            from bpfls.btf import nameindex
-
             names = self._names = nameindex.build(self)
         return names
 

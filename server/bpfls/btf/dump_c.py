@@ -18,9 +18,8 @@ from __future__ import annotations
 import threading
 import weakref
 from itertools import accumulate
-from typing import TYPE_CHECKING
 
-from bpfls.btf.btf import MAX_RESOLVE_DEPTH
+from bpfls.btf.btf import MAX_RESOLVE_DEPTH, Btf
 from bpfls.btf.cnames import (
     K_ARRAY,
     K_CONST,
@@ -48,10 +47,7 @@ from bpfls.btf.cnames import (
     pfx,
 )
 from bpfls.btf.errors import BtfError
-
-if TYPE_CHECKING:
-    from bpfls.btf.btf import Btf
-    from bpfls.btf.model import Type
+from bpfls.btf.model import Type
 
 HEADER = (
     "#ifndef __VMLINUX_H__\n"

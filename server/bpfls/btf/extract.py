@@ -36,6 +36,7 @@ from bpfls.btf.files import (
     compression_of,
     elf_sections,
     read_file,
+    zstandard_module,
 )
 
 #: How many container layers (package, compression, boot image, ...) are followed.
@@ -79,11 +80,8 @@ def write_btf(data: bytes, out: str) -> None:
     elif o.endswith(".gz"):
         payload = gzip.compress(data, compresslevel=9, mtime=0)
     elif o.endswith(".zst"):
-        try:
-            import zstandard
-        except ImportError:
-            raise BtfError("writing .zst needs the 'zstandard' package "
-                           "(pip install zstandard)", o) from None
+        zstandard = zstandard_module("writing .zst needs the 'zstandard' package "
+                                     "(pip install zstandard)", o)
         payload = zstandard.ZstdCompressor(level=19).compress(data)
     else:
         payload = data
@@ -223,12 +221,8 @@ def _decompress_first(data: bytes, fmt: str, path: str, what: str,
 
 
 def _zstandard(path: str) -> ModuleType:
-    try:
-        import zstandard
-    except ImportError:
-        raise BtfError("zstd-compressed data, but the 'zstandard' package is not installed "
-                       "(pip install zstandard)", path) from None
-    return zstandard
+    return zstandard_module("zstd-compressed data, but the 'zstandard' package is not installed "
+                            "(pip install zstandard)", path)
 
 
 def _zstd_first(data: bytes, path: str, what: str, limit: int) -> bytes:

@@ -8,6 +8,7 @@ import lzma
 import os
 import zlib
 from dataclasses import dataclass
+from types import ModuleType
 
 from bpfls.btf.errors import BtfError
 
@@ -57,6 +58,15 @@ def compression_of(data: bytes) -> str | None:
     return None
 
 
+def zstandard_module(message: str, path: str) -> ModuleType:
+    """The optional ``zstandard`` package; without it, a :class:`BtfError` saying ``message``."""
+    try:
+        import zstandard  # optional: imported only when zstd data is met
+    except ImportError:
+        raise BtfError(message, path) from None
+    return zstandard
+
+
 def decompress(data: bytes, path: str, fmt: str, limit: int = MAX_DECOMPRESSED) -> bytes:
     """Decompress a whole gzip/xz/zstd file, refusing output larger than ``limit``."""
     try:
@@ -77,12 +87,9 @@ def decompress(data: bytes, path: str, fmt: str, limit: int = MAX_DECOMPRESSED) 
                 raise BtfError("truncated xz data", path)
             return out
         if fmt == "zstd":
-            try:
-                import zstandard
-            except ImportError:
-                raise BtfError(
-                    "zstd-compressed file, but the 'zstandard' package is not installed "
-                    "(pip install zstandard)", path) from None
+            zstandard = zstandard_module(
+                "zstd-compressed file, but the 'zstandard' package is not installed "
+                "(pip install zstandard)", path)
             dctx = zstandard.ZstdDecompressor()
             with dctx.stream_reader(io.BytesIO(data)) as r:
                 out = r.read(limit + 1)
@@ -100,6 +107,7 @@ def decompress(data: bytes, path: str, fmt: str, limit: int = MAX_DECOMPRESSED) 
 
 def elf_sections(data: bytes, path: str, names: tuple[str, ...]) -> dict[str, bytes]:
     """The contents of the named sections of an ELF file (missing ones are left out)."""
+    # pyelftools is heavy and only ELF input needs it: loaded here to keep start-up fast
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
@@ -135,6 +143,7 @@ def blob_from_bytes(data: bytes, path: str) -> BtfBlob:
     origin = []
     fmt = compression_of(data)
     if fmt is not None:
+        # the on-disk cache (tempfile, mmap) loads only when compressed BTF is read: fast start-up
         from bpfls.btf import cache
 
         key = cache.content_key(data)

@@ -8,9 +8,7 @@ than structs and unions fall back to :func:`~bpfls.btf.dump_c.render_c`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from bpfls.btf.btf import MAX_RESOLVE_DEPTH
+from bpfls.btf.btf import MAX_RESOLVE_DEPTH, Btf
 from bpfls.btf.cnames import (
     K_ARRAY,
     K_ENUM,
@@ -28,10 +26,7 @@ from bpfls.btf.cnames import (
 )
 from bpfls.btf.dump_c import MAX_WALK_DEPTH, render_c, renderer
 from bpfls.btf.errors import BtfError
-
-if TYPE_CHECKING:
-    from bpfls.btf.btf import Btf
-    from bpfls.btf.model import Type
+from bpfls.btf.model import Type
 
 CACHELINE = 64
 _TYPE_COL = 26  # width of the type column at the first level (pahole's type_spacing)
