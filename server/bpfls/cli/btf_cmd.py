@@ -9,6 +9,7 @@ from collections import Counter
 
 from bpfls.btf import Btf, BtfError, Kind, load
 from bpfls.btf.btf import find_by_spec
+from bpfls.btf.kinds import parse_kind
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,6 +102,7 @@ def _lookup(btf: Btf, spec: str) -> object:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    # the renderers load for this subcommand only (fast CLI start-up)
     from bpfls.btf.dump_c import render_c
     from bpfls.btf.layout import render_layout
 
@@ -115,8 +117,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    from bpfls.btf.cnames import base_name
-    from bpfls.btf.kinds import parse_kind
+    from bpfls.btf.cnames import base_name  # for this subcommand only: fast start-up
 
     btf = _load(args)
     try:
@@ -138,7 +139,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from bpfls.btf.diff import diff_btf, format_diff
+    from bpfls.btf.diff import diff_btf, format_diff  # for this subcommand only: fast start-up
 
     base = load(args.base) if args.base else None
     a = load(args.a, base=base)
@@ -151,7 +152,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
-    from bpfls.btf.dump_json import dump_bpftool_bytes
+    from bpfls.btf.dump_json import dump_bpftool_bytes  # for this subcommand only: fast start-up
 
     btf = _load(args)
     data = dump_bpftool_bytes(btf, json=args.format == "bpftool-json")
@@ -163,7 +164,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from bpfls.btf.extract import extract_btf, write_btf
+    from bpfls.btf.extract import extract_btf, write_btf  # for this subcommand only: fast start-up
 
     data = extract_btf(args.image)
     write_btf(data, args.output)

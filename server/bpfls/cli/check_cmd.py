@@ -47,6 +47,8 @@ def _parse_kernels(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # the checker itself loads when it runs, not while the parser is built (fast `--help` and
+    # other subcommands)
     from bpfls.analysis.check import check_model, source_options
     from bpfls.analysis.report import FileReport
     from bpfls.cli.formats import FORMATTERS

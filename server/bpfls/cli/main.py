@@ -7,9 +7,11 @@ error (one clear line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bpfls import __version__
+from bpfls.cli import btf_cmd, check_cmd, serve_cmd
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,8 +22,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bpfls.cli import btf_cmd, check_cmd, serve_cmd
-
     parser = _Parser(prog="bpfls", description="BPF C language server and CO-RE checker")
     parser.add_argument("--version", action="version", version=f"bpfls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -47,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """The ``bpfls`` executable and ``python -m bpfls``: run, flush, and leave without tearing
     down the interpreter (freeing every imported module costs a CI run ~25 ms for nothing)."""
-    import os
-
     status = main()
     try:
         sys.stdout.flush()
