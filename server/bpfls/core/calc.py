@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from bpfls.btf import Btf, Kind
 from bpfls.btf.model import INT_SIGNED
-from bpfls.core.relo import ReloKind
-from bpfls.core.spec import Spec, SpecError, resolve_size, skip_mods_and_typedefs
+from bpfls.core.relo import Relocation, ReloKind
+from bpfls.core.spec import Spec, SpecError, parse_spec, resolve_size, skip_mods_and_typedefs
 
 U64 = (1 << 64) - 1
 U32 = 0xFFFFFFFF
@@ -232,8 +232,5 @@ def field_info(btf: Btf, root_id: int, access: tuple[int, ...] | list[int]) -> F
     """Local layout of the field that ``access`` (raw indices from ``root_id``) reaches:
     offset, size, bits, shifts and the field's type. Raises :class:`SpecError` for an access
     libbpf could not parse."""
-    from bpfls.core.relo import Relocation
-    from bpfls.core.spec import parse_spec
-
     spec = parse_spec(Relocation(ReloKind.FIELD_BYTE_OFFSET, btf, root_id, tuple(access)))
     return field_layout(spec, btf.byte_order == "big")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -115,8 +116,6 @@ class BtfExtInfo:
 
     def line_for(self, section: str, insn_off: int) -> LineInfo | None:
         """The line info covering ``insn_off``: the last record at or before it."""
-        from bisect import bisect_right
-
         entry = self._line_index.get(section)
         if entry is None:
             return None
