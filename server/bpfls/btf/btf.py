@@ -319,9 +319,6 @@ class Btf:
         self._types[type_id] = t
         return t
 
-    def type(self, type_id: int) -> Type:
-        return self[type_id]
-
     def __len__(self) -> int:
         """Number of type ids, counting void and the base's types (libbpf's btf__type_cnt)."""
         return self.end_id
@@ -345,10 +342,6 @@ class Btf:
             h.update(self._strs)
             fp = self._fingerprint = h.digest()
         return fp
-
-    def byte_offset_of(self, type_id: int) -> int:
-        """Byte offset of a type's record inside this BTF blob (for error messages)."""
-        return self._type_base + 4 * self._offs[type_id - self.start_id]
 
     # -- name lookup --------------------------------------------------------------------------
     def _ids_named(self, name: str) -> tuple[int, ...]:

@@ -43,8 +43,6 @@ K_ENUM64 = 19
 MOD_KINDS = frozenset({K_VOLATILE, K_CONST, K_RESTRICT, K_TYPE_TAG})
 #: The kinds a size, alignment or layout walk passes through to the type they refer to.
 TYPEDEF_AND_MOD_KINDS = MOD_KINDS | {K_TYPEDEF}
-#: Kinds that end a declarator chain.
-_TERMINAL = frozenset({K_INT, K_ENUM, K_ENUM64, K_FWD, K_STRUCT, K_UNION, K_TYPEDEF, K_FLOAT})
 #: Kinds a declarator chain walks through to the referenced type.
 _THROUGH = frozenset({K_PTR, K_VOLATILE, K_CONST, K_RESTRICT, K_FUNC_PROTO, K_TYPE_TAG})
 

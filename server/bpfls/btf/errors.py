@@ -24,12 +24,6 @@ class BtfError(Exception):
         self.type_id = type_id
         super().__init__(str(self))
 
-    def with_path(self, path: str) -> BtfError:
-        if self.path is None:
-            self.path = path
-            self.args = (str(self),)
-        return self
-
     def __str__(self) -> str:
         where = []
         if self.offset is not None:

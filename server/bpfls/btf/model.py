@@ -141,10 +141,6 @@ class Type:
     def is_modifier(self) -> bool:
         return self.kind in MODIFIER_KINDS
 
-    @property
-    def is_composite(self) -> bool:
-        return self.kind in (Kind.STRUCT, Kind.UNION)
-
     # -- kind specific ------------------------------------------------------------------------
     def _extra(self, i: int) -> int:
         return self.btf._w[self._o + 3 + i]
@@ -164,16 +160,6 @@ class Type:
     def int_bits(self) -> int:
         self._expect(Kind.INT)
         return self._extra(0) & 0xFF
-
-    @property
-    def is_signed(self) -> bool:
-        """INT with the SIGNED encoding, or ENUM/ENUM64 with kind_flag set."""
-        kind = self.kind
-        if kind == Kind.INT:
-            return bool(self.int_encoding & INT_SIGNED)
-        if kind in (Kind.ENUM, Kind.ENUM64):
-            return self.kflag
-        return False
 
     @property
     def array(self) -> ArrayInfo:

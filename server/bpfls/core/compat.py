@@ -47,10 +47,6 @@ def describe(btf: Btf, type_id: int) -> str:
     return noun
 
 
-def _int_offset(btf: Btf, type_id: int) -> int:
-    return btf[type_id].int_offset
-
-
 # -- field compatibility ---------------------------------------------------------------------
 
 def fields_are_compat_reason(lbtf: Btf, lid: int, tbtf: Btf, tid: int) -> str | None:

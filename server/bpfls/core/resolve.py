@@ -19,14 +19,13 @@ Statuses (:class:`Resolution`):
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.core.calc import FieldLayout, ReloResult, calc_relo
 from bpfls.core.cands import find_candidates, target_index
-from bpfls.core.compat import describe
 from bpfls.core.match import MatchResult, spec_match
 from bpfls.core.names import essential_name
 from bpfls.core.relo import Relocation, ReloKind
@@ -48,11 +47,6 @@ RESOLVED = "resolved"
 MISSING = "missing"
 ZERO = "zero"
 ERROR = "error"
-
-#: kinds whose instruction is poisoned when nothing matches
-POISON_KINDS = frozenset({ReloKind.FIELD_BYTE_OFFSET, ReloKind.FIELD_BYTE_SIZE,
-                          ReloKind.FIELD_SIGNED, ReloKind.FIELD_LSHIFT_U64,
-                          ReloKind.FIELD_RSHIFT_U64, ReloKind.ENUMVAL_VALUE})
 
 
 @dataclass(frozen=True)
@@ -201,9 +195,6 @@ class CoreResolver:
     def reset(self) -> None:
         self._cands.clear()
         self._all.clear()
-
-    def resolve_all(self, relos: Iterable[Relocation | ObjectRelo]) -> list[Resolution]:
-        return [self.resolve(r) for r in relos]
 
     # -- the algorithm (bpf_core_resolve_relo + bpf_core_calc_relo_insn) ------------------------
     def resolve(self, relo: Relocation | ObjectRelo) -> Resolution:
@@ -413,8 +404,3 @@ def resolve(relo: Relocation | ObjectRelo, target: Btf, modules: Sequence[Btf] =
     Use :class:`CoreResolver` for the relocations of a whole object.
     """
     return CoreResolver(target, modules).resolve(relo)
-
-
-def describe_type(btf: Btf, type_id: int) -> str:
-    """Short noun for a type, as used in reasons (``int``, ``pointer``, ``struct foo``)."""
-    return describe(btf, type_id)

@@ -96,11 +96,6 @@ KIND_STR = {Kind.UNKN: "void", Kind.INT: "int", Kind.PTR: "ptr", Kind.ARRAY: "ar
             Kind.DECL_TAG: "decl_tag", Kind.TYPE_TAG: "type_tag", Kind.ENUM64: "enum64"}
 
 
-def kind_str(btf: Btf, type_id: int) -> str:
-    """libbpf's ``btf_kind_str`` of a type."""
-    return KIND_STR.get(btf[type_id].kind, "unknown")
-
-
 # -- parsing ---------------------------------------------------------------------------------
 
 def parse_access_str(text: str, kind: ReloKind | None = None) -> tuple[int, ...]:
