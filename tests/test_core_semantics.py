@@ -25,6 +25,7 @@ from bpfls.core import (
     types_match,
 )
 from bpfls.core.patch import Insn, check_insn
+from bpfls.core.spec import format_spec_log
 
 from btfbuild import BtfBuilder
 
@@ -146,12 +147,15 @@ def test_field_relocations(pair) -> None:
     assert (r.status, r.local_value, r.target_value) == ("resolved", 0, 8)
     assert r.spec == "struct task_struct.pid" and r.target_spec == "struct task_struct.pid"
     assert r.target_type_id == T["task"] and r.target_btf is tb
-    assert (r.local_size, r.target_size, r.local_offset, r.target_offset) == (4, 4, 0, 8)
+    assert r.local_field is not None
+    assert (r.local_field.byte_size, r.target_size, r.local_field.byte_offset,
+            r.target_offset) == (4, 4, 0, 8)
     assert r.local_spec_log == "<byte_off> [5] struct task_struct.pid (0:0 @ offset 0)"
     # anonymous members on both sides, in different places
     r = resolve(R(lb, K.FIELD_BYTE_OFFSET, L["sock"], "0:0:0"), tb)
     assert (r.status, r.target_value, r.spec) == ("resolved", 8, "struct sock.b")
-    assert r.target_spec_log.endswith("struct sock.b (0:1:0:0 @ offset 8)")
+    assert r.target is not None
+    assert format_spec_log(r.target).endswith("struct sock.b (0:1:0:0 @ offset 8)")
     # array element: only offset and size
     r = resolve(R(lb, K.FIELD_BYTE_OFFSET, L["task"], "0:2:3"), tb)
     assert (r.status, r.target_value, r.spec) == ("resolved", 27, "struct task_struct.comm[3]")
@@ -226,7 +230,8 @@ def test_enums(pair) -> None:
     r = resolve(R(lb, K.ENUMVAL_VALUE, L["en"], "1"), tb)  # BIG___x → BIG, sign-extended
     assert (r.local_value, r.target_value) == (0x7FFFFFFF, 0xFFFFFFFF80000000)
     assert r.local_spec_log == f"<enumval_value> [{L['en']}] enum color::BIG___x = 2147483647"
-    assert r.target_spec_log == f"<enumval_value> [{T['en']}] enum color::BIG = 2147483648"
+    assert r.target is not None
+    assert format_spec_log(r.target) == f"<enumval_value> [{T['en']}] enum color::BIG = 2147483648"
 
 
 def test_typedef_root(pair) -> None:

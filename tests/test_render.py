@@ -20,7 +20,6 @@ from bpfls.btf.cnames import type_name
 from bpfls.btf.dump_c import (
     FOOTER,
     HEADER,
-    c_name,
     dump_c,
     render_c,
     renderer,
@@ -111,7 +110,6 @@ def test_render_c_equals_bpftool_definition(path: Path, kernel_btf, bpftool_head
         kw, _, name = key.partition(" ")
         assert kw == ("struct" if t.kind == Kind.STRUCT else "union")
         assert re.fullmatch(re.escape(t.name) + r"(___\d+)?", name), key
-        assert name == c_name(btf, t)
         if defs.get(key) != got:
             bad.append(f"{key} [{t.id}]: " + first_difference(got, defs.get(key, "")))
     assert not bad, "\n".join(bad[:10])
@@ -193,7 +191,7 @@ def test_render_c_small(name: str, kind: str, n: int, expected: str) -> None:
 
 def test_render_c_real_names() -> None:
     tid = _id(SMALL, "node", "struct", 1)
-    assert c_name(SMALL, tid) == "node___2"
+    assert render_c(SMALL, tid).startswith("struct node___2 {")
     assert render_c(SMALL, tid, real_names=True) == "struct node {\n\tint other;\n};"
     # other kinds give their type name
     assert render_c(SMALL, _id(SMALL, "int")) == "int"

@@ -714,16 +714,3 @@ def render_c(btf: Btf, t: Type | int, *, real_names: bool = False) -> str:
     """
     return renderer(btf, real_names=real_names).definition(t)
 
-
-def c_name(btf: Btf, t: Type | int) -> str:
-    """The name bpftool's header gives a struct, union, enum or typedef (``foo___2`` ...)."""
-    t = btf[t] if isinstance(t, int) else t
-    r = renderer(btf)
-    with r.lock:
-        r.dump()
-        kind = kind_of(t)
-        if kind == K_TYPEDEF:
-            return r.ident_name(t.id, t)
-        if kind in (K_STRUCT, K_UNION, K_ENUM, K_ENUM64, K_FWD):
-            return r.tag_name(t.id, t)
-        return t.name

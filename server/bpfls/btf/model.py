@@ -17,9 +17,6 @@ INT_SIGNED = 1
 INT_CHAR = 2
 INT_BOOL = 4
 
-FUNC_LINKAGE = ("static", "global", "extern")
-VAR_LINKAGE = ("static", "global-alloc", "global-extern")
-
 
 #: info kind bits → Kind (the walk rejects kinds it does not know, so the table is total there)
 _KINDS = tuple(Kind(k) if k <= MAX_KIND else Kind.UNKN for k in range(32))
@@ -232,12 +229,6 @@ class Type:
         return tuple(out)
 
     @property
-    def fwd_kind(self) -> Kind:
-        """FWD: ``Kind.UNION`` when kind_flag is set, else ``Kind.STRUCT``."""
-        self._expect(Kind.FWD)
-        return Kind.UNION if self.kflag else Kind.STRUCT
-
-    @property
     def linkage(self) -> int:
         """FUNC: vlen holds linkage; VAR: the extra word does."""
         kind = self.kind
@@ -245,12 +236,6 @@ class Type:
             return self.vlen
         self._expect(Kind.VAR)
         return self._extra(0)
-
-    @property
-    def linkage_name(self) -> str:
-        names = FUNC_LINKAGE if self.kind == Kind.FUNC else VAR_LINKAGE
-        lk = self.linkage
-        return names[lk] if lk < len(names) else "(unknown)"
 
     @property
     def secinfos(self) -> tuple[VarSecInfo, ...]:

@@ -55,10 +55,6 @@ class LineInfo:
     col: int
     text: str  # the source line as clang recorded it ("" when not recorded)
 
-    @property
-    def insn_idx(self) -> int:
-        return self.insn_off // 8
-
 
 @dataclass(frozen=True)
 class ObjectRelo:
@@ -85,10 +81,6 @@ class ObjectRelo:
         if len(self.insn_bytes) < 8:
             return None
         return Insn.decode(self.insn_bytes, self.relocation.local.byte_order == "big")
-
-    @property
-    def insn_idx(self) -> int:
-        return self.insn_off // 8
 
     @property
     def kind(self) -> ReloKind:
@@ -150,11 +142,6 @@ def core_relocations(path: str | os.PathLike[str]) -> list[ObjectRelo]:
     """The CO-RE relocations of a BPF object, in ``.BTF.ext`` order (the order libbpf
     applies them), each with its source line when the object has line info."""
     return list(read_ext(path).relocations)
-
-
-def line_info(path: str | os.PathLike[str]) -> list[LineInfo]:
-    """The line info records of a BPF object (file, line and column of instructions)."""
-    return list(read_ext(path).lines)
 
 
 class _Reader:

@@ -114,11 +114,6 @@ class Resolution:
         return format_spec_human(self.target) if self.target is not None else None
 
     @property
-    def target_spec_log(self) -> str | None:
-        """libbpf's log form of the (first) matching candidate's spec."""
-        return format_spec_log(self.target) if self.target is not None else None
-
-    @property
     def kind(self) -> ReloKind:
         return self.relo.kind
 
@@ -135,16 +130,8 @@ class Resolution:
         return self.target_type_ids[0] if self.target_type_ids else None
 
     @property
-    def local_size(self) -> int | None:
-        return self.local_field.byte_size if self.local_field else None
-
-    @property
     def target_size(self) -> int | None:
         return self.target_field.byte_size if self.target_field else None
-
-    @property
-    def local_offset(self) -> int | None:
-        return self.local_field.byte_offset if self.local_field else None
 
     @property
     def target_offset(self) -> int | None:
