@@ -128,6 +128,18 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
+def _hole(n: int, unit: str) -> str:
+    """pahole's note on a hole of ``n`` bits or bytes."""
+    return f"/* XXX {_plural(n, unit)} hole, try to pack */"
+
+
+def _where(pos: _Member, offset: int) -> str:
+    """The ``/* offset size */`` column of a member (``/* offset:bit size */`` for a bitfield)."""
+    if pos.bitfield_size:
+        return f"/* {offset:5d}:{pos.bitfield_offset:2d} {pos.byte_size:2d} */"
+    return f"/* {offset:5d} {pos.byte_size:5d} */"
+
+
 class _Layout:
     """pahole's class__fprintf()/union__fprintf() over BTF, writing into a character stream."""
 
@@ -304,11 +316,7 @@ class _Layout:
             if self.packed(mt):
                 slen += 28
             spacing = ts + ns - slen - 3
-            out.append(" " * max(1, abs(spacing)) + f"/* {offset:5d}")
-            if pos.bitfield_size:
-                out.append(f":{pos.bitfield_offset:2d} {pos.byte_size:2d} */")
-            else:
-                out.append(f" {pos.byte_size:5d} */")
+            out.append(" " * max(1, abs(spacing)) + _where(pos, offset))
             return
         if mk == K_PTR:
             target = self.btf[mt.type_id]
@@ -348,11 +356,7 @@ class _Layout:
             spacing = 1
         else:
             spacing = max(1, ts + ns - len(text))
-        out.append(" " * spacing + f"/* {offset:5d}")
-        if pos.bitfield_size:
-            out.append(f":{pos.bitfield_offset:2d} {pos.byte_size:2d} */")
-        else:
-            out.append(f" {pos.byte_size:5d} */")
+        out.append(" " * spacing + _where(pos, offset))
 
     def union(self, t: Type, indent: int, ts: int, ns: int, base: int, cl: list[int],
               depth: int) -> None:
@@ -385,21 +389,23 @@ class _Layout:
         tabs = "\t" * (indent + 1)
         members = self.members_of(t)
         holes = _Holes(members, t.size, True)
-        newline = 0
+        newline = False  # notes were written since the last member: a blank line follows them
+
+        def note(text: str) -> None:
+            """A note between members; the first of a run starts with a blank line."""
+            nonlocal newline
+            if not newline:
+                out.append("\n")
+                newline = True
+            out.append(text)
+
         sum_bytes = sum_bits = sum_holes = sum_bit_holes = 0
         nr_paddings = sum_paddings = 0
         if holes.pre_bit_hole > 0:
-            if not newline:
-                out.append("\n")
-            newline += 1
-            out.append(f"{tabs}/* XXX {_plural(holes.pre_bit_hole, 'bit')} hole, "
-                       f"try to pack */\n")
+            note(f"{tabs}{_hole(holes.pre_bit_hole, 'bit')}\n")
             sum_bit_holes += holes.pre_bit_hole
         if holes.pre_hole > 0:
-            if not newline:
-                out.append("\n")
-            newline += 1
-            out.append(f"{tabs}/* XXX {_plural(holes.pre_hole, 'byte')} hole, try to pack */\n")
+            note(f"{tabs}{_hole(holes.pre_hole, 'byte')}\n")
             sum_holes += holes.pre_hole
         last: _Member | None = None
         last_size = 0
@@ -415,18 +421,12 @@ class _Layout:
                 if pos.byte_offset < last.byte_offset or (
                         pos.byte_offset == last.byte_offset and not last.bitfield_size
                         and pos.bitfield_size):
-                    if not newline:
-                        out.append("\n")
-                    newline += 1
-                    out.append(f"{tabs}/* Bitfield combined with previous fields */\n")
+                    note(f"{tabs}/* Bitfield combined with previous fields */\n")
                 elif 0 < pos.byte_offset - last.byte_offset < last_size:
-                    if not newline:
-                        out.append("\n")
-                    newline += 1
-                    out.append(f"{tabs}/* Bitfield combined with next fields */\n")
+                    note(f"{tabs}/* Bitfield combined with next fields */\n")
             if newline:
                 out.append("\n")
-                newline = 0
+                newline = False
             out.append(tabs)
             flexible = pos is members[-1] and last is not None and not self._in_union
             self.member(pos, base, False, indent + 1, ts, ns, cl, depth, flexible)
@@ -436,23 +436,13 @@ class _Layout:
                 if padding > 0:
                     nr_paddings += 1
                     sum_paddings += padding
-                    if not newline:
-                        out.append("\n")
-                    newline += 1
-                    out.append(f"\n{tabs}/* XXX last struct has {_plural(padding, 'byte')} "
-                               f"of padding */")
+                    note(f"\n{tabs}/* XXX last struct has {_plural(padding, 'byte')} of "
+                         f"padding */")
             if pos.bit_hole:
-                if not newline:
-                    out.append("\n")
-                newline += 1
-                out.append(f"\n{tabs}/* XXX {_plural(pos.bit_hole, 'bit')} hole, "
-                           f"try to pack */")
+                note(f"\n{tabs}{_hole(pos.bit_hole, 'bit')}")
                 sum_bit_holes += pos.bit_hole
             if pos.hole > 0:
-                if not newline:
-                    out.append("\n")
-                newline += 1
-                out.append(f"\n{tabs}/* XXX {_plural(pos.hole, 'byte')} hole, try to pack */")
+                note(f"\n{tabs}{_hole(pos.hole, 'byte')}")
                 sum_holes += pos.hole
             out.append("\n")
             if pos.bitfield_size:
