@@ -25,7 +25,8 @@ The results are ``str``; bytes that are not valid UTF-8 are carried as surrogate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import repeat
 
 from bpfls.btf.btf import Btf
 
@@ -105,6 +106,45 @@ def _type_label(btf: Btf, names: _Names, tid: int) -> str | None:
     return f" ({_KIND_STR[(t.info >> 24) & 0x1F]} '{names[t.name_off]}')"
 
 
+# -- the variable-length part of a record, decoded once for both formats -----------------------
+
+def _members(w: list[int], p: int, vlen: int, kflag: int) -> Iterable[tuple[int, int, int, int]]:
+    """(name offset, type id, bits_offset, bitfield_size) of each STRUCT/UNION member; the offset
+    word is split into offset and bitfield size only when kind_flag is set, as bpftool reads it."""
+    end = p + 3 * vlen
+    offsets = w[p + 2:end:3]
+    if kflag:
+        return zip(w[p:end:3], w[p + 1:end:3], [v & 0xFFFFFF for v in offsets],
+                   [v >> 24 for v in offsets], strict=True)
+    return zip(w[p:end:3], w[p + 1:end:3], offsets, repeat(0, vlen), strict=True)
+
+
+def _pairs(w: list[int], p: int, vlen: int) -> Iterable[tuple[int, int]]:
+    """The two words of each of ``vlen`` two-word records (FUNC_PROTO params, ENUM values)."""
+    end = p + 2 * vlen
+    return zip(w[p:end:2], w[p + 1:end:2], strict=True)
+
+
+def _triples(w: list[int], p: int, vlen: int) -> Iterable[tuple[int, int, int]]:
+    """The three words of each of ``vlen`` three-word records (DATASEC variables)."""
+    end = p + 3 * vlen
+    return zip(w[p:end:3], w[p + 1:end:3], w[p + 2:end:3], strict=True)
+
+
+def _enum64_values(w: list[int], p: int, vlen: int, signed: int) -> list[tuple[int, int]]:
+    """(name offset, value) of each ENUM64 value: ``hi:lo``, an ``s64`` when the enum is
+    signed."""
+    out = []
+    for q in range(p, p + 3 * vlen, 3):
+        v = (w[q + 2] << 32) | w[q + 1]
+        if signed and v >> 63:
+            v -= 1 << 64
+        out.append((w[q], v))
+    return out
+
+
+# -- the two formats ------------------------------------------------------------------------------
+
 def dump_bpftool_json(btf: Btf) -> str:
     """Exactly the stdout of ``bpftool -j btf dump file F format raw`` (split: ``-B BASE``)."""
     w = btf._w.tolist()
@@ -122,34 +162,18 @@ def dump_bpftool_json(btf: Btf) -> str:
         app(f'{sep}{{"id":{tid},"kind":"{kinds[kind]}","name":{names[w[o]]}')
         sep = ","
         x = w[o + 2]
+        vlen = info & 0xFFFF
         if kind == 4 or kind == 5:  # STRUCT, UNION
-            vlen = info & 0xFFFF
             app(f',"size":{x},"vlen":{vlen},"members":[')
-            p = o + 3
-            end = p + 3 * vlen
-            if info >> 31:
-                msep = ""
-                while p < end:
-                    off = w[p + 2]
-                    bsz = off >> 24
-                    if bsz:
-                        app(f'{msep}{{"name":{names[w[p]]},"type_id":{w[p + 1]},'
-                            f'"bits_offset":{off & 0xFFFFFF},"bitfield_size":{bsz}}}')
-                    else:
-                        app(f'{msep}{{"name":{names[w[p]]},"type_id":{w[p + 1]},'
-                            f'"bits_offset":{off & 0xFFFFFF}}}')
-                    msep = ","
-                    p += 3
-            else:
-                app(",".join([f'{{"name":{names[w[q]]},"type_id":{w[q + 1]},'
-                              f'"bits_offset":{w[q + 2]}}}' for q in range(p, end, 3)]))
+            app(",".join([f'{{"name":{names[n]},"type_id":{t},"bits_offset":{off},'
+                          f'"bitfield_size":{bsz}}}' if bsz else
+                          f'{{"name":{names[n]},"type_id":{t},"bits_offset":{off}}}'
+                          for n, t, off, bsz in _members(w, o + 3, vlen, info >> 31)]))
             app("]}")
         elif kind == 13:  # FUNC_PROTO
-            vlen = info & 0xFFFF
-            p = o + 3
             app(f',"ret_type_id":{x},"vlen":{vlen},"params":[')
-            app(",".join([f'{{"name":{names[w[q]]},"type_id":{w[q + 1]}}}'
-                          for q in range(p, p + 2 * vlen, 2)]))
+            app(",".join([f'{{"name":{names[n]},"type_id":{t}}}'
+                          for n, t in _pairs(w, o + 3, vlen)]))
             app("]}")
         elif kind in (2, 8, 9, 10, 11, 18):  # PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
             app(f',"type_id":{x}}}')
@@ -160,45 +184,33 @@ def dump_bpftool_json(btf: Btf) -> str:
         elif kind == 3:  # ARRAY
             app(f',"type_id":{w[o + 3]},"index_type_id":{w[o + 4]},"nr_elems":{w[o + 5]}}}')
         elif kind == 6:  # ENUM
-            vlen = info & 0xFFFF
             signed = info >> 31
-            p = o + 3
             app(f',"encoding":"{"SIGNED" if signed else "UNSIGNED"}","size":{x},'
                 f'"vlen":{vlen},"values":[')
             vals = []
-            for q in range(p, p + 2 * vlen, 2):
-                v = w[q + 1]
+            for n, v in _pairs(w, o + 3, vlen):
                 if v & 0x8000_0000:
                     # __s32: jsonw_int_field gives the negative value, jsonw_uint_field its
                     # sign extension to 64 bits
                     v = v - 0x1_0000_0000 if signed else v | 0xFFFF_FFFF_0000_0000
-                vals.append(f'{{"name":{names[w[q]]},"val":{v}}}')
+                vals.append(f'{{"name":{names[n]},"val":{v}}}')
             app(",".join(vals))
             app("]}")
         elif kind == 19:  # ENUM64
-            vlen = info & 0xFFFF
             signed = info >> 31
-            p = o + 3
             app(f',"encoding":"{"SIGNED" if signed else "UNSIGNED"}","size":{x},'
                 f'"vlen":{vlen},"values":[')
-            vals = []
-            for q in range(p, p + 3 * vlen, 3):
-                v = (w[q + 2] << 32) | w[q + 1]
-                if signed and v >> 63:
-                    v -= 1 << 64
-                vals.append(f'{{"name":{names[w[q]]},"val":{v}}}')
-            app(",".join(vals))
+            app(",".join([f'{{"name":{names[n]},"val":{v}}}'
+                          for n, v in _enum64_values(w, o + 3, vlen, signed)]))
             app("]}")
         elif kind == 12:  # FUNC
-            app(f',"type_id":{x},"linkage":"{_linkage(info & 0xFFFF)}"}}')
+            app(f',"type_id":{x},"linkage":"{_linkage(vlen)}"}}')
         elif kind == 14:  # VAR
             app(f',"type_id":{x},"linkage":"{_linkage(w[o + 3])}"}}')
         elif kind == 15:  # DATASEC
-            vlen = info & 0xFFFF
-            p = o + 3
             app(f',"size":{x},"vlen":{vlen},"vars":[')
-            app(",".join([f'{{"type_id":{w[q]},"offset":{w[q + 1]},"size":{w[q + 2]}}}'
-                          for q in range(p, p + 3 * vlen, 3)]))
+            app(",".join([f'{{"type_id":{t},"offset":{off},"size":{size}}}'
+                          for t, off, size in _triples(w, o + 3, vlen)]))
             app("]}")
         elif kind == 7:  # FWD
             app(f',"fwd_kind":"{"union" if info >> 31 else "struct"}"}}')
@@ -226,32 +238,16 @@ def dump_bpftool_raw(btf: Btf) -> str:
         kind = (info >> 24) & 0x1F
         app(f"[{tid}] {kinds[kind]} '{names[w[o]]}'")
         x = w[o + 2]
+        vlen = info & 0xFFFF
         if kind == 4 or kind == 5:  # STRUCT, UNION
-            vlen = info & 0xFFFF
             app(f" size={x} vlen={vlen}")
-            p = o + 3
-            end = p + 3 * vlen
-            if info >> 31:
-                while p < end:
-                    off = w[p + 2]
-                    bsz = off >> 24
-                    if bsz:
-                        app(f"\n\t'{names[w[p]]}' type_id={w[p + 1]} "
-                            f"bits_offset={off & 0xFFFFFF} bitfield_size={bsz}")
-                    else:
-                        app(f"\n\t'{names[w[p]]}' type_id={w[p + 1]} "
-                            f"bits_offset={off & 0xFFFFFF}")
-                    p += 3
-            else:
-                app("".join([f"\n\t'{names[w[q]]}' type_id={w[q + 1]} bits_offset={w[q + 2]}"
-                             for q in range(p, end, 3)]))
+            app("".join([f"\n\t'{names[n]}' type_id={t} bits_offset={off} bitfield_size={bsz}"
+                         if bsz else f"\n\t'{names[n]}' type_id={t} bits_offset={off}"
+                         for n, t, off, bsz in _members(w, o + 3, vlen, info >> 31)]))
             app("\n")
         elif kind == 13:  # FUNC_PROTO
-            vlen = info & 0xFFFF
-            p = o + 3
             app(f" ret_type_id={x} vlen={vlen}")
-            app("".join([f"\n\t'{names[w[q]]}' type_id={w[q + 1]}"
-                         for q in range(p, p + 2 * vlen, 2)]))
+            app("".join([f"\n\t'{names[n]}' type_id={t}" for n, t in _pairs(w, o + 3, vlen)]))
             app("\n")
         elif kind in (2, 8, 9, 10, 11, 18):  # PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
             app(f" type_id={x}\n")
@@ -262,42 +258,27 @@ def dump_bpftool_raw(btf: Btf) -> str:
         elif kind == 3:  # ARRAY
             app(f" type_id={w[o + 3]} index_type_id={w[o + 4]} nr_elems={w[o + 5]}\n")
         elif kind == 6:  # ENUM
-            vlen = info & 0xFFFF
             signed = info >> 31
-            p = o + 3
             app(f" encoding={'SIGNED' if signed else 'UNSIGNED'} size={x} vlen={vlen}")
-            if signed:
-                app("".join([f"\n\t'{names[w[q]]}' val={_s32(w[q + 1])}"
-                             for q in range(p, p + 2 * vlen, 2)]))
-            else:
-                app("".join([f"\n\t'{names[w[q]]}' val={w[q + 1]}"
-                             for q in range(p, p + 2 * vlen, 2)]))
+            app("".join([f"\n\t'{names[n]}' val={_s32(v) if signed else v}"
+                         for n, v in _pairs(w, o + 3, vlen)]))
             app("\n")
         elif kind == 19:  # ENUM64
-            vlen = info & 0xFFFF
             signed = info >> 31
-            p = o + 3
+            suffix = "LL" if signed else "ULL"
             app(f" encoding={'SIGNED' if signed else 'UNSIGNED'} size={x} vlen={vlen}")
-            for q in range(p, p + 3 * vlen, 3):
-                v = (w[q + 2] << 32) | w[q + 1]
-                if signed:
-                    if v >> 63:
-                        v -= 1 << 64
-                    app(f"\n\t'{names[w[q]]}' val={v}LL")
-                else:
-                    app(f"\n\t'{names[w[q]]}' val={v}ULL")
+            app("".join([f"\n\t'{names[n]}' val={v}{suffix}"
+                         for n, v in _enum64_values(w, o + 3, vlen, signed)]))
             app("\n")
         elif kind == 12:  # FUNC
-            app(f" type_id={x} linkage={_linkage(info & 0xFFFF)}\n")
+            app(f" type_id={x} linkage={_linkage(vlen)}\n")
         elif kind == 14:  # VAR
             app(f" type_id={x}, linkage={_linkage(w[o + 3])}\n")
         elif kind == 15:  # DATASEC
-            vlen = info & 0xFFFF
-            p = o + 3
             app(f" size={x} vlen={vlen}")
-            for q in range(p, p + 3 * vlen, 3):
-                app(f"\n\ttype_id={w[q]} offset={w[q + 1]} size={w[q + 2]}")
-                label = _type_label(btf, names, w[q])
+            for t, off, size in _triples(w, o + 3, vlen):
+                app(f"\n\ttype_id={t} offset={off} size={size}")
+                label = _type_label(btf, names, t)
                 if label:
                     app(label)
             app("\n")
