@@ -6,7 +6,7 @@
 1. A generated program of ~1,000 lines against the primary sample kernel: the first analysis
    (nothing cached but the kernel), then re-analysis after a one-line edit (per-function
    results reused), with the time of each phase.
-2. The test corpus (tests/source/*.bpf.c), each program analysed cold.
+2. The test corpus (tests/fixtures/source/*.bpf.c), each program analysed cold.
 3. A vmlinux.h of the primary kernel turned into BTF (no kernel BTF configured), then read back
    from the cache.
 """
@@ -31,7 +31,7 @@ from bpfls.btf.dump_c import dump_c  # noqa: E402
 from bpfls.source import SourceOptions, analyze, clear_caches, vmlinux  # noqa: E402
 
 PRIMARY = ROOT / "sample-btf" / "6.12-amd64.btf.xz"
-CORPUS = sorted((ROOT / "tests" / "source").glob("*.bpf.c"))
+CORPUS = sorted((ROOT / "tests" / "fixtures" / "source").glob("*.bpf.c"))
 
 
 def ms(seconds: float) -> str:
@@ -78,7 +78,7 @@ def main() -> None:
             clear_caches()
             t0 = time.perf_counter()
             analyze(str(p), None, SourceOptions(primary=kernel, arch="x86", include_dirs=(
-                str(ROOT / "tests" / "source" / "include"),)))
+                str(ROOT / "tests" / "fixtures" / "source" / "include"),)))
             total += time.perf_counter() - t0
         print(f"corpus: {len(CORPUS)} programs analysed cold in {ms(total)}")
 

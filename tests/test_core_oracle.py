@@ -1,7 +1,7 @@
 """The CO-RE resolver against libbpf itself.
 
-BPF C programs under ``tests/core/`` are compiled once per session with clang-16 and relocated
-by libbpf (``bpftool -d gen min_core_btf``, and libbpf through ctypes where loading BPF is
+BPF C programs under ``tests/fixtures/core/`` are compiled once per session with clang-16 and
+relocated by libbpf (``bpftool -d gen min_core_btf``, and libbpf through ctypes where loading BPF is
 allowed) against the sample kernels, a few of the shared kernels and hand-built target BTF.
 For every relocation :class:`bpfls.core.CoreResolver` (fed by :mod:`bpfls.core.ext`) must print
 the same local spec, examine the same candidates with the same (partial) target specs and
@@ -26,7 +26,7 @@ from btfbuild import BtfBuilder
 from conftest import SHARED_BTF, decompressed, require_tool, sample_kernels
 from coreoracle import Libbpf, compare, insn_immediates, run_bpftool
 
-HERE = Path(__file__).resolve().parent / "core"
+HERE = Path(__file__).resolve().parent / "fixtures" / "core"
 KERNELS = sample_kernels()
 SHARED_KERNELS = sorted(p.name.removesuffix(".btf.gz")
                         for p in (SHARED_BTF / "kernels").glob("*.btf.gz")) or ["linux-6.6"]

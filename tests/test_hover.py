@@ -266,9 +266,9 @@ def test_stale_model_and_half_typed_text(prog, kernels) -> None:
 
 
 CORPUS = [ROOT / "tests" / "corpus" / "read_macros.bpf.c", ROOT / "tests" / "corpus" /
-          "checks.bpf.c", ROOT / "tests" / "source" / "core_read.bpf.c",
-          ROOT / "tests" / "source" / "local_types.bpf.c",
-          ROOT / "tests" / "source" / "tracing.bpf.c"]
+          "checks.bpf.c", ROOT / "tests" / "fixtures" / "source" / "core_read.bpf.c",
+          ROOT / "tests" / "fixtures" / "source" / "local_types.bpf.c",
+          ROOT / "tests" / "fixtures" / "source" / "tracing.bpf.c"]
 
 
 @pytest.mark.parametrize("file", CORPUS, ids=[p.name for p in CORPUS])

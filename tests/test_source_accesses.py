@@ -10,7 +10,7 @@ from bpfls.source import SourceOptions, analyze
 
 from conftest import ROOT, SAMPLE_DIR
 
-CORPUS = ROOT / "tests" / "source"
+CORPUS = ROOT / "tests" / "fixtures" / "source"
 
 PROG = """\
 #include "vmlinux.h"

@@ -13,7 +13,7 @@ from bpfls.source import SourceOptions, analyze
 
 from conftest import ROOT, SAMPLE_DIR
 
-CORPUS = sorted((ROOT / "tests" / "source").glob("*.bpf.c"))
+CORPUS = sorted((ROOT / "tests" / "fixtures" / "source").glob("*.bpf.c"))
 
 WRONG = """\
 #include "vmlinux.h"

@@ -17,7 +17,7 @@ from bpfls.source import FALSE, TRUE, UNKNOWN, Guard, SourceOptions, analyze
 
 from conftest import ROOT, SHARED_BTF, sample_kernels
 
-CORPUS = ROOT / "tests" / "source"
+CORPUS = ROOT / "tests" / "fixtures" / "source"
 PRIMARY = next(p for p in sample_kernels() if p.name.startswith("6.12-amd64"))
 
 ISSUE_EXAMPLE = """\

@@ -1,11 +1,11 @@
-"""Predicted CO-RE relocations for the corpus under ``tests/source``, checked against clang.
+"""Predicted CO-RE relocations of the programs in ``tests/fixtures/source``, checked against clang.
 
-Each ``tests/source/*.bpf.c`` lists the relocations clang 16 emits for it in ``//@ kind spec
-[access]`` lines (``//! flags:`` gives extra compiler flags). The prediction must equal that
+Each ``tests/fixtures/source/*.bpf.c`` lists the relocations clang 16 emits for it in ``//@ kind
+spec [access]`` lines (``//! flags:`` gives extra compiler flags). The prediction must equal that
 set (no compiler needed), and the oracle tests compile every program once per session with
-``clang-16 -g -O2 -target bpf`` against a ``vmlinux.h`` dumped from the primary sample kernel
-and read the relocations back with libbpf's own log (``bpftool -d gen min_core_btf``). The
-layouts of the program's own types are compared with the BTF clang wrote into the object.
+``clang-16 -g -O2 -target bpf`` against a ``vmlinux.h`` dumped from the primary sample kernel and
+read the relocations back with libbpf's own log (``bpftool -d gen min_core_btf``). The layouts of
+the program's own types are compared with the BTF clang wrote into the object.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from bpfls.source import SourceOptions, analyze
 
 from conftest import ROOT, SAMPLE_DIR, require_tool, run_bpftool
 
-CORPUS_DIR = ROOT / "tests" / "source"
+CORPUS_DIR = ROOT / "tests" / "fixtures" / "source"
 PROGRAMS = sorted(CORPUS_DIR.glob("*.bpf.c"))
 PRIMARY = SAMPLE_DIR / "6.12-amd64.btf.xz"
 

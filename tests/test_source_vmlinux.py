@@ -18,7 +18,7 @@ from bpfls.source.vmlinux import header_to_btf, vmlinux_h_btf
 from conftest import ROOT, SAMPLE_DIR, run_bpftool
 
 PRIMARY = SAMPLE_DIR / "6.12-amd64.btf.xz"
-CORPUS = ROOT / "tests" / "source"
+CORPUS = ROOT / "tests" / "fixtures" / "source"
 
 #: where bpftool 7.1's header loses information the kernel BTF has: packed unions written
 #: without ``__attribute__((packed))``, and the structs that embed them
