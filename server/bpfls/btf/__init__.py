@@ -1,6 +1,15 @@
 """The BTF engine: lazy, validated decoding of kernel, module and object BTF.
 
-Entry point: :func:`load`. This package never imports the LSP stack.
+Entry point: :func:`load`. This package never imports the LSP stack. Its modules:
+
+- reading: :mod:`~bpfls.btf.files` (raw, ELF and compressed files), :mod:`~bpfls.btf.btf` (the
+  :class:`Btf` container and its lookups), :mod:`~bpfls.btf.model` (the typed view of a record),
+  :mod:`~bpfls.btf.kinds`, :mod:`~bpfls.btf.nameindex` and :mod:`~bpfls.btf.cache` (the hashed
+  name tables and the on-disk index), :mod:`~bpfls.btf.relocate` (module BTF over a distilled
+  base), :mod:`~bpfls.btf.extract` (``.BTF`` out of kernel images and packages);
+- writing: :mod:`~bpfls.btf.cnames` (C type names and declarators), :mod:`~bpfls.btf.dump_c`
+  (bpftool's ``format c`` header), :mod:`~bpfls.btf.layout` (pahole's layout view),
+  :mod:`~bpfls.btf.dump_json` (bpftool's raw and JSON dumps), :mod:`~bpfls.btf.diff`.
 """
 
 from __future__ import annotations
