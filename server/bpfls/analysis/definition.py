@@ -391,13 +391,14 @@ def _load_header(d: Path, fp: str) -> _Header | None:
 
 
 def _write_header(btf: Btf, d: Path, fp: str) -> _Header | None:
+    # the C renderer loads when a kernel header is first written, not with the module
     from bpfls.btf.dump_c import dump_c, renderer
 
     try:
         text = dump_c(btf)
     except (BtfError, RecursionError):
         return None
-    spans = getattr(renderer(btf), "_spans", None) or {}
+    spans = renderer(btf).type_spans
     newlines = [i for i, c in enumerate(text) if c == "\n"] if spans else []
     type_lines: dict[int, int] = {}
     for tid, (start, _end) in spans.items():

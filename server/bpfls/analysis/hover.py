@@ -102,9 +102,10 @@ def _definition(btf: Btf, t: Type) -> str:
     """The C definition of ``t``, cut to :data:`MAX_DEFINITION_LINES`: as in bpftool's header
     (``___N`` names of clashing types) once that header was rendered (go to definition
     renders it), else rendered alone with the real names (quick)."""
+    # the C renderer loads with the first kernel definition shown (member hovers stay quick)
     from bpfls.btf.dump_c import renderer
 
-    exact = getattr(renderer(btf), "_text", None) is not None
+    exact = renderer(btf).dumped
     per = _DEFINITIONS.get(btf)
     if per is None:
         per = _DEFINITIONS[btf] = {}
@@ -118,6 +119,7 @@ def _definition(btf: Btf, t: Type) -> str:
 
 
 def _render_definition(btf: Btf, t: Type, exact: bool) -> str:
+    # the C renderer loads with the first kernel definition shown (member hovers stay quick)
     from bpfls.btf.dump_c import render_c
 
     try:
@@ -473,6 +475,7 @@ def kfunc_hover(model: SourceModel, kernels: KernelSet | None, name: str) -> str
         btf = model.local
     if fn is None or btf is None:
         return None
+    # the C renderer loads with the first prototype shown (member hovers stay quick)
     from bpfls.btf.dump_c import render_c
 
     try:

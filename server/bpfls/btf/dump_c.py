@@ -605,6 +605,18 @@ class CDumper(DeclWriter):
             self._w = self._out.append
         return self._text
 
+    @property
+    def dumped(self) -> bool:
+        """Whether the whole header has been written (:meth:`dump`), so that the names it
+        gives clashing types (``___N``) are known."""
+        return self._text is not None
+
+    @property
+    def type_spans(self) -> dict[int, tuple[int, int]]:
+        """Type id → (start, end) of its definition in :meth:`dump`'s text (empty before the
+        header is written)."""
+        return self._spans
+
     def definition(self, t: Type | int) -> str:
         """The C definition (or declaration) of one type, ending in ``;`` with no newline."""
         with self.lock:
