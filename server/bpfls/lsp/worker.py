@@ -18,7 +18,6 @@ from bpfls.lsp.files import FileCache
 from bpfls.lsp.paths import same_path
 from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
-from bpfls.source import analyze
 
 log = logging.getLogger("bpfls.lsp")
 
@@ -84,8 +83,10 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
             overlays: Mapping[str, str]) -> tuple[Any, Any, float]:
     """What ``bpfls check`` does for one file (same options, same check_model), on the
     editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
-    # the checks are imported on first use, not at start-up
+    # the source analysis and the checks load with the first analysis (in this thread),
+    # not at start-up: `initialize` is answered before they are imported
     from bpfls.analysis.check import check_model, source_options
+    from bpfls.source.pipeline import analyze
 
     t0 = time.perf_counter()
     try:

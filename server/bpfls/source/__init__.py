@@ -82,20 +82,34 @@ The modules, in the order a translation unit goes through them:
   hover, completion and definition).
 """
 
-from bpfls.core.spec import format_spec
-from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard
-from bpfls.source.model import (
-    Accessor,
-    CoreAccess,
-    FileScope,
-    FunctionInfo,
-    LocalTypeInfo,
-    SourceDiagnostic,
-    SourceModel,
-)
-from bpfls.source.pipeline import SourceOptions, analyze, clear_caches
-from bpfls.source.positions import Position, Range
+from __future__ import annotations
 
-__all__ = ["FALSE", "TRUE", "UNKNOWN", "Accessor", "CoreAccess", "FileScope", "FunctionInfo",
-           "Guard", "LocalTypeInfo", "Position", "Range", "SourceDiagnostic", "SourceModel",
-           "SourceOptions", "analyze", "clear_caches", "format_spec"]
+import importlib
+
+#: the package's names → the module that defines each. They load on first use, so that
+#: importing one small module of the package (the language server imports
+#: :mod:`bpfls.source.positions` at start-up) does not import the whole analysis.
+_EXPORTS = {
+    "format_spec": "bpfls.core.spec",
+    "FALSE": "bpfls.source.guards", "TRUE": "bpfls.source.guards",
+    "UNKNOWN": "bpfls.source.guards", "Guard": "bpfls.source.guards",
+    "Accessor": "bpfls.source.model", "CoreAccess": "bpfls.source.model",
+    "FileScope": "bpfls.source.model", "FunctionInfo": "bpfls.source.model",
+    "LocalTypeInfo": "bpfls.source.model", "SourceDiagnostic": "bpfls.source.model",
+    "SourceModel": "bpfls.source.model",
+    "SourceOptions": "bpfls.source.pipeline", "analyze": "bpfls.source.pipeline",
+    "clear_caches": "bpfls.source.pipeline",
+    "Position": "bpfls.source.positions", "Range": "bpfls.source.positions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
