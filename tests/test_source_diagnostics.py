@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import bpfls.btf
+from bpfls.analysis.diagnostics import CODES
 from bpfls.source import SourceOptions, analyze
 
 from conftest import ROOT, SAMPLE_DIR
@@ -66,7 +67,7 @@ def test_unknown_names(primary, tmp_path) -> None:
         ("not-a-pointer", "pid", "'pid' is not a pointer: BPF_CORE_READ cannot read through it"),
     ]
     pidd = m.diagnostics[0]
-    assert pidd.severity == "error" and pidd.path == str(path)
+    assert CODES[pidd.code].severity == "error" and pidd.path == str(path)
     assert "pid" in pidd.data["candidates"] and pidd.data["member"] == "pidd"
     assert pidd.data["type"] == "struct task_struct"
     assert "skc_daddr" in m.diagnostics[2].data["candidates"]

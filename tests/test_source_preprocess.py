@@ -86,7 +86,8 @@ int hasv;
 def test_bad_conditionals_are_reported_not_raised(tmp_path) -> None:
     res = run("#if 1 +\nint a;\n#endif\n#if 1/0\n#endif\n#else\n#endif\n#if 1\n", tmp_path)
     codes = [d.code for d in res.diagnostics]
-    assert codes.count("preprocessor") == 5
+    # bpfls could not evaluate (a warning) vs clang rejects the file (an error)
+    assert codes.count("preprocessor") == 2 and codes.count("unbalanced-conditional") == 3
     res = run("#error Must specify a BPF target arch\n#if 0\n#error not this one\n#endif\n",
               tmp_path)
     assert [d.code for d in res.diagnostics] == ["preprocessor-error"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from bpfls.analysis import rules
-from bpfls.analysis.diagnostics import Diagnostic, Severity, apply_severity
+from bpfls.analysis.diagnostics import Diagnostic, apply_severity, diagnostic
 from bpfls.analysis.pitfalls import enum_sign_extension
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.analysis.rules import Kernels, Site, Verdict, check_value
@@ -24,7 +24,7 @@ from bpfls.core.resolve import ERROR, MISSING, RESOLVED, CoreResolver, Resolutio
 from bpfls.project.config import Config, define_map
 from bpfls.project.kernels import KernelSet, guess_arch
 from bpfls.source import SourceOptions
-from bpfls.source.model import CoreAccess, SourceModel
+from bpfls.source.model import CoreAccess, SourceDiagnostic, SourceModel
 
 
 @dataclass
@@ -136,10 +136,9 @@ def check_model(model: SourceModel, kernels: KernelSet,
     return report
 
 
-def source_finding(sd) -> Diagnostic:
-    """A finding of the source model, as a diagnostic."""
-    return Diagnostic(sd.code, Severity(sd.severity), sd.message, sd.path, sd.range,
-                      data=dict(sd.data))
+def source_finding(sd: SourceDiagnostic) -> Diagnostic:
+    """A finding of the source model, as a diagnostic (its severity from the code table)."""
+    return diagnostic(sd.code, sd.message, sd.path, sd.range, data=dict(sd.data))
 
 
 def _verdict(a: CoreAccess, j: _Judged, cache: dict[tuple, KernelResult]) -> Verdict:

@@ -124,6 +124,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "guard); the deeper header is not read."),
     Code("preprocessor", Severity.WARNING, "Preprocessor problem",
          "A preprocessor directive bpfls could not evaluate; the region is treated as active."),
+    Code("unbalanced-conditional", Severity.ERROR, "Unbalanced #if",
+         "#elif, #else or #endif without #if, or #if without #endif: clang rejects the file."),
     Code("preprocessor-error", Severity.ERROR, "#error",
          "An active #error directive."),
     Code("preprocessor-warning", Severity.WARNING, "#warning",

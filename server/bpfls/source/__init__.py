@@ -37,10 +37,12 @@ so re-analysing after an edit only walks the functions whose text or environment
 - ``functions``: name → :class:`FunctionInfo` (``section``, ``is_static``, ``macro``,
   ``reachable``, ``calls``, ``range``, ``name_range``, ``is_program``, ``is_root``).
 - ``diagnostics``: list of :class:`SourceDiagnostic` (``code``, ``message``, ``path``,
-  ``range``, ``severity``, ``data``). Codes: ``unknown-member`` (data: ``member``, ``type``,
-  ``type_id``, ``candidates``), ``unknown-type``, ``unknown-enumerator``, ``not-an-enum``,
-  ``bad-accessor``, ``not-a-pointer``, ``incomplete-type``, ``include-not-found``,
-  ``include-depth``, ``preprocessor``, ``preprocessor-error``, ``preprocessor-warning``,
+  ``range``, ``data``; the code's severity and doc are in
+  :data:`bpfls.analysis.diagnostics.CODES`). Codes: ``unknown-member`` (data: ``member``,
+  ``type``, ``type_id``, ``candidates``), ``unknown-type``, ``unknown-enumerator``,
+  ``bad-enumerator``, ``not-an-enum``, ``bad-accessor``, ``not-a-pointer``,
+  ``incomplete-type``, ``include-not-found``, ``include-depth``, ``preprocessor``,
+  ``unbalanced-conditional``, ``preprocessor-error``, ``preprocessor-warning``,
   ``vmlinux-h``, ``read-error``, ``internal-error``. Kernel types and members are judged
   only when the program includes ``vmlinux.h`` (otherwise they may come from system headers,
   which are not read).

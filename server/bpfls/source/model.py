@@ -116,15 +116,10 @@ class FunctionInfo:
         return self.section is not None or not self.is_static
 
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
-HINT = "hint"
-
-
 @dataclass(eq=False)
 class SourceDiagnostic:
-    """A finding about the source alone (no kernel needed).
+    """A finding about the source alone (no kernel needed). ``code`` is one of the stable
+    codes of :data:`bpfls.analysis.diagnostics.CODES`, which gives its severity.
 
     ``data`` carries machine-readable details, e.g. ``{"member": "pidd", "type": "struct
     task_struct", "candidates": [...]}`` for ``unknown-member``.
@@ -134,11 +129,10 @@ class SourceDiagnostic:
     message: str
     path: str
     range: Range
-    severity: str = ERROR
     data: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"<{self.severity} {self.code} {self.path}:{self.range.start.line + 1}:"
+        return (f"<{self.code} {self.path}:{self.range.start.line + 1}:"
                 f"{self.range.start.column + 1} {self.message}>")
 
 

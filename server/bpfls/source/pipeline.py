@@ -21,7 +21,6 @@ from bpfls.source.guards import all_of
 from bpfls.source.localtypes import LocalTypes
 from bpfls.source.mask import mask_units, parser_code
 from bpfls.source.model import (
-    WARNING,
     CoreAccess,
     FileScope,
     FunctionInfo,
@@ -129,7 +128,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
         except Exception as e:  # noqa: BLE001 - a broken header must not stop the analysis
             diagnostics.append(SourceDiagnostic(
                 "vmlinux-h", f"cannot read types from {res.vmlinux_path}: {e}", path,
-                Range.of(0, 0, 0, 0), WARNING))
+                Range.of(0, 0, 0, 0)))
     lt = LocalTypes(base, res.macros, diagnostics, base_pai=res.base_pai)
     for u, root in trees:
         lt.collect(u, root)

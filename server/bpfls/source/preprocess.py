@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from bpfls.source import headers
 from bpfls.source.macros import Expander, MacroDef, parse_define
-from bpfls.source.model import ERROR, WARNING, SourceDiagnostic
+from bpfls.source.model import SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
 from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
@@ -211,11 +211,10 @@ class Preprocessor:
         except OSError:
             return None
 
-    def _diag(self, unit: FileUnit, code: str, msg: str, rng: Range, sev: str = ERROR,
-              **data) -> None:
+    def _diag(self, unit: FileUnit, code: str, msg: str, rng: Range, **data) -> None:
         if unit.virtual:
             return
-        self.diagnostics.append(SourceDiagnostic(code, msg, unit.path, rng, sev, dict(data)))
+        self.diagnostics.append(SourceDiagnostic(code, msg, unit.path, rng, dict(data)))
 
     def _process(self, path: str, data: bytes, depth: int, *, virtual: bool) -> None:
         first = path not in self._seen
@@ -282,7 +281,7 @@ class Preprocessor:
                     stack.append([False, True, False, False, i])
             elif name in ("elif", "elifdef", "elifndef"):
                 if not stack:
-                    self._diag(unit, "preprocessor", f"#{name} without #if", rng)
+                    self._diag(unit, "unbalanced-conditional", f"#{name} without #if", rng)
                 else:
                     top = stack[-1]
                     if top[0] and not top[1]:
@@ -299,7 +298,7 @@ class Preprocessor:
                     active = top[2]
             elif name == "else":
                 if not stack:
-                    self._diag(unit, "preprocessor", "#else without #if", rng)
+                    self._diag(unit, "unbalanced-conditional", "#else without #if", rng)
                 else:
                     top = stack[-1]
                     top[2] = top[0] and not top[1]
@@ -307,7 +306,7 @@ class Preprocessor:
                     active = top[2]
             elif name == "endif":
                 if not stack:
-                    self._diag(unit, "preprocessor", "#endif without #if", rng)
+                    self._diag(unit, "unbalanced-conditional", "#endif without #if", rng)
                 else:
                     stack.pop()
                     active = stack[-1][2] if stack else True
@@ -324,7 +323,7 @@ class Preprocessor:
             unit.inactive.append((inactive_start, nlines - 1))
         if stack:
             ln = stack[-1][4]
-            self._diag(unit, "preprocessor", "unterminated conditional directive",
+            self._diag(unit, "unbalanced-conditional", "unterminated conditional directive",
                        Range.of(ln, 0, ln, 0))
 
     # -- directives ------------------------------------------------------------------------
@@ -349,7 +348,7 @@ class Preprocessor:
             self._diag(unit, "preprocessor-error", f"#error {text}", rng)
         elif name == "warning":
             text = " ".join(t.text for t in rest)
-            self._diag(unit, "preprocessor-warning", f"#warning {text}", rng, WARNING)
+            self._diag(unit, "preprocessor-warning", f"#warning {text}", rng)
 
     def _pragma(self, unit: FileUnit, rest: list[Tok], line: int) -> None:
         words = [t.text for t in rest[:3]]
@@ -409,7 +408,7 @@ class Preprocessor:
             if angled:
                 ref.kind = "system"
             else:
-                self._diag(unit, "include-not-found", f"'{name}' file not found", rng, WARNING,
+                self._diag(unit, "include-not-found", f"'{name}' file not found", rng,
                            name=name)
             return
         ref.kind = "file"
@@ -422,7 +421,7 @@ class Preprocessor:
             return
         data = self.read(found)
         if data is None:
-            self._diag(unit, "include-not-found", f"cannot read '{found}'", rng, WARNING,
+            self._diag(unit, "include-not-found", f"cannot read '{found}'", rng,
                        name=name)
             return
         self._process(found, data, depth + 1, virtual=False)
@@ -460,10 +459,10 @@ class Preprocessor:
             toks = self._special_forms(toks, unit)
             return bool(ConstEval(toks, pp=True).run())
         except EvalError as e:
-            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng, WARNING)
+            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng)
             return False
         except (RecursionError, IndexError, ValueError) as e:  # pragma: no cover - defensive
-            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng, WARNING)
+            self._diag(unit, "preprocessor", f"invalid #if expression: {e}", rng)
             return False
 
     def _special_forms(self, toks: list[Tok], unit: FileUnit) -> list[Tok]:

@@ -181,7 +181,7 @@ def _shifted_access(t: CoreAccess, delta: int, local: Btf) -> CoreAccess:
 
 
 def _shifted_diag(d: SourceDiagnostic, delta: int) -> SourceDiagnostic:
-    return SourceDiagnostic(d.code, d.message, d.path, _shift(d.range, delta), d.severity,
+    return SourceDiagnostic(d.code, d.message, d.path, _shift(d.range, delta),
                             dict(d.data))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from bpfls.btf import Kind
 from bpfls.core.relo import Relocation, ReloKind
 from bpfls.source.guards import TRUE, Guard
-from bpfls.source.model import ERROR, Accessor, CoreAccess, SourceDiagnostic
+from bpfls.source.model import Accessor, CoreAccess, SourceDiagnostic
 from bpfls.source.positions import Range
 
 if TYPE_CHECKING:
@@ -127,10 +127,10 @@ class WalkerBase:
     def text(self, node: Node) -> str:
         return self.src.text(node)
 
-    def diag(self, code: str, msg: str, rng: Range, sev: str = ERROR, **data) -> None:
+    def diag(self, code: str, msg: str, rng: Range, **data) -> None:
         if self.silent > 1 or not self.src.unit.path or self.src.unit.virtual:
             return
-        d = SourceDiagnostic(code, msg, self.src.unit.path, rng, sev, data)
+        d = SourceDiagnostic(code, msg, self.src.unit.path, rng, data)
         self.fd.diags.append(d)
         self.tu.diag(d)
 
