@@ -9,6 +9,7 @@ import pytest
 
 import bpfls.btf
 from bpfls.source import SourceOptions, analyze, clear_caches
+from bpfls.source.cache import SourceCache
 
 from conftest import SAMPLE_DIR
 
@@ -183,3 +184,18 @@ def _runs(idx: list[int]) -> list[tuple[int, int]]:
         else:
             out.append((i, i + 1))
     return out
+
+
+def test_each_cache_keeps_its_own_results(tmp_path, options) -> None:
+    """What one analysis keeps for the next lives in the SourceCache it was given: another
+    cache starts cold, and both give the same model."""
+    path = str(tmp_path / "prog.bpf.c")
+    text = program(20)
+    mine, other = SourceCache(), SourceCache()
+    first = analyze(path, text, options, mine)
+    assert first.accesses and all(a.spec for a in first.accesses)  # specs formatted once
+    again = analyze(path, text, options, mine)
+    fresh = analyze(path, text, options, other)
+    assert all(a.spec_text for a in again.accesses)  # reused, with their specs
+    assert not any(a.spec_text for a in fresh.accesses)  # walked anew
+    assert summary(again) == summary(fresh)

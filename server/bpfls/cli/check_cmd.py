@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from bpfls.analysis.report import FileReport
     from bpfls.cli.formats import FORMATTERS
     from bpfls.source import analyze
+    from bpfls.source.cache import SourceCache
 
     try:
         cfg = effective_config(args.files[0], config_file=args.config,
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print("bpfls: error: no kernel could be loaded", file=sys.stderr)
         return 2
     reports = []
+    cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
     for path in args.files:
         try:
             file_cfg = with_compile_flags(cfg, path)
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             reports.append(FileReport(path, error=str(e.strerror or e)))
             status = 2
             continue
-        model = analyze(os.path.abspath(path), text, options)
+        model = analyze(os.path.abspath(path), text, options, cache)
         reports.append(check_model(model, kernels, cfg.severity))
     sys.stdout.write(FORMATTERS[args.format](reports, kernels))
     threshold = _FAIL_ON[args.fail_on]

@@ -160,6 +160,7 @@ async def warm_up(ls: BpflsServer) -> None:
     loop = asyncio.get_running_loop()
     kernels, cfg = session.kernels, session.settings.config
     encoding = session.client.encoding
+    source_cache = session.source_cache
     to_lsp, serialise = session.converter.convert, ls.protocol._converter.unstructure
 
     def type_names() -> None:
@@ -169,7 +170,7 @@ async def warm_up(ls: BpflsServer) -> None:
         kernelindex.prepare(kernels, kernelindex.TYPE_KINDS)
 
     def analysis() -> None:
-        _, report, _ = analyse(path, WARM_UP, kernels, cfg, {})
+        _, report, _ = analyse(path, WARM_UP, kernels, cfg, {}, source_cache)
         # the serialisers of the messages a document brings are generated on first use
         snap = Document("file:///w.c", path, WARM_UP, 1, encoding=encoding).snapshot()
         items = [to_lsp(d, snap, "file:///w.c") for d in report.diagnostics]

@@ -26,6 +26,7 @@ from bpfls.lsp.paths import untitled_path
 from bpfls.lsp.settings import Settings, merge_settings
 from bpfls.lsp.worker import AnalysisJob
 from bpfls.project.kernels import Kernel, KernelSet
+from bpfls.source.cache import SourceCache
 
 #: a pull client that cannot be told to pull again waits this long for the kernels at start
 PULL_KERNEL_WAIT = 15.0
@@ -104,8 +105,9 @@ class Session:
         self.completions = CompletionLists()
         #: loaded kernels by file, reused by the next configuration
         self.kernel_cache = KernelCache()
-        # The engine's own caches (bpfls.source, bpfls.analysis) belong here as well, and go
-        # to the worker in the job that analysis_job() makes.
+        #: what the engine keeps from one analysis of a file for the next (parse trees, each
+        #: function's relocations); it goes to the worker in the job analysis_job() makes
+        self.source_cache = SourceCache()
 
     def initialize(self, client: ClientFacts) -> None:
         self.client = client
@@ -132,7 +134,7 @@ class Session:
         return AnalysisJob(doc.uri, self.engine_path(doc), doc.snapshot(), self.kernels,
                            self.settings.config, MappingProxyType(overlays),
                            self.client.encoding, self.generation, self.settings_generation,
-                           self.files)
+                           self.files, self.source_cache)
 
     def snapshot_of(self) -> Callable[[str], Snapshot | None]:
         """path → snapshot, usable from a worker thread (see :func:`files.snapshots_of`)."""

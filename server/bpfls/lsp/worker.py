@@ -18,6 +18,7 @@ from bpfls.lsp.files import FileCache
 from bpfls.lsp.paths import same_path
 from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
+from bpfls.source.cache import SourceCache
 
 log = logging.getLogger("bpfls.lsp")
 
@@ -66,6 +67,8 @@ class AnalysisJob:
     settings_generation: int
     #: files on disk (thread-safe), for headers that get diagnostics
     files: FileCache
+    #: what the engine keeps from one analysis of a file for the next (the session's)
+    source_cache: SourceCache
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Analysis:
 
 
 def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
-            overlays: Mapping[str, str]) -> tuple[Any, Any, float]:
+            overlays: Mapping[str, str], cache: SourceCache) -> tuple[Any, Any, float]:
     """What ``bpfls check`` does for one file (same options, same check_model), on the
     editor's text. Runs in a worker thread. Returns (source model, file report, seconds)."""
     # the source analysis and the checks load with the first analysis (in this thread),
@@ -94,7 +97,7 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
     except ConfigError as e:
         log.warning("%s", e)
         file_cfg = cfg
-    model = analyze(path, text, source_options(file_cfg, kernels, overlays))
+    model = analyze(path, text, source_options(file_cfg, kernels, overlays), cache)
     report = check_model(model, kernels, cfg.severity)
     return model, report, time.perf_counter() - t0
 
@@ -103,7 +106,7 @@ def run(job: AnalysisJob) -> Analysis:
     """:func:`analyse` of the job's document, plus the texts of the other files that have
     diagnostics. Runs in the analysis thread."""
     model, report, seconds = analyse(job.path, job.snapshot.text, job.kernels, job.config,
-                                     job.overlays)
+                                     job.overlays, job.source_cache)
     others: dict[str, Snapshot] = {}
     for d in report.diagnostics:
         if d.path in others or same_path(d.path, job.path):

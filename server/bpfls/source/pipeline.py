@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from bisect import bisect_left
 from collections.abc import Mapping
@@ -14,8 +13,8 @@ from typing import TYPE_CHECKING
 from bpfls.btf import Btf
 from bpfls.source import catalogue
 from bpfls.source.btfwriter import BtfWriter
+from bpfls.source.cache import SourceCache
 from bpfls.source.catalogue import ProgramArgs
-from bpfls.source.cparse import TreeCache
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
 from bpfls.source.localtypes import LocalTypes
@@ -37,12 +36,8 @@ from bpfls.source.vmlinux import vmlinux_h_btf
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-_TREES = TreeCache()
-#: per translation unit (path, base): what each function gave last time (see
-#: TranslationUnit.walk_function); a function whose text and environment did not change is
-#: not walked again
-_FN_CACHE: dict[tuple[str, object], dict] = {}
-_FN_LOCK = threading.Lock()
+#: the cache of the callers that bring none
+_DEFAULT_CACHE = SourceCache()
 
 
 @dataclass(frozen=True)
@@ -67,13 +62,15 @@ class SourceOptions:
     big_endian: bool = False
 
 
-def analyze(path: str, text: str | None = None,
-            options: SourceOptions | None = None) -> SourceModel:
-    """Analyse ``path`` (``text`` overrides what is on disk). Never raises on bad source: an
-    internal failure becomes an ``internal-error`` diagnostic on an empty model."""
+def analyze(path: str, text: str | None = None, options: SourceOptions | None = None,
+            cache: SourceCache | None = None) -> SourceModel:
+    """Analyse ``path`` (``text`` overrides what is on disk), reusing what ``cache`` kept of
+    its last analysis (:class:`~bpfls.source.cache.SourceCache`; default: this module's).
+    Never raises on bad source: an internal failure becomes an ``internal-error`` diagnostic
+    on an empty model."""
     options = options or SourceOptions()
     try:
-        return _analyze(path, text, options)
+        return _analyze(path, text, options, cache or _DEFAULT_CACHE)
     except Exception as e:  # noqa: BLE001 - the editor must keep working
         base = options.primary
         w = BtfWriter(id_start=base.end_id if base is not None else 1,
@@ -85,7 +82,8 @@ def analyze(path: str, text: str | None = None,
                            [os.path.abspath(path)], {}, {}, {})
 
 
-def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel:
+def _analyze(path: str, text: str | None, options: SourceOptions,
+             cache: SourceCache) -> SourceModel:
     t0 = time.perf_counter()
     path = os.path.abspath(path)
     read_error: str | None = None
@@ -116,7 +114,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
 
     trees: list[tuple[FileUnit, Node]] = []
     for u in res.units:
-        tree = _TREES.parse(u.path, parser_code(bytes(u.code)))
+        tree = cache.trees.parse(u.path, parser_code(bytes(u.code)))
         trees.append((u, tree.root_node))
     t2 = time.perf_counter()
 
@@ -142,15 +140,10 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
         _collect_toplevel(tu, u, root, order)
     tu.env_key = _environment_key(tu, res.signature, lt.raw, base, order)
     cache_key = (path, _base_key(base))
-    with _FN_LOCK:
-        previous = _FN_CACHE.pop(cache_key, None)
-    tu.previous = previous or {}
+    tu.previous = cache.take_functions(cache_key)
     for name in order:
         tu.walk_function(tu.functions[name])
-    with _FN_LOCK:
-        _FN_CACHE[cache_key] = tu.entries
-        while len(_FN_CACHE) > 32:
-            _FN_CACHE.pop(next(iter(_FN_CACHE)))
+    cache.keep_functions(cache_key, tu.entries)
     t4 = time.perf_counter()
 
     roots = {n for n, fd in tu.functions.items() if fd.info.is_root}
@@ -200,11 +193,8 @@ def _analyze(path: str, text: str | None, options: SourceOptions) -> SourceModel
 
 
 def clear_caches() -> None:
-    """Forget parse trees and per-function results (the next analysis starts cold)."""
-    global _TREES
-    with _FN_LOCK:
-        _FN_CACHE.clear()
-    _TREES = TreeCache()
+    """Forget the parse trees and per-function results of the default cache."""
+    _DEFAULT_CACHE.clear()
 
 
 def _base_key(base: Btf | None) -> object:
