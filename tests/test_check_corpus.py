@@ -208,3 +208,21 @@ def test_memoised_resolution_equals_fresh(kernels: KernelSet, monkeypatch) -> No
                            strict=True):
             assert a.results == b.results == c.results, (prog.name, a.spec)
         assert [d.message for d in again.diagnostics] == [d.message for d in fresh.diagnostics]
+
+
+def _state(model) -> list:
+    """Everything the model says, apart from the accesses' lazily formatted specs."""
+    out = [(sd.code, sd.message, sd.range, sorted(sd.data.items(), key=str))
+           for sd in model.diagnostics]
+    for a in model.accesses:
+        out.append(tuple(v for k, v in vars(a).items() if k != "spec_text"))
+    out += [(f.name, f.reachable, f.calls) for f in model.functions.values()]
+    return out
+
+
+def test_checking_leaves_the_model_as_it_was(kernels: KernelSet) -> None:
+    for prog in PROGRAMS:
+        model = _model(prog, kernels)
+        before = _state(model)
+        check_model(model, kernels)
+        assert _state(model) == before, prog.name
