@@ -11,7 +11,7 @@ model and never changes it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
@@ -28,16 +28,18 @@ from bpfls.source.model import CoreAccess, SourceDiagnostic, SourceModel
 
 
 @dataclass
-class _Judged:
+class Judged:
+    """One relocation as written, with its resolution on each loaded kernel."""
+
     access: CoreAccess
     results: dict[str, Resolution]  # kernel name → resolution
 
 
-def resolve_model(model: SourceModel, kernels: KernelSet) -> list[_Judged]:
+def resolve_model(model: SourceModel, kernels: KernelSet) -> list[Judged]:
     """Resolve the reachable accesses in program order on every loaded kernel (libbpf's
     per-object candidate cache and pruning included)."""
     reachable = [a for a in model.accesses if a.reachable]
-    judged = [_Judged(a, {}) for a in reachable]
+    judged = [Judged(a, {}) for a in reachable]
     for k in kernels.loaded:
         resolver = CoreResolver(k.btf, memo=_memo_for(k.btf, model))
         for j in judged:
@@ -88,7 +90,6 @@ def check_model(model: SourceModel, kernels: KernelSet,
     diags: list[Diagnostic] = [source_finding(sd) for sd in model.diagnostics]
     judged = resolve_model(model, kernels)
     names = [k.name for k in kernels.loaded]
-    ks = Kernels(kernels, names)
     by_access = {id(j.access): j for j in judged}
 
     def verdict_on(kernel: str):
@@ -99,6 +100,31 @@ def check_model(model: SourceModel, kernels: KernelSet,
 
     verdicts = {n: verdict_on(n) for n in names}
     always = dict.fromkeys(names, True)
+
+    def executes(j: Judged, verdict: Verdict) -> dict[str, bool | None]:
+        guard = j.access.guard
+        if guard is None or guard.is_true or verdict.errors:
+            return always
+        return {n: guard.evaluate(verdicts[n]) for n in names}
+
+    def guarded(j: Judged) -> bool:
+        return j.access.guard is not None and not j.access.guard.is_true
+
+    report.relocations, found = judge(judged, Kernels(kernels, names), executes, guarded)
+    diags.extend(found)
+    diags.extend(rules.unreachable(model))
+    report.diagnostics = apply_severity(diags, severity or {})
+    return report
+
+
+def judge(judged: list[Judged], ks: Kernels,
+          executes: Callable[[Judged, Verdict], dict[str, bool | None]],
+          guarded: Callable[[Judged], bool]) -> tuple[list[RelocationReport], list[Diagnostic]]:
+    """The relocation reports and the rules' diagnostics of resolved relocations, in order.
+    ``executes`` says on which kernels a relocation can run (its guards, or the object's
+    control flow), ``guarded`` whether anything may keep it from running."""
+    relocations: list[RelocationReport] = []
+    diags: list[Diagnostic] = []
     # what only depends on the relocation and its resolutions, worked out once for every
     # access that has the same (a relocation repeated in many functions)
     shared: dict[tuple, Verdict] = {}
@@ -115,25 +141,19 @@ def check_model(model: SourceModel, kernels: KernelSet,
         verdict = shared.get(key)
         if verdict is None:
             verdict = shared[key] = _verdict(a, j, kernel_results)
-        guard = a.guard
-        guarded = guard is not None and not guard.is_true
-        report.relocations.append(RelocationReport(
-            kind=verdict.kind, spec=spec, path=a.path, range=a.range, guarded=guarded,
+        relocations.append(RelocationReport(
+            kind=verdict.kind, spec=spec, path=a.path, range=a.range, guarded=guarded(j),
             reachable=True, results=dict(verdict.results)))
         if a.repeat:
             continue  # the same relocation again (bitfield macros): judged once
-        executes = ({n: guard.evaluate(verdicts[n]) for n in names} if guarded and
-                    not verdict.errors else always)
-        site = Site(a, spec, j.results, verdict, executes)
+        site = Site(a, spec, j.results, verdict, executes(j, verdict))
         error = rules.hard_error(site, ks)
         if error is not None:
             diags.append(error)
             continue
         for rule in rules.SITE_RULES:
             diags.extend(rule(site, ks))
-    diags.extend(rules.unreachable(model))
-    report.diagnostics = apply_severity(diags, severity or {})
-    return report
+    return relocations, diags
 
 
 def source_finding(sd: SourceDiagnostic) -> Diagnostic:
@@ -141,7 +161,7 @@ def source_finding(sd: SourceDiagnostic) -> Diagnostic:
     return diagnostic(sd.code, sd.message, sd.path, sd.range, data=dict(sd.data))
 
 
-def _verdict(a: CoreAccess, j: _Judged, cache: dict[tuple, KernelResult]) -> Verdict:
+def _verdict(a: CoreAccess, j: Judged, cache: dict[tuple, KernelResult]) -> Verdict:
     is_field = a.kind.is_field
     # libbpf validates clang's immediate wherever the enumerator resolves
     sx = enum_sign_extension(a.relocation)
