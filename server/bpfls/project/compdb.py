@@ -30,6 +30,7 @@ class CompileFlags:
     defines: tuple[str, ...] = ()  # NAME or NAME=VALUE, in command-line order
     undefines: tuple[str, ...] = ()
     source: str | None = None  # the file they came from
+    compiler: str | None = None  # the clang of a compile_commands.json entry
 
 
 _PATH_FLAGS = ("-I", "-isystem", "-iquote", "-idirafter", "--include-directory=",
@@ -133,8 +134,10 @@ def flags_from_db(db: Path, source: Path) -> CompileFlags | None:
             same_dir = e
     else:
         chosen = same_dir or entries[0]
-    flags = parse_flags(_entry_args(chosen), chosen.get("directory") or db.parent)
-    return CompileFlags(flags.include, flags.defines, flags.undefines, str(db))
+    args = _entry_args(chosen)
+    flags = parse_flags(args, chosen.get("directory") or db.parent)
+    compiler = args[0] if args and os.path.basename(args[0]).startswith("clang") else None
+    return CompileFlags(flags.include, flags.defines, flags.undefines, str(db), compiler)
 
 
 def flags_from_file(path: Path) -> CompileFlags:

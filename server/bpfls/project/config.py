@@ -4,6 +4,8 @@
 primary = "6.1"                      # the kernel vmlinux.h was generated from
 include = ["src", "include"]
 defines = ["__TARGET_ARCH_x86", "DEBUG=1"]
+compile = "auto"                     # judge what clang emits: auto (when clang is there),
+                                     # always, never (bpfls check: never unless --compile)
 [kernels]
 "5.10" = "btf/5.10.btf.xz"          # paths relative to this file
 "6.1"  = "/sys/kernel/btf/vmlinux"
@@ -25,6 +27,8 @@ from bpfls.project.compdb import CompileDbError, find_compile_flags
 
 CONFIG_NAME = "bpfls.toml"
 SEVERITIES = ("error", "warning", "info", "hint", "off")
+#: ``compile``: when bpfls compiles a file with clang and judges the object
+COMPILE_MODES = ("auto", "always", "never")
 HOST_BTF = "/sys/kernel/btf/vmlinux"
 
 
@@ -49,6 +53,10 @@ class Config:
     source: str | None = None  # the bpfls.toml this came from, if any
     undefines: tuple[str, ...] = ()
     compile_flags: str | None = None  # the compile_commands.json / compile_flags.txt merged in
+    #: compile with clang and judge the object instead of the prediction: "auto" (when clang
+    #: with the BPF target is on PATH), "always", "never"; None: the front end's default
+    compile: str | None = None
+    compiler: str | None = None  # the clang the compile database names for the file
 
     def kernel(self, name: str) -> KernelSpec | None:
         for k in self.kernels:
@@ -79,7 +87,7 @@ def _as_str_list(value: object, what: str, where: str) -> tuple[str, ...]:
 
 def parse_config(data: dict, where: str, root: Path) -> Config:
     """A Config from already-decoded settings (a bpfls.toml table or LSP settings)."""
-    known = {"kernels", "primary", "include", "defines", "severity", "trace"}
+    known = {"kernels", "primary", "include", "defines", "severity", "trace", "compile"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r} "
@@ -131,7 +139,11 @@ def parse_config(data: dict, where: str, root: Path) -> Config:
     include = tuple(_resolve_path(p, root)
                     for p in _as_str_list(data.get("include", []), "include", where))
     defines = _as_str_list(data.get("defines", []), "defines", where)
-    return Config(tuple(kernels), primary, include, defines, dict(severity))
+    compile_mode = data.get("compile")
+    if compile_mode is not None and compile_mode not in COMPILE_MODES:
+        raise ConfigError(f"{where}: 'compile' must be one of {', '.join(COMPILE_MODES)}")
+    return Config(tuple(kernels), primary, include, defines, dict(severity),
+                  compile=compile_mode)
 
 
 def _resolve_path(path: str, root: Path) -> str:
@@ -211,7 +223,8 @@ def with_compile_flags(cfg: Config, source_path: str | Path) -> Config:
         return cfg
     include = cfg.include + tuple(p for p in flags.include if p not in cfg.include)
     return replace(cfg, include=include, defines=flags.defines + cfg.defines,
-                   undefines=flags.undefines + cfg.undefines, compile_flags=flags.source)
+                   undefines=flags.undefines + cfg.undefines, compile_flags=flags.source,
+                   compiler=flags.compiler)
 
 
 def effective_config(source_path: str | Path | None, *, config_file: str | None = None,
