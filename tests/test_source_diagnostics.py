@@ -78,10 +78,12 @@ def test_unknown_names(primary, tmp_path) -> None:
 
 
 def test_no_kernel_types_means_no_unknown_type_noise(tmp_path) -> None:
+    """Without kernel types nothing is said about them, but that they are unknown (once)."""
     path = tmp_path / "wrong.bpf.c"
     path.write_text(WRONG)
     m = analyze(str(path), None, SourceOptions(use_vmlinux_h=False))
-    assert [d.code for d in m.diagnostics] == []
+    assert [d.code for d in m.diagnostics] == ["analysis-incomplete"]
+    assert m.diagnostics[0].range.start.line == 0  # the #include "vmlinux.h"
 
 
 def test_members_of_local_types_are_checked(tmp_path) -> None:

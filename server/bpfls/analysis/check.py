@@ -113,6 +113,8 @@ def check_model(model: SourceModel, kernels: KernelSet,
     report.relocations, found = judge(judged, Kernels(kernels, names), executes, guarded)
     diags.extend(found)
     diags.extend(rules.unreachable(model))
+    if not judged and not any(d.code == "analysis-incomplete" for d in diags):
+        diags.extend(rules.nothing_judged(model))
     report.diagnostics = apply_severity(diags, severity or {})
     return report
 

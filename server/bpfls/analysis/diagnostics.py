@@ -135,6 +135,13 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "and it could not be parsed)."),
     Code("read-error", Severity.ERROR, "Cannot read file",
          "A source file or header could not be read."),
+    Code("analysis-incomplete", Severity.WARNING, "Not fully analysed",
+         "bpfls could not follow part of the program (no kernel types, code it cannot parse, "
+         "a macro it cannot expand, a type it cannot resolve): the CO-RE accesses there are "
+         "not checked. Compiling (--compile, compile = \"auto\") checks what clang emits."),
+    Code("compile-error", Severity.ERROR, "clang rejects the program",
+         "Compiling the file with clang failed; this is clang's first error. The relocations "
+         "are predicted from the source instead."),
     Code("internal-error", Severity.ERROR, "bpfls could not analyse the file",
          "The analysis failed on this file (a problem in bpfls, reported with what failed); "
          "nothing else is checked in it."),

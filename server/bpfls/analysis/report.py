@@ -27,9 +27,34 @@ class RelocationReport:
     results: dict[str, KernelResult] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DriftEntry:
+    """A relocation the prediction and the compiled object disagree on."""
+
+    kind: str
+    spec: str
+    path: str
+    line: int  # 0-based
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the prediction differs from what clang emitted for the same text."""
+
+    predicted_not_emitted: tuple[DriftEntry, ...] = ()
+    emitted_not_predicted: tuple[DriftEntry, ...] = ()
+
+
+#: how a file was judged: its relocations predicted from the source, those of the object
+#: clang compiled from it, or a BPF object given as such
+PREDICTED, COMPILED, OBJECT = "predicted", "compiled", "object"
+
+
 @dataclass
 class FileReport:
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     relocations: list[RelocationReport] = field(default_factory=list)
     error: str | None = None  # the file could not be read
+    mode: str = PREDICTED
+    drift: Drift | None = None  # with a compile: prediction vs clang

@@ -261,6 +261,21 @@ def unreachable(model: SourceModel) -> list[Diagnostic]:
     return out
 
 
+def nothing_judged(model: SourceModel) -> list[Diagnostic]:
+    """``analysis-incomplete``: the program uses CO-RE macros, yet no relocation that a
+    program can run was predicted: never a silent pass."""
+    if model.first_core_use is None:
+        return []
+    path, rng = model.first_core_use
+    if any(not a.reachable for a in model.accesses):
+        why = "the ones predicted are in functions no program calls"
+    else:
+        why = "bpfls could not follow the CO-RE macros this file uses"
+    return [diagnostic("analysis-incomplete",
+                       f"no CO-RE relocation was checked in this file: {why}; compile it "
+                       "(--compile) to check what clang emits", path, rng)]
+
+
 # -- the missing family --------------------------------------------------------------------
 
 

@@ -7,11 +7,12 @@ errors (a kernel that fails to load is reported once; the others are still check
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import tempfile
 
 from bpfls.analysis.diagnostics import Severity
-from bpfls.project.config import ConfigError, effective_config, with_compile_flags
+from bpfls.project.compiler import find_clang, wants_compile
+from bpfls.project.config import ConfigError, effective_config
 from bpfls.project.kernels import load_kernels
 
 _FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
@@ -33,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
     p.add_argument("--fail-on", choices=tuple(_FAIL_ON), default="error",
                    help="lowest severity that makes the exit code 1 (default: error)")
+    p.add_argument("--compile", action="store_true",
+                   help="compile each source with clang and judge the object's exact "
+                        "relocations (the prediction stays for files clang rejects)")
     p.set_defaults(func=run)
 
 
@@ -49,11 +53,8 @@ def _parse_kernels(items: list[str]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     # the checker itself loads when it runs, not while the parser is built (fast `--help` and
     # other subcommands)
-    from bpfls.analysis.check import check_model, source_options
-    from bpfls.analysis.report import FileReport
+    from bpfls.cli.check_files import Checker
     from bpfls.cli.formats import FORMATTERS
-    from bpfls.source import analyze
-    from bpfls.source.cache import SourceCache
 
     try:
         cfg = effective_config(args.files[0], config_file=args.config,
@@ -61,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
                                include=args.include, defines=args.defines)
     except ConfigError as e:
         print(f"bpfls: error: {e}", file=sys.stderr)
+        return 2
+    mode = "always" if args.compile else cfg.compile or "never"
+    if mode == "always" and find_clang() is None:
+        print("bpfls: error: --compile: no clang with the BPF target on PATH (install clang)",
+              file=sys.stderr)
         return 2
     kernels = load_kernels(cfg)
     status = 0
@@ -70,25 +76,20 @@ def run(args: argparse.Namespace) -> int:
     if not kernels.loaded:
         print("bpfls: error: no kernel could be loaded", file=sys.stderr)
         return 2
+    checker = Checker(cfg, kernels, wants_compile(mode))
     reports = []
-    cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
-    for path in args.files:
-        try:
-            file_cfg = with_compile_flags(cfg, path)
-        except ConfigError as e:
-            print(f"bpfls: error: {e}", file=sys.stderr)
-            return 2
-        options = source_options(file_cfg, kernels)
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError as e:
-            print(f"bpfls: error: {path}: {e.strerror or e}", file=sys.stderr)
-            reports.append(FileReport(path, error=str(e.strerror or e)))
-            status = 2
-            continue
-        model = analyze(os.path.abspath(path), text, options, cache)
-        reports.append(check_model(model, kernels, cfg.severity))
+    with tempfile.TemporaryDirectory(prefix="bpfls-check-") as tmp:
+        checker.out_dir = tmp
+        for path in args.files:
+            try:
+                report, trouble = checker.check(path)
+            except ConfigError as e:
+                print(f"bpfls: error: {e}", file=sys.stderr)
+                return 2
+            if trouble:
+                print(f"bpfls: error: {trouble}", file=sys.stderr)
+                status = 2
+            reports.append(report)
     sys.stdout.write(FORMATTERS[args.format](reports, kernels))
     threshold = _FAIL_ON[args.fail_on]
     if status == 0 and any(d.severity.rank >= threshold.rank

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bpfls import __version__
 from bpfls.analysis.diagnostics import CODES, Diagnostic, Severity
-from bpfls.analysis.report import FileReport
+from bpfls.analysis.report import COMPILED, OBJECT, FileReport
 from bpfls.project.kernels import KernelSet
 
 INFO_URI = "https://github.com/bpfls/bpfls"
@@ -44,10 +44,24 @@ def format_text(reports: Sequence[FileReport], kernels: KernelSet) -> str:
     if unread:
         parts.append(f"{unread} unreadable file{'s' if unread != 1 else ''}")
     summary = ", ".join(parts) if parts else "no problems"
+    notes = [f"{n} {what[0] if n == 1 else what[1]}" for what, n in _how(reports).items() if n]
     lines.append(f"{summary} in {len(reports)} file{'s' if len(reports) != 1 else ''} "
                  f"({nrel} CO-RE relocation{'s' if nrel != 1 else ''} checked against "
-                 f"{loaded or 'no kernels'}; primary {kernels.primary or 'none'})")
+                 f"{loaded or 'no kernels'}; primary {kernels.primary or 'none'}"
+                 + "".join(f"; {n}" for n in notes) + ")")
     return "\n".join(lines) + "\n"
+
+
+def _how(reports: Sequence[FileReport]) -> dict[tuple[str, str], int]:
+    """How the files were judged, beside the default (predicted from the source), and how
+    many parts of them bpfls could not follow."""
+    return {
+        ("compiled with clang", "compiled with clang"):
+            sum(1 for r in reports if r.mode == COMPILED),
+        ("BPF object", "BPF objects"): sum(1 for r in reports if r.mode == OBJECT),
+        ("part not analysed", "parts not analysed"):
+            sum(1 for r in reports for d in r.diagnostics if d.code == "analysis-incomplete"),
+    }
 
 
 def _pos(line: int, col: int) -> dict:
@@ -64,9 +78,13 @@ def format_json(reports: Sequence[FileReport], kernels: KernelSet) -> str:
         "files": [],
     }
     for rep in reports:
-        f = {"path": rep.path, "diagnostics": [], "relocations": []}
+        f = {"path": rep.path, "mode": rep.mode, "diagnostics": [], "relocations": []}
         if rep.error:
             f["error"] = rep.error
+        if rep.drift is not None:
+            f["drift"] = {side: [{"kind": e.kind, "spec": e.spec, "path": e.path,
+                                  "line": e.line + 1} for e in getattr(rep.drift, side)]
+                          for side in ("predicted_not_emitted", "emitted_not_predicted")}
         for d in _sorted(rep.diagnostics):
             f["diagnostics"].append({
                 "code": d.code, "severity": d.severity.value, "message": d.message,

@@ -29,6 +29,7 @@ How to add a CO-RE macro form:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -353,3 +354,12 @@ PROGRAM_MACROS = names(Family.PROGRAM)
 CORE_INTRINSICS = ALL_INTRINSICS - PROGRAM_MACROS - names(Family.BUILTIN)
 #: the hop-by-hop readers
 HOP_READS = names(Family.CORE_HOPS, Family.PROBE_HOPS)
+
+
+_CORE_NAME = re.compile(r"\b(?:" + "|".join(sorted(
+    CORE_INTRINSICS | names(Family.BUILTIN), key=len, reverse=True)) + r")\b")
+
+
+def uses_core(text: str) -> bool:
+    """Whether ``text`` names a CO-RE macro or builtin."""
+    return _CORE_NAME.search(text) is not None

@@ -222,6 +222,10 @@ def core_read(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
     cur = arg_value(w, n, args[s]).et
     w.user = m.user
     core = m.family is Family.CORE_HOPS
+    if cur is None and core and not w.tu.kernel_types_unknown:
+        w.incomplete(f"the type of '{tokens_text(args[s].toks)}' in {m.name}",
+                     tok_range(w, args[s].toks))
+        return NONE
     if core:
         w.region += 1
     try:

@@ -183,6 +183,8 @@ class SourceModel:
     arch: str | None = None  # the __TARGET_ARCH_ assumed when none was configured
     timings: dict[str, float] = field(default_factory=dict)
     scope: FileScope = field(default_factory=FileScope)
+    #: where the program first uses a CO-RE macro or builtin (path, range), if it does
+    first_core_use: tuple[str, Range] | None = None
 
     def preserve_access_index(self, type_id: int) -> bool:
         info = self.local_types.get(type_id)

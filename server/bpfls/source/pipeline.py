@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from bisect import bisect_left
 from collections.abc import Mapping
@@ -127,6 +128,8 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
             diagnostics.append(SourceDiagnostic(
                 "vmlinux-h", f"cannot read types from {res.vmlinux_path}: {e}", path,
                 Range.of(0, 0, 0, 0)))
+    if base is None and res.vmlinux is not None and res.vmlinux_path is None:
+        diagnostics.append(_no_kernel_types(res.units, res.vmlinux))
     lt = LocalTypes(base, res.macros, diagnostics, base_pai=res.base_pai)
     for u, root in trees:
         lt.collect(u, root)
@@ -135,6 +138,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
 
     tu = TranslationUnit(local, lt, res.macros, diagnostics, base_pai=res.base_pai,
                          has_base=base is not None and res.vmlinux is not None)
+    tu.kernel_types_unknown = base is None and res.vmlinux is not None
     order: list[str] = []
     for u, root in trees:
         _collect_toplevel(tu, u, root, order)
@@ -184,12 +188,48 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
         macros=dict(res.macros),
         inactive={u.path: list(u.inactive) for u, _ in trees if not u.virtual},
         vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai, arch=arch,
+        first_core_use=_first_core_use(res.units),
         timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
                  "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0},
         scope=FileScope(dict(tu.globals),
                         {**tu.prototypes, **{n: fd.ret for n, fd in tu.functions.items()}},
                         lt))
     return model
+
+
+#: a use of a CO-RE macro or builtin in code (not in a #define: directives are blanked)
+_CORE_USE = re.compile(rb"\b(?:" + b"|".join(
+    re.escape(n.encode()) for n in sorted(catalogue.CORE_INTRINSICS | catalogue.names(
+        catalogue.Family.BUILTIN), key=len, reverse=True)) + rb")\s*\(")
+
+
+def _first_core_use(units: list[FileUnit]) -> tuple[str, Range] | None:
+    """Where the translation unit first uses a CO-RE macro in active code (its own files)."""
+    for u in units:
+        if u.virtual:
+            continue
+        m = _CORE_USE.search(u.code)
+        if m is not None:
+            line, col = u.position(m.start())
+            return u.path, Range.of(line, col, line, col + len(m.group().rstrip(b"( \t")))
+    return None
+
+
+def _no_kernel_types(units: list[FileUnit], name: str) -> SourceDiagnostic:
+    """``vmlinux.h`` is included, not on the include path, and there is no primary kernel:
+    the kernel's types are unknown."""
+    where, rng = units[0].path, Range.of(0, 0, 0, 0)
+    for u in units:
+        ref = next((r for r in u.includes if r.kind == "vmlinux"), None)
+        if ref is not None:
+            where, rng = u.path, ref.range
+            break
+    return SourceDiagnostic(
+        "analysis-incomplete",
+        f"no primary kernel and '{name}' is not on the include path: the kernel types it "
+        "declares are unknown, so the CO-RE accesses on them are not checked (configure the "
+        "primary kernel, --primary NAME, or add the directory holding it to the include path)",
+        where, rng, {"reason": "no-kernel-types"})
 
 
 def clear_caches() -> None:

@@ -74,6 +74,9 @@ class TranslationUnit:
         #: type or member missing there is a mistake (without vmlinux.h they may come from
         #: system headers, which are not read)
         self.has_base = has_base
+        #: vmlinux.h is included but its types are unknown (no primary, not found): said once
+        #: for the file, not at each access
+        self.kernel_types_unknown = False
         self.start_id = local.start_id
         self.globals: dict[str, EType | None] = {}
         self.prototypes: dict[str, EType | None] = {}  # declared, not defined, functions

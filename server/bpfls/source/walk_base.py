@@ -134,6 +134,11 @@ class WalkerBase:
         self.fd.diags.append(d)
         self.tu.diag(d)
 
+    def incomplete(self, what: str, rng: Range) -> None:
+        """Say that the CO-RE accesses of ``what`` could not be predicted (never silently)."""
+        self.diag("analysis-incomplete", f"bpfls could not follow {what}: the CO-RE accesses "
+                  "there are not checked", rng)
+
     # -- scopes ------------------------------------------------------------------------------
     def lookup(self, name: str) -> tuple[bool, EType | None]:
         for s in reversed(self.scopes):

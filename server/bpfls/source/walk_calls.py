@@ -82,20 +82,20 @@ class CallWalker(WalkerBase):
 
     def expand_macro(self, n: Node, start: int, end: int) -> Val:
         """Expand the macro invocation ``code[start:end]`` and walk the expansion."""
-        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
-            return NONE
         toks = self.src.tokens(start, end)
         if not toks:
             return NONE
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         try:
             exp = Expander(self.tu.macros).expand(toks)
         except RecursionError:  # pragma: no cover
-            return NONE
+            return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         if not exp:
             return NONE
         snip, body = snippet_body(self.src.unit, exp, self.src.origin(start, end))
         if body is None:
-            return NONE
+            return self._gave_up(toks[0].text, exp, "its expansion does not parse", n)
         saved_src = self.src
         self.src = snip
         macro_name = toks[0].text
@@ -111,6 +111,13 @@ class CallWalker(WalkerBase):
         finally:
             self.producer.pop()
             self.src = saved_src
+
+    def _gave_up(self, name: str, toks, why: str, n: Node) -> Val:
+        if any(t.kind == IDENT and t.text in catalogue.ALL_INTRINSICS for t in toks) or \
+                any(catalogue.uses_core(m.text) for t in toks
+                    if (m := self.tu.macros.get(t.text)) is not None):
+            self.incomplete(f"the macro '{name}' ({why})", self.rng(n))
+        return NONE
 
     def offsetof(self, n: Node) -> Val:
         if "offsetof" in self.tu.macros:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bpfls.source.catalogue import uses_core
 from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of
 from bpfls.source.intrinsics import reparse
@@ -89,6 +90,8 @@ class StatementWalker(WalkerBase):
                 self.expr(n)
             return False
         if t == "ERROR":
+            if uses_core(self.text(n)):
+                self.incomplete("code it cannot parse", self.rng(n))
             for c in n.named_children:
                 if c.type in STATEMENT_TYPES:
                     self.stmt(c)

@@ -1,0 +1,66 @@
+"""What ``bpfls check`` does with each file: a BPF object is judged as it is; a source is
+predicted, or compiled with clang and judged from the object (``--compile``)."""
+
+from __future__ import annotations
+
+import os
+
+from bpfls.analysis.check import check_model, source_options
+from bpfls.analysis.object_check import (
+    check_compiled,
+    check_object,
+    compile_failed,
+    is_bpf_object,
+)
+from bpfls.analysis.report import FileReport
+from bpfls.project.compiler import CompileError, compile_bpf
+from bpfls.project.config import Config, with_compile_flags
+from bpfls.project.kernels import KernelSet
+from bpfls.source import analyze
+from bpfls.source.cache import SourceCache
+
+
+class Checker:
+    """One file after the other: an object as it is, a source predicted or compiled."""
+
+    def __init__(self, cfg: Config, kernels: KernelSet, compile_sources: bool) -> None:
+        self.cfg = cfg
+        self.kernels = kernels
+        self.cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
+        self.compile_sources = compile_sources
+        self.out_dir = ""
+
+    def check(self, path: str) -> tuple[FileReport, str | None]:
+        """(report, a problem to report on stderr with exit status 2, or None)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            return FileReport(path, error=str(e.strerror or e)), f"{path}: {e.strerror or e}"
+        if is_bpf_object(data[:64]):
+            report = check_object(path, self.kernels, self.cfg.severity)
+            return report, (f"{path}: {report.error}" if report.error else None)
+        return self._source(path, data.decode("utf-8", "replace"))
+
+    def _source(self, path: str, text: str) -> tuple[FileReport, str | None]:
+        file_cfg = with_compile_flags(self.cfg, path)
+        options = source_options(file_cfg, self.kernels)
+        model = analyze(os.path.abspath(path), text, options, self.cache)
+        trouble = None
+        if any(d.code == "analysis-incomplete" and d.data.get("reason") == "no-kernel-types"
+               for d in model.diagnostics):
+            trouble = (f"{path}: no primary kernel and no vmlinux.h on the include path: the "
+                       "program's kernel types are unknown (give --primary NAME)")
+        if not self.compile_sources:
+            return check_model(model, self.kernels, self.cfg.severity), trouble
+        try:
+            result = compile_bpf(path, file_cfg, self.out_dir, primary=self.kernels.primary_btf,
+                                 arch=options.arch)
+        except CompileError as e:
+            return check_model(model, self.kernels, self.cfg.severity), f"{path}: {e}"
+        if result.object_path is None:
+            assert result.error is not None
+            report = check_model(model, self.kernels, self.cfg.severity)
+            return compile_failed(report, result.error, self.cfg.severity), trouble
+        return check_compiled(model, result.object_path, self.kernels, self.cfg.severity), None
+
