@@ -73,8 +73,15 @@ def check_object(path: str, kernels: KernelSet,
         report.error = _one_line(e)
         return report
     here = os.path.dirname(os.path.abspath(path))
-    _judge_into(report, [(s, _access(s.relo, here, report.path)) for s in sites], kernels,
-                severity)
+    placed = [(s, _access(s.relo, here, report.path)) for s in sites]
+    _judge_into(report, placed, kernels, severity)
+    # the line as clang recorded it, for a source file that is not here
+    lines = {(a.path, a.range.start.line): s.relo.line.text for s, a in placed
+             if s.relo.line is not None and s.relo.line.text}
+    report.diagnostics = [
+        dataclasses.replace(d, data={**d.data, "source_line": lines[key]})
+        if (key := (d.path, d.range.start.line)) in lines and not os.path.exists(d.path) else d
+        for d in report.diagnostics]
     return report
 
 

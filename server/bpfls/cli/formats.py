@@ -36,6 +36,8 @@ def format_text(reports: Sequence[FileReport], kernels: KernelSet) -> str:
             p = d.range.start
             lines.append(f"{_display_path(d.path)}:{p.line + 1}:{p.column + 1}: "
                          f"{d.severity.value}: {d.message} [{d.code}]")
+            if "source_line" in d.data:  # an object's source that is not here
+                lines.append(f"    {d.data['source_line'].strip()}")
     nrel = sum(len(r.relocations) for r in reports)
     loaded = ", ".join(k.name for k in kernels.loaded)
     parts = [f"{counts[s]} {s.value}{'s' if counts[s] != 1 else ''}"
