@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled sample kernels, ../shared/btf, and the bpftool oracle."""
+"""Shared fixtures: the bundled sample kernels, ../shared/btf, the shared corpus compiled once,
+and the bpftool oracle."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from shared_corpus import CLANG, CORPUS_DIR, TOOLS, SharedCorpus, build_corpus, find_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "sample-btf"
@@ -85,3 +87,22 @@ def require_tool(name: str) -> str:
 
 def run_bpftool(bpftool: str, *args: str) -> str:
     return subprocess.run([bpftool, *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="session")
+def shared_corpus(tmp_path_factory: pytest.TempPathFactory, raw_sample) -> SharedCorpus:
+    """The programs of ../shared/corpus compiled once with clang-16 against the 6.12-amd64
+    sample kernel (its ``build.sh``, two jobs), and the raw sample kernels to judge them on."""
+    if not CORPUS_DIR.is_dir():
+        pytest.skip("../shared/corpus is not present (it is not part of a fresh clone)")
+    tools = {name: find_tool(name) for name in TOOLS}
+    missing = [name for name, path in tools.items() if path is None]
+    if missing:
+        reason = (f"the shared corpus needs {', '.join(missing)} "
+                  f"(apt-get install {' '.join(TOOLS[m] for m in missing)})")
+        if IN_CI:
+            pytest.fail(f"{reason}; .ci/run installs them")
+        pytest.skip(reason)
+    kernels = {k.name.removesuffix(".btf.xz"): raw_sample(k) for k in sample_kernels()}
+    return build_corpus(tmp_path_factory.mktemp("shared-corpus"), kernels,
+                        cc=tools[CLANG], bpftool=tools["bpftool"])
