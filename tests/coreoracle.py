@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -300,18 +301,27 @@ def _cut(spec: str | None) -> str | None:
     return spec[:255] if spec is not None else None
 
 
-def compare(obj: Path, target: Path, log: str, *, values: bool = False
+def compare(obj: Path, target: Path, log: str, *, values: bool = False,
+            resolutions: Sequence[tuple[ObjectRelo, Resolution]] | None = None
             ) -> list[tuple[ObjectRelo, Resolution]]:
     """Resolve every relocation of ``obj`` on ``target`` and check it against libbpf's log.
 
+    ``resolutions``: bpfls's verdicts to check instead of resolving here, one per relocation
+    in ``.BTF.ext`` order (what :func:`bpfls.core.objects.resolve_object` returns; with
+    ``values``, before the instruction checks, which are applied here).
     Returns the pairs compared (libbpf stops at the first hard error; so do we)."""
     info = read_ext(obj)
     recs = parse_log(log)
-    resolver = CoreResolver(load(target))
+    resolver = CoreResolver(load(target)) if resolutions is None else None
     compared = []
     assert len(recs) <= len(info.relocations), log[-2000:]
+    assert resolutions is None or len(resolutions) == len(info.relocations)
     for i, orelo in enumerate(info.relocations):
-        res = resolver.resolve(orelo)
+        if resolver is not None:
+            res = resolver.resolve(orelo)
+        else:
+            given, res = resolutions[i]
+            assert (given.section, given.index) == (orelo.section, orelo.index), given
         if values:  # libbpf went on to patch the instruction
             assert orelo.insn is not None
             res = check_insn(res, orelo.insn)

@@ -1,14 +1,43 @@
-"""Real programs as objects: the shared corpus compiled.
+"""libbpf's verdicts on real programs: the shared corpus's objects, relocation by relocation.
 
 Every program of ``../shared/corpus`` (public projects' BPF programs) is compiled once per
 session (``conftest.shared_corpus``: clang-16, the 6.12-amd64 sample kernel's ``vmlinux.h``);
-every one must compile.
+every one must compile. On every sample kernel libbpf relocates each object (``bpftool -d
+gen min_core_btf``: libbpf's relocation logic, as a load runs it, without patching the
+instructions), and :func:`bpfls.core.objects.resolve_object` must agree with it on each
+relocation in ``.BTF.ext`` order (:func:`coreoracle.compare`): the kind and local spec as
+libbpf prints them, the candidates examined with their specs, and the verdict (resolved, no
+matching targets, or the hard error that stops libbpf, compared up to it).
+
+The figures per project are printed (see them with ``-s`` or ``-rP``) and recorded as test
+properties.
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import pytest
 from shared_corpus import CLANG, SharedCorpus
+
+from bpfls.btf import Btf, load
+from bpfls.core.ext import BtfExtInfo, read_ext
+from bpfls.core.objects import resolve_object
+
+from conftest import sample_kernels
+from coreoracle import compare, run_bpftool
+
+KERNELS = [k.name.removesuffix(".btf.xz") for k in sample_kernels()]
+#: bpftool processes at once; the comparisons run beside them as each log comes in
+JOBS = 2
+#: a resolution's status → libbpf's verdict
+VERDICTS = {"resolved": "resolved", "missing": "no match", "zero": "no match", "error": "error"}
+COLUMNS = ("objects", "relocations", "agree", "resolved", "no match", "error", "disagree")
+#: disagreements shown in full in a failure message
+SHOWN = 20
 
 pytestmark = [pytest.mark.shared, pytest.mark.oracle]
 
@@ -21,3 +50,71 @@ def test_every_program_compiles(shared_corpus: SharedCorpus, record_property) ->
           f"{CLANG} in {c.build_seconds:.1f} s")
     assert not c.failed, "programs that did not compile:\n" + "\n".join(
         f"  {name}: {error}" for name, error in sorted(c.failed.items()))
+
+
+def _judge(obj: Path, info: BtfExtInfo, raw: Path, target: Btf, rc: int, log: str) -> list:
+    """The relocations of ``obj`` (``info``) compared with libbpf's log on ``raw``;
+    AssertionError names the first that differs (object, kernel, section, relocation, both
+    verdicts)."""
+    ours = resolve_object(info, target, patch=False)  # bpftool does not patch instructions
+    pairs = compare(obj, raw, log, resolutions=ours)
+    where = f"{obj.name} on {raw.name}"
+    if rc == 0:
+        assert len(pairs) == len(ours), f"{where}: libbpf judged {len(pairs)} of {len(ours)}"
+    else:  # libbpf stopped at a hard error
+        assert (pairs and pairs[-1][1].status == "error"
+                or "Error: unsupported kind" in log), f"{where}: bpftool failed: {log[-800:]}"
+    return pairs
+
+
+def _table(kernel: str, tally: dict[str, Counter]) -> str:
+    total = sum(tally.values(), Counter())
+    rows = [("project", *COLUMNS)]
+    rows += [(p, *(str(t[c]) for c in COLUMNS)) for p, t in tally.items()]
+    rows.append(("all", *(str(total[c]) for c in COLUMNS)))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"libbpf's verdicts on {kernel}: {total['agree']} of {total['relocations']} "
+             f"relocations agree ({total['disagree']} objects disagree)"]
+    lines += ["  " + r[0].ljust(width) + "".join(f"{x:>12}" for x in r[1:]) for r in rows]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_verdicts_equal_libbpf(kernel: str, shared_corpus: SharedCorpus, bpftool: str,
+                               record_property) -> None:
+    corpus = shared_corpus
+    raw = corpus.kernels[kernel]
+    target = load(raw)
+    names = sorted(corpus.objects)
+
+    def libbpf(name: str) -> tuple[int, str]:
+        return run_bpftool(bpftool, raw, corpus.objects[name], Path("/dev/null"))
+
+    tally = {p: Counter() for p in sorted(set(corpus.projects.values()))}
+    disagreements = []
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(JOBS) as pool:
+        for name, (rc, log) in zip(names, pool.map(libbpf, names), strict=True):
+            t = tally[corpus.projects[name]]
+            obj = corpus.objects[name]
+            t["objects"] += 1
+            info = read_ext(obj)
+            t["relocations"] += len(info.relocations)
+            try:
+                pairs = _judge(obj, info, raw, target, rc, log)
+            except AssertionError as e:
+                t["disagree"] += 1
+                disagreements.append(str(e))
+                continue
+            t["agree"] += len(pairs)
+            t.update(VERDICTS[res.status] for _, res in pairs)
+    seconds = time.perf_counter() - t0
+    report = _table(kernel, {p: t for p, t in tally.items() if t["objects"]})
+    print(f"\n{report}\n  ({seconds:.1f} s)")
+    for project, t in tally.items():
+        record_property(project, {c: t[c] for c in COLUMNS})
+    assert not disagreements, (
+        f"{len(disagreements)} objects disagree with libbpf on {kernel}:\n\n"
+        + "\n\n".join(disagreements[:SHOWN])
+        + (f"\n\n... and {len(disagreements) - SHOWN} more" if len(disagreements) > SHOWN
+           else ""))
