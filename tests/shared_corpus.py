@@ -4,8 +4,8 @@
 compiles them all against a ``vmlinux.h`` dumped from a kernel's BTF (see the corpus's
 README). :func:`build_corpus` runs it once into a directory and returns what came out:
 the objects by name, the project of each, and every program that failed, by name, with its
-first error line. The tests (``conftest.shared_corpus``) and ``bench/object_bench.py`` use it;
-it needs no pytest.
+first error line (:func:`built` reads the same from a directory built before). The tests
+(``conftest.shared_corpus``) and ``bench/object_bench.py`` use it; it needs no pytest.
 """
 
 from __future__ import annotations
@@ -93,6 +93,12 @@ def build_corpus(out: Path, kernels: Mapping[str, Path], *, cc: str = CLANG,
     seconds = time.perf_counter() - t0
     if p.returncode not in (0, 1):
         raise CorpusBuildError(f"build.sh failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+    return built(out, kernels, seconds, corpus)
+
+
+def built(out: Path, kernels: Mapping[str, Path], seconds: float = 0.0,
+          corpus: Path = CORPUS_DIR) -> SharedCorpus:
+    """What an earlier :func:`build_corpus` left in ``out`` (``build.sh``'s status files)."""
     projects = programs(corpus)
     objects, failed = {}, {}
     for name in projects:
