@@ -34,10 +34,10 @@ class CorpusBuildError(RuntimeError):
 
 @dataclass(frozen=True)
 class SharedCorpus:
-    """The corpus compiled once: ``objects`` (name → object file), ``projects`` (name →
-    project, for every program listed), ``failed`` (name → first error line of each program
-    that did not compile), how long the build took, and the raw sample kernels (name → raw BTF
-    file) to judge the objects on."""
+    """The corpus compiled once into ``out`` (``build.sh``'s logs in ``out/log``): ``objects``
+    (name → object file), ``projects`` (name → project, for every program listed), ``failed``
+    (name → first error line of each program that did not compile), how long the build took,
+    and the raw sample kernels (name → raw BTF file) to judge the objects on."""
 
     out: Path
     objects: dict[str, Path]
@@ -45,13 +45,6 @@ class SharedCorpus:
     failed: dict[str, str]
     build_seconds: float
     kernels: dict[str, Path]
-
-    def by_project(self) -> dict[str, list[str]]:
-        """Project → names of its objects, both sorted."""
-        out: dict[str, list[str]] = {}
-        for name in sorted(self.objects):
-            out.setdefault(self.projects[name], []).append(name)
-        return dict(sorted(out.items()))
 
 
 def find_tool(name: str) -> str | None:

@@ -48,7 +48,7 @@ def test_every_program_compiles(shared_corpus: SharedCorpus, record_property) ->
     record_property("objects", len(c.objects))
     print(f"\nshared corpus: {len(c.objects)} of {len(c.projects)} programs compiled with "
           f"{CLANG} in {c.build_seconds:.1f} s")
-    assert not c.failed, "programs that did not compile:\n" + "\n".join(
+    assert not c.failed, f"programs that did not compile (logs in {c.out / 'log'}):\n" + "\n".join(
         f"  {name}: {error}" for name, error in sorted(c.failed.items()))
 
 
