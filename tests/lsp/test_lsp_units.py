@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bpfls.analysis.diagnostics import diagnostic
+from bpfls.analysis.report import COMPILED
+from bpfls.lsp.convert import DiagnosticConverter
 from bpfls.lsp.documents import UTF8, UTF16, UTF32, Document, Snapshot, split_lines
 from bpfls.lsp.settings import merge_settings
 from bpfls.source.positions import Position, Range
@@ -77,6 +80,18 @@ def test_random_incremental_edits_match_a_reference(enc):
         text = text[:start + a] + new + text[start + b:]
         doc.apply_change(new, ((li, _units(line[:a], enc)), (li, _units(line[:b], enc))), v)
         assert doc.text == text
+
+
+def test_diagnostic_data_says_how_it_was_found():
+    d = diagnostic("field-missing", "'state' is missing", "/p.bpf.c", Range.of(0, 4, 0, 9),
+                   kernels=("6.12-amd64",), data={"kind": "byte_off"})
+    snap = Snapshot("int state;\n", 3, UTF16)
+    conv = DiagnosticConverter()
+    predicted = conv.convert(d, snap, "file:///p.bpf.c")
+    assert predicted.data == {"kind": "byte_off", "kernels": ["6.12-amd64"],
+                              "source": "predicted"}
+    compiled = conv.convert(d, snap, "file:///p.bpf.c", COMPILED)
+    assert compiled.data["source"] == "compiled" and compiled.data["kind"] == "byte_off"
 
 
 def test_settings_precedence(tmp_path: Path):

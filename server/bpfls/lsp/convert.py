@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic, Severity
+from bpfls.analysis.report import PREDICTED
 from bpfls.lsp.documents import Snapshot
 from bpfls.lsp.paths import path_to_uri
 from bpfls.source.positions import Range
@@ -64,7 +65,10 @@ class DiagnosticConverter:
         self.tags = set(tags)
         self.data = data
 
-    def convert(self, d: Diagnostic, snap: Snapshot, uri: str) -> lsp.Diagnostic:
+    def convert(self, d: Diagnostic, snap: Snapshot, uri: str,
+                source: str = PREDICTED) -> lsp.Diagnostic:
+        """``source``: how the diagnostic was found, ``"predicted"`` (from the source) or
+        ``"compiled"`` (from clang's object), given in ``data.source``."""
         rng = lsp_range(snap, d.range)
         message = d.message
         if d.kernels and not all(k in message for k in d.kernels):
@@ -81,7 +85,8 @@ class DiagnosticConverter:
         if self.data:
             extra = {} if related is not None or not d.facts else {
                 "facts": [{"kernel": f.kernel, "text": f.text} for f in d.facts]}
-            data = _jsonable({**d.data, "kernels": list(d.kernels), **extra})
+            data = _jsonable({**d.data, "kernels": list(d.kernels), **extra,
+                              "source": source})
         return lsp.Diagnostic(range=rng, message=message, severity=_SEVERITY[d.severity],
                               code=d.code, source=SOURCE, tags=tags,
                               related_information=related, data=data)
