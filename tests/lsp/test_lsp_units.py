@@ -121,6 +121,17 @@ def test_settings_precedence(tmp_path: Path):
     assert s.config.severity == {} and s.origin["kernels"] == "initializationOptions"
 
 
+def test_compile_setting(tmp_path: Path):
+    assert merge_settings(None, None, tmp_path).config.compile is None  # the editor's: auto
+    (tmp_path / "bpfls.toml").write_text('compile = "never"\n')
+    assert merge_settings(None, None, tmp_path).config.compile == "never"
+    s = merge_settings(None, {"bpfls": {"compile": "always"}}, tmp_path)
+    assert s.config.compile == "always" and s.origin["compile"] == "workspace/configuration"
+    s = merge_settings({"compile": "sometimes"}, None, tmp_path)
+    assert any("'compile' must be one of auto, always, never" in e for e in s.errors)
+    assert s.config.compile == "never" and not s.warnings
+
+
 def test_settings_problems_are_reported_not_raised(tmp_path: Path):
     s = merge_settings({"kernels": 5, "bogus": 1}, {"primary": "nope"}, tmp_path)
     assert any("'kernels'" in e for e in s.errors)

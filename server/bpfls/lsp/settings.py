@@ -5,8 +5,10 @@ Precedence, per setting: ``initializationOptions`` > ``workspace/configuration``
 ``bpfls check`` (the bundled sample kernels of the target architecture, primary the newest,
 plus the running kernel as ``host``). The settings and their meanings are those of
 ``bpfls.toml``: ``kernels`` (name → path or ``{path, base}``, or a list of ``{name, path,
-base?}``), ``primary``, ``include``, ``defines``, ``severity``, plus ``trace`` (``off``,
-``messages`` or ``verbose``: how much the server logs to the client).
+base?}``), ``primary``, ``include``, ``defines``, ``severity``, ``compile`` (``auto``, the
+editor's default when unset: when a clang with the BPF target is on ``PATH``; ``always``;
+``never``), plus ``trace`` (``off``, ``messages`` or ``verbose``: how much the server logs to
+the client).
 
 Pure Python: nothing here knows about the protocol.
 """
@@ -27,7 +29,7 @@ from bpfls.project.config import (
 )
 
 SECTION = "bpfls"
-KEYS = ("kernels", "primary", "include", "defines", "severity", "trace")
+KEYS = ("kernels", "primary", "include", "defines", "severity", "compile", "trace")
 TRACE_LEVELS = ("off", "messages", "verbose")
 
 
