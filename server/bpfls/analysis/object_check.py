@@ -213,7 +213,7 @@ def _access(o: ObjectRelo, here: str, obj_path: str, stdin: str | None = None) -
     line = o.line
     if line is None or not line.file:
         path = obj_path
-    elif stdin is not None and line.file in ("<stdin>", "-"):
+    elif stdin is not None and os.path.basename(line.file) in ("<stdin>", "-"):
         path = stdin
     else:
         path = _source_path(line.file, here)
