@@ -15,6 +15,9 @@
   is analysed, which results are kept, what is pushed or answered to a pull.
 - :mod:`.worker`: what runs in the analysis thread: an immutable
   :class:`~.worker.AnalysisJob` in, an :class:`~.worker.Analysis` out.
+- :mod:`.compiles`: the :class:`~.compiles.CompileManager`: when each open BPF C document is
+  compiled with clang (on save, and once left alone), the clang subprocess and its killing;
+  :mod:`.compile_worker`: what runs in the compile thread (the command, judging the object).
 - :mod:`.configuration`: reading the settings, loading the kernels, the warm-up.
 - Pure Python, no protocol: :mod:`.documents` (texts and position encodings),
   :mod:`.settings` (merging the settings' sources), :mod:`.kernelload` (loading kernels in
@@ -42,6 +45,12 @@
 6. A client that takes pushed diagnostics gets ``textDocument/publishDiagnostics`` (and the
    headers the program includes get what was found in them); a client that pulls gets the
    kept result as the answer to ``textDocument/diagnostic``, which waits for a current one.
+7. Once the document is saved, or left alone for :data:`.compiles.IDLE` seconds, and when
+   ``compile`` asks for it (the editor's default ``auto``: when clang with the BPF target is
+   on ``PATH``), :mod:`.compiles` builds the text with clang in a subprocess (killed by the
+   next edit) and judges the object with the source model of the same version. The exact
+   result replaces the predicted one of that text (``data.source``: ``"compiled"``); the
+   next edit brings the predicted diagnostics back until the next compile.
 
 **Where things go.** A new request or notification handler: a function in the
 :mod:`.handlers` module of its kind, plus one line in ``handlers.FEATURES`` (or

@@ -91,12 +91,10 @@ def apply_settings(ls: BpflsServer, settings: Settings) -> None:
 def changed(ls: BpflsServer, more_kernels: bool = False) -> None:
     """Settings or kernels changed (``more_kernels``: only kernels of the current set
     finished loading): new results for every open document."""
-    session = ls.session
-    session.new_generation(more_kernels)
+    ls.session.new_generation(more_kernels)
     ls.diagnostics.reanalyse_all()
-    client = session.client
-    if not client.push and ls.is_initialized and client.diagnostic_refresh:
-        ls.workspace_diagnostic_refresh(None)
+    ls.compiles.reconfigured()
+    ls.ask_to_pull_again()
 
 
 def start_kernel_load(ls: BpflsServer) -> None:

@@ -11,6 +11,12 @@ meanwhile is pushed while the next one is computed.
 
 What analysing a program finds in a header it includes (*foreign* diagnostics) goes to the
 header: pushed under its URI, or as a related document of the program's pulled report.
+
+A compile of the document (:mod:`.compiles`) brings an *exact* result for the text it compiled:
+the report judged from clang's object, or the predicted one with clang's first error. It
+replaces the predicted result of the same version and generation (and is not replaced by one
+computed from an older job); the next edit brings the predicted ones back until the next
+compile. Each protocol diagnostic says which it is in ``data.source``.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.analysis.report import COMPILED, PREDICTED, FileReport
 from bpfls.lsp import worker
 from bpfls.lsp.documents import Document, Snapshot
 from bpfls.lsp.paths import path_to_uri, same_path
@@ -48,6 +55,12 @@ def _key(d: lsp.Diagnostic) -> tuple:
     return (r.start.line, r.start.character, r.end.line, r.end.character, d.code, d.message)
 
 
+def source_of(report: FileReport, d: Diagnostic) -> str:
+    """How ``d`` of ``report`` was found: ``"compiled"`` (judged from clang's object, or
+    clang's own error) or ``"predicted"``."""
+    return COMPILED if report.mode == COMPILED or d.code == "compile-error" else PREDICTED
+
+
 @dataclass
 class Result:
     version: int | None
@@ -56,6 +69,10 @@ class Result:
     diagnostics: list[Diagnostic]  # the engine's, for this document
     items: list[lsp.Diagnostic]
     result_id: str
+    #: from a compile (clang's object, or the prediction with clang's error), and the
+    #: ticket of its job (a result from an older job does not replace it)
+    compiled: bool = False
+    ticket: int = 0
 
 
 @dataclass
@@ -66,6 +83,7 @@ class DocState:
     rerun: bool = False
     result: Result | None = None
     model: Any = None  # the latest source model, possibly of an older version
+    model_version: int | None = None
     files: frozenset[str] = frozenset()  # what the model read (headers included)
     waiters: list[asyncio.Future] = field(default_factory=list)
 
@@ -75,11 +93,15 @@ class DiagnosticsManager:
     textDocument/publishDiagnostics (to a client that does not pull)."""
 
     def __init__(self, session: Session,
-                 publish: Callable[[lsp.PublishDiagnosticsParams], None]) -> None:
+                 publish: Callable[[lsp.PublishDiagnosticsParams], None],
+                 refresh: Callable[[], None] | None = None) -> None:
         self.session = session
         self.publish = publish
+        #: asks a client that pulls to pull again (when it can be asked)
+        self.refresh = refresh
         self.states: dict[str, DocState] = {}
         self._ids = 0
+        self._tickets = 0
         #: diagnostics in other files (headers) found analysing a document:
         #: file URI → document URI → diagnostics
         self.foreign: dict[str, dict[str, list[lsp.Diagnostic]]] = {}
@@ -131,12 +153,16 @@ class DiagnosticsManager:
                 w.set_result(None)
         st.waiters.clear()
 
-    def _dependents_changed(self, path: str | None, delay: float) -> None:
+    def dependents(self, path: str | None) -> list[str]:
+        """The open documents whose analysis read the file ``path`` (which they include)."""
         if path is None:
-            return
-        for uri, other in self.states.items():
-            if other.doc.path != path and path in other.files:
-                self.schedule(uri, delay)
+            return []
+        return [uri for uri, other in self.states.items()
+                if other.doc.path != path and path in other.files]
+
+    def _dependents_changed(self, path: str | None, delay: float) -> None:
+        for uri in self.dependents(path):
+            self.schedule(uri, delay)
 
     def reanalyse_all(self) -> None:
         """The configuration or the kernels changed: every open document again."""
@@ -167,10 +193,16 @@ class DiagnosticsManager:
         st.running = True
         asyncio.get_running_loop().create_task(self._run(uri, st))
 
+    def ticket(self) -> int:
+        """A number for a job about to be captured: later jobs get larger ones."""
+        self._tickets += 1
+        return self._tickets
+
     async def _run(self, uri: str, st: DocState) -> None:
         session = self.session
         doc = st.doc
         job = session.analysis_job(doc)
+        ticket = self.ticket()
         loop = asyncio.get_running_loop()
         try:
             res: worker.Analysis | None = await loop.run_in_executor(
@@ -186,7 +218,7 @@ class DiagnosticsManager:
         affected: list[str] = []
         if res is not None:
             model = res.model
-            st.model = model
+            st.model, st.model_version = model, snap.version
             old_files, st.files = st.files, frozenset(getattr(model, "files", ()) or ())
             if st.files != old_files:  # open headers it includes (or no longer) change view
                 self._foreign_changes += 1
@@ -203,24 +235,11 @@ class DiagnosticsManager:
         partial = (not current and snap.version == doc.version
                    and job.settings_generation == session.settings_generation)
         if (current or partial) and res is not None:
-            diags = [d for d in res.report.diagnostics if same_path(d.path, job.path)]
-            items = [session.converter.convert(d, snap, uri) for d in diags]
             old = st.result
-            if old is not None and old.items == items:
-                rid = old.result_id  # the same report: a pull may answer "unchanged"
-            else:
-                self._ids += 1
-                rid = f"{self._ids}"
-            st.result = Result(snap.version, job.generation, snap, diags, items, rid)
-            foreign: dict[str, list[lsp.Diagnostic]] = {}
-            for d in res.report.diagnostics:
-                other = res.others.get(d.path)
-                if other is not None:
-                    u = path_to_uri(d.path)
-                    foreign.setdefault(u, []).append(session.converter.convert(d, other, u))
-            self._set_foreign(uri, foreign)
-            if session.client.push:
-                self._publish(uri)
+            exact = (old is not None and old.compiled and old.version == snap.version
+                     and old.generation == job.generation and old.ticket > ticket)
+            if not exact:  # else the compile of this text came after: it stays
+                self._keep(uri, st, job, res, ticket, compiled=False)
             if current:
                 self._wake(st)
         if session.client.push:
@@ -229,6 +248,66 @@ class DiagnosticsManager:
         if st.rerun or (not current and st.timer is None):
             st.rerun = False
             self.schedule(uri, 0)
+
+    def _keep(self, uri: str, st: DocState, job: worker.AnalysisJob, res: worker.Analysis,
+              ticket: int, compiled: bool) -> None:
+        """Keep ``res`` as the document's result (and what it found in other files), and
+        push it to a client that does not pull."""
+        session = self.session
+        snap = job.snapshot
+        report = res.report
+        diags = [d for d in report.diagnostics if same_path(d.path, job.path)]
+        items = [session.converter.convert(d, snap, uri, source_of(report, d)) for d in diags]
+        old = st.result
+        if old is not None and old.items == items:
+            rid = old.result_id  # the same report: a pull may answer "unchanged"
+        else:
+            self._ids += 1
+            rid = f"{self._ids}"
+        st.result = Result(snap.version, job.generation, snap, diags, items, rid, compiled,
+                           ticket)
+        foreign: dict[str, list[lsp.Diagnostic]] = {}
+        for d in report.diagnostics:
+            other = res.others.get(d.path)
+            if other is not None:
+                u = path_to_uri(d.path)
+                foreign.setdefault(u, []).append(
+                    session.converter.convert(d, other, u, source_of(report, d)))
+        self._set_foreign(uri, foreign)
+        if session.client.push:
+            self._publish(uri)
+
+    # -- compiles -------------------------------------------------------------------------
+
+    def compiled(self, uri: str, job: worker.AnalysisJob, res: worker.Analysis,
+                 ticket: int) -> bool:
+        """A compile of the document ended (``res``: the report judged from clang's object,
+        or the predicted one with clang's error): shown in place of the predicted result if
+        it is of the current text and generation. Returns whether it is."""
+        st = self.states.get(uri)
+        session = self.session
+        if st is None or st.doc.version != job.snapshot.version \
+                or job.generation != session.generation:
+            return False
+        self._keep(uri, st, job, res, ticket, compiled=True)
+        self._wake(st)
+        if not session.client.push and self.refresh is not None:
+            self.refresh()
+        return True
+
+    async def model_of(self, uri: str, version: int | None) -> Any:
+        """The document's source model of ``version`` once its analysis has made it; None
+        when the document changes or closes first."""
+        loop = asyncio.get_running_loop()
+        while True:
+            st = self.states.get(uri)
+            if st is None or st.doc.version != version:
+                return None
+            if st.model is not None and st.model_version == version:
+                return st.model
+            fut = loop.create_future()
+            st.waiters.append(fut)
+            await fut
 
     # -- diagnostics in other files -------------------------------------------------------
 
@@ -360,8 +439,8 @@ class DiagnosticsManager:
                 return None
         return st if st.model is not None and self.states.get(uri) is st else None
 
-    def engine_diagnostics(self, uri: str) -> tuple[list[Diagnostic], Snapshot | None]:
+    def engine_diagnostics(self, uri: str) -> Result | None:
+        """The document's result: the engine's diagnostics, the text they are of, and the
+        protocol diagnostics they were shown as."""
         st = self.states.get(uri)
-        if st is None or st.result is None:
-            return [], None
-        return st.result.diagnostics, st.result.snapshot
+        return st.result if st is not None else None

@@ -21,6 +21,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from bpfls import __version__
 from bpfls.lsp import handlers
 from bpfls.lsp.client import encoding_of
+from bpfls.lsp.compiles import CompileManager
 from bpfls.lsp.diagnostics import DiagnosticsManager
 from bpfls.lsp.documents import UTF16
 from bpfls.lsp.lsplog import ClientLogHandler
@@ -60,7 +61,9 @@ class BpflsServer(LanguageServer):
                          text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
         self.session = Session()
         self.diagnostics = DiagnosticsManager(self.session,
-                                              self.text_document_publish_diagnostics)
+                                              self.text_document_publish_diagnostics,
+                                              self.ask_to_pull_again)
+        self.compiles = CompileManager(self.session, self.diagnostics, self.show_error)
         self.log_handler = ClientLogHandler(self)
         self._pending_messages: list[str] = []
         self._is_initialized = False
@@ -87,6 +90,12 @@ class BpflsServer(LanguageServer):
             return
         self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error,
                                                        f"bpfls: {message}"))
+
+    def ask_to_pull_again(self) -> None:
+        """workspace/diagnostic/refresh, to a client that pulls and can be asked."""
+        client = self.session.client
+        if not client.push and self._is_initialized and client.diagnostic_refresh:
+            self.workspace_diagnostic_refresh(None)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # to the log, never a popup; a request's own error is already its answer
@@ -138,6 +147,7 @@ class BpflsServer(LanguageServer):
             self.shutdown()
 
     def stop(self) -> None:
+        self.compiles.close()
         self.session.close()
 
 

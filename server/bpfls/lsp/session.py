@@ -97,6 +97,9 @@ class Session:
         self.analysis_pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-analysis")
         self.request_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-request")
         self.kernel_pool = ThreadPoolExecutor(2, thread_name_prefix="bpfls-kernels")
+        #: a compile's steps in Python (the command, judging the object): never in the way
+        #: of the analyses or the requests
+        self.compile_pool = ThreadPoolExecutor(1, thread_name_prefix="bpfls-compile")
 
         # -- caches -----------------------------------------------------------------------
         #: files on disk that answers point into
@@ -117,7 +120,8 @@ class Session:
     def close(self) -> None:
         if self.load_task is not None:
             self.load_task.cancel()
-        for pool in (self.analysis_pool, self.request_pool, self.kernel_pool):
+        for pool in (self.analysis_pool, self.request_pool, self.kernel_pool,
+                     self.compile_pool):
             pool.shutdown(wait=False, cancel_futures=True)
 
     # -- documents ------------------------------------------------------------------------

@@ -107,6 +107,12 @@ def run(job: AnalysisJob) -> Analysis:
     diagnostics. Runs in the analysis thread."""
     model, report, seconds = analyse(job.path, job.snapshot.text, job.kernels, job.config,
                                      job.overlays, job.source_cache)
+    return Analysis(model, report, seconds, other_snapshots(job, report))
+
+
+def other_snapshots(job: AnalysisJob, report: Any) -> dict[str, Snapshot]:
+    """The texts of the files other than the job's document (headers) that ``report`` has
+    diagnostics in: the editor's when they are open, else the disk's."""
     others: dict[str, Snapshot] = {}
     for d in report.diagnostics:
         if d.path in others or same_path(d.path, job.path):
@@ -115,4 +121,4 @@ def run(job: AnalysisJob) -> Analysis:
                 else job.files.snapshot(d.path, job.encoding))
         if snap is not None:
             others[d.path] = snap
-    return Analysis(model, report, seconds, others)
+    return others

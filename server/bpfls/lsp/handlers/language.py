@@ -163,13 +163,17 @@ async def code_action(ls: BpflsServer, params: lsp.CodeActionParams
     only = list(params.context.only or ())
     snap = ctx.snap
     rng = Range(ctx.pos, snap.to_engine(r.end.line, r.end.character))
-    diags, dsnap = ls.diagnostics.engine_diagnostics(uri)
+    result = ls.diagnostics.engine_diagnostics(uri)
+    diags, dsnap, shown = [], snap, {}
+    if result is not None:
+        diags, dsnap = result.diagnostics, result.snapshot
+        shown = {id(d): item for d, item in zip(diags, result.items, strict=True)}
     snapshot_of = session.snapshot_of()
     converter = session.converter
     preferred = session.client.preferred_code_actions
 
-    def to_lsp(d):
-        return converter.convert(d, dsnap or snap, uri)
+    def to_lsp(d):  # as the diagnostic was shown (its data.source too)
+        return shown.get(id(d)) or converter.convert(d, dsnap, uri)
 
     def job() -> list[lsp.CodeAction]:
         out = []

@@ -1,5 +1,6 @@
 """The open documents' text: didOpen, didChange, didClose, didSave. Each edit is applied to
-the :class:`~bpfls.lsp.documents.Document` and the document is scheduled for analysis."""
+the :class:`~bpfls.lsp.documents.Document` and the document is scheduled for analysis (and,
+once left alone or saved, for a compile)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def did_open(ls: BpflsServer, params: lsp.DidOpenTextDocumentParams) -> None:
                    ls.session.client.encoding)
     ls.session.docs[td.uri] = doc
     ls.diagnostics.opened(doc)
+    ls.compiles.opened(td.uri)
 
 
 def did_change(ls: BpflsServer, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -42,10 +44,12 @@ def did_change(ls: BpflsServer, params: lsp.DidChangeTextDocumentParams) -> None
             doc.apply_change(change.text, None)
     doc.set_version(params.text_document.version)
     ls.diagnostics.changed(uri)
+    ls.compiles.changed(uri)
 
 
 def did_close(ls: BpflsServer, params: lsp.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
+    ls.compiles.closed(uri)
     ls.session.docs.pop(uri, None)
     ls.diagnostics.closed(uri)
 
@@ -53,6 +57,7 @@ def did_close(ls: BpflsServer, params: lsp.DidCloseTextDocumentParams) -> None:
 def did_save(ls: BpflsServer, params: lsp.DidSaveTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.diagnostics.saved(uri)
+    ls.compiles.saved(uri)
     name = uri.rsplit("/", 1)[-1]
     if name == "bpfls.toml":
         configuration.request_configure(ls)
