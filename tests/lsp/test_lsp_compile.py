@@ -6,6 +6,7 @@ The programs need clang-16 with the BPF target and libbpf's headers."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import sys
@@ -72,6 +73,7 @@ char LICENSE[] SEC("license") = "GPL";
 #: where the program reads a member clang does not emit a relocation for (a dead load)
 DEAD = (12, PROGRAM.splitlines()[12].index("state"))
 READ = (13, PROGRAM.splitlines()[13].index("__state"))
+READ_WORD = (13, "__state")
 
 
 def _missing(diags: list[lsp.Diagnostic]) -> dict[tuple[int, int], str]:
@@ -91,15 +93,28 @@ def _write(tmp_path: Path, name: str, text: str) -> str:
     return path.as_uri()
 
 
+async def _hover(client: LanguageClient, uri: str, line: int, word: str) -> str:
+    """The hover's text on ``word`` of ``line`` (ASCII: the same column in every encoding)."""
+    col = PROGRAM.splitlines()[line].index(word) + 1
+    h = await client.text_document_hover_async(lsp.HoverParams(
+        lsp.TextDocumentIdentifier(uri), lsp.Position(line, col)))
+    assert h is not None
+    return h.contents.value
+
+
 async def test_compiled_diagnostics_replace_the_predicted(client: LanguageClient, tmp_path):
     """The prediction flags a load clang drops; once saved, the diagnostics are those of
-    clang's object; an edit brings the predicted ones back."""
+    clang's object, and hover says which relocations clang emits; an edit brings the
+    predicted ones back."""
     uri = _write(tmp_path, "drift.bpf.c", PROGRAM)
     open_doc(client, uri, PROGRAM)
     try:
         diags = await diagnostics(client, uri, lambda d: len(_missing(d)) == 2)
         assert _missing(diags) == {DEAD: "predicted", READ: "predicted"}
         assert all(d.data["source"] == "predicted" for d in diags)
+        predicted_hover = await _hover(client, uri, 14, "real_parent")
+        assert "clang" not in predicted_hover
+
         _save(client, uri)
         diags = await diagnostics(client, uri, lambda d: _missing(d) == {READ: "compiled"},
                                   timeout=60)
@@ -107,9 +122,20 @@ async def test_compiled_diagnostics_replace_the_predicted(client: LanguageClient
         assert d.data["kernels"] == ["5.10-amd64"] and "__state" in d.message
         assert all(x.data["source"] == "compiled" for x in diags)
 
+        emits = await _hover(client, uri, 14, "real_parent")
+        assert emits.startswith(predicted_hover)
+        assert re.search(r"clang emits this relocation \(compiled at \d\d:\d\d:\d\d\)$",
+                         emits)
+        assert "clang emits this relocation" in await _hover(client, uri, *READ_WORD)
+        dropped = await _hover(client, uri, DEAD[0], "state")
+        assert re.search(r"not emitted by clang \(compiled at [\d:]+\): the prediction "
+                         r"differs", dropped)
+        assert "clang" not in await _hover(client, uri, DEAD[0], "old")  # not a CO-RE access
+
         replace_all(client, uri, PROGRAM + "// edited\n", 2)
         diags = await diagnostics(client, uri, lambda d: len(_missing(d)) == 2)
         assert _missing(diags) == {DEAD: "predicted", READ: "predicted"}
+        assert await _hover(client, uri, 14, "real_parent") == predicted_hover
     finally:
         close_doc(client, uri)
 

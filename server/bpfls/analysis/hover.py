@@ -12,12 +12,16 @@
   kernels without it; a macro: its definition; an enumerator: its value on each kernel;
 - a ``SEC("...")`` target: the function, LSM hook or tracepoint it attaches to.
 
+On a CO-RE access, when clang compiled the same text (:class:`Emitted`), a last line says
+whether clang emits the relocation predicted there.
+
 :func:`hover` never raises; ``None`` means nothing to say.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +35,7 @@ from bpfls.source.positions import Position, Range
 from bpfls.source.query import Context, context_at
 
 if TYPE_CHECKING:
+    from bpfls.analysis.report import RelocationReport
     from bpfls.btf.model import Type
     from bpfls.project.kernels import KernelSet
     from bpfls.source.model import SourceModel
@@ -44,21 +49,36 @@ class HoverInfo:
     range: Range | None  # the hovered token
 
 
+@dataclass(frozen=True)
+class Emitted:
+    """What clang emitted for the text of the source model: the relocations of its object as
+    the compiled report places them (on the predicted tokens), and when it was compiled (as
+    shown, e.g. ``14:03:07``)."""
+
+    relocations: Sequence[RelocationReport]
+    when: str
+
+
 def hover(model: SourceModel, kernels: KernelSet, path: str, text: str,
-          position: Position) -> HoverInfo | None:
-    """What to show for ``position`` of ``text`` (the current text of ``path``)."""
+          position: Position, emitted: Emitted | None = None) -> HoverInfo | None:
+    """What to show for ``position`` of ``text`` (the current text of ``path``); ``emitted``:
+    what clang emitted for that text, when it was compiled."""
     try:
-        return _hover(model, kernels, text, position)
+        return _hover(model, kernels, text, position, emitted)
     except Exception:  # noqa: BLE001 - a hover must never take the editor down
         return None
 
 
-def _hover(model: SourceModel, kernels: KernelSet, text: str,
-           position: Position) -> HoverInfo | None:
+def _hover(model: SourceModel, kernels: KernelSet, text: str, position: Position,
+           emitted: Emitted | None = None) -> HoverInfo | None:
     ctx = context_at(model, text, position)
     md = _markdown(ctx, kernels)
     if not md:
         return None
+    if emitted is not None and ctx.range is not None:
+        note = clang_note(model, ctx.range, emitted)
+        if note:
+            md = f"{md}\n\n{note}"
     return HoverInfo(md, ctx.range)
 
 
@@ -78,6 +98,29 @@ def _markdown(ctx: Context, kernels: KernelSet) -> str | None:
     if kind == "identifier":
         return identifier_hover(ctx, kernels)
     return None
+
+
+def clang_note(model: SourceModel, token: Range, emitted: Emitted) -> str | None:
+    """Whether clang emits the relocations predicted at ``token`` (the access's member, type
+    or enumerator, or a member on its way), or ``None`` when none is predicted there."""
+    accesses = [a for a in model.accesses
+                if a.path == model.path and (a.range == token or
+                                             any(x.range == token for x in a.accessors))]
+    if not accesses:
+        return None
+    here = {(str(a.kind), a.spec, a.range) for a in accesses}
+    found = {(r.kind, r.spec, r.range) for r in emitted.relocations if r.path == model.path}
+    when = f"(compiled at {emitted.when})"
+    if here <= found:
+        return f"clang emits {'this relocation' if len(here) == 1 else 'these relocations'} " \
+            + when
+    if not here & found:
+        drift = all(a.reachable for a in accesses)
+        return f"not emitted by clang {when}" + (
+            ": the prediction differs from clang's object" if drift else "")
+    return f"clang {when}:\n\n" + "\n".join(
+        f"- `{kind}` `{spec}`: " + ("emitted" if (kind, spec, r) in found else "not emitted")
+        for kind, spec, r in sorted(here))
 
 
 # -- pieces ------------------------------------------------------------------------------------

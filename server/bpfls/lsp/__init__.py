@@ -49,8 +49,9 @@
    ``compile`` asks for it (the editor's default ``auto``: when clang with the BPF target is
    on ``PATH``), :mod:`.compiles` builds the text with clang in a subprocess (killed by the
    next edit) and judges the object with the source model of the same version. The exact
-   result replaces the predicted one of that text (``data.source``: ``"compiled"``); the
-   next edit brings the predicted diagnostics back until the next compile.
+   result replaces the predicted one of that text (``data.source``: ``"compiled"``), and
+   hover tells which relocations clang emitted; the next edit brings the predicted
+   diagnostics back until the next compile.
 
 **Where things go.** A new request or notification handler: a function in the
 :mod:`.handlers` module of its kind, plus one line in ``handlers.FEATURES`` (or

@@ -195,7 +195,7 @@ class CompileManager:
                 return
             log.debug("compiled %s (version %s): clang %.1f ms, judged in %.1f ms", uri,
                       job.snapshot.version, clang_seconds * 1e3, res.seconds * 1e3)
-            self.diagnostics.compiled(uri, job, res, ticket)
+            self.diagnostics.compiled(uri, job, res, ticket, time.time())
             if self.on_compiled is not None:
                 self.on_compiled(uri, clang_seconds)
         except asyncio.CancelledError:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types as lsp
 
 from bpfls.analysis.diagnostics import Diagnostic
-from bpfls.analysis.report import COMPILED, PREDICTED, FileReport
+from bpfls.analysis.report import COMPILED, PREDICTED, FileReport, RelocationReport
 from bpfls.lsp import worker
 from bpfls.lsp.documents import Document, Snapshot
 from bpfls.lsp.paths import path_to_uri, same_path
@@ -75,6 +75,17 @@ class Result:
     ticket: int = 0
 
 
+@dataclass(frozen=True)
+class Emitted:
+    """The relocations of clang's object for one version of a document (as the compiled
+    report places them on its tokens), and when it was compiled (``time.time()``)."""
+
+    version: int | None
+    settings_generation: int
+    relocations: list[RelocationReport]
+    when: float
+
+
 @dataclass
 class DocState:
     doc: Document
@@ -86,6 +97,7 @@ class DocState:
     model_version: int | None = None
     files: frozenset[str] = frozenset()  # what the model read (headers included)
     waiters: list[asyncio.Future] = field(default_factory=list)
+    emitted: Emitted | None = None  # what the last compile to the end emitted
 
 
 class DiagnosticsManager:
@@ -279,8 +291,8 @@ class DiagnosticsManager:
 
     # -- compiles -------------------------------------------------------------------------
 
-    def compiled(self, uri: str, job: worker.AnalysisJob, res: worker.Analysis,
-                 ticket: int) -> bool:
+    def compiled(self, uri: str, job: worker.AnalysisJob, res: worker.Analysis, ticket: int,
+                 when: float) -> bool:
         """A compile of the document ended (``res``: the report judged from clang's object,
         or the predicted one with clang's error): shown in place of the predicted result if
         it is of the current text and generation. Returns whether it is."""
@@ -289,6 +301,10 @@ class DiagnosticsManager:
         if st is None or st.doc.version != job.snapshot.version \
                 or job.generation != session.generation:
             return False
+        report = res.report
+        st.emitted = (Emitted(job.snapshot.version, job.settings_generation,
+                              list(report.relocations), when)
+                      if report.mode == COMPILED else None)
         self._keep(uri, st, job, res, ticket, compiled=True)
         self._wake(st)
         if not session.client.push and self.refresh is not None:
@@ -308,6 +324,18 @@ class DiagnosticsManager:
             fut = loop.create_future()
             st.waiters.append(fut)
             await fut
+
+    def emitted(self, uri: str) -> Emitted | None:
+        """What clang emitted for the document's current text, when its source model is of
+        that text too (hover tells which relocations clang confirmed)."""
+        st = self.states.get(uri)
+        if st is None or st.emitted is None:
+            return None
+        e = st.emitted
+        if e.version != st.doc.version or st.model_version != e.version \
+                or e.settings_generation != self.session.settings_generation:
+            return None
+        return e
 
     # -- diagnostics in other files -------------------------------------------------------
 

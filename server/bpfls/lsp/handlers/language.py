@@ -51,9 +51,10 @@ class _Context:
     snap: Snapshot  # the document's current text
     pos: Position  # the request's position, in the engine's terms
 
-    def ask(self, fn: Callable) -> Any:
-        """``fn(model, kernels, path, text, position)``: hover, completion, definition."""
-        return fn(self.model, self.kernels, self.path, self.snap.text, self.pos)
+    def ask(self, fn: Callable, **more: Any) -> Any:
+        """``fn(model, kernels, path, text, position, **more)``: hover, completion,
+        definition."""
+        return fn(self.model, self.kernels, self.path, self.snap.text, self.pos, **more)
 
 
 async def _run(session: Session, what: str, job: Callable[[], Any]) -> Any:
@@ -86,14 +87,18 @@ async def _context(ls: BpflsServer, uri: str, line: int, character: int) -> _Con
 
 
 async def hover(ls: BpflsServer, params: lsp.HoverParams) -> lsp.Hover | None:
-    ctx = await _context(ls, params.text_document.uri, params.position.line,
-                         params.position.character)
+    uri = params.text_document.uri
+    ctx = await _context(ls, uri, params.position.line, params.position.character)
     fn = engine("hover", "hover")
     if ctx is None:
         return None
     formats = ls.session.client.hover_formats
-    return await _run(ls.session, "hover", lambda: convert.hover(ctx.ask(fn), ctx.snap,
-                                                                 formats))
+    compiled = ls.diagnostics.emitted(uri)
+    emitted = None if compiled is None or compiled.version != ctx.snap.version else \
+        engine("hover", "Emitted")(compiled.relocations,
+                                   time.strftime("%H:%M:%S", time.localtime(compiled.when)))
+    return await _run(ls.session, "hover", lambda: convert.hover(
+        ctx.ask(fn, emitted=emitted), ctx.snap, formats))
 
 
 async def completion(ls: BpflsServer, params: lsp.CompletionParams) -> lsp.CompletionList:
