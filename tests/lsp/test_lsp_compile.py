@@ -163,6 +163,61 @@ async def test_clang_rejects_the_program(client: LanguageClient, tmp_path):
         close_doc(client, uri)
 
 
+HEADER = """\
+#pragma once
+#define READ_OLD_STATE 1
+struct task_struct___o { long int state; } __attribute__((preserve_access_index));
+struct task_struct___x { unsigned int __state; } __attribute__((preserve_access_index));
+"""
+
+INCLUDING = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "common.h"
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+    long state = 0;
+#if READ_OLD_STATE
+    state = BPF_CORE_READ((struct task_struct___o *)prev, state);
+#endif
+    unsigned int now = BPF_CORE_READ((struct task_struct___x *)next, __state);
+    bpf_printk("%ld %u", state, now);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+async def test_saving_a_header_compiles_its_programs_again(client: LanguageClient, tmp_path):
+    """The compile reads the headers from the disk: saving one compiles again the open
+    programs that include it."""
+    old = (11, INCLUDING.splitlines()[11].index("state);"))
+    now = (13, INCLUDING.splitlines()[13].index("__state"))
+    _write(tmp_path, "common.h", HEADER)
+    uri = _write(tmp_path, "prog.bpf.c", INCLUDING)
+    header = (tmp_path / "common.h").as_uri()
+    open_doc(client, uri, INCLUDING)
+    open_doc(client, header, HEADER)
+    try:
+        await diagnostics(client, uri, lambda d: len(_missing(d)) == 2)
+        _save(client, uri)
+        await diagnostics(client, uri, lambda d: _missing(d) == {old: "compiled",
+                                                                 now: "compiled"}, timeout=60)
+        edited = HEADER.replace("READ_OLD_STATE 1", "READ_OLD_STATE 0")
+        replace_all(client, header, edited, 2)
+        (tmp_path / "common.h").write_text(edited)
+        _save(client, header)
+        await diagnostics(client, uri, lambda d: _missing(d) == {now: "compiled"}, timeout=60)
+    finally:
+        close_doc(client, header)
+        close_doc(client, uri)
+
+
 # -- servers of their own, with a clang of the test's making ------------------------------------
 
 WRAPPERS = Path(tempfile.mkdtemp(prefix="bpfls-test-clang-"))

@@ -78,8 +78,6 @@ class CompileManager:
         self.docs: dict[str, _Compile] = {}
         #: the clang processes running (killed when the server stops)
         self.processes: set[asyncio.subprocess.Process] = set()
-        #: called with (uri, seconds clang took) after each compile judged (benchmarks, logs)
-        self.on_compiled: Callable[[str, float], None] | None = None
 
     # -- documents ------------------------------------------------------------------------
 
@@ -98,9 +96,12 @@ class CompileManager:
             self._cancel(other)
 
     def saved(self, uri: str) -> None:
-        """Compile now (and the open documents that include it)."""
+        """Compile now (and the open documents that include it: what they read changed)."""
         self._later(uri, 0)
         for other in self._dependents(uri):
+            c = self.docs.get(other)
+            if c is not None:
+                c.done = None
             self._later(other, 0)
 
     def closed(self, uri: str) -> None:
@@ -196,8 +197,6 @@ class CompileManager:
             log.debug("compiled %s (version %s): clang %.1f ms, judged in %.1f ms", uri,
                       job.snapshot.version, clang_seconds * 1e3, res.seconds * 1e3)
             self.diagnostics.compiled(uri, job, res, ticket, time.time())
-            if self.on_compiled is not None:
-                self.on_compiled(uri, clang_seconds)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the compile is an extra: never take the server down

@@ -312,14 +312,16 @@ class DiagnosticsManager:
         return True
 
     async def model_of(self, uri: str, version: int | None) -> Any:
-        """The document's source model of ``version`` once its analysis has made it; None
-        when the document changes or closes first."""
+        """The document's source model of ``version`` once its analysis has made it and no
+        other is on its way (what a compile's result is then shown after); None when the
+        document changes or closes first."""
         loop = asyncio.get_running_loop()
         while True:
             st = self.states.get(uri)
             if st is None or st.doc.version != version:
                 return None
-            if st.model is not None and st.model_version == version:
+            if st.model is not None and st.model_version == version \
+                    and st.timer is None and not st.running:
                 return st.model
             fut = loop.create_future()
             st.waiters.append(fut)
