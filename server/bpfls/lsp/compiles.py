@@ -8,8 +8,9 @@ One compile per document at a time, in its own steps, none on the event loop's c
 2. In the compile thread (:mod:`.compile_worker`): is a compile asked for (``compile``:
    ``auto`` by default, ``always``, ``never``), and with which clang and command.
 3. clang runs in a subprocess with the editor's text on stdin (unsaved text compiles too; a
-   quoted ``#include`` resolves from the file's directory) into a temporary directory. An
-   edit, closing the document or new settings kill it (its whole process group).
+   quoted ``#include`` resolves from the file's directory) into a temporary directory, at a
+   lower priority than the server. An edit, closing the document or new settings kill it
+   (its whole process group).
 4. Once the document's source model of the same version is in (the predicted analysis makes
    it), the compile thread judges the object (or, when clang rejected the text, adds clang's
    first error to the predicted report), and the diagnostics manager shows the result if the
@@ -46,6 +47,8 @@ log = logging.getLogger("bpfls.lsp")
 
 #: a document left alone (no edit) this long is compiled
 IDLE = 3.0
+#: clang runs at this niceness: on a busy machine the server's own threads come first
+NICENESS = 10
 
 
 def is_program(doc: Document) -> bool:
@@ -219,6 +222,8 @@ class CompileManager:
                      f"compile-run:{clang}")
             return None
         self.processes.add(proc)
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PGRP, proc.pid, NICENESS)
         text = job.snapshot.text.encode("utf-8", "replace")
         try:
             _, err = await asyncio.wait_for(proc.communicate(text), TIMEOUT)

@@ -31,6 +31,11 @@ from bpfls.lsp.stdio import ChunkReader
 
 log = logging.getLogger("bpfls.lsp")
 
+#: how long a thread keeps the interpreter while another waits for it (Python's default is
+#: 5 ms): an analysis or a compile's judging in a worker thread delays a request's few
+#: hand-overs between the event loop and the request threads by at most this much each
+SWITCH_INTERVAL = 0.0005
+
 
 class BpflsProtocol(LanguageServerProtocol):
     """Open documents are kept by the server (documents.Document, with the protocol's own
@@ -152,7 +157,9 @@ class BpflsServer(LanguageServer):
 
 
 def create_server() -> BpflsServer:
-    """A server with every handler of :mod:`bpfls.lsp.handlers` registered."""
+    """A server with every handler of :mod:`bpfls.lsp.handlers` registered (and this process's
+    threads switching at :data:`SWITCH_INTERVAL`)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = BpflsServer()
     for method, options, handler in handlers.FEATURES:
         server.feature(method, options)(handler)
