@@ -1,23 +1,27 @@
 // VS Code settings (section "bpfls") → what the server reads. No `vscode` import here: this
 // module is unit-tested under plain Node.
 //
-// The server reads the keys of bpfls.toml (kernels, primary, include, defines, severity) plus
-// trace (off|messages|verbose) through workspace/configuration, section "bpfls". The
-// client-only keys (server.path, server.python) are removed, `trace.server` becomes `trace`,
-// and settings left at their empty defaults are left out so that the project's bpfls.toml and
-// the server's defaults apply. No initializationOptions are sent: the server lets them win
-// over workspace/configuration, which would freeze the settings until a restart.
+// The server reads the keys of bpfls.toml (kernels, primary, include, defines, severity,
+// compile) plus trace (off|messages|verbose) through workspace/configuration, section "bpfls".
+// The client-only keys (server.path, server.python) are removed, `trace.server` becomes
+// `trace`, and settings left at their defaults (empty, or compile's `auto`) are left out so
+// that the project's bpfls.toml and the server's defaults apply. No initializationOptions are
+// sent: the server lets them win over workspace/configuration, which would freeze the settings
+// until a restart.
 
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The keys the server understands (bpfls.project.config.parse_config). */
-export const SERVER_KEYS = ['kernels', 'primary', 'include', 'defines', 'severity', 'trace'] as const;
+export const SERVER_KEYS = ['kernels', 'primary', 'include', 'defines', 'severity', 'compile', 'trace'] as const;
 
 /** Settings that only the client reads (how to start the server). */
 export const CLIENT_KEYS = ['server.path', 'server.python'] as const;
 
 export const SEVERITY_LEVELS = ['error', 'warning', 'info', 'hint', 'off'] as const;
+
+/** bpfls.compile (bpfls.project.config.COMPILE_MODES); `auto`, the default, is not sent. */
+export const COMPILE_MODES = ['auto', 'always', 'never'] as const;
 
 export interface KernelSetting {
   name: string;
@@ -31,6 +35,8 @@ export interface ServerSettings {
   include?: string[];
   defines?: string[];
   severity?: Record<string, string>;
+  /** always or never (auto is the server's default, and leaves bpfls.toml's choice) */
+  compile?: string;
   /** off, messages or verbose */
   trace?: string;
 }
@@ -163,6 +169,10 @@ export function toServerSettings(raw: unknown, scope: Scope = {}): ServerSetting
     if (Object.keys(severity).length > 0) {
       out.severity = severity;
     }
+  }
+  // auto is the default: left out, so that bpfls.toml's compile (if any) applies
+  if (typeof raw.compile === 'string' && raw.compile !== '' && raw.compile !== 'auto') {
+    out.compile = raw.compile;
   }
   // bpfls.trace.server (how much the client logs) is also how much the server logs
   const trace = isObject(raw.trace) ? raw.trace.server : raw.trace;

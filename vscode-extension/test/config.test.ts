@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { CLIENT_KEYS, SERVER_KEYS, SEVERITY_LEVELS, toServerSettings } from '../src/settings';
+import { CLIENT_KEYS, COMPILE_MODES, SERVER_KEYS, SEVERITY_LEVELS, toServerSettings } from '../src/settings';
 import { runPython } from './helpers';
 
 interface Schema {
@@ -26,7 +26,7 @@ const props: Record<string, Schema> = pkg.contributes.configuration.properties;
 const PARSE = `
 import json, sys
 from pathlib import Path
-from bpfls.project.config import SEVERITIES, parse_config
+from bpfls.project.config import COMPILE_MODES, SEVERITIES, parse_config
 from bpfls.analysis.diagnostics import CODES
 data = json.load(sys.stdin)
 cfg = parse_config(data, "settings", Path("/ws"))
@@ -34,6 +34,7 @@ print(json.dumps({
     "kernels": [[k.name, k.path, k.base] for k in cfg.kernels],
     "primary": cfg.primary, "include": list(cfg.include), "defines": list(cfg.defines),
     "severity": cfg.severity, "codes": sorted(CODES), "levels": list(SEVERITIES),
+    "compile": cfg.compile, "modes": list(COMPILE_MODES),
 }))
 `;
 
@@ -54,6 +55,7 @@ function fullSection(codes: string[]): Record<string, unknown> {
     include: ['include'],
     defines: ['__TARGET_ARCH_x86', 'DEBUG=1'],
     severity: Object.fromEntries(codes.map((c, i) => [c, SEVERITY_LEVELS[i % SEVERITY_LEVELS.length]])),
+    compile: 'always',
     'trace.server': 'verbose',
     'server.path': '/usr/bin/bpfls',
     'server.python': 'python3',
@@ -86,7 +88,7 @@ test('the server parses the settings the client sends', () => {
   assert.deepEqual(Object.keys(sent).sort(), [...SERVER_KEYS].sort(), 'every server key is sent');
   const parsed = runPython(PARSE, JSON.stringify(sent)) as {
     kernels: [string, string, string | null][]; primary: string; include: string[]; defines: string[];
-    severity: Record<string, string>; codes: string[]; levels: string[];
+    severity: Record<string, string>; codes: string[]; levels: string[]; compile: string; modes: string[];
   };
   assert.deepEqual(parsed.kernels, [['6.1', '/btf/6.1.btf', null], ['mod', '/ws/btf/mod.btf', '6.1']]);
   assert.equal(parsed.primary, '6.1');
@@ -94,6 +96,8 @@ test('the server parses the settings the client sends', () => {
   assert.deepEqual(parsed.defines, ['__TARGET_ARCH_x86', 'DEBUG=1']);
   assert.equal(Object.keys(parsed.severity).length, codes.length);
   assert.deepEqual([...SEVERITY_LEVELS], parsed.levels, 'severity levels match bpfls.project.config.SEVERITIES');
+  assert.equal(parsed.compile, 'always');
+  assert.deepEqual([...COMPILE_MODES], parsed.modes, 'compile modes match bpfls.project.config.COMPILE_MODES');
 });
 
 test("the language server's merge of its sources takes them without a complaint", (t) => {
@@ -144,6 +148,8 @@ test('the settings schema matches the server', () => {
   assert.deepEqual(kernel.required?.sort(), ['name', 'path']);
   assert.equal(kernel.additionalProperties, false);
   assert.deepEqual(props['bpfls.trace.server'].enum, ['off', 'messages', 'verbose']);
+  assert.deepEqual(props['bpfls.compile'].enum, [...COMPILE_MODES]);
+  assert.equal(props['bpfls.compile'].default, 'auto');
 });
 
 test('the server rejects what the schema forbids, so nothing is lost silently', () => {

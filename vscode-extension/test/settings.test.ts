@@ -36,6 +36,12 @@ test('client-only keys are removed, the rest keep the bpfls.toml names', () => {
   });
 });
 
+test('compile is sent unless auto, the default, which leaves the choice to bpfls.toml', () => {
+  assert.deepEqual(toServerSettings({ compile: 'auto' }, scope), {});
+  assert.deepEqual(toServerSettings({ compile: 'always' }, scope), { compile: 'always' });
+  assert.deepEqual(toServerSettings({ compile: 'never' }, scope), { compile: 'never' });
+});
+
 test('kernels may be given as a table like bpfls.toml', () => {
   const raw = { kernels: { '5.10': '~/btf/5.10.btf', mod: { path: 'm.btf', base: '5.10' } } };
   assert.deepEqual(toServerSettings(raw, scope).kernels, [

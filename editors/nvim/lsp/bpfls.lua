@@ -15,6 +15,7 @@ return {
   --     include = { 'include' },
   --     defines = { '__TARGET_ARCH_x86' },
   --     severity = { ['read-size-mismatch'] = 'error' },
+  --     compile = 'auto',  -- compile with clang on save / when idle: auto | always | never
   --   } }
   -- None set: bpfls.toml in the project, then the bundled sample kernels.
   settings = { bpfls = vim.empty_dict() },
