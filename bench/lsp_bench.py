@@ -2,21 +2,27 @@
 """`bpfls serve` figures, and clangd's on the same program when clangd is installed.
 
     python bench/lsp_bench.py [--lines 2000] [--requests 200] [--edits 40] [--no-clangd]
+                              [--compile-lines 1000] [--saves 5]
 
 A client drives the server over stdio (VS Code's defaults: UTF-16 positions, pushed
 diagnostics) on a generated BPF C program, with four kernels: the three amd64 sample kernels
 plus the running kernel (``host``) when it exposes BTF, else the fourth sample kernel.
 
-1. Start-up: from spawning the process to the first diagnostics (the program is opened right
-   after ``initialized``; the first diagnostics come once the primary kernel is in), and to
-   the diagnostics of all four kernels.
+1. Start-up (``compile = "never"``, as in 2): from spawning the process to the first
+   diagnostics (the program is opened right after ``initialized``; the first diagnostics
+   come once the primary kernel is in), and to the diagnostics of all four kernels.
 2. Steady state (kernels loaded): didOpen → first diagnostics; hover and completion latency
    over ``--requests`` requests each at varied positions; didChange → publishDiagnostics over
    ``--edits`` one-character edits, each after the previous diagnostics (the first keystroke
    after a pause, analysed after a 10 ms delay; a burst of typing is debounced by 120 ms);
    the server's peak RSS (VmHWM).
-3. clangd on the same program with a vmlinux.h of the primary kernel and
-   ``-target bpf``: the same figures.
+3. Compile on save (``compile = "always"``, when clang with the BPF target is on PATH), on a
+   ``--compile-lines`` program: didSave → the diagnostics judged from clang's object, over
+   ``--saves`` saves (each of a new text, after its predicted diagnostics); hover latency
+   while those compiles run (requests sent one after the other from the save until the
+   compiled diagnostics arrive) and, the same positions, with no compile running.
+4. clangd on the same program with a vmlinux.h of the primary kernel and
+   ``-target bpf``: the same figures as 1 and 2.
 
 The kernels' index cache is warmed first (as every run after the first finds it).
 """
@@ -42,6 +48,7 @@ from lsprotocol import types as lsp  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 
 from bpfls.lsp.diagnostics import FIRST_EDIT_DELAY  # noqa: E402
+from bpfls.project.compiler import find_clang  # noqa: E402
 
 SAMPLE = ROOT / "sample-btf"
 PRIMARY = "6.12-amd64"
@@ -140,10 +147,17 @@ class Bench:
         self.pid = 0
         c = self.client
 
+        #: uri → [(time, version)] of the diagnostics judged from clang's object
+        self.compiled: dict[str, list[tuple[float, int | None]]] = {}
+
         @c.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def _published(ls, params: lsp.PublishDiagnosticsParams) -> None:
+            t = time.perf_counter()
             self.published.setdefault(params.uri, []).append(
-                (time.perf_counter(), params.version, len(params.diagnostics)))
+                (t, params.version, len(params.diagnostics)))
+            data = params.diagnostics[0].data if params.diagnostics else None
+            if isinstance(data, dict) and data.get("source") == "compiled":
+                self.compiled.setdefault(params.uri, []).append((t, params.version))
             self.event.set()
 
         @c.feature(lsp.WINDOW_WORK_DONE_PROGRESS_CREATE)
@@ -225,6 +239,15 @@ class Bench:
             gc.enable()
         return out
 
+    def edit_line(self, uri: str, lines: list[str], line: int, version: int) -> None:
+        """A space typed at the end of ``line`` (``lines`` follows)."""
+        col = len(lines[line])
+        lines[line] += " "
+        self.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(version=version, uri=uri),
+            [lsp.TextDocumentContentChangePartial(
+                lsp.Range(lsp.Position(line, col), lsp.Position(line, col)), " ")]))
+
     async def edits(self, uri: str, text: str, count: int) -> list[float]:
         lines = text.split("\n")
         body = [i for i, ln in enumerate(lines) if ln.strip().startswith("bpf_printk")]
@@ -234,13 +257,8 @@ class Bench:
         for _ in range(count):
             line = rng.choice(body)
             version += 1
-            col = len(lines[line])
-            lines[line] += " "
             t = time.perf_counter()
-            self.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-                lsp.VersionedTextDocumentIdentifier(version=version, uri=uri),
-                [lsp.TextDocumentContentChangePartial(
-                    lsp.Range(lsp.Position(line, col), lsp.Position(line, col)), " ")]))
+            self.edit_line(uri, lines, line, version)
             v = version
 
             def done(v=v):
@@ -314,6 +332,8 @@ async def startup(name: str, cmd: list[str], init: dict | None, work: Path, text
 async def measure(name: str, cmd: list[str], init: dict | None, work: Path, text: str,
                   args, startup_waits_all: bool) -> dict:
     res: dict = {}
+    if init is not None:  # the figures of the prediction alone (compiles: compile_figures)
+        init = {**init, "compile": "never"}
     # 1. start-up
     res["start_first"], every = await startup(name, cmd, init, work, text, startup_waits_all)
     if every is not None:
@@ -349,6 +369,69 @@ async def measure(name: str, cmd: list[str], init: dict | None, work: Path, text
     res["rss"] = b.peak_rss_mb()
     await b.stop()
     return res
+
+
+async def compile_figures(cmd: list[str], init: dict, work: Path, text: str, args) -> dict:
+    """didSave → compiled diagnostics, and hover latency while a compile runs and without."""
+    b = Bench("bpfls serve (compile)")
+    await b.start(cmd, work, {**init, "compile": "always"}, work)
+    await b.wait(lambda: b.progress_end)
+    uri = (work / "compiled.bpf.c").as_uri()
+    ident = lsp.TextDocumentIdentifier(uri)
+    await b.first_publish(uri, b.open(uri, text))
+    lines = text.split("\n")
+    body = [i for i, ln in enumerate(lines) if ln.strip().startswith("bpf_printk")]
+    hp, _ = positions(text, args.requests, 3)
+    version = 1
+
+    def compiled(v: int) -> float | None:
+        return next((t for t, ver in b.compiled.get(uri, []) if ver == v), None)
+
+    async def hover(pos) -> None:
+        await b.client.text_document_hover_async(lsp.HoverParams(ident, pos))
+
+    async def save(hovers: list[float] | None) -> float:
+        """A new text, its predicted diagnostics, then didSave → compiled diagnostics (with
+        hovers sent meanwhile)."""
+        nonlocal version
+        version += 1
+        b.edit_line(uri, lines, body[version % len(body)], version)
+        await b.wait(lambda v=version: any(ver == v for _, ver, _ in b.published.get(uri, [])))
+        t = time.perf_counter()
+        b.client.text_document_did_save(lsp.DidSaveTextDocumentParams(ident))
+        if hovers is not None:
+            gc.disable()
+            try:
+                i = 0
+                while compiled(version) is None:
+                    t1 = time.perf_counter()
+                    await hover(hp[i % len(hp)])
+                    hovers.append(time.perf_counter() - t1)
+                    i += 1
+            finally:
+                gc.enable()
+        return await b.wait(lambda v=version: compiled(v), 120) - t
+
+    res: dict = {"first_save": await save(None)}  # finds clang, writes vmlinux.h
+    res["save"] = [await save(None) for _ in range(args.saves)]
+    await b.latencies(hover, hp[:10])
+    res["hover_compiling"] = []
+    for _ in range(args.saves):
+        await save(res["hover_compiling"])
+    res["hover_idle"] = await b.latencies(hover, hp)
+    res["lines"] = text.count("\n")
+    await b.stop()
+    return res
+
+
+def report_compile(r: dict) -> None:
+    print(f"compile on save ({r['lines']}-line program, clang with the BPF target):")
+    print(f"  didSave -> compiled diagnostics      p50 {ms(pct(r['save'], 50))}  "
+          f"(first save {ms(r['first_save']).strip()}; {len(r['save'])} saves)")
+    for k, what in (("hover_compiling", "while compiling"), ("hover_idle", "no compile")):
+        xs = r[k]
+        print(f"  hover {what:<16} p50 {ms(pct(xs, 50))}  p99 {ms(pct(xs, 99))}  "
+              f"({len(xs)} requests)")
 
 
 def report(name: str, r: dict, debounce: float | None) -> None:
@@ -400,6 +483,11 @@ async def amain(args) -> None:
         await warm.stop()
         ours = await measure("bpfls serve", cmd, init, work, text, args, True)
         report("bpfls serve", ours, FIRST_EDIT_DELAY)
+        if find_clang() is None:
+            print("compile on save: skipped (no clang with the BPF target on PATH)")
+        else:
+            report_compile(await compile_figures(cmd, init, work, program(args.compile_lines),
+                                                 args))
 
         clangd = shutil.which("clangd")
         if args.no_clangd or clangd is None:
@@ -425,6 +513,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--edits", type=int, default=40)
     ap.add_argument("--no-clangd", action="store_true")
+    ap.add_argument("--compile-lines", type=int, default=1000)
+    ap.add_argument("--saves", type=int, default=5)
     asyncio.run(amain(ap.parse_args()))
 
 
