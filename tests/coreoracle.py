@@ -10,19 +10,32 @@ Two ways to run libbpf's own relocation code on an object against a target BTF:
   and poisonings. This needs the right to load BPF programs; without it the test skips.
 
 :func:`parse_log` turns either log into :class:`LogRelo` records in ``.BTF.ext`` order.
+
+Beside them, the objects the tests use: :func:`compile_objects` (BPF C compiled once per
+session with clang), and hand-made ones: :func:`elf_object` (sections, function symbols,
+``.rel`` entries), :func:`ext_blob` (``.BTF.ext``), :func:`insn` and :func:`ldimm64`.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
+import glob
+import os
 import re
+import shutil
+import struct
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from bpfls.btf import load
+from bpfls.btf.dump_c import dump_c
 from bpfls.core import CoreResolver, ReloKind, Resolution
 from bpfls.core.ext import ObjectRelo, read_ext
 from bpfls.core.patch import check_insn
@@ -207,7 +220,69 @@ def insn_immediates(obj: Path) -> dict[tuple[str, int], tuple[str, int]]:
     return out
 
 
+# -- compiled programs ------------------------------------------------------------------------
+
+@cache
+def vmlinux_header(kernel: Path) -> str:
+    """bpftool's ``format c`` header of ``kernel`` (the ``vmlinux.h`` programs include)."""
+    return dump_c(load(kernel))
+
+
+def compile_objects(clang: str, sources: Iterable[Path], kernel: Path) -> dict[str, Path]:
+    """Compile each BPF C source with ``clang -g -O2 -target bpf`` against ``kernel``'s
+    ``vmlinux.h`` and libbpf's headers: source file name → object. Each object is compiled
+    once per test session (in a directory removed at exit), however many modules ask."""
+    sources = list(sources)
+    todo = [s for s in sources if (clang, s, kernel) not in _COMPILED]
+    if todo:
+        out_dir = _objects_dir() / kernel.name
+        out_dir.mkdir(exist_ok=True)
+        header = out_dir / "vmlinux.h"
+        if not header.exists():
+            header.write_text(vmlinux_header(kernel))
+        multiarch = [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
+                     if os.path.exists(os.path.join(d, "asm", "errno.h"))]  # for usdt.bpf.h
+
+        def build(src: Path) -> Path:
+            obj = out_dir / (src.name.removesuffix(".c") + ".o")
+            subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
+                            f"-I{out_dir}", *multiarch, "-c", str(src), "-o", str(obj)],
+                           check=True, capture_output=True, text=True)
+            return obj
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for src, obj in zip(todo, pool.map(build, todo), strict=True):
+                _COMPILED[(clang, src, kernel)] = obj
+    return {s.name: _COMPILED[(clang, s, kernel)] for s in sources}
+
+
+_COMPILED: dict[tuple[str, Path, Path], Path] = {}
+
+
+@cache
+def _objects_dir() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="bpfls-test-objects-"))
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
+
+
 # -- hand-made objects -------------------------------------------------------------------------
+
+def insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    """One little-endian BPF instruction."""
+    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+
+
+def ldimm64(dst: int, value: int, src: int = 0) -> bytes:
+    """``dst = value ll`` (two slots)."""
+    value &= (1 << 64) - 1
+    return (insn(0x18, dst, src, 0, _s32(value & 0xFFFFFFFF))
+            + insn(0, 0, 0, 0, _s32(value >> 32)))
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
 
 def ext_blob(relos: dict[str, list[tuple[int, int, int, int]]],
              lines: dict[str, list[tuple[int, int, int, int, int]]] | None = None,
@@ -238,11 +313,53 @@ def ext_blob(relos: dict[str, list[tuple[int, int, int, int]]],
     return hdr + li + co
 
 
-def elf_object(sections: dict[str, bytes], exec_sections: tuple[str, ...] = ()) -> bytes:
-    """A minimal little-endian ELF64 BPF relocatable object holding ``sections``."""
-    import struct as st
+def elf_object(sections: dict[str, bytes], exec_sections: tuple[str, ...] = (), *,
+               functions: tuple[tuple[str, str, int, int, bool], ...] = (),
+               relocations: dict[str, list[tuple[int, str]]] | None = None,
+               machine: int = 247) -> bytes:
+    """A minimal little-endian ELF64 BPF relocatable object holding ``sections``.
 
+    ``functions``: function symbols (name, section, byte offset, byte size, global);
+    ``relocations``: per section, ``.rel`` entries (byte offset, symbol) where the symbol is a
+    function's name, a section's name (its section symbol) or any other name (an undefined,
+    extern symbol). With either, the object gets ``.strtab`` and ``.symtab``."""
+    sections = dict(sections)
+    relocations = relocations or {}
+    rel_names = [f".rel{sec}" for sec in relocations]
+    with_symbols = bool(functions or relocations)
     names = [".shstrtab", *sections]
+    if with_symbols:
+        names += [".strtab", ".symtab", *rel_names]
+    index = {n: i + 1 for i, n in enumerate(names)}
+    if with_symbols:
+        strtab = bytearray(b"\0")
+
+        def string(text: str) -> int:
+            strtab.extend(text.encode() + b"\0")
+            return len(strtab) - len(text) - 1
+
+        # (name offset, info, shndx, value, size); locals first, as ELF wants
+        syms = [(0, 0, 0, 0, 0)]
+        sym_index: dict[str, int] = {}
+        for n in sections:
+            sym_index[n] = len(syms)
+            syms.append((0, 3, index[n], 0, 0))  # STB_LOCAL, STT_SECTION
+        ordered = sorted(functions, key=lambda f: f[4])
+        first_global = len(syms) + sum(1 for f in ordered if not f[4])
+        for name, sec, off, size, is_global in ordered:
+            sym_index[name] = len(syms)
+            syms.append((string(name), (1 << 4 if is_global else 0) | 2, index[sec], off, size))
+        for entries in relocations.values():
+            for _off, sym in entries:
+                if sym not in sym_index:
+                    sym_index[sym] = len(syms)
+                    syms.append((string(sym), 1 << 4, 0, 0, 0))  # a global undefined symbol
+        sections[".strtab"] = bytes(strtab)
+        sections[".symtab"] = b"".join(struct.pack("<IBBHQQ", n, info, 0, shndx, value, size)
+                                       for n, info, shndx, value, size in syms)
+        for sec, entries in relocations.items():
+            sections[f".rel{sec}"] = b"".join(struct.pack("<QQ", off, (sym_index[sym] << 32) | 1)
+                                              for off, sym in entries)
     shstr = b"\0"
     name_off = {}
     for n in names:
@@ -264,12 +381,18 @@ def elf_object(sections: dict[str, bytes], exec_sections: tuple[str, ...] = ()) 
     shoff = off + pad
     sh = b"\0" * 64
     for n, o, size in layout:
-        typ = 3 if n == ".shstrtab" else 1
+        typ, link, info, entsize = 1, 0, 0, 0
+        if n in (".shstrtab", ".strtab"):
+            typ = 3
+        elif n == ".symtab":
+            typ, link, info, entsize = 2, index[".strtab"], first_global, 24
+        elif n in rel_names:
+            typ, link, info, entsize = 9, index[".symtab"], index[n.removeprefix(".rel")], 16
         flags = 6 if n in exec_sections else 0
-        sh += st.pack("<IIQQQQIIQQ", name_off[n], typ, flags, 0, o, size, 0, 0, 8 if flags else 1,
-                      0)
+        sh += struct.pack("<IIQQQQIIQQ", name_off[n], typ, flags, 0, o, size, link, info,
+                      8 if flags else 1, entsize)
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
-    ehdr = ident + st.pack("<HHIQQQIHHHHHH", 1, 247, 1, 0, 0, shoff, 0, 64, 0, 0, 64,
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 1, machine, 1, 0, 0, shoff, 0, 64, 0, 0, 64,
                            len(names) + 1, 1)
     return ehdr + body + sh
 

@@ -26,6 +26,7 @@ import dataclasses
 import os
 import struct
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -132,7 +133,12 @@ def read_ext(path: str | os.PathLike[str]) -> BtfExtInfo:
         return BtfExtInfo(btf, (), (), 0, p)
     info = parse_ext(ext, btf, p)
     names = tuple(sorted({r.section for r in info.relocations}))
-    code = elf_sections(data, p, names) if names else {}
+    return with_instructions(info, elf_sections(data, p, names) if names else {})
+
+
+def with_instructions(info: BtfExtInfo, code: Mapping[str, bytes]) -> BtfExtInfo:
+    """``info`` with each relocation's instruction bytes taken from ``code`` (section name →
+    the section's contents)."""
     relos = tuple(dataclasses.replace(r, insn_bytes=code.get(r.section, b"")[
         r.insn_off:r.insn_off + 16]) for r in info.relocations)
     return dataclasses.replace(info, relocations=relos)
