@@ -20,6 +20,7 @@ from bpfls.core.objfile import (
     object_from_bytes,
     read_object,
 )
+from bpfls.core.reach import reach
 
 from btfbuild import BtfBuilder
 from conftest import SAMPLE_DIR, require_tool
@@ -136,6 +137,10 @@ def test_call_targets_as_libbpf_computes_them() -> None:
     bad = sites[("kprobe/p", 5)]
     assert bad.target is None and "no function starts" in bad.error
     assert obj.relocated[("kprobe/p", 0)] == "f1" and obj.relocated[("kprobe/p", 1)] == ".text"
+    # the bad call makes the program undecided, nothing crashes
+    r = reach(obj, {})
+    assert not r.complete and r.executes(("kprobe/p", 6)) is None
+    assert "no function starts" in r.reasons[0]
 
 
 def test_call_relocated_against_a_program_section_is_refused() -> None:
@@ -212,8 +217,8 @@ def test_names_from_the_file_are_escaped_and_short() -> None:
 
 
 def test_hostile_mutations_give_an_object_or_one_error(objects) -> None:
-    """Bytes of a real object changed at random: reading either works or raises ObjectError,
-    never anything else, each in bounded time."""
+    """Bytes of a real object changed at random: reading and exploring either works or
+    reading raises ObjectError, never anything else, each in bounded time."""
     data = objects["calls.bpf.c"].read_bytes()
     rng = random.Random(7)
     outcomes = {"object": 0, "error": 0}
@@ -224,11 +229,12 @@ def test_hostile_mutations_give_an_object_or_one_error(objects) -> None:
             mutated[at] = rng.randrange(256)
         t = time.perf_counter()
         try:
-            object_from_bytes(bytes(mutated), "mutated.o")
+            obj = object_from_bytes(bytes(mutated), "mutated.o")
         except ObjectError as e:
             assert "\n" not in str(e)
             outcomes["error"] += 1
         else:
+            reach(obj, {})
             outcomes["object"] += 1
         assert time.perf_counter() - t < 2
     assert outcomes["object"] and outcomes["error"], outcomes
