@@ -1,19 +1,29 @@
-"""Which instructions the verifier can reach (:mod:`bpfls.core.reach`): hand-assembled
-programs check the model piece by piece (constants, 32-bit arithmetic, spills, calls,
-callbacks, loops, budgets, code beyond the model)."""
+"""Which instructions the verifier can reach (:mod:`bpfls.core.reach`) and the per-kernel
+verdicts on objects (:func:`bpfls.core.objects.judge_object`).
+
+Hand-assembled programs check the model piece by piece (constants, 32-bit arithmetic,
+spills, calls, callbacks, loops, budgets); the programs under ``fixtures/reach/``, compiled
+with clang, check every relocation's "executes" on every sample kernel against the
+``// executes:`` comment on its line. ``test_core_reach_oracle.py`` compares both with the
+kernel's verifier."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from bpfls.btf import load
+from bpfls.core.objects import judge, judge_object, resolve_object
 from bpfls.core.objfile import BpfObject, object_from_bytes
 from bpfls.core.reach import POISON, UNKNOWN, WIDEN_AFTER, checks_globals_lazily, reach
 
 from btfbuild import BtfBuilder
-from conftest import SAMPLE_DIR
-from coreoracle import elf_object, insn, ldimm64
+from conftest import SAMPLE_DIR, require_tool
+from coreoracle import compile_objects, elf_object, insn, ldimm64
 
+FIXTURES = Path(__file__).parent / "fixtures" / "reach"
 KERNELS = ["5.10-amd64", "6.1-amd64", "6.12-amd64", "6.12-arm64"]
 PROG = "kprobe/p"
 
@@ -385,3 +395,103 @@ def test_global_functions_are_checked_lazily_from_6_8() -> None:
     lazy = {k: checks_globals_lazily(load(SAMPLE_DIR / f"{k}.btf.xz")) for k in KERNELS}
     assert lazy == {"5.10-amd64": False, "6.1-amd64": False, "6.12-amd64": True,
                     "6.12-arm64": True}
+
+
+# -- clang's objects, per kernel -------------------------------------------------------------
+
+EXECUTES = re.compile(r"//\s*executes:\s*(?P<spec>.*)$")
+DEFINITION = re.compile(r"^(?!struct|enum|char|typedef|SEC)\w[\w\s*]*?\b(?P<name>\w+)"
+                        r"\((?P<args>[^;]*)$")
+
+
+def expectations(src: Path) -> dict[str, list[tuple[str | None, frozenset[str]]]]:
+    """function → what each of its relocations does, in source order: (kind or ``None`` for
+    any, the kernels on which it executes). A line's comment ``executes: KERNELS`` stands for
+    its one relocation, ``executes: KIND@KERNELS ...`` for several in order; KERNELS is
+    ``all``, ``none`` or a comma-separated list."""
+    out: dict[str, list[tuple[str | None, frozenset[str]]]] = {}
+    function = None
+    for n, line in enumerate(src.read_text().splitlines(), start=1):
+        d = DEFINITION.match(line)
+        if d:
+            function = (d["args"].split(",")[0] if d["name"] == "BPF_PROG" else d["name"])
+        m = EXECUTES.search(line)
+        if not m:
+            continue
+        assert function is not None, (src.name, n)
+        for token in m["spec"].split():
+            kind, _, ks = token.rpartition("@") if "@" in token else (None, "", token)
+            kernels = (frozenset(KERNELS) if ks == "all" else frozenset() if ks == "none"
+                       else frozenset(ks.split(",")))
+            assert kernels <= set(KERNELS), (src.name, n, ks)
+            out.setdefault(function, []).append((kind or None, kernels))
+    return out
+
+
+@pytest.fixture(scope="module")
+def objects() -> dict[str, Path]:
+    clang = require_tool("clang-16")
+    return compile_objects(clang, sorted(FIXTURES.glob("*.bpf.c")),
+                           SAMPLE_DIR / "6.12-amd64.btf.xz")
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return {k: load(SAMPLE_DIR / f"{k}.btf.xz") for k in KERNELS}
+
+
+@pytest.mark.parametrize("src", sorted(FIXTURES.glob("*.bpf.c")), ids=lambda p: p.name)
+def test_fixture_relocations_execute_where_their_lines_say(src: Path, objects, kernels) -> None:
+    """Every relocation of each function, in .BTF.ext order, against its function's comments
+    in source order (clang's line table is not precise enough inside macros)."""
+    want = expectations(src)
+    for name, btf in kernels.items():
+        got: dict[str, list[tuple[str, bool | None]]] = {}
+        for v in judge_object(objects[src.name], btf):
+            got.setdefault(v.function, []).append((str(v.resolution.kind), v.executes))
+        assert set(got) == set(want), (name, sorted(set(got) ^ set(want)))
+        for function, verdicts in got.items():
+            expected = [(kind if kind else k, name in ks)
+                        for (kind, ks), (k, _e) in zip(want[function], verdicts, strict=False)]
+            assert len(want[function]) == len(verdicts), (src.name, function)
+            assert verdicts == expected, (src.name, name, function)
+
+
+def test_verdicts_name_functions_and_programs(objects, kernels) -> None:
+    verdicts = judge_object(objects["calls.bpf.c"], kernels["5.10-amd64"])
+    by_function = {v.function: v for v in verdicts}
+    assert by_function["has_state"].program == "raw_tp/helper_guard"
+    assert by_function["read_state"].program == "raw_tp/guarded_call"
+    assert by_function["loop_guarded"].program == "raw_tp/loop_callback"
+    assert by_function["never_called"].program is None
+    assert by_function["never_called"].executes is False
+    # poisoned and reached fails the load; resolved never does
+    on_61 = judge_object(objects["calls.bpf.c"], kernels["6.1-amd64"])
+    failing = {v.function for v in on_61 if v.fails_load}
+    assert failing == {"global_read"}
+
+
+def test_programs_libbpf_does_not_load_are_left_out(objects, kernels) -> None:
+    btf = kernels["6.1-amd64"]
+    all_ = judge_object(objects["guards.bpf.c"], btf)
+    assert "not_loaded" not in {v.function for v in all_}
+    one = judge_object(objects["guards.bpf.c"], btf, programs={"not_loaded"})
+    # .text's relocations are processed whichever programs load
+    assert {v.function: v.fails_load for v in one} == {"not_loaded": True, "loop_read": False}
+
+
+def test_judging_keeps_libbpfs_order_and_resolve_object(objects, kernels) -> None:
+    btf = kernels["6.12-amd64"]
+    path = objects["calls.bpf.c"]
+    verdicts = judge_object(path, btf)
+    resolved = resolve_object(path, btf)
+    assert [(v.relo.section, v.relo.index) for v in verdicts] == [
+        (o.section, o.index) for o, _r in resolved]
+    assert [(v.resolution.status, v.resolution.target_value) for v in verdicts] == [
+        (r.status, r.target_value) for _o, r in resolved]
+    j = judge(path, btf)
+
+    def key(v):
+        return (v.relo.section, v.relo.index, v.executes, v.function, v.program)
+
+    assert j.reach.complete and list(map(key, j.verdicts)) == list(map(key, verdicts))

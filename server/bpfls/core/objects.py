@@ -1,14 +1,34 @@
-"""Resolving every CO-RE relocation of a compiled BPF object, as libbpf would load it."""
+"""Judging a compiled BPF object on a kernel, as libbpf and the verifier would load it.
+
+:func:`resolve_object` resolves every CO-RE relocation of an object in ``.BTF.ext`` order with
+libbpf's per-object candidate cache and pruning, plus the instruction checks of
+:mod:`bpfls.core.patch`. :func:`judge_object` goes on to the verifier: with the values libbpf
+would patch in, it finds which instructions the verifier can reach (:mod:`bpfls.core.reach`),
+so that each relocation also says whether it executes on that kernel (a poisoned one fails
+the load only then).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from bpfls.btf import Btf
 from bpfls.core.ext import BtfExtInfo, ObjectRelo, read_ext
+from bpfls.core.objfile import BpfObject, read_object
 from bpfls.core.patch import check_insn
-from bpfls.core.resolve import CoreResolver, Resolution
+from bpfls.core.reach import (
+    POISON,
+    UNKNOWN,
+    Loc,
+    Patch,
+    Reach,
+    checks_globals_lazily,
+    program_sections,
+    reach,
+)
+from bpfls.core.resolve import ERROR, MISSING, CoreResolver, Resolution
 
 
 def resolve_object(obj: str | os.PathLike[str] | BtfExtInfo, target: Btf,
@@ -22,12 +42,112 @@ def resolve_object(obj: str | os.PathLike[str] | BtfExtInfo, target: Btf,
     error, so every relocation gets a verdict; libbpf would stop at the first ``"error"``.
     """
     info = obj if isinstance(obj, BtfExtInfo) else read_ext(obj)
+    return _resolve(info.relocations, target, modules, patch)
+
+
+def _resolve(relocations: Sequence[ObjectRelo], target: Btf, modules: Sequence[Btf],
+             patch: bool) -> list[tuple[ObjectRelo, Resolution]]:
     resolver = CoreResolver(target, modules)
     out = []
-    for o in info.relocations:
+    for o in relocations:
         res = resolver.resolve(o)
         insn = o.insn
         if patch and insn is not None:
             res = check_insn(res, insn)
         out.append((o, res))
     return out
+
+
+@dataclass(frozen=True)
+class ObjectVerdict:
+    """One relocation of an object on one kernel.
+
+    ``resolution`` is libbpf's verdict after the instruction checks; ``executes`` whether the
+    verifier can reach the relocated instruction there (``None``: could not be decided, see
+    :class:`bpfls.core.reach.Reach`); ``function`` the function symbol holding it; ``program``
+    the ``SEC()`` name of the program(s) whose load reaches it, comma-separated when several
+    do (``None`` when none does).
+    """
+
+    relo: ObjectRelo
+    resolution: Resolution
+    executes: bool | None
+    function: str | None
+    program: str | None
+
+    @property
+    def fails_load(self) -> bool | None:
+        """Does this relocation fail the object's load on the kernel? A hard error always
+        does; a poisoned instruction when the verifier reaches it (``None``: may)."""
+        if self.resolution.status == ERROR:
+            return True
+        if self.resolution.status == MISSING:
+            return self.executes
+        return False
+
+
+@dataclass(frozen=True)
+class ObjectJudgement:
+    """Every verdict of :func:`judge_object` and the reachability they came from."""
+
+    verdicts: tuple[ObjectVerdict, ...]
+    reach: Reach
+
+
+def judge_object(obj: BpfObject | str | os.PathLike[str], target: Btf,
+                 modules: Sequence[Btf] = (), *, programs: Collection[str] | None = None,
+                 lazy_globals: bool | None = None) -> list[ObjectVerdict]:
+    """Every CO-RE relocation of ``obj`` that libbpf processes, judged on ``target``.
+
+    In ``.BTF.ext`` order with libbpf's pruning (one :class:`~bpfls.core.CoreResolver` per
+    call). Relocations of programs libbpf does not load (a ``SEC("?...")``, or one not in
+    ``programs``: function names, as ``bpf_program__set_autoload`` selects them) are left out,
+    as libbpf leaves them, and so are those outside every function. A hard error counts
+    wherever it is (libbpf fails the whole load on the first one).
+
+    ``lazy_globals``: whether the verifier checks a global function only once a reachable
+    instruction calls it; by default what ``target``'s own verifier does
+    (:func:`bpfls.core.reach.checks_globals_lazily`).
+    """
+    return list(judge(obj, target, modules, programs=programs,
+                      lazy_globals=lazy_globals).verdicts)
+
+
+def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
+          modules: Sequence[Btf] = (), *, programs: Collection[str] | None = None,
+          lazy_globals: bool | None = None) -> ObjectJudgement:
+    """:func:`judge_object` with the :class:`~bpfls.core.reach.Reach` it used."""
+    o = obj if isinstance(obj, BpfObject) else read_object(obj)
+    loaded = {f.name for f in o.programs
+              if (f.autoload if programs is None else f.name in programs)}
+    relos = []
+    for r in o.ext.relocations:
+        f = o.function_at(r.section, r.insn_off // 8)
+        if f is not None and (not f.is_program or f.name in loaded):
+            relos.append(r)
+    judged = _resolve(relos, target, modules, True)
+    if lazy_globals is None:
+        lazy_globals = checks_globals_lazily(target)
+    r = reach(o, {_loc(rel): _patch(res) for rel, res in judged}, programs=loaded,
+              lazy_globals=lazy_globals)
+    verdicts = []
+    for rel, res in judged:
+        loc = _loc(rel)
+        f = o.function_at(*loc)
+        secs = program_sections(o, r.programs_at(loc))
+        verdicts.append(ObjectVerdict(rel, res, r.executes(loc), f.name if f else None,
+                                      ", ".join(secs) or None))
+    return ObjectJudgement(tuple(verdicts), r)
+
+
+def _loc(rel: ObjectRelo) -> Loc:
+    return (rel.section, rel.insn_off // 8)
+
+
+def _patch(res: Resolution) -> Patch:
+    """What libbpf leaves in the instruction: its new value, or poison."""
+    if res.status == MISSING:
+        return POISON
+    if res.status == ERROR or res.target_value is None:
+        return UNKNOWN
+    return res.target_value
