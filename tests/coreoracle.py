@@ -8,6 +8,10 @@ Two ways to run libbpf's own relocation code on an object against a target BTF:
 - libbpf itself through ctypes (``bpf_object__open_file`` with ``btf_custom_path`` then
   ``bpf_object__load``): additionally prints the patched values ("patched insn #I ... A -> B")
   and poisonings. This needs the right to load BPF programs; without it the test skips.
+  :meth:`Libbpf.load_program` loads one program of an object (the others' autoload off) and
+  keeps the verifier's log at level 2, which lists every instruction the verifier visits:
+  :func:`visited` maps them back to the object's sections, :attr:`ProgramLoad.poison` names
+  the poisoned relocation the verifier reached, if any.
 
 :func:`parse_log` turns either log into :class:`LogRelo` records in ``.BTF.ext`` order.
 
@@ -23,6 +27,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import platform
 import re
 import shutil
 import struct
@@ -33,6 +38,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+import pytest
 
 from bpfls.btf import load
 from bpfls.btf.dump_c import dump_c
@@ -180,6 +187,116 @@ class Libbpf:
         finally:
             self.lib.bpf_object__close(handle)
         return "".join(self.lines)
+
+    def load_program(self, obj: Path, target: Path, program: str) -> ProgramLoad:
+        """Load only ``program`` (a function name) of ``obj`` with CO-RE against ``target``,
+        with the verifier's log at level 2 (in a 16 MiB buffer)."""
+        lib = self.lib
+        if not hasattr(self, "_log_buf"):
+            lib.bpf_object__next_program.restype = ctypes.c_void_p
+            lib.bpf_object__next_program.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+            lib.bpf_program__name.restype = ctypes.c_char_p
+            lib.bpf_program__name.argtypes = [ctypes.c_void_p]
+            lib.bpf_program__set_autoload.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+            lib.bpf_object__load.restype = ctypes.c_int
+            self._log_buf = ctypes.create_string_buffer(16 << 20)
+        self.lines = []
+        buf = self._log_buf
+        buf[0] = b"\0"
+        opts = _OpenOpts(ctypes.sizeof(_OpenOpts), None, False, None, 0, None,
+                         str(target).encode(), ctypes.cast(buf, ctypes.c_char_p), len(buf), 2)
+        handle = lib.bpf_object__open_file(str(obj).encode(), ctypes.byref(opts))
+        if not handle:
+            raise OSError(f"libbpf could not open {obj}")
+        try:
+            prog = None
+            found = False
+            while True:
+                prog = lib.bpf_object__next_program(handle, prog)
+                if not prog:
+                    break
+                name = lib.bpf_program__name(prog).decode()
+                found |= name == program
+                lib.bpf_program__set_autoload(prog, name == program)
+            if not found:
+                raise ValueError(f"{obj} has no program {program!r}")
+            rc = lib.bpf_object__load(handle)
+        finally:
+            lib.bpf_object__close(handle)
+        return ProgramLoad(program, rc, "".join(self.lines),
+                           buf.value.decode("utf-8", "replace"))
+
+
+def libbpf_or_skip() -> Libbpf:
+    """The system libbpf through ctypes; the calling test skips where that cannot work."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the ctypes printf bridge for libbpf's log assumes the x86-64 va_list")
+    try:
+        return Libbpf()
+    except OSError as e:
+        pytest.skip(f"libbpf.so.1 not usable: {e}")
+
+
+_ADDED = re.compile(r"prog '([^']*)': added (\d+) insns from sub-prog '([^']*)'")
+_VISITED = re.compile(r"^(\d+): \([0-9a-f]{2}\)", re.M)
+_POISON = re.compile(r"failed to resolve CO-RE relocation (.*)$", re.M)
+
+
+@dataclass
+class ProgramLoad:
+    """One program's load: libbpf's return code and log, and the verifier's log."""
+
+    program: str
+    rc: int
+    log: str
+    verifier_log: str
+
+    @property
+    def loaded(self) -> bool:
+        return self.rc == 0
+
+    @property
+    def poison(self) -> str | None:
+        """libbpf's spec of the poisoned relocation the verifier reached (``<byte_off> [5]
+        struct task_struct___o.state (0:0 @ offset 0)``), if that failed the load."""
+        m = _POISON.search(self.verifier_log) or _POISON.search(self.log)
+        return m[1].strip() if m else None
+
+    @property
+    def relocated(self) -> bool:
+        """Did libbpf get past CO-RE relocation to the verifier?"""
+        return "failed to perform CO-RE" not in self.log and bool(self.verifier_log)
+
+    def subprograms(self) -> list[tuple[str, int]]:
+        """The subprograms libbpf appended to the program, in order, with their lengths."""
+        return [(m[3], int(m[2])) for m in _ADDED.finditer(self.log) if m[1] == self.program]
+
+    def visited(self) -> set[int]:
+        """The instructions the verifier visited (indices into the loaded program)."""
+        return {int(m[1]) for m in _VISITED.finditer(self.verifier_log)}
+
+
+def visited(obj, load: ProgramLoad) -> set[tuple[str, int]]:
+    """The instructions of ``obj`` (a :class:`bpfls.core.objfile.BpfObject`) the verifier
+    visited, as (section, slot): libbpf lays the program out as its own instructions followed
+    by each subprogram it calls, in the order its log names them."""
+    main = obj.function(load.program)
+    layout = [(main.section, main.start, main.length)]
+    for name, count in load.subprograms():
+        f = next(f for f in obj.functions if f.name == name and not f.is_program)
+        assert f.length == count, (name, f.length, count)
+        layout.append((f.section, f.start, count))
+    out = set()
+    for i in load.visited():
+        base = 0
+        for sec, start, n in layout:
+            if i < base + n:
+                out.add((sec, start + i - base))
+                break
+            base += n
+        else:
+            raise AssertionError(f"instruction {i} is past the loaded program")
+    return out
 
 
 # -- instructions ---------------------------------------------------------------------------
