@@ -15,6 +15,13 @@ Public API:
 - :func:`bpfls.core.patch.check_insn` (the instruction checks, when the instruction is known)
   and :func:`bpfls.core.objects.resolve_object` (every relocation of a compiled object; import
   it from its module: it reads ``.BTF.ext`` through :mod:`bpfls.core.ext`).
+
+Compiled objects (import from their modules): :mod:`bpfls.core.objfile` reads a BPF object
+(code, functions, where calls lead); :mod:`bpfls.core.reach` finds which instructions the
+verifier can reach once libbpf has patched them for a kernel (over the abstract state of
+:mod:`bpfls.core.reach_state` and the instruction semantics of :mod:`bpfls.core.bpf_ops`);
+:func:`bpfls.core.objects.judge_object` gives each relocation its verdict and whether it
+executes.
 """
 
 from bpfls.core.calc import FieldLayout, field_info
