@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,10 +23,12 @@ from bpfls.analysis.pitfalls import enum_sign_extension
 from bpfls.analysis.report import COMPILED, OBJECT, Drift, DriftEntry, FileReport
 from bpfls.analysis.rules import Kernels, Verdict
 from bpfls.btf import BtfError
-from bpfls.core.ext import LineInfo, ObjectRelo, read_ext
-from bpfls.core.patch import BPF_LDX, BPF_ST, BPF_STX, check_insn
+from bpfls.core.ext import LineInfo, ObjectRelo
+from bpfls.core.objects import judge_object
+from bpfls.core.objfile import BpfObject, read_object
+from bpfls.core.patch import BPF_LDX, BPF_ST, BPF_STX
 from bpfls.core.relo import ReloKind
-from bpfls.core.resolve import ERROR, CoreResolver, Resolution
+from bpfls.core.resolve import ERROR, RESOLVED, Resolution
 from bpfls.core.spec import SpecError, spec_path
 from bpfls.project.compiler import ClangError
 from bpfls.project.kernels import KernelSet
@@ -48,19 +51,8 @@ class ObjectSite:
     relo: ObjectRelo
     results: dict[str, Resolution]
     executes: dict[str, bool | None]
-
-
-#: ELF identification and ``e_machine`` of a BPF object (EM_BPF)
-_ELF_MAGIC = b"\x7fELF"
-EM_BPF = 247
-
-
-def is_bpf_object(head: bytes) -> bool:
-    """Whether a file starting with ``head`` (at least 20 bytes) is an ELF BPF object."""
-    if len(head) < 20 or not head.startswith(_ELF_MAGIC):
-        return False
-    order = "little" if head[5] == 1 else "big"
-    return int.from_bytes(head[18:20], order) == EM_BPF
+    #: bytes the bpf_probe_read_* call after the relocated address reads, when it is clear
+    read_size: int | None = None
 
 
 def check_object(path: str, kernels: KernelSet,
@@ -73,7 +65,8 @@ def check_object(path: str, kernels: KernelSet,
         report.error = _one_line(e)
         return report
     here = os.path.dirname(os.path.abspath(path))
-    placed = [(s, _access(s.relo, here, report.path)) for s in sites]
+    texts = _SourceTexts()
+    placed = [(s, texts.refine(_access(s, here, report.path))) for s in sites]
     _judge_into(report, placed, kernels, severity)
     # the line as clang recorded it, for a source file that is not here
     lines = {(a.path, a.range.start.line): s.relo.line.text for s, a in placed
@@ -98,7 +91,7 @@ def check_compiled(model: SourceModel, object_path: str, kernels: KernelSet,
         report.error = _one_line(e)
         return report
     here = os.path.dirname(os.path.abspath(model.path))
-    accesses = [_access(s.relo, here, model.path, stdin=model.path) for s in sites]
+    accesses = [_access(s, here, model.path, stdin=model.path) for s in sites]
     predicted = [a for a in model.accesses if a.reachable and not a.repeat]
     places = _PredictedPlaces(predicted)
     placed = [(s, places.place(a)) for s, a in zip(sites, accesses, strict=True)]
@@ -179,37 +172,41 @@ def _judge_into(report: FileReport, placed: list[tuple[ObjectSite, CoreAccess]],
 
 
 def judge_sites(path: str, kernels: KernelSet) -> list[ObjectSite]:
-    """The object's relocations in ``.BTF.ext`` order, judged on every loaded kernel."""
+    """The object's relocations that libbpf processes, in ``.BTF.ext`` order, judged on every
+    loaded kernel (the object is read once)."""
+    obj = read_object(path)
     sites: list[ObjectSite] = []
-    info = read_ext(path)
-    sites = [ObjectSite(o, {}, {}) for o in info.relocations]
+    if not kernels.loaded:
+        return [ObjectSite(o, {}, {}, _probe_read_size(obj, o)) for o in obj.ext.relocations]
     for k in kernels.loaded:
         assert k.btf is not None
-        resolver = CoreResolver(k.btf)
-        for s in sites:
-            unpatched = resolver.resolve(s.relo)
-            insn = s.relo.insn
-            res = check_insn(unpatched, insn) if insn is not None else unpatched
-            s.results[k.name] = _as_source_check(s.relo, res, unpatched)
-            s.executes[k.name] = None
+        verdicts = judge_object(obj, k.btf)
+        if not sites:
+            sites = [ObjectSite(v.relo, {}, {}, _probe_read_size(obj, v.relo))
+                     for v in verdicts]
+        for s, v in zip(sites, verdicts, strict=True):
+            s.results[k.name] = _as_source_check(v.relo, v.resolution)
+            s.executes[k.name] = v.executes
     return sites
 
 
-def _as_source_check(o: ObjectRelo, res: Resolution, unpatched: Resolution) -> Resolution:
-    """The resolution the rules judge: an enumerator clang emits unlike libbpf fails the
-    instruction check, and the rules say why (``enum-sign-extension``) from the resolution
-    before that check, as for a predicted relocation."""
-    if res.status == ERROR and unpatched.status != ERROR and \
+def _as_source_check(o: ObjectRelo, res: Resolution) -> Resolution:
+    """The resolution the rules judge. An enumerator clang emits unlike libbpf (unsigned,
+    bit 31 set) fails the instruction check; the rules say why (``enum-sign-extension``)
+    from the resolution before that check, as for a predicted relocation."""
+    if res.status == ERROR and res.target_value is not None and \
             enum_sign_extension(o.relocation) is not None:
-        return unpatched
+        return dataclasses.replace(res, status=RESOLVED, reason=None, error_code=None)
     return res
 
 
 # -- where a relocation was written -----------------------------------------------------------
 
-def _access(o: ObjectRelo, here: str, obj_path: str, stdin: str | None = None) -> CoreAccess:
+def _access(site: ObjectSite, here: str, obj_path: str,
+            stdin: str | None = None) -> CoreAccess:
     """The relocation as the rules read it (``stdin``: the file a compile from standard
     input stands for)."""
+    o = site.relo
     line = o.line
     if line is None or not line.file:
         path = obj_path
@@ -231,7 +228,51 @@ def _access(o: ObjectRelo, here: str, obj_path: str, stdin: str | None = None) -
         macro=_macro(relo.kind, word, load),
         accessors=tuple(Accessor(n, rng) for n in names),
         load=load, store=cls in (BPF_ST, BPF_STX),
-        load_size=insn.mem_size if load and insn is not None else None)
+        load_size=insn.mem_size if load and insn is not None else None,
+        probe_read=site.read_size is not None, read_size=site.read_size)
+
+
+#: bpf_probe_read, bpf_probe_read_user, bpf_probe_read_kernel (not the _str ones: a string
+#: read takes a buffer's size, not the field's)
+_PROBE_READS = frozenset({4, 112, 113})
+_MOV_K = (0xB7, 0xB4)  # BPF_ALU64 | BPF_MOV | BPF_K, BPF_ALU | BPF_MOV | BPF_K
+_MOV_X, _ADD_K, _ADD_X = 0xBF, 0x07, 0x0F  # BPF_ALU64 | MOV | X, ADD | K, ADD | X
+_CALL, _EXIT = 0x85, 0x95
+_WINDOW = 12
+
+
+def _probe_read_size(obj: BpfObject, o: ObjectRelo) -> int | None:
+    """The size a ``bpf_probe_read*`` call reads from the relocated address: the relocated
+    offset (``rX = off`` or ``rX += off``) is added into the register that becomes the call's
+    source argument (r3) within a few instructions and no jump, and r2 holds a constant."""
+    sec = obj.sections.get(o.section)
+    i = o.insn_off // 8
+    if sec is None or not 0 <= i < len(sec):
+        return None
+    codes, dsts, srcs, _offs, imms = sec.fields
+    if codes[i] not in (_ADD_K, *_MOV_K):
+        return None
+    derived = {dsts[i]}  # the registers holding the offset, or an address made with it
+    size: int | None = None
+    for j in range(max(i - _WINDOW, 0), i):  # r2 may be set before the offset is loaded
+        if dsts[j] == 2 and codes[j] & 7 in (1, 4, 7):
+            size = imms[j] if codes[j] in _MOV_K else None
+    for j in range(i + 1, min(i + _WINDOW, len(sec))):
+        code, dst = codes[j], dsts[j]
+        if code == _CALL:
+            if srcs[j] == 0 and imms[j] in _PROBE_READS and 3 in derived:
+                return size
+            return None
+        if code == _EXIT or code & 7 in (5, 6):
+            return None
+        if code & 7 in (1, 4, 7):  # a load or an ALU op writes dst
+            if code in (_MOV_X, _ADD_X) and srcs[j] in derived:
+                derived.add(dst)
+            elif not (code in (_ADD_X, _ADD_K) and dst in derived):
+                derived.discard(dst)
+            if dst == 2:
+                size = imms[j] if code in _MOV_K else None
+    return None
 
 
 def _source_path(file: str, here: str) -> str:
@@ -258,6 +299,61 @@ def _place(line: LineInfo | None) -> tuple[Range, str]:
     if end == col:
         end = min(col + 1, len(text))
     return Range.of(ln, col, ln, end), text[col:end].decode("utf-8", "replace")
+
+
+#: how many lines after clang's line a relocation's name is looked for
+_LOOK_AHEAD = 6
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _SourceTexts:
+    """The source files an object's line info names, read once, to put each relocation on
+    its member (type, enumerator) token: clang's line for a relocated instruction is often
+    that of an earlier statement (a relocated constant gets no line of its own)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[bytes] | None] = {}
+
+    def _lines(self, path: str) -> list[bytes] | None:
+        if path not in self.lines:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(8 << 20)
+                self.lines[path] = data.split(b"\n")
+            except OSError:
+                self.lines[path] = None
+        return self.lines[path]
+
+    def refine(self, a: CoreAccess) -> CoreAccess:
+        name = _name_of(a)
+        lines = self._lines(a.path) if name else None
+        if not lines:
+            return a
+        want = name.encode()
+        start = a.range.start
+        for ln in range(start.line, min(start.line + _LOOK_AHEAD, len(lines))):
+            text = lines[ln]
+            for m in _WORD.finditer(text, start.column if ln == start.line else 0):
+                if m.group() == want:
+                    rng = Range.of(ln, m.start(), ln, m.end())
+                    return dataclasses.replace(
+                        a, range=rng, accessors=tuple(Accessor(x.name, rng)
+                                                      for x in a.accessors))
+        return a
+
+
+def _name_of(a: CoreAccess) -> str | None:
+    """The token a relocation is about: its last member, its enumerator, its type's name."""
+    if a.accessors:
+        return a.accessors[-1].name
+    relo = a.relocation
+    try:
+        t = relo.local.skip_modifiers(relo.type_id)
+        if a.kind.is_enumval:
+            return t.values[relo.access[0]].name
+        return t.name or None
+    except (BtfError, IndexError, TypeError):
+        return None
 
 
 def _macro(kind: ReloKind, word: str, load: bool) -> str:

@@ -6,13 +6,9 @@ from __future__ import annotations
 import os
 
 from bpfls.analysis.check import check_model, source_options
-from bpfls.analysis.object_check import (
-    check_compiled,
-    check_object,
-    compile_failed,
-    is_bpf_object,
-)
+from bpfls.analysis.object_check import check_compiled, check_object, compile_failed
 from bpfls.analysis.report import FileReport
+from bpfls.core.objfile import is_bpf_object
 from bpfls.project.compiler import CompileError, compile_bpf
 from bpfls.project.config import Config, with_compile_flags
 from bpfls.project.kernels import KernelSet
