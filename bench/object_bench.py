@@ -10,8 +10,8 @@ sample kernels, all in the same run:
 
 (a) ``bpftool gen min_core_btf``: one process per object and kernel, as users run it;
 (b) bpfls in this process: the four kernels loaded (shown apart, with the on-disk index cache
-    filled), then every object read and every relocation judged on every kernel
-    (:func:`judge_all`);
+    filled), then every object read and every relocation judged on every kernel, its
+    verifier reachability included (:func:`judge_all`);
 (c) one ``bpfls check --kernel ... OBJECTS...`` process over all of them (start-up, imports
     and kernel loading included), when the CLI reads objects.
 
@@ -50,7 +50,8 @@ from shared_corpus import (  # noqa: E402
 
 from bpfls.btf import Btf, load  # noqa: E402
 from bpfls.core.ext import read_ext  # noqa: E402
-from bpfls.core.objects import resolve_object  # noqa: E402
+from bpfls.core.objects import judge_object  # noqa: E402
+from bpfls.core.objfile import read_object  # noqa: E402
 
 KERNELS = sorted((ROOT / "sample-btf").glob("*.btf.xz"))
 CACHE = ROOT / ".cache" / "shared-corpus"
@@ -58,12 +59,13 @@ GOAL = 20
 
 
 def judge_all(objects: Sequence[Path], kernels: Sequence[Btf]) -> float:
-    """Seconds to read every object and judge each of its relocations on every kernel."""
+    """Seconds to read every object and judge each of its relocations on every kernel
+    (libbpf's verdict, and whether the verifier reaches it there)."""
     t0 = time.perf_counter()
-    for obj in objects:
-        info = read_ext(obj)
+    for path in objects:
+        obj = read_object(path)
         for kernel in kernels:
-            resolve_object(info, kernel)
+            judge_object(obj, kernel)
     return time.perf_counter() - t0
 
 

@@ -25,7 +25,8 @@ from shared_corpus import CLANG, SharedCorpus
 
 from bpfls.btf import Btf, load
 from bpfls.core.ext import BtfExtInfo, read_ext
-from bpfls.core.objects import resolve_object
+from bpfls.core.objects import judge_object, resolve_object
+from bpfls.core.objfile import read_object
 
 from conftest import sample_kernels
 from coreoracle import compare, run_bpftool
@@ -118,3 +119,23 @@ def test_verdicts_equal_libbpf(kernel: str, shared_corpus: SharedCorpus, bpftool
         + "\n\n".join(disagreements[:SHOWN])
         + (f"\n\n... and {len(disagreements) - SHOWN} more" if len(disagreements) > SHOWN
            else ""))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_poisoned_only_judging_keeps_the_verdicts(kernel: str,
+                                                   shared_corpus: SharedCorpus) -> None:
+    """The quick judgement ``bpfls check`` uses on objects (the verifier's reach only for
+    poisoned relocations, decided first by the branches on relocated constants) gives every
+    poisoned relocation the verdict of the full model, wherever that one decides."""
+    target = load(shared_corpus.kernels[kernel])
+    wrong = []
+    for name in sorted(shared_corpus.objects):
+        obj = read_object(shared_corpus.objects[name])
+        full = judge_object(obj, target)
+        quick = judge_object(obj, target, poisoned_only=True)
+        for q, f in zip(quick, full, strict=True):
+            if f.resolution.status == "missing" and f.executes is not None and \
+                    q.executes != f.executes:
+                wrong.append(f"{name} {q.relo.section} relo #{q.relo.index}: quick "
+                             f"{q.executes}, full {f.executes}")
+    assert not wrong, "\n".join(wrong[:SHOWN])

@@ -180,7 +180,7 @@ def judge_sites(path: str, kernels: KernelSet) -> list[ObjectSite]:
         return [ObjectSite(o, {}, {}, _probe_read_size(obj, o)) for o in obj.ext.relocations]
     for k in kernels.loaded:
         assert k.btf is not None
-        verdicts = judge_object(obj, k.btf)
+        verdicts = judge_object(obj, k.btf, poisoned_only=True)
         if not sites:
             sites = [ObjectSite(v.relo, {}, {}, _probe_read_size(obj, v.relo))
                      for v in verdicts]

@@ -27,7 +27,7 @@ import os
 import struct
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from bpfls.btf import load_bytes
@@ -88,33 +88,64 @@ class ObjectRelo:
         return self.relocation.kind
 
 
+class LineTable:
+    """An object's line info records, kept as read and turned into :class:`LineInfo` (their
+    strings decoded) only for the instructions asked about: an object has a record every few
+    instructions, and only the relocated ones are usually looked up."""
+
+    def __init__(self, btf: Btf | None = None,
+                 sections: dict[str, tuple[list[int], list[tuple[int, int, int]]]]
+                 | None = None) -> None:
+        self.btf = btf
+        #: section → (insn offsets, sorted; their (file_off, line_off, line_col))
+        self.sections = sections or {}
+        self._decoded: dict[tuple[str, int], LineInfo] = {}
+
+    def __len__(self) -> int:
+        return sum(len(offs) for offs, _ in self.sections.values())
+
+    def _info(self, section: str, i: int) -> LineInfo:
+        hit = self._decoded.get((section, i))
+        if hit is None:
+            assert self.btf is not None
+            offs, raw = self.sections[section]
+            file_off, line_off, line_col = raw[i]
+            hit = self._decoded[(section, i)] = LineInfo(
+                section, offs[i], self.btf.str_at(file_off), line_col >> 10, line_col & 0x3FF,
+                self.btf.str_at(line_off))
+        return hit
+
+    def line_for(self, section: str, insn_off: int) -> LineInfo | None:
+        """The line info covering ``insn_off``: the last record at or before it."""
+        entry = self.sections.get(section)
+        if entry is None:
+            return None
+        i = bisect_right(entry[0], insn_off)
+        return self._info(section, i - 1) if i else None
+
+    def all(self) -> tuple[LineInfo, ...]:
+        return tuple(self._info(sec, i) for sec, (offs, _) in sorted(self.sections.items())
+                     for i in range(len(offs)))
+
+
 @dataclass(frozen=True)
 class BtfExtInfo:
     """The decoded parts of one object's ``.BTF.ext`` (with the object's own BTF)."""
 
     btf: Btf
     relocations: tuple[ObjectRelo, ...]
-    lines: tuple[LineInfo, ...]
-    func_info_count: int
-    path: str
+    line_table: LineTable = field(default_factory=LineTable)
+    func_info_count: int = 0
+    path: str = ""
 
     @cached_property
-    def _line_index(self) -> dict[str, tuple[list[int], list[LineInfo]]]:
-        out: dict[str, tuple[list[int], list[LineInfo]]] = {}
-        for li in sorted(self.lines, key=lambda x: (x.section, x.insn_off)):
-            offs, infos = out.setdefault(li.section, ([], []))
-            offs.append(li.insn_off)
-            infos.append(li)
-        return out
+    def lines(self) -> tuple[LineInfo, ...]:
+        """Every line info record, by section and instruction."""
+        return self.line_table.all()
 
     def line_for(self, section: str, insn_off: int) -> LineInfo | None:
         """The line info covering ``insn_off``: the last record at or before it."""
-        entry = self._line_index.get(section)
-        if entry is None:
-            return None
-        offs, infos = entry
-        i = bisect_right(offs, insn_off)
-        return infos[i - 1] if i else None
+        return self.line_table.line_for(section, insn_off)
 
 
 def read_ext(path: str | os.PathLike[str]) -> BtfExtInfo:
@@ -130,7 +161,7 @@ def read_ext(path: str | os.PathLike[str]) -> BtfExtInfo:
     btf = load_bytes(secs[".BTF"], name=p)
     ext = secs.get(".BTF.ext")
     if ext is None:
-        return BtfExtInfo(btf, (), (), 0, p)
+        return BtfExtInfo(btf, (), path=p)
     info = parse_ext(ext, btf, p)
     names = tuple(sorted({r.section for r in info.relocations}))
     return with_instructions(info, elf_sections(data, p, names) if names else {})
@@ -164,8 +195,10 @@ class _Reader:
         return struct.unpack_from(f"{self.order}{n}I", self.data, off)
 
 
-def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>") -> BtfExtInfo:
-    """Decode a ``.BTF.ext`` section whose strings live in ``btf``."""
+def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>",
+              code: Mapping[str, bytes] | None = None) -> BtfExtInfo:
+    """Decode a ``.BTF.ext`` section whose strings live in ``btf`` (``code``: each code
+    section's contents, for the relocated instructions)."""
     if len(data) < 8:
         raise BtfError(f".BTF.ext too short for a header ({len(data)} bytes)", path, 0)
     order = byte_order(data, path, ".BTF.ext")
@@ -225,13 +258,22 @@ def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>") -> BtfExtInfo:
     for _s, _r, _z, num in blocks(fi_off, fi_len, FUNC_INFO_MIN_REC, "func info"):
         func_count += num
 
-    lines: list[LineInfo] = []
+    table: dict[str, tuple[list[int], list[tuple[int, int, int]]]] = {}
+    str_end = btf.end_str_off
     for sname, recs, rsz, num in blocks(li_off, li_len, LINE_INFO_MIN_REC, "line info"):
-        for i in range(num):
-            at = recs + i * rsz
-            insn_off, file_off, line_off, line_col = rd.u32s(at, 4, "line info record")
-            lines.append(LineInfo(sname, insn_off, name(file_off, at), line_col >> 10,
-                                  line_col & 0x3FF, name(line_off, at)))
+        block = data[recs:recs + num * rsz]
+        rows = [r[:4] for r in struct.iter_unpack(f"{order}{rsz // 4}I", block)]
+        for i, (_insn, file_off, line_off, _col) in enumerate(rows):
+            if file_off >= str_end or line_off >= str_end:
+                bad = file_off if file_off >= str_end else line_off
+                raise BtfError(f".BTF.ext: string offset {bad} is outside the .BTF string "
+                               "table", path, recs + i * rsz)
+        if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
+            rows.sort(key=lambda r: r[0])
+        offs, raw = table.setdefault(sname, ([], []))
+        offs.extend(r[0] for r in rows)
+        raw.extend(r[1:] for r in rows)
+    lines = LineTable(btf, table)
 
     relos: list[ObjectRelo] = []
     for sname, recs, rsz, num in blocks(co_off, co_len, CORE_RELO_MIN_REC, "CO-RE relocation"):
@@ -249,12 +291,7 @@ def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>") -> BtfExtInfo:
                 access = parse_access_str(acc, rkind)
             except SpecError as e:
                 access, err = (), e.message
+            insn = code.get(sname, b"")[insn_off:insn_off + 16] if code is not None else b""
             relos.append(ObjectRelo(sname, i, insn_off, Relocation(rkind, btf, type_id, access),
-                                    acc, err))
-
-    info = BtfExtInfo(btf, (), tuple(lines), func_count, path)
-    if lines:
-        relos = [ObjectRelo(r.section, r.index, r.insn_off, r.relocation, r.access_str,
-                            r.access_error, info.line_for(r.section, r.insn_off))
-                 for r in relos]
-    return BtfExtInfo(btf, tuple(relos), tuple(lines), func_count, path)
+                                    acc, err, lines.line_for(sname, insn_off), insn))
+    return BtfExtInfo(btf, tuple(relos), lines, func_count, path)

@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bpfls.btf import Btf
+from bpfls.core.dead_code import dead
 from bpfls.core.ext import BtfExtInfo, ObjectRelo, read_ext
 from bpfls.core.objfile import BpfObject, read_object
 from bpfls.core.patch import check_insn
@@ -47,7 +48,9 @@ def resolve_object(obj: str | os.PathLike[str] | BtfExtInfo, target: Btf,
 
 def _resolve(relocations: Sequence[ObjectRelo], target: Btf, modules: Sequence[Btf],
              patch: bool) -> list[tuple[ObjectRelo, Resolution]]:
-    resolver = CoreResolver(target, modules)
+    # within one object, a relocation repeated (inlined code, a shared header) with the same
+    # candidates left is resolved once (the memo is exact: see CoreResolver._resolve_memo)
+    resolver = CoreResolver(target, modules, memo={})
     out = []
     for o in relocations:
         res = resolver.resolve(o)
@@ -96,7 +99,8 @@ class ObjectJudgement:
 
 def judge_object(obj: BpfObject | str | os.PathLike[str], target: Btf,
                  modules: Sequence[Btf] = (), *, programs: Collection[str] | None = None,
-                 lazy_globals: bool | None = None) -> list[ObjectVerdict]:
+                 lazy_globals: bool | None = None,
+                 poisoned_only: bool = False) -> list[ObjectVerdict]:
     """Every CO-RE relocation of ``obj`` that libbpf processes, judged on ``target``.
 
     In ``.BTF.ext`` order with libbpf's pruning (one :class:`~bpfls.core.CoreResolver` per
@@ -108,14 +112,19 @@ def judge_object(obj: BpfObject | str | os.PathLike[str], target: Btf,
     ``lazy_globals``: whether the verifier checks a global function only once a reachable
     instruction calls it; by default what ``target``'s own verifier does
     (:func:`bpfls.core.reach.checks_globals_lazily`).
+
+    ``poisoned_only``: whether a relocation executes is only needed where libbpf poisons it
+    (whether the load fails there): the verifier's exploration covers only the programs that
+    can lead to one and stops once all are reached, and the other relocations' ``executes``
+    is ``None`` unless that exploration reached them. Much quicker on large objects.
     """
-    return list(judge(obj, target, modules, programs=programs,
-                      lazy_globals=lazy_globals).verdicts)
+    return list(judge(obj, target, modules, programs=programs, lazy_globals=lazy_globals,
+                      poisoned_only=poisoned_only).verdicts)
 
 
 def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
           modules: Sequence[Btf] = (), *, programs: Collection[str] | None = None,
-          lazy_globals: bool | None = None) -> ObjectJudgement:
+          lazy_globals: bool | None = None, poisoned_only: bool = False) -> ObjectJudgement:
     """:func:`judge_object` with the :class:`~bpfls.core.reach.Reach` it used."""
     o = obj if isinstance(obj, BpfObject) else read_object(obj)
     loaded = {f.name for f in o.programs
@@ -128,15 +137,27 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
     judged = _resolve(relos, target, modules, True)
     if lazy_globals is None:
         lazy_globals = checks_globals_lazily(target)
-    r = reach(o, {_loc(rel): _patch(res) for rel, res in judged}, programs=loaded,
-              lazy_globals=lazy_globals)
+    patches = {_loc(rel): _patch(res) for rel, res in judged}
+    proven: set[Loc] = set()
+    targets = None
+    if poisoned_only:
+        targets = {loc for loc, p in patches.items() if p is POISON}
+        if targets:  # most guards are a branch on a relocated constant: proven quickly
+            proven = dead(o, patches, [f for f in o.programs if f.name in loaded], targets,
+                          lazy_globals=lazy_globals)
+            targets -= proven
+    r = reach(o, patches, programs=loaded, lazy_globals=lazy_globals, targets=targets)
     verdicts = []
+    sections: dict[tuple[str, ...], str | None] = {}
     for rel, res in judged:
         loc = _loc(rel)
         f = o.function_at(*loc)
-        secs = program_sections(o, r.programs_at(loc))
-        verdicts.append(ObjectVerdict(rel, res, r.executes(loc), f.name if f else None,
-                                      ", ".join(secs) or None))
+        progs = r.programs_at(loc) if r.by_program else ()
+        if progs not in sections:
+            sections[progs] = ", ".join(program_sections(o, progs)) or None
+        runs = False if loc in proven else r.executes(loc)
+        verdicts.append(ObjectVerdict(rel, res, runs, f.name if f else None,
+                                      sections[progs]))
     return ObjectJudgement(tuple(verdicts), r)
 
 

@@ -30,18 +30,19 @@ as a :class:`CallSite` with an ``error``; the reachability analysis treats it as
 
 from __future__ import annotations
 
-import io
 import os
 import struct
+import sys
+from array import array
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from bpfls.btf import Btf, load_bytes
 from bpfls.btf.errors import BtfError
 from bpfls.btf.files import ELF_MAGIC, read_file
-from bpfls.core.ext import BtfExtInfo, parse_ext, with_instructions
+from bpfls.core.ext import BtfExtInfo, parse_ext
 from bpfls.core.patch import Insn
 
 EM_BPF = 247
@@ -59,6 +60,7 @@ STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STV_INTERNAL, STV_HIDDEN = 1, 2
 SHN_UNDEF = 0
 SHN_LORESERVE = 0xFF00
+SHN_XINDEX = 0xFFFF
 
 CALL = 0x85  # BPF_JMP | BPF_CALL
 LDIMM64 = 0x18  # BPF_LD | BPF_IMM | BPF_DW
@@ -87,6 +89,10 @@ def shown(name: str) -> str:
     return repr(_one_line(name, 64))
 
 
+_LOW_NIBBLE = bytes(b & 0xF for b in range(256))
+_HIGH_NIBBLE = bytes(b >> 4 for b in range(256))
+
+
 @dataclass(frozen=True)
 class CodeSection:
     """One executable section: its instructions as 8-byte slots (an ``ldimm64`` takes two)."""
@@ -112,18 +118,22 @@ class CodeSection:
         return tuple(self.insn(i) for i in range(len(self)))
 
     @cached_property
-    def fields(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
-                              tuple[int, ...], tuple[int, ...]]:
-        """Every slot's ``(code, dst, src, off, imm)`` as five parallel tuples."""
-        order = ">" if self.big_endian else "<"
-        rows = list(struct.iter_unpack(order + "BBhi", self.data[:len(self) * INSN_SIZE]))
-        codes = tuple(r[0] for r in rows)
-        regs = [r[1] for r in rows]
-        if self.big_endian:
-            dsts, srcs = tuple(x >> 4 for x in regs), tuple(x & 0xF for x in regs)
-        else:
-            dsts, srcs = tuple(x & 0xF for x in regs), tuple(x >> 4 for x in regs)
-        return codes, dsts, srcs, tuple(r[2] for r in rows), tuple(r[3] for r in rows)
+    def fields(self) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int],
+                              Sequence[int]]:
+        """Every slot's ``(code, dst, src, off, imm)`` as five parallel sequences (decoded by
+        slicing, not instruction by instruction)."""
+        data = self.data[:len(self) * INSN_SIZE]
+        codes = data[0::8]
+        regs = data[1::8]
+        low, high = regs.translate(_LOW_NIBBLE), regs.translate(_HIGH_NIBBLE)
+        dsts, srcs = (high, low) if self.big_endian else (low, high)
+        words = memoryview(data)
+        offs = array("h", words.cast("H")[1::4].tobytes())
+        imms = array("i", words.cast("I")[1::2].tobytes())
+        if self.big_endian != (sys.byteorder == "big"):
+            offs.byteswap()
+            imms.byteswap()
+        return codes, dsts, srcs, offs, imms
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,7 @@ class BpfObject:
     relocated: Mapping[tuple[str, int], str] = field(default_factory=dict)
     big_endian: bool = False
 
-    @property
+    @cached_property
     def programs(self) -> tuple[BpfFunction, ...]:
         return tuple(f for f in self.functions if f.is_program)
 
@@ -329,13 +339,13 @@ class _Reader:
         try:
             btf = load_bytes(self.body(btf_sec), name=self.path)
             ext_sec = by_name.get(".BTF.ext")
-            ext = (parse_ext(self.body(ext_sec), btf, self.path) if ext_sec is not None
-                   else BtfExtInfo(btf, (), (), 0, self.path))
+            ext = (parse_ext(self.body(ext_sec), btf, self.path,
+                             {n: c.data for n, c in code.items()}) if ext_sec is not None
+                   else BtfExtInfo(btf, (), path=self.path))
         except ObjectError:
             raise
         except BtfError as e:
             raise self.fail(f"bad BTF: {e.message}") from None
-        ext = with_instructions(ext, {n: c.data for n, c in code.items()})
         symbols = self.symbols(secs)
         by_index = {c.index: c for c in code.values()}
         functions = self.functions(symbols, by_index)
@@ -356,27 +366,29 @@ class _Reader:
         if shoff + shnum * 64 > len(self.data):
             raise self.fail(f"truncated: the section table ({shnum} entries at offset {shoff}) "
                             f"runs past the end of the file ({len(self.data)} bytes)")
-        # pyelftools is heavy and only object files need it: loaded here to keep start-up fast
-        from elftools.elf.elffile import ELFFile
-
-        try:
-            elf = ELFFile(io.BytesIO(self.data))
-            n = elf.num_sections()
-            if n > MAX_SECTIONS:
-                raise self.fail(f"{n} sections: more than {MAX_SECTIONS}")
-            if shstrndx >= max(n, 1) and shstrndx < SHN_LORESERVE:
-                raise self.fail(f"section name table index {shstrndx} is out of range")
-            out = []
-            for i in range(n):
-                sec = elf.get_section(i)
-                h = sec.header
-                out.append(_Section(i, sec.name if i else "", _enum_int(h["sh_type"]),
-                                    h["sh_flags"], h["sh_offset"], h["sh_size"], h["sh_link"],
-                                    h["sh_info"]))
-        except ObjectError:
-            raise
-        except Exception as e:  # pyelftools' ELFError, construct's StreamError, UnicodeError
-            raise self.fail(f"malformed ELF file: {type(e).__name__}") from None
+        data, order = self.data, self.order
+        if shoff == 0 or shnum == 0 and shoff + 64 > len(data):
+            raise self.fail("no section table")
+        if shnum == 0:  # extended numbering: the count is section 0's size
+            (shnum,) = struct.unpack_from(order + "Q", data, shoff + 32)
+            if shnum > MAX_SECTIONS:
+                raise self.fail(f"{shnum} sections: more than {MAX_SECTIONS}")
+            if shoff + shnum * 64 > len(data):
+                raise self.fail(f"truncated: the section table ({shnum} entries at offset "
+                                f"{shoff}) runs past the end of the file ({len(data)} bytes)")
+        if shstrndx == SHN_XINDEX:
+            (shstrndx,) = struct.unpack_from(order + "I", data, shoff + 40)
+        if shstrndx >= max(shnum, 1):
+            raise self.fail(f"section name table index {shstrndx} is out of range")
+        headers = list(struct.iter_unpack(order + "IIQQQQIIQQ",
+                                          data[shoff:shoff + shnum * 64]))
+        names = headers[shstrndx] if shnum else None
+        if names is not None and names[1] != SHT_NOBITS and \
+                names[4] + names[5] > len(data):
+            raise self.fail("truncated: the section name table runs past the end of the file")
+        strtab = data[names[4]:names[4] + names[5]] if names is not None else b""
+        out = [_Section(i, _cstr(strtab, h[0]) if i else "", h[1], h[2], h[4], h[5], h[6], h[7])
+               for i, h in enumerate(headers)]
         for s in out:
             if s.type != SHT_NOBITS and s.offset + s.size > len(self.data):
                 raise self.fail(f"truncated: section {shown(s.name)} ({s.offset}+{s.size}) "
@@ -470,7 +482,8 @@ class _Reader:
         out: dict[tuple[str, int], CallSite] = {}
         for sec in code.values():
             codes, _dsts, srcs, _offs, imms = sec.fields
-            for idx, op in enumerate(codes):
+            for idx in _slots_of(codes, (CALL, LDIMM64)):
+                op = codes[idx]
                 if op == CALL and srcs[idx] == PSEUDO_CALL:
                     kind = "call"
                 elif op == LDIMM64 and (srcs[idx] == PSEUDO_FUNC or (
@@ -501,6 +514,19 @@ class _Reader:
         return out
 
 
+def _slots_of(codes: bytes, ops: tuple[int, ...]) -> list[int]:
+    """The slots whose opcode is one of ``ops``, in order (found by ``bytes.find``)."""
+    out: list[int] = []
+    for op in ops:
+        needle = bytes((op,))
+        i = codes.find(needle)
+        while i >= 0:
+            out.append(i)
+            i = codes.find(needle, i + 1)
+    out.sort()
+    return out
+
+
 def _is_subprog(sym: _Symbol, text: CodeSection | None) -> bool:
     """libbpf's ``sym_is_subprog``: ``.text``'s section symbol or a global function in it."""
     if text is None or sym.shndx != text.index:
@@ -517,9 +543,4 @@ def _cstr(table: bytes, off: int) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _enum_int(value: object) -> int:
-    """pyelftools gives section types as names when it knows them."""
-    if isinstance(value, int):
-        return value
-    return {"SHT_PROGBITS": SHT_PROGBITS, "SHT_SYMTAB": SHT_SYMTAB, "SHT_REL": SHT_REL,
-            "SHT_NOBITS": SHT_NOBITS}.get(str(value), -1)
+

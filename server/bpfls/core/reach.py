@@ -171,7 +171,7 @@ class Reach:
 
 def reach(obj: BpfObject, patches: Mapping[Loc, Patch], *,
           programs: Collection[str] | None = None, lazy_globals: bool = False,
-          budget: int = BUDGET) -> Reach:
+          budget: int = BUDGET, targets: Collection[Loc] | None = None) -> Reach:
     """What the verifier can reach in ``obj`` once libbpf has patched it for one kernel.
 
     ``patches`` maps each relocated instruction to libbpf's new value (the immediate of an ALU
@@ -181,8 +181,24 @@ def reach(obj: BpfObject, patches: Mapping[Loc, Patch], *,
     a global function only once a reachable instruction calls it (see
     :func:`checks_globals_lazily`); otherwise it checks every global function libbpf puts in
     the program (every one its calls and function addresses lead to, reachable or not).
+
+    ``targets``: only these instructions are asked about. The programs that cannot lead to
+    one are not explored, and the exploration stops once every target is reached; the
+    other instructions' answers are then "may execute" (``undecided``) unless reached.
     """
-    return _Explorer(obj, patches, budget, lazy_globals).run(_loaded(obj, programs))
+    explorer = _Explorer(obj, patches, budget, lazy_globals)
+    loaded = _loaded(obj, programs)
+    if targets is None:
+        return explorer.run(loaded)
+    wanted = set(targets)
+    explorer.targets = wanted
+    if not wanted:
+        return explorer.run([])
+    holding = {(f.section, f.start) for loc in wanted
+               if (f := obj.function_at(*loc)) is not None}
+    leads = [f for f in loaded if any((g.section, g.start) in holding
+                                      for g in explorer.static_functions(f))]
+    return explorer.run(leads)
 
 
 def checks_globals_lazily(kernel: Btf) -> bool:
@@ -205,6 +221,10 @@ class _Unknown(Exception):
 
 
 class _OutOfBudget(Exception):
+    pass
+
+
+class _AllTargetsReached(Exception):
     pass
 
 
@@ -235,6 +255,9 @@ class _Explorer:
             starts.setdefault(f.section, set()).add(f.start)
         self.prune_points = {name: _prune_points(sec) | starts.get(name, set())
                              for name, sec in obj.sections.items()}
+        #: the instructions asked about (``None``: every one); the exploration stops once
+        #: they have all been reached
+        self.targets: set[Loc] | None = None
         self.entered: set[tuple[str, int]] = set()  # functions whose first insn was reached
         self.addressed: dict[tuple[str, int], _Entry] = {}  # FuncPtr target → who took it
         self.entry: _Entry | None = None
@@ -255,6 +278,9 @@ class _Explorer:
                 i += 1
                 if self.steps >= self.budget:
                     e.reason = "the step budget ran out"
+                    continue
+                if self.targets is not None and not self.targets:
+                    e.reason = "every instruction asked about is reached"
                     continue
                 self.explore(e)
             # an address taken but never called: verified on its own, like a global function
@@ -292,6 +318,8 @@ class _Explorer:
             e.reason = str(x)
         except _OutOfBudget:
             e.reason = "the step budget ran out"
+        except _AllTargetsReached:
+            e.reason = "every instruction asked about is reached"
 
     def result(self, reasons: list[str]) -> Reach:
         reached: set[Loc] = set()
@@ -379,6 +407,11 @@ class _Explorer:
                 return
             loc = (sec.name, pc)
             reached.add(loc)
+            targets = self.targets
+            if targets is not None and loc in targets:
+                targets.discard(loc)
+                if not targets:
+                    raise _AllTargetsReached
             self.steps += 1
             if self.steps > self.budget:
                 raise _OutOfBudget
