@@ -66,7 +66,8 @@ def check_object(path: str, kernels: KernelSet,
         return report
     here = os.path.dirname(os.path.abspath(path))
     texts = _SourceTexts()
-    placed = [(s, texts.refine(_access(s, here, report.path))) for s in sites]
+    names: dict[tuple, tuple[str, ...]] = {}
+    placed = [(s, texts.refine(_access(s, here, report.path, names=names))) for s in sites]
     _judge_into(report, placed, kernels, severity)
     # the line as clang recorded it, for a source file that is not here
     lines = {(a.path, a.range.start.line): s.relo.line.text for s, a in placed
@@ -91,7 +92,8 @@ def check_compiled(model: SourceModel, object_path: str, kernels: KernelSet,
         report.error = _one_line(e)
         return report
     here = os.path.dirname(os.path.abspath(model.path))
-    accesses = [_access(s, here, model.path, stdin=model.path) for s in sites]
+    names: dict[tuple, tuple[str, ...]] = {}
+    accesses = [_access(s, here, model.path, stdin=model.path, names=names) for s in sites]
     predicted = [a for a in model.accesses if a.reachable and not a.repeat]
     places = _PredictedPlaces(predicted)
     placed = [(s, places.place(a)) for s, a in zip(sites, accesses, strict=True)]
@@ -202,10 +204,11 @@ def _as_source_check(o: ObjectRelo, res: Resolution) -> Resolution:
 
 # -- where a relocation was written -----------------------------------------------------------
 
-def _access(site: ObjectSite, here: str, obj_path: str,
-            stdin: str | None = None) -> CoreAccess:
+def _access(site: ObjectSite, here: str, obj_path: str, stdin: str | None = None,
+            names: dict[tuple, tuple[str, ...]] | None = None) -> CoreAccess:
     """The relocation as the rules read it (``stdin``: the file a compile from standard
-    input stands for)."""
+    input stands for; ``names``: the member names of each relocation seen, reused for its
+    repeats)."""
     o = site.relo
     line = o.line
     if line is None or not line.file:
@@ -219,14 +222,19 @@ def _access(site: ObjectSite, here: str, obj_path: str,
     insn = o.insn
     cls = insn.cls if insn is not None else -1
     load = cls in (BPF_LDX, BPF_ST, BPF_STX)
-    try:
-        names = [s.name for s in spec_path(relo) if s.name is not None]
-    except SpecError:
-        names = []
+    key = (relo.type_id, relo.access, relo.kind)
+    members = names.get(key) if names is not None else None
+    if members is None:
+        try:
+            members = tuple(s.name for s in spec_path(relo) if s.name is not None)
+        except SpecError:
+            members = ()
+        if names is not None:
+            names[key] = members
     return CoreAccess(
         relocation=relo, path=path, range=rng, expr_range=rng, function=o.section,
         macro=_macro(relo.kind, word, load),
-        accessors=tuple(Accessor(n, rng) for n in names),
+        accessors=tuple(Accessor(n, rng) for n in members),
         load=load, store=cls in (BPF_ST, BPF_STX),
         load_size=insn.mem_size if load and insn is not None else None,
         probe_read=site.read_size is not None, read_size=site.read_size)

@@ -7,6 +7,7 @@ errors (a kernel that fails to load is reported once; the others are still check
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 
@@ -34,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
     p.add_argument("--fail-on", choices=tuple(_FAIL_ON), default="error",
                    help="lowest severity that makes the exit code 1 (default: error)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="check N files at a time (default: the number of CPUs)")
     p.add_argument("--compile", action="store_true",
                    help="compile each source with clang and judge the object's exact "
                         "relocations (the prediction stays for files clang rejects)")
@@ -53,7 +56,7 @@ def _parse_kernels(items: list[str]) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     # the checker itself loads when it runs, not while the parser is built (fast `--help` and
     # other subcommands)
-    from bpfls.cli.check_files import Checker
+    from bpfls.cli.check_files import Checker, check_all
     from bpfls.cli.formats import FORMATTERS
 
     try:
@@ -80,11 +83,9 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     with tempfile.TemporaryDirectory(prefix="bpfls-check-") as tmp:
         checker.out_dir = tmp
-        for path in args.files:
-            try:
-                report, trouble = checker.check(path)
-            except ConfigError as e:
-                print(f"bpfls: error: {e}", file=sys.stderr)
+        for report, trouble, config_error in check_all(checker, args.files, args.jobs):
+            if config_error is not None:
+                print(f"bpfls: error: {config_error}", file=sys.stderr)
                 return 2
             if trouble:
                 print(f"bpfls: error: {trouble}", file=sys.stderr)

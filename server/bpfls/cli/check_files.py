@@ -3,14 +3,17 @@ predicted, or compiled with clang and judged from the object (``--compile``)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 from bpfls.analysis.check import check_model, source_options
 from bpfls.analysis.object_check import check_compiled, check_object, compile_failed
 from bpfls.analysis.report import FileReport
 from bpfls.core.objfile import is_bpf_object
 from bpfls.project.compiler import CompileError, compile_bpf
-from bpfls.project.config import Config, with_compile_flags
+from bpfls.project.config import Config, ConfigError, with_compile_flags
 from bpfls.project.kernels import KernelSet
 from bpfls.source import analyze
 from bpfls.source.cache import SourceCache
@@ -60,3 +63,38 @@ class Checker:
             return compile_failed(report, result.error, self.cfg.severity), trouble
         return check_compiled(model, result.object_path, self.kernels, self.cfg.severity), None
 
+
+#: (report, a problem for stderr, a configuration error that stops the run)
+Outcome = tuple["FileReport | None", "str | None", "str | None"]
+
+_CHECKER: Checker | None = None  # the checker of the run, in the worker processes
+
+
+def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Outcome]:
+    """Each file's outcome, in order. With several files and ``jobs`` > 1, files are checked
+    in that many processes forked from this one (they share its loaded kernels)."""
+    if jobs <= 1 or len(paths) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for path in paths:
+            yield _outcome(checker, path)
+        return
+    global _CHECKER
+    _CHECKER = checker
+    ctx = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
+            yield from pool.map(_check_in_worker, paths, chunksize=1)
+    finally:
+        _CHECKER = None
+
+
+def _check_in_worker(path: str) -> Outcome:
+    assert _CHECKER is not None
+    return _outcome(_CHECKER, path)
+
+
+def _outcome(checker: Checker, path: str) -> Outcome:
+    try:
+        report, trouble = checker.check(path)
+    except ConfigError as e:
+        return None, None, str(e)
+    return report, trouble, None

@@ -156,6 +156,8 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
         if progs not in sections:
             sections[progs] = ", ".join(program_sections(o, progs)) or None
         runs = False if loc in proven else r.executes(loc)
+        if poisoned_only and runs is False and patches[loc] is not POISON:
+            runs = None  # only the poisoned ones were asked about
         verdicts.append(ObjectVerdict(rel, res, runs, f.name if f else None,
                                       sections[progs]))
     return ObjectJudgement(tuple(verdicts), r)

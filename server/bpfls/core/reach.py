@@ -186,14 +186,14 @@ def reach(obj: BpfObject, patches: Mapping[Loc, Patch], *,
     one are not explored, and the exploration stops once every target is reached; the
     other instructions' answers are then "may execute" (``undecided``) unless reached.
     """
+    if targets is not None and not targets:
+        return Reach(frozenset(), frozenset(), frozenset(), {}, True)
     explorer = _Explorer(obj, patches, budget, lazy_globals)
     loaded = _loaded(obj, programs)
     if targets is None:
         return explorer.run(loaded)
     wanted = set(targets)
     explorer.targets = wanted
-    if not wanted:
-        return explorer.run([])
     holding = {(f.section, f.start) for loc in wanted
                if (f := obj.function_at(*loc)) is not None}
     leads = [f for f in loaded if any((g.section, g.start) in holding
@@ -779,13 +779,31 @@ def _callback_args(mapping: dict[int, int], caller_args: tuple[Value, ...]) -> l
 
 def _prune_points(sec: CodeSection) -> frozenset[int]:
     """Jump targets and the instructions after calls: where paths join (with the function
-    starts, which the explorer adds)."""
+    starts, which the explorer adds). Worked out once per section (it does not depend on the
+    kernel)."""
+    hit = sec.__dict__.get("_prune_points")
+    if hit is None:
+        hit = sec.__dict__["_prune_points"] = _find_prune_points(sec)
+    return hit
+
+
+_CLASS_OF = bytes(b & 7 for b in range(256))
+
+
+def _find_prune_points(sec: CodeSection) -> frozenset[int]:
     codes, _dsts, _srcs, offs, imms = sec.fields
+    classes = bytes(codes).translate(_CLASS_OF)
+    jumps: list[int] = []
+    for c in (BPF_JMP, BPF_JMP32):
+        needle = bytes((c,))
+        i = classes.find(needle)
+        while i >= 0:
+            jumps.append(i)
+            i = classes.find(needle, i + 1)
     out: set[int] = set()
-    for pc, op in enumerate(codes):
+    for pc in jumps:
+        op = codes[pc]
         cls = op & 7
-        if cls not in (BPF_JMP, BPF_JMP32):
-            continue
         jop = op & 0xF0
         if op == CALL:
             out.add(pc + 1)
