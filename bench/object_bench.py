@@ -12,8 +12,8 @@ sample kernels, all in the same run:
 (b) bpfls in this process: the four kernels loaded (shown apart, with the on-disk index cache
     filled), then every object read and every relocation judged on every kernel, its
     verifier reachability included (:func:`judge_all`);
-(c) one ``bpfls check --kernel ... OBJECTS...`` process over all of them (start-up, imports
-    and kernel loading included), when the CLI reads objects.
+(c) one ``bpfls check --kernel ... OBJECTS...`` over all of them (start-up, imports and kernel
+    loading included), with its default of one worker per CPU and with ``-j 1``.
 
 Both sides read the same raw kernel BTF files (bpftool reads no compressed ones). Medians of
 ``--runs`` runs.
@@ -135,10 +135,12 @@ def bpftool_all(bpftool: str, objects: Sequence[Path], raws: Sequence[Path],
 
 
 def check_cli(objects: Sequence[Path], raws: dict[str, Path], tmp: Path,
-              fmt: str = "text") -> tuple[float, str]:
-    """One ``bpfls check`` process over every object: seconds and its standard output."""
+              fmt: str = "text", jobs: int | None = None) -> tuple[float, str]:
+    """One ``bpfls check`` process over every object (``jobs``: its -j, default one per
+    CPU): seconds and its standard output."""
     env = dict(os.environ, BPFLS_CACHE_DIR=str(tmp / "cache"), PYTHONPATH=str(ROOT / "server"))
     cmd = [sys.executable, "-m", "bpfls", "check", "--format", fmt,
+           *(["-j", str(jobs)] if jobs is not None else []),
            *[a for name, raw in raws.items() for a in ("--kernel", f"{name}={raw}")],
            *map(str, objects)]
     t0 = time.perf_counter()
@@ -188,6 +190,8 @@ def main() -> None:
         cli = None
         if cli_reads_objects(objects, raws, tmp):
             cli = statistics.median(check_cli(objects, raws, tmp)[0] for _ in range(args.runs))
+            cli1 = statistics.median(check_cli(objects, raws, tmp, jobs=1)[0]
+                                     for _ in range(args.runs))
     a, load_s, b = statistics.median(conv), statistics.median(loads), statistics.median(ours)
     print(f"objects: {len(objects)} ({relocations} CO-RE relocations), {len(raws)} kernels: "
           f"{pairs} object-kernel pairs; medians of {args.runs} runs")
@@ -200,7 +204,9 @@ def main() -> None:
         print("  (c) bpfls check --kernel ... OBJECTS: not available yet (it reports no "
               "relocations for an object)")
     else:
-        row("(c) bpfls check --kernel ... OBJECTS, a process", cli, f"{a / cli:.1f}x faster")
+        row(f"(c) bpfls check --kernel ... OBJECTS ({os.cpu_count()} CPUs)", cli,
+            f"{a / cli:.1f}x faster")
+        row("    the same with -j 1 (one process)", cli1, f"{a / cli1:.1f}x faster")
 
 
 def row(label: str, seconds: float, note: str) -> None:
