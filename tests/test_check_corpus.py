@@ -110,16 +110,9 @@ def _compare_with_bpftool(prog: Path, kernels: KernelSet, build, bpftool: str) -
 @pytest.fixture(scope="module")
 def loader():
     """libbpf's own loader, where it can get as far as CO-RE relocation here."""
-    import platform
+    from coreoracle import libbpf_or_skip
 
-    from coreoracle import Libbpf
-
-    if platform.machine() != "x86_64":
-        pytest.skip("the ctypes printf bridge for libbpf's log assumes the x86-64 va_list")
-    try:
-        return Libbpf()
-    except OSError as e:
-        pytest.skip(f"libbpf.so.1 not usable: {e}")
+    return libbpf_or_skip()
 
 
 #: libbpf's words for each hard error (its log line for the failing relocation)

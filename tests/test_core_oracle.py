@@ -24,7 +24,7 @@ from bpfls.core.patch import check_insn
 
 from btfbuild import BtfBuilder
 from conftest import SHARED_BTF, decompressed, require_tool, sample_kernels
-from coreoracle import Libbpf, compare, insn_immediates, run_bpftool
+from coreoracle import Libbpf, compare, insn_immediates, libbpf_or_skip, run_bpftool
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "core"
 KERNELS = sample_kernels()
@@ -221,15 +221,7 @@ def test_synthetic_against_bpftool(case: int, synthetic_objs: dict[int, Path],
 
 @pytest.fixture(scope="session")
 def libbpf() -> Libbpf:
-    import platform
-
-    if platform.machine() != "x86_64":
-        pytest.skip("the ctypes printf bridge for libbpf's log assumes the x86-64 va_list")
-    try:
-        lib = Libbpf()
-    except OSError as e:
-        pytest.skip(f"libbpf.so.1 not usable: {e}")
-    return lib
+    return libbpf_or_skip()
 
 
 def _libbpf_log(libbpf: Libbpf, obj: Path, target: Path) -> str:

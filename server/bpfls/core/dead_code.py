@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bpfls.core.bpf_ops import U32, U64, alu, decide, s32
-from bpfls.core.objfile import LDIMM64, BpfFunction, BpfObject, CodeSection
+from bpfls.core.objfile import LDIMM64, BpfFunction, BpfObject, CodeSection, jump_slots
 
 Loc = tuple[str, int]
 
@@ -109,15 +109,8 @@ class FlowGraph:
         funcs = sorted((f.start, f.end) for f in self.obj.functions if f.section == name)
         fstarts = [a for a, _ in funcs]
         leaders = set(fstarts) | {0}
-        jumps: list[int] = []
-        for c in (_JMP, _JMP32):
-            needle = bytes((c,))
-            i = classes.find(needle)
-            while i >= 0:
-                jumps.append(i)
-                i = classes.find(needle, i + 1)
         targets: set[int] = set()
-        for i in jumps:
+        for i in jump_slots(codes):
             cls, jop = classes[i], codes[i] & 0xF0
             if cls == _JMP and jop == _CALL_OP:
                 continue

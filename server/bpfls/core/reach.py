@@ -109,6 +109,7 @@ from bpfls.core.objfile import (
     BpfObject,
     CallSite,
     CodeSection,
+    jump_slots,
 )
 from bpfls.core.reach_state import (
     ANY,
@@ -787,21 +788,10 @@ def _prune_points(sec: CodeSection) -> frozenset[int]:
     return hit
 
 
-_CLASS_OF = bytes(b & 7 for b in range(256))
-
-
 def _find_prune_points(sec: CodeSection) -> frozenset[int]:
     codes, _dsts, _srcs, offs, imms = sec.fields
-    classes = bytes(codes).translate(_CLASS_OF)
-    jumps: list[int] = []
-    for c in (BPF_JMP, BPF_JMP32):
-        needle = bytes((c,))
-        i = classes.find(needle)
-        while i >= 0:
-            jumps.append(i)
-            i = classes.find(needle, i + 1)
     out: set[int] = set()
-    for pc in jumps:
+    for pc in jump_slots(codes):
         op = codes[pc]
         cls = op & 7
         jop = op & 0xF0
