@@ -67,6 +67,20 @@ def programs(corpus: Path = CORPUS_DIR) -> dict[str, str]:
     return out
 
 
+def sources(corpus: Path = CORPUS_DIR) -> dict[str, tuple[Path, list[str]]]:
+    """Object name → (source file, its clang flags as ``programs.tsv`` gives them, with
+    ``{corpus}`` filled in; ``{vmlinux}`` is left for the caller)."""
+    out: dict[str, tuple[Path, list[str]]] = {}
+    for line in (corpus / "programs.tsv").read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        cols = line.split("\t")
+        src, flags = cols[0], cols[1].split() if len(cols) > 1 else []
+        name = cols[3] if len(cols) > 3 and cols[3] else Path(src).name.removesuffix(".c")
+        out[name] = (corpus / src, [f.replace("{corpus}", str(corpus)) for f in flags])
+    return out
+
+
 def _first_error(log: Path) -> str:
     if not log.exists():
         return "no log"

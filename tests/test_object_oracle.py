@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from shared_corpus import CLANG, SharedCorpus
+from shared_corpus import sources as shared_corpus_sources
 
 from bpfls.btf import Btf, load
 from bpfls.core.ext import BtfExtInfo, read_ext
@@ -138,4 +139,41 @@ def test_poisoned_only_judging_keeps_the_verdicts(kernel: str,
                     q.executes != f.executes:
                 wrong.append(f"{name} {q.relo.section} relo #{q.relo.index}: quick "
                              f"{q.executes}, full {f.executes}")
+    assert not wrong, "\n".join(wrong[:SHOWN])
+
+
+def test_compile_gives_the_objects_relocations(shared_corpus: SharedCorpus) -> None:
+    """``--compile`` builds each program as its project does (its -I/-D flags, the primary
+    kernel's vmlinux.h): the object it judges has the relocations of the corpus's build."""
+    from bpfls.project.compdb import parse_flags
+    from bpfls.project.compiler import compile_bpf, find_clang
+    from bpfls.project.config import Config
+
+    clang = find_clang(CLANG)
+    if clang is None:
+        pytest.skip(f"{CLANG} has no BPF target here")
+    primary = load(shared_corpus.kernels["6.12-amd64"])
+    inc = shared_corpus.out / "inc"
+    progs = shared_corpus_sources()
+
+    def relocations(path: Path) -> Counter:
+        return Counter((r.section, str(r.kind), r.access_str,
+                        r.relocation.local[r.relocation.type_id].name)
+                       for r in read_object(path).ext.relocations)
+
+    def one(name: str) -> str | None:
+        src, raw = progs[name]
+        flags = parse_flags([f.replace("{vmlinux}", str(inc)) for f in raw], src.parent)
+        cfg = Config(include=flags.include, defines=flags.defines, undefines=flags.undefines)
+        out = shared_corpus.out / "compiled" / name
+        out.mkdir(parents=True, exist_ok=True)
+        result = compile_bpf(str(src), cfg, str(out), primary=primary, arch="x86", clang=clang)
+        if result.object_path is None:
+            return f"{name}: clang: {result.error}"
+        if relocations(Path(result.object_path)) != relocations(shared_corpus.objects[name]):
+            return f"{name}: the relocations differ from the corpus's build"
+        return None
+
+    with ThreadPoolExecutor(JOBS) as pool:
+        wrong = [w for w in pool.map(one, sorted(shared_corpus.objects)) if w]
     assert not wrong, "\n".join(wrong[:SHOWN])
