@@ -177,3 +177,32 @@ def test_compile_gives_the_objects_relocations(shared_corpus: SharedCorpus) -> N
     with ThreadPoolExecutor(JOBS) as pool:
         wrong = [w for w in pool.map(one, sorted(shared_corpus.objects)) if w]
     assert not wrong, "\n".join(wrong[:SHOWN])
+
+
+def test_resolutions_shared_between_objects_are_exact(shared_corpus: SharedCorpus) -> None:
+    """Objects judged one after another on a kernel reuse each other's resolutions
+    (:mod:`bpfls.core.shapes`): every relocation's outcome equals resolving its object
+    alone, field by field."""
+    from bpfls.core.patch import check_insn
+    from bpfls.core.resolve import CoreResolver
+
+    def fields(res) -> tuple:
+        return (res.status, res.spec, res.reason, res.local_value, res.target_value,
+                res.target_type_ids, res.local_spec_log, res.local_field, res.target_field,
+                res.fail_memsz_adjust, res.validate, res.error_code, res.error_kind,
+                res.pruned, [(c.type_id, c.matched, c.reason, c.value, c.poison, c.log_spec)
+                             for c in res.candidates], res.relo)
+
+    wrong = []
+    for kernel in (KERNELS[0], KERNELS[-1]):
+        target = load(shared_corpus.kernels[kernel])
+        for name, path in sorted(shared_corpus.objects.items()):
+            info = read_ext(path)
+            alone = CoreResolver(target)
+            for rel, res in resolve_object(info, target):
+                own = alone.resolve(rel)
+                if rel.insn is not None:
+                    own = check_insn(own, rel.insn)
+                if fields(res) != fields(own):
+                    wrong.append(f"{name} on {kernel}: {rel.section} relo #{rel.index}")
+    assert not wrong, "\n".join(wrong[:SHOWN])

@@ -183,6 +183,21 @@ class Type:
             self._members = tuple(out)
         return self._members
 
+    def member_at(self, i: int) -> Member:
+        """Member ``i`` of a STRUCT or UNION, decoded alone (the others are not)."""
+        if self._members is not None:
+            return self._members[i]
+        self._expect(Kind.STRUCT, Kind.UNION)
+        if not 0 <= i < self.vlen:
+            raise IndexError(f"member index {i} out of range")
+        w = self.btf._w
+        p = self._o + 3 + 3 * i
+        name = self.btf.str_at(w[p], self.id)
+        off = w[p + 2]
+        if self.kflag:
+            return Member(name, w[p + 1], off & 0xFFFFFF, off >> 24, i)
+        return Member(name, w[p + 1], off, 0, i)
+
     def member(self, name: str) -> Member | None:
         """The directly declared member called ``name`` (anonymous members are not searched)."""
         for m in self.members:

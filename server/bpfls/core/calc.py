@@ -54,7 +54,7 @@ def field_layout(spec: Spec, big_endian: bool = False) -> FieldLayout:
         return FieldLayout(spec.bit_offset // 8, sz, spec.bit_offset, sz * 8, False, None, None,
                            None, acc.type_id, True)
     t = btf[acc.type_id]
-    m = t.members[acc.idx]
+    m = t.member_at(acc.idx)
     ftid = skip_mods_and_typedefs(btf, m.type_id)
     mt = btf[ftid]
     bit_off = spec.bit_offset

@@ -83,6 +83,10 @@ class FlowGraph:
         self.callees: dict[tuple[str, int], list[BpfFunction]] = {}
         #: (section, block start) → the functions that block calls or takes the address of
         self.block_callees: dict[tuple[str, int], list[BpfFunction]] = {}
+        #: every decider, in a fixed order: the branches they decide on a kernel say all
+        #: that :func:`dead` reads of it, so its answers are kept by them
+        self.deciders: list[_Decider] = []
+        self.answers: dict[tuple, frozenset[Loc]] = {}
         for name, sec in obj.sections.items():
             self._section(name, sec)
         for (name, idx), site in obj.sites.items():
@@ -120,6 +124,7 @@ class FlowGraph:
             t = i + 1 + (imms[i] if cls == _JMP32 and jop == _JA_OP else offs[i])
             targets.add(t)
             leaders.add(t)
+        fstart_set = set(fstarts)
         ordered = sorted(x for x in leaders if 0 <= x < n)
         self.starts[name] = ordered
         blocks: dict[int, _Block] = {}
@@ -145,10 +150,12 @@ class FlowGraph:
                         succ = (last + 1, t)
                         if not (cls == _JMP and jop == _JCOND_OP) and not op & 0x08:
                             decider = self._decider(name, codes, classes, dsts, srcs, offs,
-                                                    imms, last, targets, set(fstarts))
+                                                    imms, last, targets, fstart_set)
             else:
                 succ = (end,)
             leaves = any(not lo <= s < hi for s in succ)
+            if decider is not None:
+                self.deciders.append(decider)
             blocks[start] = _Block(succ, decider, leaves)
         self.blocks[name] = blocks
 
@@ -234,6 +241,18 @@ def dead(obj: BpfObject, patches: Mapping[Loc, object], programs: Collection[Bpf
     """The ``targets`` that the verifier never visits on the kernel ``patches`` describe,
     as far as the branches on relocated constants show (see the module doc)."""
     g = flow_graph(obj)
+    key = (frozenset(targets), frozenset((f.section, f.start) for f in programs), lazy_globals,
+           tuple(d.taken(patches.get(d.source)) for d in g.deciders))
+    hit = g.answers.get(key)
+    if hit is None:
+        hit = g.answers[key] = frozenset(_dead(g, obj, patches, programs, targets,
+                                               lazy_globals))
+    return set(hit)
+
+
+def _dead(g: FlowGraph, obj: BpfObject, patches: Mapping[Loc, object],
+          programs: Collection[BpfFunction], targets: Collection[Loc],
+          lazy_globals: bool) -> set[Loc]:
     holding = {(f.section, f.start) for t in targets
                if (f := obj.function_at(*t)) is not None}
     todo: list[tuple[str, int]] = []

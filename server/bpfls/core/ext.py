@@ -22,9 +22,11 @@ multiple of 4, a section with no records and anything out of bounds are errors.
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import os
 import struct
+import sys
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,7 +78,7 @@ class ObjectRelo:
     line: LineInfo | None = None
     insn_bytes: bytes = b""  # the relocated instruction (16 bytes when two are available)
 
-    @property
+    @cached_property
     def insn(self) -> Insn | None:
         """The relocated instruction, when the object's section holds it."""
         if len(self.insn_bytes) < 8:
@@ -86,6 +88,9 @@ class ObjectRelo:
     @property
     def kind(self) -> ReloKind:
         return self.relocation.kind
+
+
+_KINDS = {int(k): k for k in ReloKind}
 
 
 class LineTable:
@@ -261,36 +266,48 @@ def parse_ext(data: bytes, btf: Btf, path: str = "<bytes>",
     table: dict[str, tuple[list[int], list[tuple[int, int, int]]]] = {}
     str_end = btf.end_str_off
     for sname, recs, rsz, num in blocks(li_off, li_len, LINE_INFO_MIN_REC, "line info"):
-        block = data[recs:recs + num * rsz]
-        rows = [r[:4] for r in struct.iter_unpack(f"{order}{rsz // 4}I", block)]
-        for i, (_insn, file_off, line_off, _col) in enumerate(rows):
-            if file_off >= str_end or line_off >= str_end:
-                bad = file_off if file_off >= str_end else line_off
-                raise BtfError(f".BTF.ext: string offset {bad} is outside the .BTF string "
-                               "table", path, recs + i * rsz)
-        if any(rows[i][0] > rows[i + 1][0] for i in range(len(rows) - 1)):
-            rows.sort(key=lambda r: r[0])
+        words = array.array("I")
+        words.frombytes(data[recs:recs + num * rsz])
+        if (order == ">") != (sys.byteorder == "big"):
+            words.byteswap()
+        step = rsz // 4
+        insns, files, line_offs, cols = (words[k::step] for k in range(4))
+        if max(files) >= str_end or max(line_offs) >= str_end:
+            i = next(i for i in range(num) if max(files[i], line_offs[i]) >= str_end)
+            bad = files[i] if files[i] >= str_end else line_offs[i]
+            raise BtfError(f".BTF.ext: string offset {bad} is outside the .BTF string "
+                           "table", path, recs + i * rsz)
         offs, raw = table.setdefault(sname, ([], []))
-        offs.extend(r[0] for r in rows)
-        raw.extend(r[1:] for r in rows)
+        if insns.tolist() != sorted(insns):
+            rows = sorted(zip(insns, zip(files, line_offs, cols, strict=True), strict=True),
+                          key=lambda r: r[0])
+            offs.extend(r[0] for r in rows)
+            raw.extend(r[1] for r in rows)
+        else:
+            offs.extend(insns)
+            raw.extend(zip(files, line_offs, cols, strict=True))
     lines = LineTable(btf, table)
 
     relos: list[ObjectRelo] = []
+    accesses: dict[tuple[int, int], tuple[str, tuple[int, ...], str | None]] = {}
     for sname, recs, rsz, num in blocks(co_off, co_len, CORE_RELO_MIN_REC, "CO-RE relocation"):
         for i in range(num):
             at = recs + i * rsz
             insn_off, type_id, acc_off, kind = rd.u32s(at, 4, "CO-RE relocation record")
-            try:
-                rkind = ReloKind(kind)
-            except ValueError:
+            rkind = _KINDS.get(kind)
+            if rkind is None:
                 raise BtfError(f".BTF.ext: CO-RE relocation #{i} of section '{sname}' has "
-                               f"unknown kind {kind}", path, at) from None
-            acc = name(acc_off, at)
-            err = None
-            try:
-                access = parse_access_str(acc, rkind)
-            except SpecError as e:
-                access, err = (), e.message
+                               f"unknown kind {kind}", path, at)
+            known = accesses.get((acc_off, kind))
+            if known is None:  # the same access string recurs (inlined code, repeats)
+                acc = name(acc_off, at)
+                err = None
+                try:
+                    access = parse_access_str(acc, rkind)
+                except SpecError as e:
+                    access, err = (), e.message
+                known = accesses[(acc_off, kind)] = (acc, access, err)
+            acc, access, err = known
             insn = code.get(sname, b"")[insn_off:insn_off + 16] if code is not None else b""
             relos.append(ObjectRelo(sname, i, insn_off, Relocation(rkind, btf, type_id, access),
                                     acc, err, lines.line_for(sname, insn_off), insn))

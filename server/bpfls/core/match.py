@@ -153,7 +153,7 @@ def spec_match(local: Spec, tbtf: Btf, targ_id: int, index: MemberIndex | None =
                 targ.raw.append(midx)
                 targ.bit_offset += boff
             targ.acc.append(Accessor(hit.parent, hit.path[-1][0], hit.name))
-            lm = lbtf[la.type_id].members[la.idx]
+            lm = lbtf[la.type_id].member_at(la.idx)
             r = fields_are_compat_reason(lbtf, lm.type_id, tbtf, hit.member_type)
             if r is not None:
                 targ.acc.pop()

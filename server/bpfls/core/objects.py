@@ -11,13 +11,14 @@ the load only then).
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bpfls.btf import Btf
 from bpfls.core.dead_code import dead
 from bpfls.core.ext import BtfExtInfo, ObjectRelo, read_ext
-from bpfls.core.objfile import BpfObject, read_object
+from bpfls.core.objfile import BpfFunction, BpfObject, read_object
 from bpfls.core.patch import check_insn
 from bpfls.core.reach import (
     POISON,
@@ -50,7 +51,7 @@ def _resolve(relocations: Sequence[ObjectRelo], target: Btf, modules: Sequence[B
              patch: bool) -> list[tuple[ObjectRelo, Resolution]]:
     # within one object, a relocation repeated (inlined code, a shared header) with the same
     # candidates left is resolved once (the memo is exact: see CoreResolver._resolve_memo)
-    resolver = CoreResolver(target, modules, memo={})
+    resolver = CoreResolver(target, modules, memo={}, shared=_shared_memo(target, modules))
     out = []
     for o in relocations:
         res = resolver.resolve(o)
@@ -59,6 +60,24 @@ def _resolve(relocations: Sequence[ObjectRelo], target: Btf, modules: Sequence[B
             res = check_insn(res, insn)
         out.append((o, res))
     return out
+
+
+#: per kernel (and module set): resolutions shared between objects (see
+#: :class:`~bpfls.core.CoreResolver`), dropped with the kernel, emptied when it grows large
+_SHARED: weakref.WeakKeyDictionary[Btf, dict[tuple[int, ...], dict]] = (
+    weakref.WeakKeyDictionary())
+SHARED_MAX = 100_000
+
+
+def _shared_memo(target: Btf, modules: Sequence[Btf]) -> dict:
+    per = _SHARED.get(target)
+    if per is None:
+        per = _SHARED[target] = {}
+    key = tuple(id(m) for m in modules)
+    memo = per.get(key)
+    if memo is None or len(memo) > SHARED_MAX:
+        memo = per[key] = {}
+    return memo
 
 
 @dataclass(frozen=True)
@@ -129,15 +148,13 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
     o = obj if isinstance(obj, BpfObject) else read_object(obj)
     loaded = {f.name for f in o.programs
               if (f.autoload if programs is None else f.name in programs)}
-    relos = []
-    for r in o.ext.relocations:
-        f = o.function_at(r.section, r.insn_off // 8)
-        if f is not None and (not f.is_program or f.name in loaded):
-            relos.append(r)
+    placed = _placed(o)
+    relos = [r for r, loc, f in placed if f is not None and (not f.is_program or f.name in loaded)]
+    where = {id(r): (loc, f) for r, loc, f in placed}
     judged = _resolve(relos, target, modules, True)
     if lazy_globals is None:
         lazy_globals = checks_globals_lazily(target)
-    patches = {_loc(rel): _patch(res) for rel, res in judged}
+    patches = {where[id(rel)][0]: _patch(res) for rel, res in judged}
     proven: set[Loc] = set()
     targets = None
     if poisoned_only:
@@ -150,8 +167,7 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
     verdicts = []
     sections: dict[tuple[str, ...], str | None] = {}
     for rel, res in judged:
-        loc = _loc(rel)
-        f = o.function_at(*loc)
+        loc, f = where[id(rel)]
         progs = r.programs_at(loc) if r.by_program else ()
         if progs not in sections:
             sections[progs] = ", ".join(program_sections(o, progs)) or None
@@ -163,8 +179,17 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
     return ObjectJudgement(tuple(verdicts), r)
 
 
-def _loc(rel: ObjectRelo) -> Loc:
-    return (rel.section, rel.insn_off // 8)
+def _placed(o: BpfObject) -> list[tuple[ObjectRelo, Loc, BpfFunction | None]]:
+    """Each relocation of the object with its instruction and the function holding it, found
+    once per object."""
+    hit = o.__dict__.get("_placed_relocations")
+    if hit is None:
+        hit = []
+        for r in o.ext.relocations:
+            loc = (r.section, r.insn_off // 8)
+            hit.append((r, loc, o.function_at(*loc)))
+        o.__dict__["_placed_relocations"] = hit
+    return hit
 
 
 def _patch(res: Resolution) -> Patch:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
@@ -29,6 +29,7 @@ from bpfls.core.cands import find_candidates, target_index
 from bpfls.core.match import MatchResult, spec_match
 from bpfls.core.names import essential_name
 from bpfls.core.relo import Relocation, ReloKind
+from bpfls.core.shapes import relocation_shape
 from bpfls.core.spec import (
     KIND_STR,
     Spec,
@@ -168,13 +169,16 @@ class CoreResolver:
     """
 
     def __init__(self, target: Btf, modules: Sequence[Btf] = (),
-                 memo: dict | None = None) -> None:
+                 memo: dict | None = None, shared: dict | None = None) -> None:
         self.target = target
         self.modules = tuple(modules)
         #: results shared between objects whose local BTF has the same content (the caller
         #: keys it so): keyed by the relocation and the candidate list it met, so reusing one
         #: is exactly what resolving it again would give (see :meth:`_resolve_memo`)
         self.memo = memo
+        #: results shared between objects (with ``memo``): keyed by the root's structural
+        #: shape (:mod:`bpfls.core.shapes`) instead of its id, for one target and modules
+        self.shared = shared
         self.big_endian = target.byte_order == "big"
         self._cands: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
         self._all: dict[tuple[Btf, int], list[tuple[Btf, int]]] = {}
@@ -219,10 +223,26 @@ class CoreResolver:
                 self._cands[key] = list(after)
                 self._all.setdefault(key, list(fresh))
             return res  # its .relo is an equal relocation of an identical local BTF
+        skey = None
+        if self.shared is not None:
+            shape, layout = _shaped(relo, self.big_endian)
+            if shape is not None:
+                skey = (shape, entry)
+                hit = self.shared.get(skey)
+                if hit is not None:
+                    after, fresh, res = hit
+                    if after is not None:
+                        self._cands[key] = list(after)
+                        self._all.setdefault(key, list(fresh))
+                    res = _rebound(res, relo, layout)
+                    self.memo[mkey] = (after, fresh, res)
+                    return res
         res = self._resolve(relo)
         after = tuple(self._cands[key]) if key in self._cands else None
         fresh = tuple(self._all.get(key, ()))
         self.memo[mkey] = (after, fresh, res)
+        if skey is not None:
+            self.shared[skey] = (after, fresh, res)
         return res
 
     def _resolve(self, relo: Relocation) -> Resolution:
@@ -301,8 +321,8 @@ class CoreResolver:
             matched.append(((cbtf, cid), mr, res))
 
         if matched:
-            pruned = tuple(cid for (cb, cid) in cands if (cb, cid) not in
-                           {m[0] for m in matched})
+            kept = {m[0] for m in matched}
+            pruned = tuple(cid for (cb, cid) in cands if (cb, cid) not in kept)
             cands[:] = [m[0] for m in matched]
             mr, res = matched[0][1], matched[0][2]
             return done(RESOLVED, local_value=res.orig_val, target_value=res.new_val,
@@ -381,6 +401,44 @@ def _parsed(relo: Relocation) -> tuple[Spec, str, str] | SpecError:
         except SpecError as e:
             hit = e
         per[key] = hit
+    return hit
+
+
+def _rebound(res: Resolution, relo: Relocation, layout: FieldLayout | None) -> Resolution:
+    """A result reused from another object's relocation of the same shape, told of ``relo``:
+    its own relocation, the texts that name its local type ids and its local field
+    (``layout``: the same layout, with this object's type id)."""
+    if res.relo is relo:
+        return res
+    parsed = _parsed(relo)
+    if isinstance(parsed, SpecError):  # pragma: no cover - an equal shape parses equally
+        return replace(res, relo=relo)
+    new = object.__new__(Resolution)  # a copy with four fields changed: replace() is slow
+    d = new.__dict__
+    d.update(res.__dict__)
+    d["relo"], d["spec"], d["local_spec_log"] = relo, parsed[1], parsed[2]
+    if res.local_field is not None:
+        d["local_field"] = layout
+    return new
+
+
+_SHAPED: weakref.WeakKeyDictionary[Btf, dict[tuple[int, int, tuple[int, ...], bool],
+                                             tuple[object, FieldLayout | None]]]
+_SHAPED = weakref.WeakKeyDictionary()
+
+
+def _shaped(relo: Relocation, big_endian: bool) -> tuple[object, FieldLayout | None]:
+    """The relocation's shape (:func:`bpfls.core.shapes.relocation_shape`) and its local
+    field's layout, once per local BTF."""
+    per = _SHAPED.get(relo.local)
+    if per is None:
+        per = _SHAPED[relo.local] = {}
+    key = (relo.kind.value, relo.type_id, relo.access, big_endian)
+    hit = per.get(key)
+    if hit is None:
+        parsed = _parsed(relo)
+        hit = per[key] = ((None, None) if isinstance(parsed, SpecError)
+                          else relocation_shape(relo, parsed[0], big_endian))
     return hit
 
 

@@ -201,7 +201,7 @@ def _parse_spec(relo: Relocation) -> Spec:
             if idx >= t.vlen:
                 raise SpecError(f"member index {idx} out of range: {KIND_STR[t.kind]} "
                                 f"{t.name or '<anon>'} [{tid}] has {t.vlen} members")
-            m = t.members[idx]
+            m = t.member_at(idx)
             spec.bit_offset += m.bit_offset
             if m.name:
                 spec.acc.append(Accessor(tid, idx, m.name))
