@@ -61,6 +61,24 @@ def test_the_proof_reads_a_guard_from_the_branch_on_its_constant(objects, kernel
     relocated constant is found, so the quick proof alone decides the poisoned read."""
     obj = read_object(objects["guards.bpf.c"])
     g = flow_graph(obj)
-    deciders = [b.decider for blocks in g.blocks.values() for b in blocks.values()
-                if b.decider is not None]
+    blocks = [g.block(name, start) for name, starts in g.starts.items() for start in starts]
+    deciders = [b.decider for b in blocks if b is not None and b.decider is not None]
     assert deciders and all(d.source in g.relocated for d in deciders)
+
+
+def test_a_walk_is_reused_only_where_its_branches_go_alike(objects) -> None:
+    """Kernels that decide every branch a walk met alike share it; one that decides a
+    guard the other way gets a walk of its own and its own answer."""
+    obj = read_object(objects["guards.bpf.c"])
+    g = flow_graph(obj)
+    blocks = [g.block(name, start) for name, starts in g.starts.items() for start in starts]
+    d = next(b.decider for b in blocks if b is not None and b.decider is not None)
+    everything = {(s, i) for s, sec in obj.sections.items() for i in range(len(sec))}
+    progs = [f for f in obj.programs if f.autoload]
+    answers = {}
+    for value in (0, 1, 0, 1):
+        answers.setdefault(value, []).append(
+            dead(obj, {d.source: value}, progs, everything, lazy_globals=True))
+    assert answers[0][0] == answers[0][1] and answers[1][0] == answers[1][1]
+    assert answers[0][0] != answers[1][0]
+    assert sum(len(w) for w in g.walks.values()) == 2

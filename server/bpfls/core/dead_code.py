@@ -69,26 +69,53 @@ class _Block:
     leaves: bool  # control may flow out of its function: not followed
 
 
+class _SectionCode:
+    """What splitting one code section into blocks needs, found once."""
+
+    def __init__(self, obj: BpfObject, name: str, sec: CodeSection) -> None:
+        self.name = name
+        self.fields = sec.fields
+        codes = sec.fields[0]
+        self.n = len(codes)
+        self.classes = codes.translate(_CLASS)
+        self.funcs = sorted((f.start, f.end) for f in obj.functions if f.section == name)
+        self.fstarts = [a for a, _ in self.funcs]
+        self.fstart_set = set(self.fstarts)
+        leaders = set(self.fstarts) | {0}
+        self.targets: set[int] = set()
+        classes, offs, imms = self.classes, sec.fields[3], sec.fields[4]
+        for i in jump_slots(codes):
+            cls, jop = classes[i], codes[i] & 0xF0
+            if cls == _JMP and jop == _CALL_OP:
+                continue
+            leaders.add(i + 1)
+            if cls == _JMP and jop == _EXIT_OP:
+                continue
+            t = i + 1 + (imms[i] if cls == _JMP32 and jop == _JA_OP else offs[i])
+            self.targets.add(t)
+            leaders.add(t)
+        self.ordered = sorted(x for x in leaders if 0 <= x < self.n)
+
+
 class FlowGraph:
     """The basic blocks of an object's code, the functions each function calls or takes the
-    address of, and the jumps relocated constants may decide; kernel-independent, built once
-    per object (:func:`flow_graph`)."""
+    address of, and the jumps relocated constants may decide; kernel-independent, kept with
+    the object (:func:`flow_graph`). A block is made when a walk first needs it."""
 
     def __init__(self, obj: BpfObject) -> None:
         self.obj = obj
         self.relocated = frozenset((r.section, r.insn_off // 8) for r in obj.ext.relocations)
-        self.blocks: dict[str, dict[int, _Block]] = {}
-        self.starts: dict[str, list[int]] = {}
+        self.code = {name: _SectionCode(obj, name, sec) for name, sec in obj.sections.items()}
+        self.starts: dict[str, list[int]] = {name: c.ordered for name, c in self.code.items()}
+        self._blocks: dict[tuple[str, int], _Block | None] = {}
+        #: the walks done: their roots → (the branches each met and how it decided them,
+        #: the blocks it reached); a kernel that decides those alike walks the same
+        self.walks: dict[tuple, list[tuple[tuple[tuple[_Decider, bool | None], ...],
+                                           frozenset[tuple[str, int]] | None]]] = {}
         #: (section, function start) → the functions it calls or takes the address of
         self.callees: dict[tuple[str, int], list[BpfFunction]] = {}
         #: (section, block start) → the functions that block calls or takes the address of
         self.block_callees: dict[tuple[str, int], list[BpfFunction]] = {}
-        #: every decider, in a fixed order: the branches they decide on a kernel say all
-        #: that :func:`dead` reads of it, so its answers are kept by them
-        self.deciders: list[_Decider] = []
-        self.answers: dict[tuple, frozenset[Loc]] = {}
-        for name, sec in obj.sections.items():
-            self._section(name, sec)
         for (name, idx), site in obj.sites.items():
             if site.target is None:
                 continue
@@ -106,58 +133,50 @@ class FlowGraph:
         i = bisect_right(starts, loc[1])
         return starts[i - 1] if i else None
 
-    def _section(self, name: str, sec: CodeSection) -> None:
-        codes, dsts, srcs, offs, imms = sec.fields
-        n = len(codes)
-        classes = codes.translate(_CLASS)
-        funcs = sorted((f.start, f.end) for f in self.obj.functions if f.section == name)
-        fstarts = [a for a, _ in funcs]
-        leaders = set(fstarts) | {0}
-        targets: set[int] = set()
-        for i in jump_slots(codes):
-            cls, jop = classes[i], codes[i] & 0xF0
-            if cls == _JMP and jop == _CALL_OP:
-                continue
-            leaders.add(i + 1)
+    def block(self, name: str, start: int) -> _Block | None:
+        """The block beginning at ``start`` of section ``name`` (``None``: no block starts
+        there)."""
+        key = (name, start)
+        if key in self._blocks:
+            return self._blocks[key]
+        c = self.code.get(name)
+        b = None
+        if c is not None:
+            k = bisect_right(c.ordered, start) - 1
+            if k >= 0 and c.ordered[k] == start:
+                b = self._make(c, k)
+        self._blocks[key] = b
+        return b
+
+    def _make(self, c: _SectionCode, k: int) -> _Block:
+        codes, dsts, srcs, offs, imms = c.fields
+        classes, ordered = c.classes, c.ordered
+        start = ordered[k]
+        end = ordered[k + 1] if k + 1 < len(ordered) else c.n
+        fi = bisect_right(c.fstarts, start)
+        lo, hi = (c.funcs[fi - 1] if fi and start < c.funcs[fi - 1][1] else (start, end))
+        last = end - 1
+        if last - 1 >= start and codes[last - 1] == LDIMM64:
+            last -= 1  # the block ends with an ldimm64 (two slots)
+        cls, op = classes[last], codes[last]
+        jop = op & 0xF0
+        decider = None
+        if cls in (_JMP, _JMP32) and not (cls == _JMP and jop == _CALL_OP):
             if cls == _JMP and jop == _EXIT_OP:
-                continue
-            t = i + 1 + (imms[i] if cls == _JMP32 and jop == _JA_OP else offs[i])
-            targets.add(t)
-            leaders.add(t)
-        fstart_set = set(fstarts)
-        ordered = sorted(x for x in leaders if 0 <= x < n)
-        self.starts[name] = ordered
-        blocks: dict[int, _Block] = {}
-        for k, start in enumerate(ordered):
-            end = ordered[k + 1] if k + 1 < len(ordered) else n
-            fi = bisect_right(fstarts, start)
-            lo, hi = (funcs[fi - 1] if fi and start < funcs[fi - 1][1] else (start, end))
-            last = end - 1
-            if last - 1 >= start and codes[last - 1] == LDIMM64:
-                last -= 1  # the block ends with an ldimm64 (two slots)
-            cls, op = classes[last], codes[last]
-            jop = op & 0xF0
-            decider = None
-            if cls in (_JMP, _JMP32) and not (cls == _JMP and jop == _CALL_OP):
-                if cls == _JMP and jop == _EXIT_OP:
-                    succ: tuple[int, ...] = ()
-                else:
-                    t = last + 1 + (imms[last] if cls == _JMP32 and jop == _JA_OP
-                                    else offs[last])
-                    if jop == _JA_OP:
-                        succ = (t,)
-                    else:
-                        succ = (last + 1, t)
-                        if not (cls == _JMP and jop == _JCOND_OP) and not op & 0x08:
-                            decider = self._decider(name, codes, classes, dsts, srcs, offs,
-                                                    imms, last, targets, fstart_set)
+                succ: tuple[int, ...] = ()
             else:
-                succ = (end,)
-            leaves = any(not lo <= s < hi for s in succ)
-            if decider is not None:
-                self.deciders.append(decider)
-            blocks[start] = _Block(succ, decider, leaves)
-        self.blocks[name] = blocks
+                t = last + 1 + (imms[last] if cls == _JMP32 and jop == _JA_OP else offs[last])
+                if jop == _JA_OP:
+                    succ = (t,)
+                else:
+                    succ = (last + 1, t)
+                    if not (cls == _JMP and jop == _JCOND_OP) and not op & 0x08:
+                        decider = self._decider(c.name, codes, classes, dsts, srcs, offs,
+                                                imms, last, c.targets, c.fstart_set)
+        else:
+            succ = (end,)
+        leaves = any(not lo <= s < hi for s in succ)
+        return _Block(succ, decider, leaves)
 
     def _decider(self, name: str, codes: bytes, classes: bytes, dsts: Sequence[int],
                  srcs: Sequence[int], offs: Sequence[int], imms: Sequence[int], j: int,
@@ -241,48 +260,63 @@ def dead(obj: BpfObject, patches: Mapping[Loc, object], programs: Collection[Bpf
     """The ``targets`` that the verifier never visits on the kernel ``patches`` describe,
     as far as the branches on relocated constants show (see the module doc)."""
     g = flow_graph(obj)
-    key = (frozenset(targets), frozenset((f.section, f.start) for f in programs), lazy_globals,
-           tuple(d.taken(patches.get(d.source)) for d in g.deciders))
-    hit = g.answers.get(key)
-    if hit is None:
-        hit = g.answers[key] = frozenset(_dead(g, obj, patches, programs, targets,
-                                               lazy_globals))
-    return set(hit)
-
-
-def _dead(g: FlowGraph, obj: BpfObject, patches: Mapping[Loc, object],
-          programs: Collection[BpfFunction], targets: Collection[Loc],
-          lazy_globals: bool) -> set[Loc]:
     holding = {(f.section, f.start) for t in targets
                if (f := obj.function_at(*t)) is not None}
-    todo: list[tuple[str, int]] = []
+    roots: list[tuple[str, int]] = []
     for f in programs:
         closure = _closure(g, f)
         if not any((h.section, h.start) in holding for h in closure):
             continue  # this program cannot lead to a target: not walked
-        todo.append((f.section, f.start))
+        roots.append((f.section, f.start))
         if not lazy_globals:
-            todo.extend((h.section, h.start) for h in closure if h.verified_alone)
+            roots.extend((h.section, h.start) for h in closure if h.verified_alone)
+    # a walk only depends on its roots and on how the branches it meets are decided: one
+    # whose branches this kernel decides alike is this kernel's walk
+    done = g.walks.setdefault(tuple(roots), [])
+    for decided, visited in done:
+        if all(d.taken(patches.get(d.source)) is t for d, t in decided):
+            seen = visited
+            break
+    else:
+        decisions: dict[_Decider, bool | None] = {}
+        seen = _walk(g, patches, roots, decisions)
+        if len(done) < WALKS_KEPT:
+            done.append((tuple(decisions.items()), seen))
+    if seen is None:
+        return set()  # code the walk cannot follow: prove nothing
+    return {t for t in targets if (t[0], g.block_of(t)) not in seen}
+
+
+#: walks kept per object and roots (see :func:`dead`)
+WALKS_KEPT = 8
+
+
+def _walk(g: FlowGraph, patches: Mapping[Loc, object], roots: list[tuple[str, int]],
+          decisions: dict[_Decider, bool | None]) -> frozenset[tuple[str, int]] | None:
+    """The blocks reached from ``roots`` with the branches ``patches`` decide cut (``None``
+    when it meets code it cannot follow); each branch met is recorded in
+    ``decisions`` with how it went (``None``: both ways)."""
+    todo = list(roots)
     seen: set[tuple[str, int]] = set()
-    blocks, callees = g.blocks, g.block_callees
+    callees = g.block_callees
     while todo:
         key = todo.pop()
         if key in seen:
             continue
         seen.add(key)
-        b = blocks[key[0]].get(key[1])
+        b = g.block(*key)
         if b is None or b.leaves:
-            return set()  # code the walk cannot follow: prove nothing
+            return None
         for f in callees.get(key, ()):
             todo.append((f.section, f.start))
         succ = b.succ
         d = b.decider
         if d is not None:
-            taken = d.taken(patches.get(d.source))
+            taken = decisions[d] = d.taken(patches.get(d.source))
             if taken is not None:
                 succ = (succ[1],) if taken else (succ[0],)
         todo.extend((key[0], s) for s in succ)
-    return {t for t in targets if (t[0], g.block_of(t)) not in seen}
+    return frozenset(seen)
 
 
 def _closure(g: FlowGraph, root: BpfFunction) -> list[BpfFunction]:
