@@ -46,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
     # Analyses allocate many short-lived objects: collect the young generation less often
     # (the kernels are frozen out of the collector once loaded, see bpfls.lsp.configuration).
     gc.set_threshold(20000, 20, 20)
+    # Background threads (a compile's judging, kernel loading) hold the interpreter for at
+    # most this long before a waiting request gets it (5 ms by default).
+    sys.setswitchinterval(0.001)
     # imported here: the other commands must not pay for the protocol library
     from bpfls.lsp.server import create_server
 
