@@ -189,6 +189,24 @@ int probe(struct pt_regs *ctx)
     assert [d for d in model.diagnostics if d.code != "analysis-incomplete"] == []
 
 
+def test_what_cannot_be_followed_is_said(tmp_path, options) -> None:
+    text = HEAD + """\
+#define BROKEN_HEADER(fn) int ) fn(struct pt_regs *ctx)
+#define BROKEN_BODY(fn) int fn(struct pt_regs *ctx) { return ) ctx->di; }
+
+BROKEN_HEADER(first)
+{
+    return 0;
+}
+BROKEN_BODY(second)
+"""
+    model = analyze(str(tmp_path / "b.bpf.c"), text, options)
+    said = sorted((d.range.start.line, d.message.split("'")[1]) for d in model.diagnostics
+                  if d.code == "analysis-incomplete")
+    assert said == [(line_of(text, "BROKEN_HEADER(first)"), "BROKEN_HEADER"),
+                    (line_of(text, "BROKEN_BODY(second)"), "BROKEN_BODY")]
+
+
 def _unit(text: str) -> FileUnit:
     data = text.encode()
     return FileUnit("/x.c", data, bytearray(data), line_starts_of(data))

@@ -262,6 +262,10 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
     sections = sorted(unit.sections)
     nodes = _toplevel_nodes(root)
     headers = {u.body: u for u in unit.generated if u.header}
+    bodies = {n.start_byte for n in nodes if n.type == "compound_statement"}
+    for off, use in headers.items():
+        if off not in bodies:
+            _not_followed(tu, unit, use, "the body after it does not parse")
     written = sorted((u for u in unit.generated if not u.header), key=lambda u: u.start)
     w = 0
     prev_end = 0
@@ -297,19 +301,25 @@ def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse,
     position mapped back to the use. A ``SEC`` written in the file before the use names the
     first thing the expansion declares."""
     root = parse_snippet(use.source.code).root_node
+    if root.has_error:
+        _not_followed(tu, unit, use, "its expansion does not parse")
     outer = _section_before(sections, prev_end, use.start)
     origin = unit.data[use.start:use.end]
+    found = False
     for i, n in enumerate(_toplevel_nodes(root)):
         if n.type == "function_definition":
             fd = _function(tu, unit, use.source, n, use.sections)
             if fd is None:
                 continue
+            found = True
             if i == 0 and fd.info.section is None and outer is not None:
                 fd.info.section = outer
             fd.origin = origin
             _add(tu, fd, order)
         elif n.type == "declaration":
             _globals(tu, unit, n)
+    if not found and not root.has_error:
+        _not_followed(tu, unit, use, "no function found in its expansion")
 
 
 def _section_before(sections: list[tuple[int, str]], lo: int, hi: int) -> str | None:
@@ -318,6 +328,16 @@ def _section_before(sections: list[tuple[int, str]], lo: int, hi: int) -> str | 
     if i > 0 and sections[i - 1][0] >= lo:
         return sections[i - 1][1]
     return None
+
+
+def _not_followed(tu: TranslationUnit, unit: FileUnit, use: MacroUse, why: str) -> None:
+    """Say that what a macro's use writes is not (entirely) walked."""
+    if unit.virtual:
+        return
+    tu.diag(SourceDiagnostic(
+        "analysis-incomplete", f"bpfls could not follow the functions the macro '{use.name}' "
+        f"writes ({why}): the CO-RE accesses there are not checked", unit.path,
+        Source(unit, b"").range(use.start, use.end), {"reason": "macro-function"}))
 
 
 class _Span:
@@ -351,9 +371,9 @@ def _headed_function(tu: TranslationUnit, unit: FileUnit, src: Source, body: Nod
     program macro read from the header's expansion, the body walked where it is written."""
     root = parse_snippet(use.source.code).root_node
     head = next((c for c in root.named_children if c.type == "function_definition"), None)
-    if head is None:
-        return None
-    fd = _function(tu, unit, use.source, head, use.sections)
+    fd = _function(tu, unit, use.source, head, use.sections) if head is not None else None
+    if fd is None or root.has_error:
+        _not_followed(tu, unit, use, "the function header it writes does not parse")
     if fd is None:
         return None
     node = _Headed(unit, use, body)
