@@ -123,11 +123,13 @@ def attribute_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, b
 
 
 def _names_re(names: tuple[str, ...]) -> re.Pattern[bytes]:
-    """Any of ``names`` as a whole identifier (remembered)."""
+    """Any of ``names`` as a whole identifier (remembered). A lookahead on the first letters
+    lets the search skip most positions without trying every name."""
     rx = _PATTERNS.get(names)
     if rx is None:
-        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
-                                                             for n in names)
+        first = b"".join(re.escape(bytes([c])) for c in sorted({n.encode()[0] for n in names}))
+        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?=[" + first + rb"])(?:"
+                        + b"|".join(re.escape(n.encode()) for n in names)
                         + rb")(?![A-Za-z0-9_$])")
         if len(_PATTERNS) > 256:
             _PATTERNS.clear()
@@ -257,54 +259,47 @@ def _writer_candidates(macros: dict[str, MacroDef],
     return out
 
 
-#: what the top-level scan steps over (literals, comments) or counts (brackets, ';')
-_SCAN_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?(?:\*/|\Z)'
-                      rb"|[][(){};]", re.S)
-_OPEN = frozenset(b"([{")
+#: what the top-level scan does not count: literals and comments
+_LITERAL_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?(?:\*/|\Z)',
+                         re.S)
 _SPACE_RE = re.compile(rb"(?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.S)
+
+
+def _blank_literal(m: re.Match[bytes]) -> bytes:
+    """A literal or a comment as spaces (the offsets after it kept)."""
+    return b" " * (m.end() - m.start())
 
 
 def _mask_writers(unit: FileUnit, wrx: re.Pattern[bytes], macros: dict[str, MacroDef],
                   expand_with: Mapping[str, MacroDef], rx: re.Pattern[bytes],
                   table: dict[str, tuple[str, str, bool]]) -> None:
     """Find the top-level uses of the candidate macros in ``unit``, keep those that write
-    functions (:class:`MacroUse`) and blank them."""
+    functions (:class:`MacroUse`) and blank them.
+
+    Literals and comments are blanked first; the candidates are searched only outside braces
+    (what a function body or a type's members hold is read by the walker), their depth in
+    parentheses counted from there; a use's item starts after the last ``;`` or ``}``."""
     code = unit.code
     data = bytes(code)
-    hits = [(m.start(), m.group().decode()) for m in wrx.finditer(data)]
-    if not hits:
-        return
+    clean = _LITERAL_RE.sub(_blank_literal, data)
     uses: list[MacroUse] = []
-    depth = 0
-    item = 0  # where the current top-level item starts
-    k = 0
-    taken = -1  # end of the last use kept: hits inside it are part of it
-    for sm in _SCAN_RE.finditer(data):
-        s = sm.start()
-        while k < len(hits) and hits[k][0] < s:
-            off, name = hits[k]
-            k += 1
-            if depth == 0 and off >= taken:
-                use = _writer_use(unit, data, off, name, item, macros, expand_with, rx, table)
-                if use is not None:
-                    uses.append(use)
-                    taken = item = use.end
-        while k < len(hits) and hits[k][0] < sm.end():
-            k += 1  # inside a literal or a comment
-        c = data[s]
-        if c in _OPEN:
-            depth += 1
-        elif c in b")]}":
-            depth = max(0, depth - 1)
-            if depth == 0 and c == 0x7D:
-                item = sm.end()
-        elif c == 0x3B and depth == 0:
-            item = sm.end()
-    while k < len(hits):
-        off, name = hits[k]
-        k += 1
-        if depth == 0 and off >= taken:
-            use = _writer_use(unit, data, off, name, item, macros, expand_with, rx, table)
+    taken = 0  # the end of the last use kept: hits inside it are part of it
+    count = clean.count
+    may: dict[str, bool] = {}
+    for lo, hi in _outside_braces(clean):
+        depth = 0
+        prev = lo
+        for m in wrx.finditer(clean, lo, hi):
+            off = m.start()
+            depth += (count(b"(", prev, off) + count(b"[", prev, off)
+                      - count(b")", prev, off) - count(b"]", prev, off))
+            depth = max(depth, 0)
+            prev = off
+            if depth or off < taken:
+                continue
+            item = max(lo, taken, clean.rfind(b";", lo, off) + 1)
+            use = _writer_use(unit, data, off, m.group().decode(), item, macros, expand_with,
+                              rx, table, may)
             if use is not None:
                 uses.append(use)
                 taken = use.end
@@ -315,10 +310,57 @@ def _mask_writers(unit: FileUnit, wrx: re.Pattern[bytes], macros: dict[str, Macr
     unit.generated.extend(uses)
 
 
+_BRACE_RE = re.compile(rb"[{}]")
+
+
+def _outside_braces(clean: bytes) -> list[tuple[int, int]]:
+    """The spans of ``clean`` at brace depth 0."""
+    out = []
+    depth = 0
+    start = 0
+    for m in _BRACE_RE.finditer(clean):
+        if m.group() == b"{":
+            if depth == 0:
+                out.append((start, m.start()))
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                start = m.end()
+    if depth == 0:
+        out.append((start, len(clean)))
+    return out
+
+
+def _may_define(name: str, macros: dict[str, MacroDef], memo: dict[str, bool]) -> bool:
+    """Can the expansion of ``name`` hold a function's body: a brace after a parenthesis in
+    its definition, a parameter it calls (an X-macro list), or a macro it uses that can?"""
+    hit = memo.get(name)
+    if hit is not None:
+        return hit
+    memo[name] = False  # a macro naming itself
+    m = macros.get(name)
+    res = False
+    if m is not None:
+        params = frozenset(m.params or ())
+        body = m.body
+        for i, t in enumerate(body):
+            if t.kind == PUNCT and t.text == "{":
+                res = i > 0 and body[i - 1].text == ")"
+            elif t.kind == IDENT and t.text in params:
+                res = i + 1 < len(body) and body[i + 1].text == "("
+            elif t.kind == IDENT and t.text in macros and t.text != name:
+                res = _may_define(t.text, macros, memo)
+            if res:
+                break
+    memo[name] = res
+    return res
+
+
 def _writer_use(unit: FileUnit, data: bytes, off: int, name: str, item: int,
                 macros: dict[str, MacroDef], expand_with: Mapping[str, MacroDef],
-                rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]]
-                ) -> MacroUse | None:
+                rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]],
+                may: dict[str, bool]) -> MacroUse | None:
     """The use of ``name`` at ``off`` (top level, in the item starting at ``item``) when it
     writes functions or a function's header."""
     m = macros[name]
@@ -333,6 +375,8 @@ def _writer_use(unit: FileUnit, data: bytes, off: int, name: str, item: int,
         end = close + 1
     after = _SPACE_RE.match(data, end).end()
     header = after < len(data) and data[after] == 0x7B
+    if not header and b"{" not in data[off:end] and not _may_define(name, macros, may):
+        return None
     start = item if header else off
     toks = tokenize(data[start:end], start)
     if not toks:  # pragma: no cover - the use itself is a token
