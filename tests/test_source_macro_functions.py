@@ -41,6 +41,12 @@ int after(struct pt_regs *ctx)
 {
     return ctx->di;
 }
+SEC("tp_btf/sched_process_fork")
+NAMED(on_fork)
+static long helper(struct task_struct *task)
+{
+    return task->pid;
+}
 """
 
 HEADERS = HEAD + """\
@@ -94,8 +100,11 @@ def test_whole_definitions_are_found_and_placed_at_the_use(tmp_path, options) ->
     # a SEC written before the use names the function the use writes
     assert fns["on_exit"].section == "tp_btf/sched_process_exit"
     assert fns["read_pid"].is_static and fns["read_pid"].reachable
-    # the function after a use without ';' is still read
+    # the function after a use without ';' is still read, and the SEC before the use is not
+    # its own
     assert fns["after"].section == "kprobe/do_exit"
+    assert fns["on_fork"].section == "tp_btf/sched_process_fork"
+    assert fns["helper"].section is None and fns["helper"].is_static
     assert specs(model, "after") == {"byte_off struct pt_regs.di"}
     # one relocation per generated function, each with the same spec
     assert specs(model, "file_open_hook") == specs(model, "file_permission_hook") == \

@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -267,12 +267,11 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
         if off not in bodies:
             _not_followed(tu, unit, use, "the body after it does not parse")
     written = sorted((u for u in unit.generated if not u.header), key=lambda u: u.start)
+    outer, sections = _sections_of_uses(written, nodes, sections)
     w = 0
-    prev_end = 0
     for n in nodes:
         while w < len(written) and written[w].start < n.start_byte:
-            _written_functions(tu, unit, written[w], sections, prev_end, order)
-            prev_end = written[w].end
+            _written_functions(tu, unit, written[w], outer.get(written[w].start), order)
             w += 1
         if n.type == "function_definition":
             _add(tu, _function(tu, unit, src, n, sections), order)
@@ -280,10 +279,8 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
             _add(tu, _headed_function(tu, unit, src, n, headers[n.start_byte], sections), order)
         elif n.type == "declaration":
             _globals(tu, unit, n)
-        prev_end = n.end_byte
     for use in written[w:]:
-        _written_functions(tu, unit, use, sections, prev_end, order)
-        prev_end = use.end
+        _written_functions(tu, unit, use, outer.get(use.start), order)
 
 
 def _add(tu: TranslationUnit, fd: FunctionDef | None, order: list[str]) -> None:
@@ -294,16 +291,36 @@ def _add(tu: TranslationUnit, fd: FunctionDef | None, order: list[str]) -> None:
 
 # -- functions written by macros ---------------------------------------------------------------
 
-def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse,
-                       sections: list[tuple[int, str]], prev_end: int,
+def _sections_of_uses(written: list[MacroUse], nodes: list, sections: list[tuple[int, str]]
+                      ) -> tuple[dict[int, str], list[tuple[int, str]]]:
+    """The ``SEC`` written in the file just before each use that writes whole functions (by
+    the use's offset), and the file's other ``SEC`` names: the attribute belongs to the first
+    thing the use declares, not to the function after it."""
+    outer: dict[int, str] = {}
+    if not written or not sections:
+        return outer, sections
+    ends = sorted(n.end_byte for n in nodes)
+    owned: set[int] = set()
+    last = 0
+    for use in written:
+        i = bisect_right(ends, use.start) - 1
+        lo = max(ends[i] if i >= 0 else 0, last)
+        j = bisect_left(sections, (use.start, ""))
+        if j > 0 and sections[j - 1][0] >= lo:
+            outer[use.start] = sections[j - 1][1]
+            owned.add(sections[j - 1][0])
+        last = use.end
+    return outer, [s for s in sections if s[0] not in owned]
+
+
+def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse, outer: str | None,
                        order: list[str]) -> None:
     """The functions (and globals) a macro use writes whole: read from its expansion, every
-    position mapped back to the use. A ``SEC`` written in the file before the use names the
-    first thing the expansion declares."""
+    position mapped back to the use. ``outer``, a ``SEC`` written in the file before the use,
+    names the first thing the expansion declares."""
     root = parse_snippet(use.source.code).root_node
     if root.has_error:
         _not_followed(tu, unit, use, "its expansion does not parse")
-    outer = _section_before(sections, prev_end, use.start)
     origin = unit.data[use.start:use.end]
     found = False
     for i, n in enumerate(_toplevel_nodes(root)):
@@ -320,14 +337,6 @@ def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse,
             _globals(tu, unit, n)
     if not found and not root.has_error:
         _not_followed(tu, unit, use, "no function found in its expansion")
-
-
-def _section_before(sections: list[tuple[int, str]], lo: int, hi: int) -> str | None:
-    """The last SEC name written in ``[lo, hi)``."""
-    i = bisect_left(sections, (hi, ""))
-    if i > 0 and sections[i - 1][0] >= lo:
-        return sections[i - 1][1]
-    return None
 
 
 def _not_followed(tu: TranslationUnit, unit: FileUnit, use: MacroUse, why: str) -> None:
