@@ -265,3 +265,20 @@ def test_without_kernels_or_type_names(tmp_path) -> None:
         locs = _definition(model, none, str(path), text, Position(4, 21), None)
         assert [(x.range.start.line, x.range.start.column) for x in locs] == [(3, 14)]
         assert _complete(model, none, text, Position(4, 0)).items == []
+
+
+def test_body_after_a_header_macro(kernels, tmp_path) -> None:
+    """Members of the parameters a macro's header declares, in the body written after it."""
+    text = ("#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n"
+            "#include <bpf/bpf_core_read.h>\n#include <bpf/bpf_tracing.h>\n"
+            "#define FILE_PROBE(fn) SEC(\"kprobe/\" #fn) "
+            "int BPF_KPROBE(probe_##fn, struct file *file)\n"
+            "FILE_PROBE(vfs_read)\n{\n\treturn BPF_CORE_READ(file, f_fl) + ctx->\n}\n")
+    path = tmp_path / "headed.bpf.c"
+    model = analyze(str(path), text, SourceOptions(primary=kernels.primary_btf, arch="x86"))
+    line = text.split("\n").index("\treturn BPF_CORE_READ(file, f_fl) + ctx->")
+    res = _complete(model, kernels, text, Position(line, len("\treturn BPF_CORE_READ(file, f_fl")))
+    assert "f_flags" in labels(res)
+    res = _complete(model, kernels, text, Position(line, len("\treturn BPF_CORE_READ(file, f_fl) "
+                                                              "+ ctx->")))
+    assert {"di", "si", "ip"} <= set(labels(res))

@@ -265,6 +265,33 @@ def test_stale_model_and_half_typed_text(prog, kernels) -> None:
     assert "long unsigned int i_ino;" in md
 
 
+HEADED = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#define FILE_PROBE(fn) SEC("kprobe/" #fn) int BPF_KPROBE(probe_##fn, struct file *file)
+
+FILE_PROBE(vfs_read)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	return t->pid + BPF_CORE_READ(file, f_flags) + ctx->si;
+}
+"""
+
+
+def test_body_after_a_header_macro(kernels, tmp_path) -> None:
+    """The parameters a macro's header declares are known in the body written after it."""
+    path = tmp_path / "headed.bpf.c"
+    model = analyze(str(path), HEADED, SourceOptions(primary=kernels.primary_btf, arch="x86"))
+    prog = (str(path), model)
+    assert "unsigned int f_flags;" in hov(prog, kernels, "f_flags)", 2, text=HEADED)
+    assert "long unsigned int si;" in hov(prog, kernels, "ctx->si", 6, text=HEADED)
+    assert "struct file *file" in hov(prog, kernels, "(file, f_flags)", 2, text=HEADED)
+    assert "pid_t pid;" in hov(prog, kernels, "t->pid", 4, text=HEADED)
+
+
 CORPUS = [ROOT / "tests" / "corpus" / "read_macros.bpf.c", ROOT / "tests" / "corpus" /
           "checks.bpf.c", ROOT / "tests" / "fixtures" / "source" / "core_read.bpf.c",
           ROOT / "tests" / "fixtures" / "source" / "local_types.bpf.c",

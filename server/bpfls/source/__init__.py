@@ -65,7 +65,8 @@ The modules, in the order a translation unit goes through them:
   expressions), :mod:`~bpfls.source.macros` (definitions, expansion),
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
   (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`;
-- parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser),
+- parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser, and the
+  macros that write functions, their expansions kept for the function discovery),
   :mod:`~bpfls.source.cparse` (tree-sitter);
 - the program's types: :mod:`~bpfls.source.localtypes` (with :mod:`~bpfls.source.layout`,
   :mod:`~bpfls.source.btfwriter`), :mod:`~bpfls.source.vmlinux` (a ``vmlinux.h`` as BTF),

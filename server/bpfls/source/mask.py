@@ -6,14 +6,24 @@ whose expansion is only attributes, ``inline`` or nothing (``__always_inline``, 
 ``__hidden``, ``__ksym``, ``SEC(...)``, ``__rcu``...) are replaced by spaces (or by the
 ``static``/``extern``/``const``/``volatile`` they contain, when that fits). ``SEC`` names and
 the text of masked attributes are recorded on the file so that nothing they say is lost.
+
+Macros that write functions are hidden too, at the top level of a file: a use whose expansion
+holds whole function definitions (``DEFINE_PROGS(open)``, an X-macro list
+``FOR_EACH_HOOK(HOOK)``), and a function header written by a macro and followed by its body
+(``DEFINE_PROBE(do_exit) { ... }``, ``static int MY_PROG(x) { ... }``). Each becomes a
+:class:`MacroUse` on the file: the expansion spelled out as text (its own ``SEC`` and attributes
+masked the same way), every token remembering where it came from, for the function discovery to
+parse; the file keeps only the body written after a header.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from bpfls.source import catalogue
+from bpfls.source.exprtypes import SnippetSource, snippet_from_tokens
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.pptokens import IDENT, PUNCT, STRING, Tok, matching_paren, tokenize
 from bpfls.source.preprocess import FileUnit
@@ -112,26 +122,42 @@ def attribute_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, b
     return out
 
 
-def mask_units(units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
-    """Mask attribute-like macro uses in every unit's code, in place."""
-    table = attribute_macros(macros)
-    table.setdefault("SEC", ("", "section", True))
-    names = tuple(sorted(table, key=lambda n: (-len(n), n)))
+def _names_re(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Any of ``names`` as a whole identifier (remembered). A lookahead on the first letters
+    lets the search skip most positions without trying every name."""
     rx = _PATTERNS.get(names)
     if rx is None:
-        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
-                                                             for n in names)
+        first = b"".join(re.escape(bytes([c])) for c in sorted({n.encode()[0] for n in names}))
+        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?=[" + first + rb"])(?:"
+                        + b"|".join(re.escape(n.encode()) for n in names)
                         + rb")(?![A-Za-z0-9_$])")
         if len(_PATTERNS) > 256:
             _PATTERNS.clear()
         _PATTERNS[names] = rx
+    return rx
+
+
+def mask_units(units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
+    """Mask attribute-like macro uses in every unit's code, in place, then the top-level uses
+    of macros that write functions (recorded as :class:`MacroUse` on each unit)."""
+    table = attribute_macros(macros)
+    table.setdefault("SEC", ("", "section", True))
+    rx = _names_re(tuple(sorted(table, key=lambda n: (-len(n), n))))
     for unit in units:
-        _mask(unit, rx, table, macros)
+        _mask(unit.code, rx, table, macros, unit.sections, unit.attrs)
+    writers = _writer_candidates(macros, table)
+    if not writers:
+        return
+    wrx = _names_re(tuple(sorted(writers, key=lambda n: (-len(n), n))))
+    expand_with = _Excluding(macros, frozenset(table) | catalogue.ALL_INTRINSICS)
+    for unit in units:
+        if not unit.virtual:
+            _mask_writers(unit, wrx, macros, expand_with, rx, table)
 
 
-def _mask(unit: FileUnit, rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]],
-          macros: dict[str, MacroDef]) -> None:
-    code = unit.code
+def _mask(code: bytearray, rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]],
+          macros: dict[str, MacroDef], sections: list[tuple[int, str]],
+          attrs_out: list[tuple[int, str]]) -> None:
     data = bytes(code)
     pos = 0
     while True:
@@ -156,11 +182,11 @@ def _mask(unit: FileUnit, rx: re.Pattern[bytes], table: dict[str, tuple[str, str
             args_text = data[j + 1:close]
             end = close + 1
         if name == "SEC":
-            unit.sections.append((start, _section_name(args_text, macros)))
+            sections.append((start, _section_name(args_text, macros)))
         elif attrs:
             if fn_like and args_text:
                 attrs = attrs + " " + args_text.decode("utf-8", "replace")
-            unit.attrs.append((start, attrs))
+            attrs_out.append((start, attrs))
         repl = keep.encode()
         span = data[start:end]
         if len(repl) > len(span.replace(b"\n", b"")) or b"\n" in span:
@@ -172,6 +198,261 @@ def _mask(unit: FileUnit, rx: re.Pattern[bytes], table: dict[str, tuple[str, str
         new[:len(repl)] = repl
         code[start:end] = new
         pos = end
+
+
+# -- macros that write functions -------------------------------------------------------------
+
+@dataclass(eq=False)
+class MacroUse:
+    """A use, at the top level of a file, of a macro that writes functions; ``start``/``end``
+    is what was blanked in the file's code.
+
+    ``header`` is false when the expansion holds whole definitions; true when it is a function
+    header whose body follows in the file (its ``{`` at ``body``): the header is then spelled out
+    with an empty body. ``source`` is the expansion as text, its ``SEC`` and attribute macros
+    masked (``sections``: where each ``SEC`` was, in that text, and its name), every token
+    mapped back to the file: to the macro's use, or to the argument it came from."""
+
+    name: str
+    start: int
+    end: int
+    source: SnippetSource
+    sections: list[tuple[int, str]] = field(default_factory=list)
+    header: bool = False
+    body: int = -1
+
+
+class _Excluding(Mapping[str, MacroDef]):
+    """``macros`` less some names, without copying the table."""
+
+    def __init__(self, macros: dict[str, MacroDef], names: frozenset[str]) -> None:
+        self.macros = macros
+        self.names = names
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return default if key in self.names else self.macros.get(key, default)
+
+    def __getitem__(self, key: str) -> MacroDef:
+        if key in self.names:
+            raise KeyError(key)
+        return self.macros[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self.macros if k not in self.names)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _writer_candidates(macros: dict[str, MacroDef],
+                       table: dict[str, tuple[str, str, bool]]) -> list[str]:
+    """The program's own macros that might write a function or its header: a body with a
+    parenthesis or a brace (a declarator, a definition, or a list calling its parameter);
+    libbpf's program macros and the attribute macros are read as they are."""
+    out = []
+    for name, m in macros.items():
+        if m.builtin or m.path in ("<built-in>", "<command line>") or name in table or \
+                name in catalogue.ALL_INTRINSICS:
+            continue
+        if any(t.kind == PUNCT and t.text in ("(", "{") for t in m.body):
+            out.append(name)
+    return out
+
+
+#: what the top-level scan does not count: literals and comments
+_LITERAL_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?(?:\*/|\Z)',
+                         re.S)
+_SPACE_RE = re.compile(rb"(?:[ \t\r\n\f\v]+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.S)
+
+
+def _blank_literal(m: re.Match[bytes]) -> bytes:
+    """A literal or a comment as spaces (the offsets after it kept)."""
+    return b" " * (m.end() - m.start())
+
+
+def _mask_writers(unit: FileUnit, wrx: re.Pattern[bytes], macros: dict[str, MacroDef],
+                  expand_with: Mapping[str, MacroDef], rx: re.Pattern[bytes],
+                  table: dict[str, tuple[str, str, bool]]) -> None:
+    """Find the top-level uses of the candidate macros in ``unit``, keep those that write
+    functions (:class:`MacroUse`) and blank them.
+
+    Literals and comments are blanked first; the candidates are searched only outside braces
+    (what a function body or a type's members hold is read by the walker), their depth in
+    parentheses counted from there; a use's item starts after the last ``;`` or ``}``."""
+    code = unit.code
+    data = bytes(code)
+    clean = _LITERAL_RE.sub(_blank_literal, data)
+    uses: list[MacroUse] = []
+    taken = 0  # the end of the last use kept: hits inside it are part of it
+    count = clean.count
+    may: dict[str, bool] = {}
+    for lo, hi in _outside_braces(clean):
+        depth = 0
+        prev = lo
+        for m in wrx.finditer(clean, lo, hi):
+            off = m.start()
+            depth += (count(b"(", prev, off) + count(b"[", prev, off)
+                      - count(b")", prev, off) - count(b"]", prev, off))
+            depth = max(depth, 0)
+            prev = off
+            if depth or off < taken:
+                continue
+            item = max(lo, taken, clean.rfind(b";", lo, off) + 1)
+            use = _writer_use(unit, data, off, m.group().decode(), item, macros, expand_with,
+                              rx, table, may)
+            if use is not None:
+                uses.append(use)
+                taken = use.end
+    for use in uses:
+        for i in range(use.start, use.end):
+            if code[i] != 10:
+                code[i] = 32
+    unit.generated.extend(uses)
+
+
+_BRACE_RE = re.compile(rb"[{}]")
+
+
+def _outside_braces(clean: bytes) -> list[tuple[int, int]]:
+    """The spans of ``clean`` at brace depth 0."""
+    out = []
+    depth = 0
+    start = 0
+    for m in _BRACE_RE.finditer(clean):
+        if m.group() == b"{":
+            if depth == 0:
+                out.append((start, m.start()))
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                start = m.end()
+    if depth == 0:
+        out.append((start, len(clean)))
+    return out
+
+
+def _may_define(name: str, macros: dict[str, MacroDef], memo: dict[str, bool]) -> bool:
+    """Can the expansion of ``name`` hold a function's body: a brace after a parenthesis in
+    its definition, a parameter it calls (an X-macro list), or a macro it uses that can?"""
+    hit = memo.get(name)
+    if hit is not None:
+        return hit
+    memo[name] = False  # a macro naming itself
+    m = macros.get(name)
+    res = False
+    if m is not None:
+        params = frozenset(m.params or ())
+        body = m.body
+        for i, t in enumerate(body):
+            if t.kind == PUNCT and t.text == "{":
+                res = i > 0 and body[i - 1].text == ")"
+            elif t.kind == IDENT and t.text in params:
+                res = i + 1 < len(body) and body[i + 1].text == "("
+            elif t.kind == IDENT and t.text in macros and t.text != name:
+                res = _may_define(t.text, macros, memo)
+            if res:
+                break
+    memo[name] = res
+    return res
+
+
+def _writer_use(unit: FileUnit, data: bytes, off: int, name: str, item: int,
+                macros: dict[str, MacroDef], expand_with: Mapping[str, MacroDef],
+                rx: re.Pattern[bytes], table: dict[str, tuple[str, str, bool]],
+                may: dict[str, bool]) -> MacroUse | None:
+    """The use of ``name`` at ``off`` (top level, in the item starting at ``item``) when it
+    writes functions or a function's header."""
+    m = macros[name]
+    end = off + len(name)
+    if m.params is not None:
+        j = _SPACE_RE.match(data, end).end()
+        if j >= len(data) or data[j] != 0x28:
+            return None
+        close = _match_paren(data, j)
+        if close < 0:
+            return None
+        end = close + 1
+    after = _SPACE_RE.match(data, end).end()
+    header = after < len(data) and data[after] == 0x7B
+    if not header and b"{" not in data[off:end] and not _may_define(name, macros, may):
+        return None
+    start = item if header else off
+    toks = tokenize(data[start:end], start)
+    if not toks:  # pragma: no cover - the use itself is a token
+        return None
+    start = toks[0].start
+    try:
+        exp = Expander(expand_with).expand(toks)
+    except RecursionError:  # pragma: no cover - absurd nesting
+        return None
+    if header:
+        if not _is_header(exp):
+            return None
+        snip = snippet_from_tokens(unit, exp, b"", b" { }", (off, end))
+    else:
+        if not _has_definition(exp):
+            return None
+        snip = snippet_from_tokens(unit, exp, b"", b"", (off, end))
+    masked = bytearray(snip.code)
+    sections: list[tuple[int, str]] = []
+    _mask(masked, rx, table, macros, sections, [])
+    source = SnippetSource(unit, bytes(masked), snip.spans, snip.fallback)
+    return MacroUse(name, start, end, source, sorted(sections), header,
+                    after if header else -1)
+
+
+def _has_definition(toks: list[Tok]) -> bool:
+    """Does the expansion define a function: a ``{`` outside parentheses right after a
+    ``)``?"""
+    depth = 0
+    prev = ""
+    for t in toks:
+        x = t.text
+        if t.kind == PUNCT:
+            if x in ("(", "["):
+                depth += 1
+            elif x in (")", "]"):
+                depth -= 1
+            elif x == "{" and depth == 0 and prev == ")":
+                return True
+        prev = x
+    return False
+
+
+def _is_header(toks: list[Tok]) -> bool:
+    """Is the expansion a function's header: a name and its parameter list last, with no
+    ``;``, ``=`` or braces outside parentheses?"""
+    if len(toks) < 3 or toks[-1].text != ")":
+        return False
+    depth = 0
+    for t in toks:
+        x = t.text
+        if t.kind != PUNCT:
+            continue
+        if x in ("(", "["):
+            depth += 1
+        elif x in (")", "]"):
+            depth -= 1
+        elif depth == 0 and x in (";", "=", "{", "}"):
+            return False
+    j = _matching_paren_back(toks, len(toks) - 1)
+    return j > 0 and toks[j - 1].kind == IDENT
+
+
+def _matching_paren_back(toks: list[Tok], i: int) -> int:
+    """The index of the ``(`` that the ``)`` at ``toks[i]`` closes (-1 when none does)."""
+    depth = 0
+    while i >= 0:
+        x = toks[i].text
+        if x == ")":
+            depth += 1
+        elif x == "(":
+            depth -= 1
+            if depth == 0:
+                return i
+        i -= 1
+    return -1
 
 
 def _match_paren(data: bytes, i: int) -> int:

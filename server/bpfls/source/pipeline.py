@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from bpfls.source.catalogue import ProgramArgs
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
 from bpfls.source.localtypes import LocalTypes
-from bpfls.source.mask import mask_units, parser_code
+from bpfls.source.mask import MacroUse, mask_units, parser_code
 from bpfls.source.model import (
     CoreAccess,
     FileScope,
@@ -31,6 +31,7 @@ from bpfls.source.positions import Range
 from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit, Preprocessor
 from bpfls.source.reach import entry_guards, reachable_functions
+from bpfls.source.snippets import parse_snippet
 from bpfls.source.translation_unit import FunctionDef, TranslationUnit
 from bpfls.source.vmlinux import vmlinux_h_btf
 
@@ -260,14 +261,141 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
     src = Source(unit, bytes(unit.code))
     sections = sorted(unit.sections)
     nodes = _toplevel_nodes(root)
+    headers = {u.body: u for u in unit.generated if u.header}
+    bodies = {n.start_byte for n in nodes if n.type == "compound_statement"}
+    for off, use in headers.items():
+        if off not in bodies:
+            _not_followed(tu, unit, use, "the body after it does not parse")
+    written = sorted((u for u in unit.generated if not u.header), key=lambda u: u.start)
+    outer, sections = _sections_of_uses(written, nodes, sections)
+    w = 0
     for n in nodes:
+        while w < len(written) and written[w].start < n.start_byte:
+            _written_functions(tu, unit, written[w], outer.get(written[w].start), order)
+            w += 1
         if n.type == "function_definition":
-            fd = _function(tu, unit, src, n, sections)
-            if fd is not None and fd.name not in tu.functions:
-                tu.functions[fd.name] = fd
-                order.append(fd.name)
+            _add(tu, _function(tu, unit, src, n, sections), order)
+        elif n.type == "compound_statement" and n.start_byte in headers:
+            _add(tu, _headed_function(tu, unit, src, n, headers[n.start_byte], sections), order)
         elif n.type == "declaration":
             _globals(tu, unit, n)
+    for use in written[w:]:
+        _written_functions(tu, unit, use, outer.get(use.start), order)
+
+
+def _add(tu: TranslationUnit, fd: FunctionDef | None, order: list[str]) -> None:
+    if fd is not None and fd.name not in tu.functions:
+        tu.functions[fd.name] = fd
+        order.append(fd.name)
+
+
+# -- functions written by macros ---------------------------------------------------------------
+
+def _sections_of_uses(written: list[MacroUse], nodes: list, sections: list[tuple[int, str]]
+                      ) -> tuple[dict[int, str], list[tuple[int, str]]]:
+    """The ``SEC`` written in the file just before each use that writes whole functions (by
+    the use's offset), and the file's other ``SEC`` names: the attribute belongs to the first
+    thing the use declares, not to the function after it."""
+    outer: dict[int, str] = {}
+    if not written or not sections:
+        return outer, sections
+    ends = sorted(n.end_byte for n in nodes)
+    owned: set[int] = set()
+    last = 0
+    for use in written:
+        i = bisect_right(ends, use.start) - 1
+        lo = max(ends[i] if i >= 0 else 0, last)
+        j = bisect_left(sections, (use.start, ""))
+        if j > 0 and sections[j - 1][0] >= lo:
+            outer[use.start] = sections[j - 1][1]
+            owned.add(sections[j - 1][0])
+        last = use.end
+    return outer, [s for s in sections if s[0] not in owned]
+
+
+def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse, outer: str | None,
+                       order: list[str]) -> None:
+    """The functions (and globals) a macro use writes whole: read from its expansion, every
+    position mapped back to the use. ``outer``, a ``SEC`` written in the file before the use,
+    names the first thing the expansion declares."""
+    root = parse_snippet(use.source.code).root_node
+    if root.has_error:
+        _not_followed(tu, unit, use, "its expansion does not parse")
+    origin = unit.data[use.start:use.end]
+    found = False
+    for i, n in enumerate(_toplevel_nodes(root)):
+        if n.type == "function_definition":
+            fd = _function(tu, unit, use.source, n, use.sections)
+            if fd is None:
+                continue
+            found = True
+            if i == 0 and fd.info.section is None and outer is not None:
+                fd.info.section = outer
+            fd.origin = origin
+            _add(tu, fd, order)
+        elif n.type == "declaration":
+            _globals(tu, unit, n)
+    if not found and not root.has_error:
+        _not_followed(tu, unit, use, "no function found in its expansion")
+
+
+def _not_followed(tu: TranslationUnit, unit: FileUnit, use: MacroUse, why: str) -> None:
+    """Say that what a macro's use writes is not (entirely) walked."""
+    if unit.virtual:
+        return
+    tu.diag(SourceDiagnostic(
+        "analysis-incomplete", f"bpfls could not follow the functions the macro '{use.name}' "
+        f"writes ({why}): the CO-RE accesses there are not checked", unit.path,
+        Source(unit, b"").range(use.start, use.end), {"reason": "macro-function"}))
+
+
+class _Span:
+    """Where a parameter of a macro-written header came from in the file."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start_byte = start
+        self.end_byte = end
+
+
+class _Headed:
+    """A function whose header a macro wrote, its body written after it in the file: stands for
+    the ``function_definition`` from the macro's use to the end of the body."""
+
+    type = "function_definition"
+
+    def __init__(self, unit: FileUnit, use: MacroUse, body: Node) -> None:
+        self.start_byte, self.end_byte = use.start, body.end_byte
+        self.start_point, self.end_point = unit.position(use.start), body.end_point
+        self.prev_sibling = body.prev_sibling
+        self.children: list = []
+        self._body = body
+
+    def child_by_field_name(self, name: str):
+        return self._body if name == "body" else None
+
+
+def _headed_function(tu: TranslationUnit, unit: FileUnit, src: Source, body: Node,
+                     use: MacroUse, sections: list[tuple[int, str]]) -> FunctionDef | None:
+    """The function a macro's header and the body after it make: the name, parameters and
+    program macro read from the header's expansion, the body walked where it is written."""
+    root = parse_snippet(use.source.code).root_node
+    head = next((c for c in root.named_children if c.type == "function_definition"), None)
+    fd = _function(tu, unit, use.source, head, use.sections) if head is not None else None
+    if fd is None or root.has_error:
+        _not_followed(tu, unit, use, "the function header it writes does not parse")
+    if fd is None:
+        return None
+    node = _Headed(unit, use, body)
+    prev = body.prev_sibling
+    section = fd.info.section or _section_for(node, sections, prev.end_byte if prev else 0)
+    info = FunctionInfo(fd.name, unit.path, src.range(use.start, body.end_byte),
+                        fd.info.name_range, section=section, is_static=fd.info.is_static,
+                        macro=fd.macro)
+    params = [(p, et, _Span(*use.source.origin(pn.start_byte, pn.end_byte))
+               if pn is not None else None) for p, et, pn in fd.params]
+    return FunctionDef(fd.name, node, src, info, fd.ret, params, fd.macro,  # type: ignore[arg-type]
+                       origin=unit.data[use.start:use.end])
+
 
 
 def _toplevel_nodes(root: Node) -> list:

@@ -58,6 +58,8 @@ class FileUnit:
     pai_changes: list[tuple[int, bool]] = field(default_factory=list)  # (line, active) points
     sections: list[tuple[int, str]] = field(default_factory=list)  # (byte offset, SEC name)
     attrs: list[tuple[int, str]] = field(default_factory=list)  # masked attribute macros
+    #: top-level uses of macros that write functions, masked (:class:`bpfls.source.mask.MacroUse`)
+    generated: list = field(default_factory=list)
 
     def pai_at(self, line: int) -> bool:
         """Is ``#pragma clang attribute push(preserve_access_index)`` in force at ``line``?"""

@@ -682,6 +682,17 @@ class Env:
             elif x == "=" and depth <= 0:
                 return -1, None, []
         end = body if body >= 0 else len(toks)
+        macro, params = self._header_params(toks, end)
+        if macro == "":
+            return -1, None, []
+        return body, macro, params
+
+    def _header_params(self, toks: list, end: int, expanded: bool = False
+                       ) -> tuple[str | None, list[_Decl]]:
+        """(program macro, parameter declarations) of the header ``toks[:end]``; the macro is
+        ``""`` when the header declares no function. A header a macro of the program writes
+        (``DEFINE_PROBE(do_exit)``) is read from its expansion, each token placed where it came
+        from (the macro's use, or the argument)."""
         # the last "name(...)" group of the header is the function declarator
         best = None
         i = 0
@@ -695,9 +706,15 @@ class Env:
                 continue
             i += 1
         if best is None:
-            return -1, None, []  # a type's definition, not a function
+            return "", []  # a type's definition, not a function
         name_i, open_i, close = best
         name = self.alias(toks[name_i].text)
+        m = self.macros.get(name)
+        if m is not None and m.params is not None and not expanded:
+            exp = self._expand([Tok(t.kind, t.text, i, i + 1) for i, t in
+                                enumerate(toks[:close + 1])])
+            placed = [QTok(t.kind, t.text, *toks[t.origin[0]][2:]) for t in exp]
+            return self._header_params(placed, len(placed), True)
         args = _split_args(toks[open_i + 1:close])
         params: list[_Decl] = []
         macro = name if name in catalogue.PROGRAM_MACROS else None
@@ -714,7 +731,7 @@ class Env:
         else:
             for a in args:
                 params.extend(self._param(a))
-        return body, macro, params
+        return macro, params
 
     def _param(self, toks: list) -> list[_Decl]:
         if not toks or (len(toks) == 1 and toks[0].text in ("void", "...")):

@@ -43,6 +43,9 @@ class FunctionDef:
     walking: bool = False
     accesses: list[CoreAccess] = field(default_factory=list)
     diags: list[SourceDiagnostic] = field(default_factory=list)
+    #: written by a macro: the file's text of the macro's use (the expansion's tokens map
+    #: there, so it is part of what the walk depends on)
+    origin: bytes = b""
 
 
 @dataclass(eq=False)
@@ -130,7 +133,7 @@ class TranslationUnit:
     def function_key(self, fd: FunctionDef) -> tuple:
         n = fd.node
         return (fd.source.unit.path, fd.source.code[n.start_byte:n.end_byte],
-                n.start_point[1], self.env_key)
+                n.start_point[1], self.env_key, fd.origin)
 
     def _reuse(self, fd: FunctionDef, old: CachedFunction) -> bool:
         """Instantiate a function's accesses from the previous analysis (same text, same
