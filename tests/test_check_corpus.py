@@ -1,6 +1,13 @@
 """End to end on the corpus: bpfls's predicted relocations and verdicts equal libbpf's, and the
 diagnostics are exactly the ones each program's `// expect:` comments name.
 
+A program is built against the primary kernel's ``vmlinux.h`` (and, beside it,
+``vmlinux_generated_x86.h``: the same dump under another include guard with the ``__ksym``
+and kfunc-prototype trailer of newer bpftool). Lines ``//! include: DIR`` (relative to
+``corpus/``) put a directory of the program's own headers first on the include path;
+``//! vmlinux: KERNEL`` builds it against that kernel's ``vmlinux.h`` instead, with the
+primary left to the default (so the header picks it).
+
 Programs under ``corpus/rejected/`` are ones libbpf refuses to load (a hard error before the
 verifier runs). libbpf stops at the first hard error, so each of them has its failing
 relocation last: everything before it is still compared, and libbpf's loader itself (through
@@ -12,6 +19,7 @@ import glob
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,33 +42,102 @@ HARD = frozenset({"relocation-error", "ambiguous-flavors", "anonymous-root",
 PRIMARY = "6.12-amd64"
 KERNEL_NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
 EXPECT = re.compile(r"//\s*expect:\s*(?P<code>[\w-]+)(?:@(?P<kernels>[\w.,-]+))?")
+DIRECTIVE = re.compile(r"^//!\s*(?P<key>[\w-]+):\s*(?P<value>\S+)\s*$", re.M)
+#: what newer bpftool appends to a dump (kept out of its fingerprint)
+_TRAILER = """
+#ifndef __ksym
+#define __ksym __attribute__((section(".ksyms")))
+#endif
+
+#ifndef __weak
+#define __weak __attribute__((weak))
+#endif
+
+#ifndef BPF_NO_KFUNC_PROTOTYPES
+#define BPF_NO_KFUNC_PROTOTYPES
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+#endif
+"""
+
+
+def _directives(prog: Path) -> dict[str, str]:
+    return {m["key"]: m["value"] for m in DIRECTIVE.finditer(prog.read_text())}
+
+
+class Corpus:
+    """The kernels, and each program's include path and kernels as its directives say."""
+
+    def __init__(self, kernels: KernelSet, root: Path) -> None:
+        from bpfls.btf.dump_c import dump_c
+
+        self.all = kernels
+        self.root = root
+        self.dumps: dict[str, Path] = {}
+        primary = self.vmlinux_dir(PRIMARY)
+        text = dump_c(kernels.get(PRIMARY).btf)
+        guarded = text.replace("__VMLINUX_H__", "__VMLINUX_GENERATED_X86_H__")
+        end = guarded.rindex("#endif")
+        (primary / "vmlinux_generated_x86.h").write_text(guarded[:end] + _TRAILER
+                                                         + guarded[end:])
+
+    def vmlinux_dir(self, kernel: str) -> Path:
+        d = self.dumps.get(kernel)
+        if d is None:
+            from bpfls.btf.dump_c import dump_c
+
+            d = self.dumps[kernel] = self.root / kernel
+            d.mkdir()
+            (d / "vmlinux.h").write_text(dump_c(self.all.get(kernel).btf))
+        return d
+
+    def include_dirs(self, prog: Path) -> tuple[Path, ...]:
+        """The program's include path, searched in order."""
+        d = _directives(prog)
+        own = (CORPUS / d["include"],) if "include" in d else ()
+        return own + (self.vmlinux_dir(d.get("vmlinux", PRIMARY)),)
+
+    def kernels(self, prog: Path) -> KernelSet:
+        if "vmlinux" in _directives(prog):
+            return replace(self.all, primary_default=True)
+        return self.all
+
+    def model(self, prog: Path):
+        ks = self.kernels(prog)
+        return analyze(str(prog), prog.read_text(), SourceOptions(
+            primary=ks.primary_btf, kernels=tuple((k.name, k.btf) for k in ks.loaded),
+            include_dirs=tuple(str(d) for d in self.include_dirs(prog)),
+            defines={"__TARGET_ARCH_x86": None}))
+
+    def check(self, prog: Path):
+        return check_model(self.model(prog), self.kernels(prog))
 
 
 @pytest.fixture(scope="module")
-def kernels() -> KernelSet:
-    return load_sample_kernels(KERNEL_NAMES, PRIMARY)
+def corpus(tmp_path_factory) -> Corpus:
+    return Corpus(load_sample_kernels(KERNEL_NAMES, PRIMARY), tmp_path_factory.mktemp("inc"))
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory, raw_sample, bpftool):
-    """vmlinux.h of the primary kernel, and each corpus program compiled once."""
+def kernels(corpus: Corpus) -> KernelSet:
+    return corpus.all
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory, raw_sample, bpftool, corpus: Corpus):
+    """Each corpus program compiled once."""
     clang = require_tool("clang-16")
-    inc = tmp_path_factory.mktemp("inc")
-    from bpfls.btf.dump_c import dump_c
-
-    (inc / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))
     out = tmp_path_factory.mktemp("obj")
     extra = tuple(f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
                   if os.path.exists(os.path.join(d, "asm", "errno.h")))  # for usdt.bpf.h
     assert len({p.name for p in PROGRAMS}) == len(PROGRAMS)
-    objs = {p.name: compile_bpf(clang, p, inc, out, extra=extra) for p in PROGRAMS}
+    objs = {}
+    for p in PROGRAMS:
+        first, *rest = corpus.include_dirs(p)
+        objs[p.name] = compile_bpf(clang, p, first, out,
+                                   extra=tuple(f"-I{d}" for d in rest) + extra)
     raws = {n: raw_sample(SAMPLE_DIR / f"{n}.btf.xz") for n in KERNEL_NAMES}
     return objs, raws
-
-
-def _model(path: Path, kernels: KernelSet):
-    return analyze(str(path), path.read_text(),
-                   SourceOptions(primary=kernels.primary_btf, defines={"__TARGET_ARCH_x86": None}))
 
 
 def _hard_errors(report, kernel: str) -> dict[tuple[str, str], str]:
@@ -70,16 +147,16 @@ def _hard_errors(report, kernel: str) -> dict[tuple[str, str], str]:
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_relocations_and_verdicts_equal_libbpf(prog: Path, kernels: KernelSet, build,
+def test_relocations_and_verdicts_equal_libbpf(prog: Path, corpus: Corpus, build,
                                                bpftool: str) -> None:
-    _compare_with_bpftool(prog, kernels, build, bpftool)
+    _compare_with_bpftool(prog, corpus, build, bpftool)
 
 
-def _compare_with_bpftool(prog: Path, kernels: KernelSet, build, bpftool: str) -> None:
+def _compare_with_bpftool(prog: Path, corpus: Corpus, build, bpftool: str) -> None:
     objs, raws = build
-    model = _model(prog, kernels)
+    model = corpus.model(prog)
     ours = Counter((str(a.kind), a.spec) for a in model.accesses if a.reachable)
-    report = check_model(model, kernels)
+    report = check_model(model, corpus.kernels(prog))
     total = len(read_ext(objs[prog.name]).relocations)
     for name in KERNEL_NAMES:
         theirs = libbpf_relocations(bpftool, objs[prog.name], raws[name])
@@ -121,12 +198,12 @@ _LIBBPF_WORDS = {"ambiguous-flavors": "ambiguity", "enum-sign-extension": "unexp
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_hard_errors_equal_libbpf_loader(prog: Path, kernels: KernelSet, build,
+def test_hard_errors_equal_libbpf_loader(prog: Path, corpus: Corpus, build,
                                          loader) -> None:
     """The object fails CO-RE relocation on a kernel exactly where bpfls predicts a hard
     error there, with the same reason; everywhere else libbpf relocates every instruction."""
     objs, raws = build
-    report = check_model(_model(prog, kernels), kernels)
+    report = corpus.check(prog)
     for name in KERNEL_NAMES:
         log = loader.relocate(objs[prog.name], raws[name])
         if "CO-RE relocating" not in log and "failed to perform CO-RE" not in log:
@@ -156,8 +233,8 @@ def _expected(prog: Path) -> Counter:
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_diagnostics_match_expectations(prog: Path, kernels: KernelSet) -> None:
-    report = check_model(_model(prog, kernels), kernels)
+def test_diagnostics_match_expectations(prog: Path, corpus: Corpus) -> None:
+    report = corpus.check(prog)
     got = Counter()
     want = _expected(prog)
     expected_codes = {(line, code) for line, code, _ in want}
@@ -187,15 +264,15 @@ def test_guard_example_has_no_error_on_any_shared_kernel(shared_btf: Path) -> No
     assert len(report.relocations) == 6
 
 
-def test_memoised_resolution_equals_fresh(kernels: KernelSet, monkeypatch) -> None:
+def test_memoised_resolution_equals_fresh(corpus: Corpus, monkeypatch) -> None:
     """Re-checking reuses resolutions across runs; the answers must equal a fresh resolve."""
     import bpfls.analysis.check as chk
 
     for prog in PROGRAMS:
-        first = check_model(_model(prog, kernels), kernels)
-        again = check_model(_model(prog, kernels), kernels)  # served from the memo
+        first = corpus.check(prog)
+        again = corpus.check(prog)  # served from the memo
         monkeypatch.setattr(chk, "_memo_for", lambda target, model: None)
-        fresh = check_model(_model(prog, kernels), kernels)
+        fresh = corpus.check(prog)
         monkeypatch.undo()
         for a, b, c in zip(first.relocations, again.relocations, fresh.relocations,
                            strict=True):
@@ -213,9 +290,23 @@ def _state(model) -> list:
     return out
 
 
-def test_checking_leaves_the_model_as_it_was(kernels: KernelSet) -> None:
+def test_checking_leaves_the_model_as_it_was(corpus: Corpus) -> None:
     for prog in PROGRAMS:
-        model = _model(prog, kernels)
+        model = corpus.model(prog)
         before = _state(model)
-        check_model(model, kernels)
+        check_model(model, corpus.kernels(prog))
         assert _state(model) == before, prog.name
+
+
+def test_primary_comes_from_the_programs_vmlinux_h(corpus: Corpus) -> None:
+    """With no primary chosen, the kernel whose dump the program includes is its primary;
+    a chosen primary stays."""
+    prog = CORPUS / "vmlinux_primary.bpf.c"
+    model = corpus.model(prog)
+    assert model.vmlinux_kernel == "5.10-amd64"
+    assert model.local.base is corpus.all.get("5.10-amd64").btf
+    assert corpus.check(prog).primary == "5.10-amd64"
+    assert check_model(model, corpus.all).primary == PRIMARY  # chosen: kept
+    wrapper = corpus.model(CORPUS / "vmlinux_wrapper.bpf.c")
+    assert wrapper.vmlinux_kernel == PRIMARY  # the dump behind the project's own header
+    assert str(CORPUS / "include" / "wrapper" / "vmlinux.h") in wrapper.files
