@@ -119,6 +119,15 @@ def test_settings_precedence(tmp_path: Path):
         [("d", "/abs/d.btf", None), ("m", str(tmp_path / "m.btf"), "d")]
     assert s.config.primary == "d" and s.config.defines == ("FROM_WS",)
     assert s.config.severity == {} and s.origin["kernels"] == "initializationOptions"
+    assert not s.config.primary_default
+
+
+def test_default_primary_is_marked(tmp_path: Path):
+    """The bundled kernels' primary is a default, which a program's vmlinux.h overrides."""
+    s = merge_settings(None, None, tmp_path)
+    assert s.config.primary is not None and s.config.primary_default
+    s = merge_settings(None, {"bpfls": {"primary": s.config.primary}}, tmp_path)
+    assert not s.config.primary_default
 
 
 def test_compile_setting(tmp_path: Path):
