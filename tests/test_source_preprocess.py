@@ -168,6 +168,20 @@ def test_small_vmlinux_is_read_like_any_header(tmp_path) -> None:
     assert "int seen;" in active_code(res)
 
 
+def test_vmlinux_wrapper_includes_the_next_one(tmp_path) -> None:
+    """A wrapper vmlinux.h first on the include path reaches the real one with
+    #include_next, and is not read again."""
+    own, dump = tmp_path / "own", tmp_path / "dump"
+    own.mkdir()
+    dump.mkdir()
+    (own / "vmlinux.h").write_text('#include_next "vmlinux.h"\nstruct mine { int a; };\n')
+    (dump / "vmlinux.h").write_text("struct theirs { int b; };\n")
+    res = run('#include "vmlinux.h"\n', tmp_path, include_dirs=[str(own), str(dump)])
+    assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c"), str(own / "vmlinux.h"),
+                                           str(dump / "vmlinux.h")]
+    assert not res.diagnostics
+
+
 def test_own_header_named_like_libbpfs_is_read(tmp_path) -> None:
     """A bpf_helpers.h without libbpf's include guard is the project's own header."""
     (tmp_path / "bpf_helpers.h").write_text("#ifndef OWN_HELPERS\n#define OWN_HELPERS\n"

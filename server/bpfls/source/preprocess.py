@@ -387,7 +387,7 @@ class Preprocessor:
             if rest:
                 self.macros.pop(rest[0].text, None)
         elif name in ("include", "include_next", "import"):
-            self._include(unit, rest, rng, line, depth)
+            self._include(unit, rest, rng, line, depth, after=name == "include_next")
         elif name == "pragma":
             self._pragma(unit, rest, line)
         elif name == "error":
@@ -413,7 +413,9 @@ class Preprocessor:
             unit.pai_changes.append((line + 1, any(self._pai_stack)))
 
     def _include(self, unit: FileUnit, rest: list[Tok], rng: Range, line: int,
-                 depth: int) -> None:
+                 depth: int, *, after: bool = False) -> None:
+        """``after`` (``#include_next``): search the include directories after the one
+        holding the including file (a wrapper header including the one it stands for)."""
         if rest and rest[0].kind not in (STRING,) and rest[0].text != "<":
             rest = Expander(self.macros).expand(rest)
         if not rest:
@@ -435,7 +437,8 @@ class Preprocessor:
         ref = IncludeRef(name, angled, line, rng, "missing")
         unit.includes.append(ref)
         base = os.path.basename(name)
-        found = self._find(name, angled, os.path.dirname(unit.path))
+        found = self._find(name, angled, os.path.dirname(unit.path),
+                           after=unit.path if after else None)
         if base in headers.HEADERS and (found is None or _is_libbpf_copy(found, base)):
             ref.kind = "libbpf"
             ref.resolved = f"<bpf/{base}>"
@@ -489,10 +492,15 @@ class Preprocessor:
             self.libbpf_headers.append(base)
         self._process(key, hdr.text.encode(), depth + 1, virtual=True)
 
-    def _find(self, name: str, angled: bool, cur_dir: str) -> str | None:
+    def _find(self, name: str, angled: bool, cur_dir: str,
+              after: str | None = None) -> str | None:
         if os.path.isabs(name):
             return name if os.path.isfile(name) or name in self.overlays else None
         dirs = ([] if angled else [cur_dir]) + self.include_dirs
+        if after is not None:  # #include_next in ``after``: the directories after its own
+            here = [i for i, d in enumerate(self.include_dirs)
+                    if os.path.normpath(os.path.join(d, name)) == after]
+            dirs = self.include_dirs[here[0] + 1:] if here else self.include_dirs
         for d in dirs:
             p = os.path.normpath(os.path.join(d, name))
             if p in self.overlays or os.path.isfile(p):
