@@ -156,6 +156,13 @@ def test_big_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
     assert res.vmlinux_kernel is None and res.vmlinux_btf is None
     assert not res.base_pai
     assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c")]  # never read
+    # its types relocate when its own pragma says so
+    assert not run('#include "vmlinux.h"\n', tmp_path).base_pai
+    (tmp_path / "vmlinux.h").write_text(
+        "#pragma clang attribute push (__attribute__((preserve_access_index)), "
+        "apply_to = record)\n" + "struct x { int a; };\n" * 30000
+        + "#pragma clang attribute pop\n")
+    assert run('#include "vmlinux.h"\n', tmp_path).base_pai
 
 
 def test_small_vmlinux_is_read_like_any_header(tmp_path) -> None:

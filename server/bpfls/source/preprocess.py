@@ -455,7 +455,8 @@ class Preprocessor:
                     self.vmlinux_path = found
                     if what is not None:
                         self.vmlinux_kernel, self.vmlinux_btf = what.kernel, what.btf
-                    self.base_pai = "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
+                    self.base_pai = (what is None or what.pai) \
+                        and "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
                 self._define_text("__VMLINUX_H__ 1", "<vmlinux.h>")
                 return
         if found is None:

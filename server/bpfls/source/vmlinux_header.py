@@ -3,9 +3,10 @@
 - :data:`KERNEL`: the ``bpftool btf dump ... format c`` of a configured kernel (its type
   definitions byte for byte, :mod:`bpfls.btf.dump_fingerprint`): not read, its types are that
   kernel's BTF.
-- :data:`DUMP`: a big header with no ``#include`` that is no configured kernel's dump (the dump
-  of another kernel, or an edited one): not read; its types are parsed once per content into
-  BTF (:func:`bpfls.source.vmlinux.vmlinux_h_btf`).
+- :data:`DUMP`: a header of :data:`DUMP_MIN_SIZE` or more with no ``#include`` that is no
+  configured kernel's dump (the dump of another kernel, or an edited one): not read; its
+  types are parsed once per content into BTF (:func:`bpfls.source.vmlinux.vmlinux_h_btf`),
+  as reading that much on every analysis would be slow.
 - :data:`HEADER`: anything else (a wrapper that includes a dump and adds its own definitions, a
   hand-trimmed header): read like any other header.
 
@@ -29,8 +30,9 @@ DUMP = "dump"
 HEADER = "header"
 
 #: a header without ``#include`` at least this big is a dump, read through BTF once per
-#: content (real dumps are megabytes; a trimmed header is tens of kilobytes)
-DUMP_MIN_SIZE = 512 * 1024
+#: content (real dumps are megabytes; a trimmed header of a few hundred types is tens of
+#: kilobytes, and reading it with the program costs tens of milliseconds)
+DUMP_MIN_SIZE = 64 * 1024
 
 _INCLUDE = re.compile(rb"^[ \t]*#[ \t]*(?:include|include_next|import)\b", re.M)
 
@@ -42,6 +44,7 @@ class HeaderFacts:
     print: DumpPrint
     includes: bool  # it has an #include directive (a wrapper)
     size: int
+    pai: bool  # it names preserve_access_index (bpftool's pragma around the types)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Classified:
     kind: str  # KERNEL, DUMP or HEADER
     kernel: str | None = None  # KERNEL: the configured kernel's name
     btf: Btf | None = None  # KERNEL: its BTF
+    pai: bool = True  # KERNEL, DUMP: its types are preserve_access_index (by its pragma)
 
 
 _MAX_ENTRIES = 64
@@ -58,7 +62,8 @@ _LOCK = threading.Lock()
 
 
 def facts_of(data: bytes) -> HeaderFacts:
-    return HeaderFacts(text_print(data), _INCLUDE.search(data) is not None, len(data))
+    return HeaderFacts(text_print(data), _INCLUDE.search(data) is not None, len(data),
+                       b"preserve_access_index" in data)
 
 
 def header_facts(path: str, text: str | None = None) -> HeaderFacts | None:
@@ -107,8 +112,10 @@ def classify(path: str, text: str | None,
         except Exception:  # noqa: BLE001 - a kernel that cannot be dumped matches no header
             same = False
         if same:
-            return Classified(KERNEL, name, btf)
-    return Classified(DUMP if facts.size >= DUMP_MIN_SIZE else HEADER)
+            return Classified(KERNEL, name, btf, facts.pai)
+    if facts.size >= DUMP_MIN_SIZE:
+        return Classified(DUMP, pai=facts.pai)
+    return Classified(HEADER)
 
 
 def clear_caches() -> None:
