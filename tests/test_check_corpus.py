@@ -1,17 +1,9 @@
 """End to end on the corpus: bpfls's predicted relocations and verdicts equal libbpf's, and the
 diagnostics are exactly the ones each program's `// expect:` comments name.
 
-A program is built against the primary kernel's ``vmlinux.h`` (and, beside it,
-``vmlinux_generated_x86.h``: the same dump under another include guard with the ``__ksym``
-and kfunc-prototype trailer of newer bpftool). Lines ``//! include: DIR`` (relative to
-``corpus/``) put a directory of the program's own headers first on the include path;
-``//! vmlinux: KERNEL`` builds it against that kernel's ``vmlinux.h`` instead, with the
-primary left to the default (so the header picks it).
-
-Programs under ``corpus/rejected/`` are ones libbpf refuses to load (a hard error before the
-verifier runs). libbpf stops at the first hard error, so each of them has its failing
-relocation last: everything before it is still compared, and libbpf's loader itself (through
-ctypes, where loading BPF is permitted) must fail exactly where bpfls says it does."""
+A program is built with the headers its ``//!`` lines name (:mod:`corpus_headers`): by
+default the primary kernel's ``vmlinux.h``.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +25,7 @@ from bpfls.source import SourceOptions, analyze
 
 from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
 from coreoracle import parse_log
+from corpus_headers import chooses_primary, include_dirs, write_headers
 
 CORPUS = Path(__file__).parent / "corpus"
 PROGRAMS = sorted(CORPUS.glob("*.bpf.c")) + sorted((CORPUS / "rejected").glob("*.bpf.c"))
@@ -42,65 +35,33 @@ HARD = frozenset({"relocation-error", "ambiguous-flavors", "anonymous-root",
 PRIMARY = "6.12-amd64"
 KERNEL_NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
 EXPECT = re.compile(r"//\s*expect:\s*(?P<code>[\w-]+)(?:@(?P<kernels>[\w.,-]+))?")
-DIRECTIVE = re.compile(r"^//!\s*(?P<key>[\w-]+):\s*(?P<value>\S+)\s*$", re.M)
-#: what newer bpftool appends to a dump (kept out of its fingerprint)
-_TRAILER = """
-#ifndef __ksym
-#define __ksym __attribute__((section(".ksyms")))
-#endif
-
-#ifndef __weak
-#define __weak __attribute__((weak))
-#endif
-
-#ifndef BPF_NO_KFUNC_PROTOTYPES
-#define BPF_NO_KFUNC_PROTOTYPES
-extern struct task_struct *bpf_task_acquire(struct task_struct *p) __weak __ksym;
-extern void bpf_task_release(struct task_struct *p) __weak __ksym;
-#endif
-"""
-
-
-def _directives(prog: Path) -> dict[str, str]:
-    return {m["key"]: m["value"] for m in DIRECTIVE.finditer(prog.read_text())}
 
 
 class Corpus:
-    """The kernels, and each program's include path and kernels as its directives say."""
+    """The kernels, and each program's include path and kernels as its directives say
+    (:mod:`corpus_headers`)."""
 
     def __init__(self, kernels: KernelSet, root: Path) -> None:
-        from bpfls.btf.dump_c import dump_c
-
         self.all = kernels
         self.root = root
         self.dumps: dict[str, Path] = {}
-        primary = self.vmlinux_dir(PRIMARY)
-        text = dump_c(kernels.get(PRIMARY).btf)
-        guarded = text.replace("__VMLINUX_H__", "__VMLINUX_GENERATED_X86_H__")
-        end = guarded.rindex("#endif")
-        (primary / "vmlinux_generated_x86.h").write_text(guarded[:end] + _TRAILER
-                                                         + guarded[end:])
 
-    def vmlinux_dir(self, kernel: str) -> Path:
+    def vmlinux_dir(self, kernel: str | None) -> Path:
+        kernel = kernel or PRIMARY
         d = self.dumps.get(kernel)
         if d is None:
             from bpfls.btf.dump_c import dump_c
 
-            d = self.dumps[kernel] = self.root / kernel
-            d.mkdir()
-            (d / "vmlinux.h").write_text(dump_c(self.all.get(kernel).btf))
+            d = self.dumps[kernel] = write_headers(self.root / kernel,
+                                                   dump_c(self.all.get(kernel).btf))
         return d
 
-    def include_dirs(self, prog: Path) -> tuple[Path, ...]:
+    def include_dirs(self, prog: Path) -> list[Path]:
         """The program's include path, searched in order."""
-        d = _directives(prog)
-        own = (CORPUS / d["include"],) if "include" in d else ()
-        return own + (self.vmlinux_dir(d.get("vmlinux", PRIMARY)),)
+        return include_dirs(prog, self.vmlinux_dir)
 
     def kernels(self, prog: Path) -> KernelSet:
-        if "vmlinux" in _directives(prog):
-            return replace(self.all, primary_default=True)
-        return self.all
+        return replace(self.all, primary_default=True) if chooses_primary(prog) else self.all
 
     def model(self, prog: Path):
         ks = self.kernels(prog)
