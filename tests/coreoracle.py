@@ -357,14 +357,12 @@ def compile_objects(clang: str, sources: Iterable[Path], kernel: Path) -> dict[s
     if todo:
         out_dir = _objects_dir() / kernel.name
         out_dir.mkdir(exist_ok=True)
-        if not (out_dir / "vmlinux.h").exists():
-            write_headers(out_dir, vmlinux_header(kernel))
         multiarch = [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
                      if os.path.exists(os.path.join(d, "asm", "errno.h"))]  # for usdt.bpf.h
 
         def build(src: Path) -> Path:
             obj = out_dir / (src.name.removesuffix(".c") + ".o")
-            incs = [f"-I{d}" for d in include_dirs(src, lambda k: headers_dir(k, out_dir))]
+            incs = [f"-I{d}" for d in program_include_dirs(src, kernel)]
             subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
                             *incs, *multiarch, "-c", str(src), "-o", str(obj)],
                            check=True, capture_output=True, text=True)
@@ -377,6 +375,16 @@ def compile_objects(clang: str, sources: Iterable[Path], kernel: Path) -> dict[s
 
 
 _COMPILED: dict[tuple[str, Path, Path], Path] = {}
+
+
+def program_include_dirs(src: Path, kernel: Path) -> list[Path]:
+    """The include path :func:`compile_objects` builds ``src`` with (by default ``kernel``'s
+    vmlinux.h; a corpus program's ``//!`` lines may say otherwise)."""
+    default = _objects_dir() / kernel.name
+    with _HEADERS_LOCK:
+        if not (default / "vmlinux.h").exists():
+            write_headers(default, vmlinux_header(kernel))
+    return include_dirs(src, lambda k: headers_dir(k, default))
 
 
 def headers_dir(kernel: str | None, default: Path) -> Path:
