@@ -33,6 +33,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from bpfls.btf.dump_c import dump_c
 from bpfls.core import CoreResolver, ReloKind, Resolution
 from bpfls.core.ext import ObjectRelo, read_ext
 from bpfls.core.patch import check_insn
+
+from corpus_headers import include_dirs, write_headers
 
 _RELO = re.compile(r"prog '([^']*)': relo #(\d+): (.*)$")
 _CAND = re.compile(r"(matching|non-matching) candidate #(\d+) (.*)$")
@@ -354,16 +357,14 @@ def compile_objects(clang: str, sources: Iterable[Path], kernel: Path) -> dict[s
     if todo:
         out_dir = _objects_dir() / kernel.name
         out_dir.mkdir(exist_ok=True)
-        header = out_dir / "vmlinux.h"
-        if not header.exists():
-            header.write_text(vmlinux_header(kernel))
         multiarch = [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
                      if os.path.exists(os.path.join(d, "asm", "errno.h"))]  # for usdt.bpf.h
 
         def build(src: Path) -> Path:
             obj = out_dir / (src.name.removesuffix(".c") + ".o")
+            incs = [f"-I{d}" for d in program_include_dirs(src, kernel)]
             subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86",
-                            f"-I{out_dir}", *multiarch, "-c", str(src), "-o", str(obj)],
+                            *incs, *multiarch, "-c", str(src), "-o", str(obj)],
                            check=True, capture_output=True, text=True)
             return obj
 
@@ -374,6 +375,32 @@ def compile_objects(clang: str, sources: Iterable[Path], kernel: Path) -> dict[s
 
 
 _COMPILED: dict[tuple[str, Path, Path], Path] = {}
+
+
+def program_include_dirs(src: Path, kernel: Path) -> list[Path]:
+    """The include path :func:`compile_objects` builds ``src`` with (by default ``kernel``'s
+    vmlinux.h; a corpus program's ``//!`` lines may say otherwise)."""
+    default = _objects_dir() / kernel.name
+    with _HEADERS_LOCK:
+        if not (default / "vmlinux.h").exists():
+            write_headers(default, vmlinux_header(kernel))
+    return include_dirs(src, lambda k: headers_dir(k, default))
+
+
+def headers_dir(kernel: str | None, default: Path) -> Path:
+    """The directory of a sample kernel's vmlinux.h (a corpus program's ``//! vmlinux:``),
+    or ``default``."""
+    if kernel is None:
+        return default
+    d = _objects_dir() / f"headers-{kernel}"
+    with _HEADERS_LOCK:  # programs compile in parallel threads
+        if not (d / "vmlinux.h").exists():
+            write_headers(d, vmlinux_header(Path(__file__).resolve().parent.parent
+                                            / "sample-btf" / f"{kernel}.btf.xz"))
+    return d
+
+
+_HEADERS_LOCK = threading.Lock()
 
 
 @cache

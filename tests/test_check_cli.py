@@ -113,3 +113,22 @@ def test_readme_examples() -> None:
     assert ("task_state.bpf.c:14:64: error: 'state' is missing in struct task_struct (read as "
             "struct task_struct___o) on 6.12-amd64 (did you mean '__state'?)") in r.stdout
     assert check(str(ex / "task_state_fixed.bpf.c"), *K, *PRIMARY).returncode == 0
+
+
+def test_primary_is_the_kernel_the_vmlinux_h_was_dumped_from(tmp_path: Path) -> None:
+    """No primary chosen: the bundled kernel whose dump the program includes is its primary
+    (a member only that kernel has is known); a chosen primary stays."""
+    from bpfls.btf import load
+    from bpfls.btf.dump_c import dump_c
+
+    (tmp_path / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / "5.10-amd64.btf.xz")))
+    prog = tmp_path / "p.bpf.c"
+    prog.write_text((CORPUS / "vmlinux_primary.bpf.c").read_text())
+    for extra, primary in (((), "5.10-amd64"), (("--primary", "6.12-amd64"), "6.12-amd64")):
+        r = check(str(prog), "-D", "__TARGET_ARCH_x86", "--format", "json", *extra)
+        doc = json.loads(r.stdout)
+        assert doc["files"][0]["primary"] == primary, r.stderr
+        codes = {d["code"] for d in doc["files"][0]["diagnostics"]}
+        assert "unknown-member" not in codes and "field-missing" in codes
+    text = check(str(prog), "-D", "__TARGET_ARCH_x86").stdout
+    assert "primary 5.10-amd64" in text.splitlines()[-1]

@@ -1,10 +1,9 @@
 """End to end on the corpus: bpfls's predicted relocations and verdicts equal libbpf's, and the
 diagnostics are exactly the ones each program's `// expect:` comments name.
 
-Programs under ``corpus/rejected/`` are ones libbpf refuses to load (a hard error before the
-verifier runs). libbpf stops at the first hard error, so each of them has its failing
-relocation last: everything before it is still compared, and libbpf's loader itself (through
-ctypes, where loading BPF is permitted) must fail exactly where bpfls says it does."""
+A program is built with the headers its ``//!`` lines name (:mod:`corpus_headers`): by
+default the primary kernel's ``vmlinux.h``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import glob
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from bpfls.source import SourceOptions, analyze
 
 from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
 from coreoracle import parse_log
+from corpus_headers import chooses_primary, include_dirs, write_headers
 
 CORPUS = Path(__file__).parent / "corpus"
 PROGRAMS = sorted(CORPUS.glob("*.bpf.c")) + sorted((CORPUS / "rejected").glob("*.bpf.c"))
@@ -36,31 +37,68 @@ KERNEL_NAMES = ["5.10-amd64", "6.1-amd64", "6.12-amd64"]
 EXPECT = re.compile(r"//\s*expect:\s*(?P<code>[\w-]+)(?:@(?P<kernels>[\w.,-]+))?")
 
 
-@pytest.fixture(scope="module")
-def kernels() -> KernelSet:
-    return load_sample_kernels(KERNEL_NAMES, PRIMARY)
+class Corpus:
+    """The kernels, and each program's include path and kernels as its directives say
+    (:mod:`corpus_headers`)."""
+
+    def __init__(self, kernels: KernelSet, root: Path) -> None:
+        self.all = kernels
+        self.root = root
+        self.dumps: dict[str, Path] = {}
+
+    def vmlinux_dir(self, kernel: str | None) -> Path:
+        kernel = kernel or PRIMARY
+        d = self.dumps.get(kernel)
+        if d is None:
+            from bpfls.btf.dump_c import dump_c
+
+            d = self.dumps[kernel] = write_headers(self.root / kernel,
+                                                   dump_c(self.all.get(kernel).btf))
+        return d
+
+    def include_dirs(self, prog: Path) -> list[Path]:
+        """The program's include path, searched in order."""
+        return include_dirs(prog, self.vmlinux_dir)
+
+    def kernels(self, prog: Path) -> KernelSet:
+        return replace(self.all, primary_default=True) if chooses_primary(prog) else self.all
+
+    def model(self, prog: Path):
+        ks = self.kernels(prog)
+        return analyze(str(prog), prog.read_text(), SourceOptions(
+            primary=ks.primary_btf, kernels=tuple((k.name, k.btf) for k in ks.loaded),
+            include_dirs=tuple(str(d) for d in self.include_dirs(prog)),
+            defines={"__TARGET_ARCH_x86": None}))
+
+    def check(self, prog: Path):
+        return check_model(self.model(prog), self.kernels(prog))
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory, raw_sample, bpftool):
-    """vmlinux.h of the primary kernel, and each corpus program compiled once."""
+def corpus(tmp_path_factory) -> Corpus:
+    return Corpus(load_sample_kernels(KERNEL_NAMES, PRIMARY), tmp_path_factory.mktemp("inc"))
+
+
+@pytest.fixture(scope="module")
+def kernels(corpus: Corpus) -> KernelSet:
+    return corpus.all
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory, raw_sample, bpftool, corpus: Corpus):
+    """Each corpus program compiled once."""
     clang = require_tool("clang-16")
-    inc = tmp_path_factory.mktemp("inc")
-    from bpfls.btf.dump_c import dump_c
-
-    (inc / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))
     out = tmp_path_factory.mktemp("obj")
     extra = tuple(f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
                   if os.path.exists(os.path.join(d, "asm", "errno.h")))  # for usdt.bpf.h
     assert len({p.name for p in PROGRAMS}) == len(PROGRAMS)
-    objs = {p.name: compile_bpf(clang, p, inc, out, extra=extra) for p in PROGRAMS}
+    objs = {}
+    for p in PROGRAMS:
+        first, *rest = corpus.include_dirs(p)
+        objs[p.name] = compile_bpf(clang, p, first, out,
+                                   extra=tuple(f"-I{d}" for d in rest) + extra)
     raws = {n: raw_sample(SAMPLE_DIR / f"{n}.btf.xz") for n in KERNEL_NAMES}
     return objs, raws
-
-
-def _model(path: Path, kernels: KernelSet):
-    return analyze(str(path), path.read_text(),
-                   SourceOptions(primary=kernels.primary_btf, defines={"__TARGET_ARCH_x86": None}))
 
 
 def _hard_errors(report, kernel: str) -> dict[tuple[str, str], str]:
@@ -70,16 +108,16 @@ def _hard_errors(report, kernel: str) -> dict[tuple[str, str], str]:
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_relocations_and_verdicts_equal_libbpf(prog: Path, kernels: KernelSet, build,
+def test_relocations_and_verdicts_equal_libbpf(prog: Path, corpus: Corpus, build,
                                                bpftool: str) -> None:
-    _compare_with_bpftool(prog, kernels, build, bpftool)
+    _compare_with_bpftool(prog, corpus, build, bpftool)
 
 
-def _compare_with_bpftool(prog: Path, kernels: KernelSet, build, bpftool: str) -> None:
+def _compare_with_bpftool(prog: Path, corpus: Corpus, build, bpftool: str) -> None:
     objs, raws = build
-    model = _model(prog, kernels)
+    model = corpus.model(prog)
     ours = Counter((str(a.kind), a.spec) for a in model.accesses if a.reachable)
-    report = check_model(model, kernels)
+    report = check_model(model, corpus.kernels(prog))
     total = len(read_ext(objs[prog.name]).relocations)
     for name in KERNEL_NAMES:
         theirs = libbpf_relocations(bpftool, objs[prog.name], raws[name])
@@ -121,12 +159,12 @@ _LIBBPF_WORDS = {"ambiguous-flavors": "ambiguity", "enum-sign-extension": "unexp
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_hard_errors_equal_libbpf_loader(prog: Path, kernels: KernelSet, build,
+def test_hard_errors_equal_libbpf_loader(prog: Path, corpus: Corpus, build,
                                          loader) -> None:
     """The object fails CO-RE relocation on a kernel exactly where bpfls predicts a hard
     error there, with the same reason; everywhere else libbpf relocates every instruction."""
     objs, raws = build
-    report = check_model(_model(prog, kernels), kernels)
+    report = corpus.check(prog)
     for name in KERNEL_NAMES:
         log = loader.relocate(objs[prog.name], raws[name])
         if "CO-RE relocating" not in log and "failed to perform CO-RE" not in log:
@@ -156,8 +194,8 @@ def _expected(prog: Path) -> Counter:
 
 
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_diagnostics_match_expectations(prog: Path, kernels: KernelSet) -> None:
-    report = check_model(_model(prog, kernels), kernels)
+def test_diagnostics_match_expectations(prog: Path, corpus: Corpus) -> None:
+    report = corpus.check(prog)
     got = Counter()
     want = _expected(prog)
     expected_codes = {(line, code) for line, code, _ in want}
@@ -187,15 +225,15 @@ def test_guard_example_has_no_error_on_any_shared_kernel(shared_btf: Path) -> No
     assert len(report.relocations) == 6
 
 
-def test_memoised_resolution_equals_fresh(kernels: KernelSet, monkeypatch) -> None:
+def test_memoised_resolution_equals_fresh(corpus: Corpus, monkeypatch) -> None:
     """Re-checking reuses resolutions across runs; the answers must equal a fresh resolve."""
     import bpfls.analysis.check as chk
 
     for prog in PROGRAMS:
-        first = check_model(_model(prog, kernels), kernels)
-        again = check_model(_model(prog, kernels), kernels)  # served from the memo
+        first = corpus.check(prog)
+        again = corpus.check(prog)  # served from the memo
         monkeypatch.setattr(chk, "_memo_for", lambda target, model: None)
-        fresh = check_model(_model(prog, kernels), kernels)
+        fresh = corpus.check(prog)
         monkeypatch.undo()
         for a, b, c in zip(first.relocations, again.relocations, fresh.relocations,
                            strict=True):
@@ -213,9 +251,23 @@ def _state(model) -> list:
     return out
 
 
-def test_checking_leaves_the_model_as_it_was(kernels: KernelSet) -> None:
+def test_checking_leaves_the_model_as_it_was(corpus: Corpus) -> None:
     for prog in PROGRAMS:
-        model = _model(prog, kernels)
+        model = corpus.model(prog)
         before = _state(model)
-        check_model(model, kernels)
+        check_model(model, corpus.kernels(prog))
         assert _state(model) == before, prog.name
+
+
+def test_primary_comes_from_the_programs_vmlinux_h(corpus: Corpus) -> None:
+    """With no primary chosen, the kernel whose dump the program includes is its primary;
+    a chosen primary stays."""
+    prog = CORPUS / "vmlinux_primary.bpf.c"
+    model = corpus.model(prog)
+    assert model.vmlinux_kernel == "5.10-amd64"
+    assert model.local.base is corpus.all.get("5.10-amd64").btf
+    assert corpus.check(prog).primary == "5.10-amd64"
+    assert check_model(model, corpus.all).primary == PRIMARY  # chosen: kept
+    wrapper = corpus.model(CORPUS / "vmlinux_wrapper.bpf.c")
+    assert wrapper.vmlinux_kernel == PRIMARY  # the dump behind the project's own header
+    assert str(CORPUS / "include" / "wrapper" / "vmlinux.h") in wrapper.files

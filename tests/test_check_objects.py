@@ -17,6 +17,7 @@ from bpfls.btf import load
 from bpfls.btf.dump_c import dump_c
 
 from conftest import SAMPLE_DIR, require_tool
+from corpus_headers import chooses_primary, include_dirs, write_headers
 
 CORPUS = Path(__file__).parent / "corpus"
 PRIMARY = "6.12-amd64"
@@ -44,13 +45,26 @@ def clang() -> str:
 @pytest.fixture(scope="module")
 def vmlinux(tmp_path_factory) -> Path:
     inc = tmp_path_factory.mktemp("inc")
-    (inc / "vmlinux.h").write_text(dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))
-    return inc
+    return write_headers(inc, dump_c(load(SAMPLE_DIR / f"{PRIMARY}.btf.xz")))
 
 
-def build(clang: str, src: Path, inc: Path, out: Path) -> Path:
+@pytest.fixture(scope="module")
+def vmlinux_dirs(tmp_path_factory, vmlinux: Path):
+    """A kernel's name (None: the primary) → the directory of its vmlinux.h."""
+    made: dict[str | None, Path] = {None: vmlinux, PRIMARY: vmlinux}
+
+    def get(kernel: str | None) -> Path:
+        if kernel not in made:
+            made[kernel] = write_headers(tmp_path_factory.mktemp("inc"),
+                                         dump_c(load(SAMPLE_DIR / f"{kernel}.btf.xz")))
+        return made[kernel]
+    return get
+
+
+def build(clang: str, src: Path, inc: Path | list[Path], out: Path) -> Path:
     obj = out / (src.name.removesuffix(".c") + ".o")
-    subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", f"-I{inc}",
+    incs = [f"-I{d}" for d in (inc if isinstance(inc, list) else [inc])]
+    subprocess.run([clang, "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", *incs,
                     *EXTRA, "-c", str(src), "-o", str(obj)], check=True, capture_output=True)
     return obj
 
@@ -225,13 +239,16 @@ ALL_KERNELS = ("5.10-amd64", "6.1-amd64", "6.12-amd64", "6.12-arm64")
 @pytest.mark.parametrize("prog", sorted(CORPUS.glob("*.bpf.c")) +
                          sorted((CORPUS / "rejected").glob("*.bpf.c")),
                          ids=lambda p: p.name)
-def test_objects_are_judged_like_their_sources(prog: Path, clang, vmlinux, tmp_path) -> None:
+def test_objects_are_judged_like_their_sources(prog: Path, clang, vmlinux_dirs,
+                                              tmp_path) -> None:
     """Every corpus program, compiled: the object's errors and warnings (codes and kernels;
     lines too where clang's line info allows) are those of the source check, guards
     included (decided on the object's control flow)."""
     k = [f"--kernel={n}={SAMPLE_DIR / f'{n}.btf.xz'}" for n in ALL_KERNELS]
-    args = [*k, "--primary", PRIMARY, "-D", "__TARGET_ARCH_x86", *EXTRA]
-    obj = build(clang, prog, vmlinux, tmp_path)
+    incs = include_dirs(prog, vmlinux_dirs)
+    primary = [] if chooses_primary(prog) else ["--primary", PRIMARY]
+    args = [*k, *primary, "-D", "__TARGET_ARCH_x86", *[f"-I{d}" for d in incs], *EXTRA]
+    obj = build(clang, prog, incs, tmp_path)
 
     def found(doc: dict, with_line: bool) -> set:
         return {(d["code"], tuple(d["kernels"])) + ((d["range"]["start"]["line"],)

@@ -71,8 +71,29 @@ def test_defaults_are_the_sample_kernels(tmp_path: Path) -> None:
     # the sample kernels of this machine's architecture (x86 programs read pt_regs the x86 way)
     assert {"5.10-amd64", "6.1-amd64", "6.12-amd64"} <= set(names) or names[:1] == ["6.12-arm64"]
     assert cfg.primary in ("6.12-amd64", "6.12-arm64")
+    assert cfg.primary_default  # a program's vmlinux.h may pick another
     ks = load_kernels(cfg)
     assert all(k.ok for k in ks if k.name != "host")
+    assert ks.primary_default
+    assert not effective_config(tmp_path, primary=cfg.primary).primary_default
+    write(tmp_path / "bpfls.toml", f'primary = "{cfg.primary}"\n')
+    assert not effective_config(tmp_path).primary_default
+
+
+def test_a_programs_vmlinux_h_picks_the_default_primary() -> None:
+    from dataclasses import replace
+
+    from bpfls.project.kernels import Kernel, KernelSet
+
+    btf = object()
+    ks = KernelSet((Kernel("a", "a", btf), Kernel("b", "b", btf), Kernel("bad", "x", None, "e")),
+                   "b", primary_default=True)
+    assert ks.for_program("a").primary == "a"
+    assert ks.for_program(None) is ks and ks.for_program("b") is ks
+    assert ks.for_program("bad") is ks and ks.for_program("zz") is ks  # not loaded, unknown
+    chosen = replace(ks, primary_default=False)
+    assert chosen.for_program("a") is chosen
+    assert replace(ks, primary=None, primary_default=False).for_program("a").primary == "a"
 
 
 def test_cli_overrides(tmp_path: Path) -> None:

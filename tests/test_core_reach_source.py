@@ -13,6 +13,7 @@ differs from the source.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from bpfls.core.objects import judge_object
 from bpfls.source import SourceOptions, analyze
 
 from conftest import SAMPLE_DIR, load_sample_kernels, require_tool
-from coreoracle import compile_objects
+from coreoracle import compile_objects, program_include_dirs
+from corpus_headers import chooses_primary
 
 CORPUS = Path(__file__).parent / "corpus"
 PROGRAMS = sorted(CORPUS.glob("*.bpf.c")) + sorted((CORPUS / "rejected").glob("*.bpf.c"))
@@ -50,10 +52,15 @@ def objects() -> dict[str, Path]:
 
 def _source_executes(prog: Path, kernels) -> dict[str, dict[tuple[str, str], list]]:
     """kernel → (kind, spec) → [(line, can execute)] as the source model says."""
+    incs = program_include_dirs(prog, SAMPLE_DIR / f"{PRIMARY}.btf.xz")
+    if chooses_primary(prog):
+        kernels = replace(kernels, primary_default=True)
     model = analyze(str(prog), prog.read_text(),
                     SourceOptions(primary=kernels.primary_btf,
+                                  kernels=tuple((k.name, k.btf) for k in kernels.loaded),
+                                  include_dirs=tuple(str(d) for d in incs),
                                   defines={"__TARGET_ARCH_x86": None}))
-    judged = resolve_model(model, kernels)
+    judged = resolve_model(model, kernels.for_program(model.vmlinux_kernel))
     by_access = {id(j.access): j for j in judged}
     out: dict[str, dict[tuple[str, str], list]] = {}
     for k in kernels.loaded:

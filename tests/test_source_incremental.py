@@ -199,3 +199,17 @@ def test_each_cache_keeps_its_own_results(tmp_path, options) -> None:
     assert all(a.spec_text for a in again.accesses)  # reused, with their specs
     assert not any(a.spec_text for a in fresh.accesses)  # walked anew
     assert summary(again) == summary(fresh)
+
+
+def test_a_program_of_many_headers_is_not_parsed_again(tmp_path) -> None:
+    """Every file's tree is kept, even when a program includes more than a few dozen."""
+    for i in range(100):
+        (tmp_path / f"h{i}.h").write_text(f"static int f{i}(int x) {{ return x + {i}; }}\n")
+    prog = tmp_path / "p.bpf.c"
+    prog.write_text("".join(f'#include "h{i}.h"\n' for i in range(100)))
+    cache = SourceCache()
+    analyze(str(prog), None, SourceOptions(), cache)
+    trees = dict(cache.trees._trees)
+    assert len(trees) == 101
+    analyze(str(prog), None, SourceOptions(), cache)
+    assert all(cache.trees._trees[k][1] is t for k, (_, t) in trees.items())

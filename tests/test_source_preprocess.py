@@ -148,12 +148,57 @@ int all_seen;
     assert set(res.libbpf_headers) == {"bpf_helpers.h", "bpf_core_read.h"}
 
 
-def test_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
-    (tmp_path / "vmlinux.h").write_text("struct x { int a; };\n")
+def test_big_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
+    """A big header that is no configured kernel's dump is not read (it is parsed into BTF)."""
+    (tmp_path / "vmlinux.h").write_text("struct x { int a; };\n" * 30000)
     res = run('#define BPF_NO_PRESERVE_ACCESS_INDEX\n#include "vmlinux.h"\n', tmp_path)
     assert res.vmlinux_path == str(tmp_path / "vmlinux.h")
+    assert res.vmlinux_kernel is None and res.vmlinux_btf is None
     assert not res.base_pai
     assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c")]  # never read
+    # its types relocate when its own pragma says so
+    assert not run('#include "vmlinux.h"\n', tmp_path).base_pai
+    (tmp_path / "vmlinux.h").write_text(
+        "#pragma clang attribute push (__attribute__((preserve_access_index)), "
+        "apply_to = record)\n" + "struct x { int a; };\n" * 30000
+        + "#pragma clang attribute pop\n")
+    assert run('#include "vmlinux.h"\n', tmp_path).base_pai
+
+
+def test_small_vmlinux_is_read_like_any_header(tmp_path) -> None:
+    (tmp_path / "vmlinux.h").write_text("#define FROM_HEADER 1\nstruct x { int a; };\n")
+    res = run('#include "vmlinux.h"\n#ifdef FROM_HEADER\nint seen;\n#endif\n', tmp_path)
+    assert res.vmlinux is None and res.vmlinux_path is None
+    assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c"),
+                                           str(tmp_path / "vmlinux.h")]
+    assert [r.kind for r in res.units[0].includes] == ["file"]
+    assert "int seen;" in active_code(res)
+
+
+def test_vmlinux_wrapper_includes_the_next_one(tmp_path) -> None:
+    """A wrapper vmlinux.h first on the include path reaches the real one with
+    #include_next, and is not read again."""
+    own, dump = tmp_path / "own", tmp_path / "dump"
+    own.mkdir()
+    dump.mkdir()
+    (own / "vmlinux.h").write_text('#include_next "vmlinux.h"\nstruct mine { int a; };\n')
+    (dump / "vmlinux.h").write_text("struct theirs { int b; };\n")
+    res = run('#include "vmlinux.h"\n', tmp_path, include_dirs=[str(own), str(dump)])
+    assert [u.path for u in res.units] == [str(tmp_path / "prog.bpf.c"), str(own / "vmlinux.h"),
+                                           str(dump / "vmlinux.h")]
+    assert not res.diagnostics
+
+
+def test_own_header_named_like_libbpfs_is_read(tmp_path) -> None:
+    """A bpf_helpers.h without libbpf's include guard is the project's own header."""
+    (tmp_path / "bpf_helpers.h").write_text("#ifndef OWN_HELPERS\n#define OWN_HELPERS\n"
+                                            "#define _(P) (__builtin_preserve_access_index(P))\n"
+                                            "#endif\n")
+    (tmp_path / "bpf_core_read.h").write_text("#ifndef __BPF_CORE_READ_H__\n"
+                                              "#define __BPF_CORE_READ_H__\n#endif\n")
+    res = run('#include "bpf_helpers.h"\n#include "bpf_core_read.h"\n', tmp_path)
+    assert [r.kind for r in res.units[0].includes] == ["file", "libbpf"]
+    assert "_" in res.macros and res.libbpf_headers == ["bpf_core_read.h"]
 
 
 def test_self_include_is_bounded(tmp_path) -> None:

@@ -119,6 +119,15 @@ def test_settings_precedence(tmp_path: Path):
         [("d", "/abs/d.btf", None), ("m", str(tmp_path / "m.btf"), "d")]
     assert s.config.primary == "d" and s.config.defines == ("FROM_WS",)
     assert s.config.severity == {} and s.origin["kernels"] == "initializationOptions"
+    assert not s.config.primary_default
+
+
+def test_default_primary_is_marked(tmp_path: Path):
+    """The bundled kernels' primary is a default, which a program's vmlinux.h overrides."""
+    s = merge_settings(None, None, tmp_path)
+    assert s.config.primary is not None and s.config.primary_default
+    s = merge_settings(None, {"bpfls": {"primary": s.config.primary}}, tmp_path)
+    assert not s.config.primary_default
 
 
 def test_compile_setting(tmp_path: Path):
@@ -161,3 +170,23 @@ def test_the_cli_does_not_import_the_protocol_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_editor_analysis_takes_the_primary_from_vmlinux_h(tmp_path: Path):
+    """With the default kernels, a program including 5.10's dump is analysed with 5.10 as
+    its primary, as ``bpfls check`` does."""
+    from bpfls.btf.dump_c import dump_c
+    from bpfls.lsp.worker import analyse
+    from bpfls.project.kernels import load_kernels
+    from bpfls.source.cache import SourceCache
+
+    cfg = merge_settings(None, {"bpfls": {"defines": ["__TARGET_ARCH_x86"]}}, tmp_path).config
+    kernels = load_kernels(cfg)
+    k510 = kernels.get("5.10-amd64")
+    assert cfg.primary_default and k510 is not None and k510.ok
+    (tmp_path / "vmlinux.h").write_text(dump_c(k510.btf))
+    prog = Path(__file__).resolve().parent.parent / "corpus" / "vmlinux_primary.bpf.c"
+    path = str(tmp_path / "p.bpf.c")
+    model, report, _ = analyse(path, prog.read_text(), kernels, cfg, {}, SourceCache())
+    assert model.vmlinux_kernel == "5.10-amd64" and report.primary == "5.10-amd64"
+    assert not [d for d in report.diagnostics if d.code == "unknown-member"]

@@ -75,7 +75,10 @@ def source_options(file_cfg: Config, kernels: KernelSet,
     """How ``bpfls check`` and the editor read one file: ``file_cfg`` is the configuration with
     the file's compile flags merged (:func:`bpfls.project.config.with_compile_flags`)."""
     primary = kernels.primary_btf
-    return SourceOptions(primary=primary, include_dirs=tuple(file_cfg.include),
+    return SourceOptions(primary=primary,
+                         kernels=tuple((k.name, k.btf) for k in kernels.loaded
+                                       if k.btf is not None),
+                         include_dirs=tuple(file_cfg.include),
                          defines=define_map(file_cfg.defines),
                          undefines=tuple(file_cfg.undefines), arch=guess_arch(primary),
                          overlays=dict(overlays or {}))
@@ -85,8 +88,10 @@ def check_model(model: SourceModel, kernels: KernelSet,
                 severity: Mapping[str, str] | None = None) -> FileReport:
     """Every diagnostic of ``model`` on ``kernels`` (the source model's own findings, then
     each reachable relocation's, then the unreachable ones'), with the configured severities,
-    and every reachable relocation's per-kernel results."""
-    report = FileReport(model.path)
+    and every reachable relocation's per-kernel results. The primary kernel is the one the
+    program's ``vmlinux.h`` is the dump of, unless one was configured."""
+    kernels = kernels.for_program(model.vmlinux_kernel)
+    report = FileReport(model.path, primary=kernels.primary)
     diags: list[Diagnostic] = [source_finding(sd) for sd in model.diagnostics]
     judged = resolve_model(model, kernels)
     names = [k.name for k in kernels.loaded]

@@ -85,7 +85,8 @@ def check_compiled(model: SourceModel, object_path: str, kernels: KernelSet,
     the object's relocations and diagnostics replace the predicted ones, each placed on the
     token of the predicted access it matches (same kind, spec and file, nearest line) when
     there is one, and the drift between the two is listed."""
-    report = FileReport(model.path, mode=COMPILED)
+    kernels = kernels.for_program(model.vmlinux_kernel)
+    report = FileReport(model.path, mode=COMPILED, primary=kernels.primary)
     try:
         sites = judge_sites(object_path, kernels)
     except (BtfError, SpecError, OSError, ValueError) as e:

@@ -58,3 +58,6 @@ class FileReport:
     error: str | None = None  # the file could not be read
     mode: str = PREDICTED
     drift: Drift | None = None  # with a compile: prediction vs clang
+    #: the primary kernel the source was read with (the one its vmlinux.h is the dump of,
+    #: unless a primary was configured)
+    primary: str | None = None

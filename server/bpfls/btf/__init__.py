@@ -9,7 +9,8 @@ Entry point: :func:`load`. This package never imports the LSP stack. Its modules
   base), :mod:`~bpfls.btf.extract` (``.BTF`` out of kernel images and packages);
 - writing: :mod:`~bpfls.btf.cnames` (C type names and declarators), :mod:`~bpfls.btf.dump_c`
   (bpftool's ``format c`` header), :mod:`~bpfls.btf.layout` (pahole's layout view),
-  :mod:`~bpfls.btf.dump_json` (bpftool's raw and JSON dumps), :mod:`~bpfls.btf.diff`.
+  :mod:`~bpfls.btf.dump_json` (bpftool's raw and JSON dumps), :mod:`~bpfls.btf.diff`,
+  :mod:`~bpfls.btf.dump_fingerprint` (is a header a kernel's ``format c`` dump?).
 """
 
 from __future__ import annotations

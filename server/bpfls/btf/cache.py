@@ -96,6 +96,24 @@ def _write(path: Path, payload: bytes) -> None:
         pass
 
 
+def load_entry(name: str) -> bytes | None:
+    """A small cache entry written by :func:`store_entry`, if any."""
+    d = cache_dir()
+    if d is None:
+        return None
+    try:
+        return (d / name).read_bytes()
+    except OSError:
+        return None
+
+
+def store_entry(name: str, payload: bytes) -> None:
+    """Write a small cache entry (``name``: a file name holding a content hash)."""
+    d = cache_dir()
+    if d is not None:
+        _write(d / name, payload)
+
+
 def load_blob(key: str) -> bytes | memoryview | None:
     """The decompressed raw BTF of a compressed file with this content hash, if cached.
 

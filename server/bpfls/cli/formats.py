@@ -49,9 +49,16 @@ def format_text(reports: Sequence[FileReport], kernels: KernelSet) -> str:
     notes = [f"{n} {what[0] if n == 1 else what[1]}" for what, n in _how(reports).items() if n]
     lines.append(f"{summary} in {len(reports)} file{'s' if len(reports) != 1 else ''} "
                  f"({nrel} CO-RE relocation{'s' if nrel != 1 else ''} checked against "
-                 f"{loaded or 'no kernels'}; primary {kernels.primary or 'none'}"
+                 f"{loaded or 'no kernels'}; primary {_primary(reports, kernels) or 'none'}"
                  + "".join(f"; {n}" for n in notes) + ")")
     return "\n".join(lines) + "\n"
+
+
+def _primary(reports: Sequence[FileReport], kernels: KernelSet) -> str | None:
+    """The primary kernel the sources were read with, when they all agree (their vmlinux.h
+    may pick it), else the configured one."""
+    seen = {r.primary for r in reports if r.primary is not None}
+    return seen.pop() if len(seen) == 1 else kernels.primary
 
 
 def _how(reports: Sequence[FileReport]) -> dict[tuple[str, str], int]:
@@ -81,6 +88,8 @@ def format_json(reports: Sequence[FileReport], kernels: KernelSet) -> str:
     }
     for rep in reports:
         f = {"path": rep.path, "mode": rep.mode, "diagnostics": [], "relocations": []}
+        if rep.primary is not None:
+            f["primary"] = rep.primary
         if rep.error:
             f["error"] = rep.error
         if rep.drift is not None:

@@ -143,7 +143,7 @@ def start_kernel_load(ls: BpflsServer) -> None:
                 done.set()
                 if not was_ready:
                     changed(ls, more_kernels=True)
-    session.kernels = KernelSet((), cfg.primary)
+    session.kernels = KernelSet((), cfg.primary, cfg.primary_default)
     session.load_task = asyncio.get_running_loop().create_task(run())
 
 

@@ -105,7 +105,7 @@ async def load_in_background(
 
     def current() -> KernelSet:
         return KernelSet(tuple(loaded[k.name] for k in cfg.kernels if k.name in loaded),
-                         cfg.primary)
+                         cfg.primary, cfg.primary_default)
 
     async def finish(k: Kernel) -> None:
         loaded[k.name] = k

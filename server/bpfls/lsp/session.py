@@ -191,4 +191,4 @@ class Session:
                 k = Kernel(spec.name, spec.path, None, None)
                 loading.add(spec.name)
             out.append(k)
-        return KernelSet(tuple(out), cfg.primary), frozenset(loading)
+        return KernelSet(tuple(out), cfg.primary, cfg.primary_default), frozenset(loading)

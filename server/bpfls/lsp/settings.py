@@ -134,7 +134,7 @@ def merge_settings(init_options: object, workspace: object, root: str | Path | N
                 errors.append(f"primary {merged.primary!r} is not a configured kernel "
                               f"({', '.join(k.name for k in specs)}); using "
                               f"{default_primary!r}")
-            merged = replace(merged, primary=default_primary)
+            merged = replace(merged, primary=default_primary, primary_default=True)
     elif merged.primary is not None and merged.primary not in names:
         errors.append(f"primary {merged.primary!r} ({origin.get('primary')}) is not a "
                       f"configured kernel ({', '.join(sorted(names))})")

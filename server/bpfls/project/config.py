@@ -1,7 +1,9 @@
 """Project configuration: ``bpfls.toml``, command-line overrides and the defaults.
 
 ```toml
-primary = "6.1"                      # the kernel vmlinux.h was generated from
+primary = "6.1"                      # the kernel vmlinux.h was generated from (by default
+                                     # the configured kernel whose dump the program's
+                                     # vmlinux.h is, else the newest bundled one)
 include = ["src", "include"]
 defines = ["__TARGET_ARCH_x86", "DEBUG=1"]
 compile = "auto"                     # judge what clang emits: auto (when clang is there),
@@ -57,6 +59,9 @@ class Config:
     #: with the BPF target is on PATH), "always", "never"; None: the front end's default
     compile: str | None = None
     compiler: str | None = None  # the clang the compile database names for the file
+    #: ``primary`` is the default (the newest bundled kernel), not the user's choice: a
+    #: program's ``vmlinux.h`` that is another configured kernel's dump picks its own
+    primary_default: bool = False
 
     def kernel(self, name: str) -> KernelSpec | None:
         for k in self.kernels:
@@ -249,12 +254,13 @@ def effective_config(source_path: str | Path | None, *, config_file: str | None 
         if arch is None and source_path is not None:
             arch = target_arch(with_compile_flags(cfg, source_path).defines)
         specs, default_primary = default_kernels(arch)
-        cfg = replace(cfg, kernels=specs, primary=cfg.primary or default_primary)
+        cfg = replace(cfg, kernels=specs, primary=cfg.primary or default_primary,
+                      primary_default=cfg.primary is None)
     if primary is not None:
         if primary not in {k.name for k in cfg.kernels}:
             raise ConfigError(f"--primary {primary!r} is not a configured kernel "
                               f"({', '.join(k.name for k in cfg.kernels)})")
-        cfg = replace(cfg, primary=primary)
+        cfg = replace(cfg, primary=primary, primary_default=False)
     if include:
         cfg = replace(cfg, include=tuple(str(Path(p).resolve()) for p in include) + cfg.include)
     return cfg

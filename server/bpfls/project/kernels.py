@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bpfls.btf import Btf, BtfError, load
 from bpfls.project.config import Config, KernelSpec
@@ -28,8 +28,13 @@ class Kernel:
 
 @dataclass(frozen=True)
 class KernelSet:
+    """The configured kernels. ``primary``: the kernel whose BTF is the base of a program's
+    types; ``primary_default``: it is a default, which a program's ``vmlinux.h`` overrides
+    (:meth:`for_program`)."""
+
     kernels: tuple[Kernel, ...]
     primary: str | None
+    primary_default: bool = False
 
     def __iter__(self) -> Iterator[Kernel]:
         return iter(self.kernels)
@@ -52,6 +57,18 @@ class KernelSet:
     def primary_btf(self) -> Btf | None:
         k = self.get(self.primary) if self.primary else None
         return k.btf if k else None
+
+    def for_program(self, vmlinux_kernel: str | None) -> KernelSet:
+        """The kernels as one program sees them: the primary is the configured kernel its
+        ``vmlinux.h`` is the dump of (``vmlinux_kernel``), unless a primary was chosen."""
+        if vmlinux_kernel is None or vmlinux_kernel == self.primary:
+            return self
+        if self.primary is not None and not self.primary_default:
+            return self
+        k = self.get(vmlinux_kernel)
+        if k is None or not k.ok:
+            return self
+        return replace(self, primary=vmlinux_kernel, primary_default=False)
 
 
 def _load_one(spec: KernelSpec, bases: dict[str, Kernel]) -> Kernel:
@@ -80,7 +97,7 @@ def load_kernels(cfg: Config, workers: int = 4) -> KernelSet:
     for spec in split:  # bases of bases resolve in declaration order
         loaded[spec.name] = _load_one(spec, loaded)
     ordered = tuple(loaded[k.name] for k in cfg.kernels)
-    return KernelSet(ordered, cfg.primary)
+    return KernelSet(ordered, cfg.primary, cfg.primary_default)
 
 
 def guess_arch(btf: Btf | None) -> str | None:

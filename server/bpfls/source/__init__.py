@@ -14,9 +14,11 @@ so re-analysing after an edit only walks the functions whose text or environment
 :func:`clear_caches` forgets them.
 
 :class:`SourceOptions` fields: ``primary`` (``Btf`` of the kernel vmlinux.h came from, or
-``None``), ``include_dirs``, ``defines`` (``{"NAME": "VALUE" or None}``), ``undefines``,
-``arch`` (adds ``__TARGET_ARCH_<arch>``), ``overlays`` (unsaved text by path),
-``use_vmlinux_h`` (parse a vmlinux.h found on the include path when there is no primary),
+``None``), ``kernels`` (the configured kernels as (name, ``Btf``): an included ``vmlinux*.h``
+that is the dump of one of them is served from its BTF, see
+:mod:`~bpfls.source.vmlinux_header`), ``include_dirs``, ``defines`` (``{"NAME": "VALUE" or
+None}``), ``undefines``, ``arch`` (adds ``__TARGET_ARCH_<arch>``), ``overlays`` (unsaved text
+by path), ``use_vmlinux_h`` (parse a big ``vmlinux.h`` that is no configured kernel's dump),
 ``big_endian``.
 
 :class:`SourceModel` fields:
@@ -48,6 +50,7 @@ so re-analysing after an edit only walks the functions whose text or environment
   which are not read).
 - ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
   ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
+  ``vmlinux_kernel`` (the configured kernel whose dump it is, the base of ``local``),
   ``base_preserve_access_index``, ``arch`` (given or guessed from the primary kernel),
   ``timings``, ``scope`` (:class:`FileScope`: global variables and functions with their types,
   and the type names, for position queries; see :mod:`bpfls.source.query`).
@@ -64,7 +67,9 @@ The modules, in the order a translation unit goes through them:
 - preprocessing: :mod:`~bpfls.source.pptokens` (tokens), :mod:`~bpfls.source.ppexpr` (constant
   expressions), :mod:`~bpfls.source.macros` (definitions, expansion),
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
-  (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`;
+  (libbpf's headers, built in), :mod:`~bpfls.source.vmlinux_header` (what an included
+  ``vmlinux*.h`` is: a configured kernel's dump, another dump, or a header to read),
+  :mod:`~bpfls.source.preprocess`;
 - parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser, and the
   macros that write functions, their expansions kept for the function discovery),
   :mod:`~bpfls.source.cparse` (tree-sitter);

@@ -19,11 +19,14 @@ from bpfls.source.cparse import TreeCache
 
 #: translation units whose function results are kept (the oldest is dropped first)
 MAX_UNITS = 32
+#: files whose last parse tree is kept: more than one big program includes (a project's
+#: headers, its vmlinux.h wrapper), so that analysing it again re-parses none of them
+MAX_TREES = 512
 
 
 class SourceCache:
     def __init__(self, max_units: int = MAX_UNITS) -> None:
-        self.trees = TreeCache()
+        self.trees = TreeCache(MAX_TREES)
         self.max_units = max_units
         self._functions: dict[tuple[str, object], dict] = {}
         self._lock = threading.Lock()
@@ -44,4 +47,4 @@ class SourceCache:
         """Forget everything (the next analysis starts cold)."""
         with self._lock:
             self._functions.clear()
-            self.trees = TreeCache()
+            self.trees = TreeCache(MAX_TREES)

@@ -179,6 +179,9 @@ class SourceModel:
     macros: dict[str, Any]  # name → bpfls.source.macros.MacroDef
     inactive: dict[str, list[tuple[int, int]]]  # path → [first line, last line] not compiled
     vmlinux_h: str | None = None  # the vmlinux.h included (path when found, else its name)
+    #: the configured kernel whose ``bpftool`` dump that vmlinux.h is (its BTF is ``local``'s
+    #: base), if one is
+    vmlinux_kernel: str | None = None
     base_preserve_access_index: bool = False  # vmlinux.h types relocate
     arch: str | None = None  # the __TARGET_ARCH_ assumed when none was configured
     timings: dict[str, float] = field(default_factory=dict)

@@ -46,15 +46,20 @@ _DEFAULT_CACHE = SourceCache()
 class SourceOptions:
     """How to read a translation unit.
 
-    ``primary``: the kernel ``vmlinux.h`` was generated from; its BTF is the base of the
-    program's types. Without one, a ``vmlinux.h`` found through the include path is parsed
-    instead (cached by content hash). ``defines``: ``-D`` (``None`` value = ``1``).
+    ``primary``: the kernel whose BTF is the base of the program's types. ``kernels``: the
+    configured kernels (name, BTF). A ``vmlinux*.h`` the program includes wins over the
+    primary: when it is the ``bpftool`` dump of one of ``kernels`` (or of the primary), that
+    kernel's BTF is the base; when it is a big dump of another kernel, it is parsed instead
+    (cached by content hash; unless ``use_vmlinux_h`` is false); any other (a wrapper, a
+    trimmed header) is read like every header, its definitions the program's own.
+    ``defines``: ``-D`` (``None`` value = ``1``).
     ``arch``: adds ``-D__TARGET_ARCH_<arch>`` (``x86``, ``arm64``, ``amd64``...) unless
     ``defines`` already has one; when neither says, the primary kernel's architecture is
     assumed (from its ``struct pt_regs``). ``overlays``: unsaved editor text by path.
     """
 
     primary: Btf | None = None
+    kernels: tuple[tuple[str, Btf], ...] = ()
     include_dirs: tuple[str, ...] = ()
     defines: Mapping[str, str | None] = field(default_factory=dict)
     undefines: tuple[str, ...] = ()
@@ -105,7 +110,8 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
         arch = guess_arch(options.primary)
     pp = Preprocessor(include_dirs=options.include_dirs, defines=dict(options.defines),
                       undefines=options.undefines, overlays=dict(options.overlays),
-                      arch=arch, big_endian=options.big_endian)
+                      arch=arch, big_endian=options.big_endian,
+                      kernels=_dump_candidates(options))
     res = pp.run(path, data)
     diagnostics = list(res.diagnostics)
     if read_error:
@@ -122,7 +128,9 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
 
     base = options.primary
     vmlinux_h = res.vmlinux
-    if base is None and res.vmlinux_path and options.use_vmlinux_h:
+    if res.vmlinux_btf is not None:
+        base = res.vmlinux_btf
+    elif res.vmlinux_path and options.use_vmlinux_h:
         try:
             base = vmlinux_h_btf(res.vmlinux_path)
         except Exception as e:  # noqa: BLE001 - a broken header must not stop the analysis
@@ -188,7 +196,8 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
         files=files, local_types={k: v for k, v in lt.info.items() if k >= local.start_id},
         macros=dict(res.macros),
         inactive={u.path: list(u.inactive) for u, _ in trees if not u.virtual},
-        vmlinux_h=vmlinux_h, base_preserve_access_index=res.base_pai, arch=arch,
+        vmlinux_h=vmlinux_h, vmlinux_kernel=res.vmlinux_kernel,
+        base_preserve_access_index=res.base_pai, arch=arch,
         first_core_use=_first_core_use(res.units),
         timings={"preprocess": t1 - t0, "parse": t2 - t1, "types": t3 - t2,
                  "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0},
@@ -202,6 +211,17 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
 _CORE_USE = re.compile(rb"\b(?:" + b"|".join(
     re.escape(n.encode()) for n in sorted(catalogue.CORE_INTRINSICS | catalogue.names(
         catalogue.Family.BUILTIN), key=len, reverse=True)) + rb")\s*\(")
+
+
+def _dump_candidates(options: SourceOptions) -> list[tuple[str | None, Btf]]:
+    """The kernels an included ``vmlinux*.h`` may be the dump of: the primary first."""
+    out: list[tuple[str | None, Btf]] = []
+    primary = options.primary
+    if primary is not None:
+        name = next((n for n, b in options.kernels if b is primary), None)
+        out.append((name, primary))
+    out.extend((n, b) for n, b in options.kernels if b is not primary)
+    return out
 
 
 def _first_core_use(units: list[FileUnit]) -> tuple[str, Range] | None:

@@ -6,8 +6,11 @@ code are those of the file. Nothing is expanded in the text; expansion happens o
 (:mod:`bpfls.source.macros`).
 
 Includes: ``"x.h"`` is searched next to the including file, then in the include directories;
-``<x.h>`` only in the include directories. A header named like ``vmlinux.h`` is never read
-(its types are the primary kernel's BTF; see :class:`PPResult.vmlinux`). libbpf's headers
+``<x.h>`` only in the include directories. A header named like ``vmlinux.h`` that is the dump
+of a configured kernel is not read (its types are that kernel's BTF), nor is a big dump of
+another kernel (its types are parsed once into BTF); any other (a wrapper including a dump, a
+trimmed header) is read like every header (:mod:`bpfls.source.vmlinux_header`,
+:class:`PPResult.vmlinux`). libbpf's headers
 (``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) are built in
 (:mod:`bpfls.source.headers`), wherever they are. Other headers that are not found
 are system headers and are skipped.
@@ -19,9 +22,11 @@ import hashlib
 import os
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bpfls.source import headers
+from bpfls.btf import Btf
+from bpfls.source import headers, vmlinux_header
 from bpfls.source.macros import Expander, MacroDef, parse_define
 from bpfls.source.model import SourceDiagnostic
 from bpfls.source.positions import Range
@@ -85,6 +90,10 @@ class PPResult:
     diagnostics: list[SourceDiagnostic]
     vmlinux: str | None = None  # name as included, or the path when found
     vmlinux_path: str | None = None
+    #: what the vmlinux header not read is: the configured kernel whose dump it is (name, BTF),
+    #: or neither (a dump of another kernel, to parse; or not found)
+    vmlinux_kernel: str | None = None
+    vmlinux_btf: Btf | None = None
     base_pai: bool = False
     libbpf_headers: list[str] = field(default_factory=list)
     signature: bytes = b""  # digest of every #define/#undef in order (the macro table)
@@ -151,11 +160,47 @@ def _define(rest: list[Tok], unit: FileUnit, line: int,
     return m
 
 
+#: the include guard of each libbpf header: a file of that name without it is the project's own
+_LIBBPF_GUARDS = {"bpf_helpers.h": b"__BPF_HELPERS__", "bpf_core_read.h": b"__BPF_CORE_READ_H__",
+                  "bpf_tracing.h": b"__BPF_TRACING_H__", "bpf_endian.h": b"__BPF_ENDIAN__",
+                  "usdt.bpf.h": b"__USDT_BPF_H__"}
+_LIBBPF_COPIES: dict[str, tuple[int, int, bool]] = {}
+
+
+def _is_libbpf_copy(path: str, base: str) -> bool:
+    """Is the file found for a libbpf header's name libbpf's (it defines libbpf's include
+    guard), so that the built-in text stands for it? Kept by (path, mtime, size)."""
+    guard = _LIBBPF_GUARDS.get(base)
+    if guard is None:
+        return True
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True  # an unsaved editor buffer of that name: libbpf's, as before
+    known = _LIBBPF_COPIES.get(path)
+    if known is not None and known[:2] == (st.st_mtime_ns, st.st_size):
+        return known[2]
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return True
+    ours = re.search(rb"^[ \t]*#[ \t]*define[ \t]+" + guard + rb"\b", data, re.M) is not None
+    if len(_LIBBPF_COPIES) > 1024:
+        _LIBBPF_COPIES.clear()
+    _LIBBPF_COPIES[path] = (st.st_mtime_ns, st.st_size, ours)
+    return ours
+
+
 class Preprocessor:
     def __init__(self, *, include_dirs: list[str] | tuple[str, ...] = (),
                  defines: dict[str, str | None] | None = None, undefines: tuple[str, ...] = (),
                  overlays: dict[str, str] | None = None, arch: str | None = None,
-                 big_endian: bool = False) -> None:
+                 big_endian: bool = False,
+                 kernels: Sequence[tuple[str | None, Btf]] = ()) -> None:
+        """``kernels``: the configured kernels (name, BTF), the likeliest first, whose dumps
+        an included ``vmlinux*.h`` may be."""
+        self.kernels = tuple(kernels)
         self.include_dirs = [os.path.abspath(d) for d in include_dirs]
         self.overlays = {os.path.abspath(k): v for k, v in (overlays or {}).items()}
         self.macros: dict[str, MacroDef] = {}
@@ -167,6 +212,8 @@ class Preprocessor:
         self._pai_stack: list[bool] = []
         self.vmlinux: str | None = None
         self.vmlinux_path: str | None = None
+        self.vmlinux_kernel: str | None = None
+        self.vmlinux_btf: Btf | None = None
         self.base_pai = False
         self.libbpf_headers: list[str] = []
         arch_def = target_arch_define(arch)
@@ -194,8 +241,8 @@ class Preprocessor:
     def run(self, path: str, data: bytes) -> PPResult:
         self._process(os.path.abspath(path), data, 0, virtual=False)
         return PPResult(self.units, self.macros, self.intrinsics, self.diagnostics,
-                        self.vmlinux, self.vmlinux_path, self.base_pai, self.libbpf_headers,
-                        self.signature.digest())
+                        self.vmlinux, self.vmlinux_path, self.vmlinux_kernel, self.vmlinux_btf,
+                        self.base_pai, self.libbpf_headers, self.signature.digest())
 
     def _define_text(self, text: str, path: str) -> None:
         m = parse_define(tokenize(text.encode()), path, 0, builtin=True)
@@ -342,7 +389,7 @@ class Preprocessor:
             if rest:
                 self.macros.pop(rest[0].text, None)
         elif name in ("include", "include_next", "import"):
-            self._include(unit, rest, rng, line, depth)
+            self._include(unit, rest, rng, line, depth, after=name == "include_next")
         elif name == "pragma":
             self._pragma(unit, rest, line)
         elif name == "error":
@@ -368,7 +415,9 @@ class Preprocessor:
             unit.pai_changes.append((line + 1, any(self._pai_stack)))
 
     def _include(self, unit: FileUnit, rest: list[Tok], rng: Range, line: int,
-                 depth: int) -> None:
+                 depth: int, *, after: bool = False) -> None:
+        """``after`` (``#include_next``): search the include directories after the one
+        holding the including file (a wrapper header including the one it stands for)."""
         if rest and rest[0].kind not in (STRING,) and rest[0].text != "<":
             rest = Expander(self.macros).expand(rest)
         if not rest:
@@ -390,22 +439,28 @@ class Preprocessor:
         ref = IncludeRef(name, angled, line, rng, "missing")
         unit.includes.append(ref)
         base = os.path.basename(name)
-        if base in headers.HEADERS:
+        found = self._find(name, angled, os.path.dirname(unit.path),
+                           after=unit.path if after else None)
+        if base in headers.HEADERS and (found is None or _is_libbpf_copy(found, base)):
             ref.kind = "libbpf"
             ref.resolved = f"<bpf/{base}>"
             self._include_builtin(base, depth)
             return
         if VMLINUX_RE.match(base):
-            ref.kind = "vmlinux"
-            found = self._find(name, angled, os.path.dirname(unit.path))
-            ref.resolved = found
-            if self.vmlinux is None:
-                self.vmlinux = found or name
-                self.vmlinux_path = found
-                self.base_pai = "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
-            self._define_text("__VMLINUX_H__ 1", "<vmlinux.h>")
-            return
-        found = self._find(name, angled, os.path.dirname(unit.path))
+            what = vmlinux_header.classify(found, self.overlays.get(found), self.kernels) \
+                if found is not None else None
+            if what is None or what.kind != vmlinux_header.HEADER:
+                ref.kind = "vmlinux"
+                ref.resolved = found
+                if self.vmlinux is None:
+                    self.vmlinux = found or name
+                    self.vmlinux_path = found
+                    if what is not None:
+                        self.vmlinux_kernel, self.vmlinux_btf = what.kernel, what.btf
+                    self.base_pai = (what is None or what.pai) \
+                        and "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
+                self._define_text("__VMLINUX_H__ 1", "<vmlinux.h>")
+                return
         if found is None:
             if angled:
                 ref.kind = "system"
@@ -440,10 +495,15 @@ class Preprocessor:
             self.libbpf_headers.append(base)
         self._process(key, hdr.text.encode(), depth + 1, virtual=True)
 
-    def _find(self, name: str, angled: bool, cur_dir: str) -> str | None:
+    def _find(self, name: str, angled: bool, cur_dir: str,
+              after: str | None = None) -> str | None:
         if os.path.isabs(name):
             return name if os.path.isfile(name) or name in self.overlays else None
         dirs = ([] if angled else [cur_dir]) + self.include_dirs
+        if after is not None:  # #include_next in ``after``: the directories after its own
+            here = [i for i, d in enumerate(self.include_dirs)
+                    if os.path.normpath(os.path.join(d, name)) == after]
+            dirs = self.include_dirs[here[0] + 1:] if here else self.include_dirs
         for d in dirs:
             p = os.path.normpath(os.path.join(d, name))
             if p in self.overlays or os.path.isfile(p):

@@ -1,4 +1,6 @@
-"""A ``vmlinux.h`` as BTF, for projects that ship the header but not the kernel's BTF.
+"""A ``vmlinux.h`` as BTF, for a program whose header is the dump of no configured kernel (a
+project that ships the header but not the kernel's BTF, or one dumped from another kernel):
+:mod:`bpfls.source.vmlinux_header` says which headers are read this way.
 
 The header is plain C written by ``bpftool btf dump ... format c``; it goes through the same
 preprocessor, parser and type builder as the program, so member offsets are computed the way

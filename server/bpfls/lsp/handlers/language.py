@@ -82,7 +82,8 @@ async def _context(ls: BpflsServer, uri: str, line: int, character: int) -> _Con
         return None
     session = ls.session
     snap = st.doc.snapshot()
-    return _Context(st.model, session.kernels, session.engine_path(st.doc), snap,
+    kernels = session.kernels.for_program(st.model.vmlinux_kernel if st.model else None)
+    return _Context(st.model, kernels, session.engine_path(st.doc), snap,
                     snap.to_engine(line, character))
 
 
