@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
+from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.pptokens import IDENT, tokenize
@@ -111,6 +112,58 @@ class CallWalker(WalkerBase):
         finally:
             self.producer.pop()
             self.src = saved_src
+
+    def expand_statements(self, n: Node) -> bool:
+        """Statement ``n`` begins with object-like macros written as statements (``STEP STEP
+        x = 1;``): walk their expansion, then the rest of ``n``, as statements of the enclosing
+        block (both at once when apart they do not parse); True when it never completes
+        normally."""
+        toks = self.src.tokens(n.start_byte, n.end_byte)
+        macros = self.tu.macros
+        lead = 0
+        while lead < len(toks) and toks[lead].kind == IDENT and \
+                (m := macros.get(toks[lead].text)) is not None and m.params is None:
+            lead += 1
+        if not lead:
+            return False
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            self._gave_up(toks[0].text, toks, "nested too deeply", n)
+            return False
+        try:
+            parts = [Expander(macros).expand(toks[:lead]), toks[lead:]]
+        except RecursionError:  # pragma: no cover
+            self._gave_up(toks[0].text, toks, "nested too deeply", n)
+            return False
+        origin = self.src.origin(n.start_byte, n.end_byte)
+        bodies = [snippet_body(self.src.unit, p, origin) for p in parts if p]
+        if any(b is None or b.has_error for _, b in bodies):
+            whole = snippet_body(self.src.unit, parts[0] + parts[1], origin)
+            if whole[1] is None or whole[1].has_error:
+                self._gave_up(toks[0].text, parts[0], "its expansion does not parse", n)
+                if whole[1] is None:
+                    return False
+            bodies = [whole]
+        terminated = False
+        for i, (snip, body) in enumerate(bodies):
+            assert body is not None
+            saved_src = self.src
+            self.src = snip
+            macro = i == 0
+            if macro:
+                self.producer.append(toks[0].text if self.producer[-1] == "direct"
+                                     else self.producer[-1])
+            try:
+                stmts = [c for c in body.named_children if c.type != "comment"]
+                if self.block(stmts, scoped=False):
+                    terminated = True
+                    self.guard = FALSE
+                elif any(c.type == "labeled_statement" for c in stmts):
+                    terminated = False
+            finally:
+                if macro:
+                    self.producer.pop()
+                self.src = saved_src
+        return terminated
 
     def _gave_up(self, name: str, toks, why: str, n: Node) -> Val:
         if any(t.kind == IDENT and t.text in catalogue.ALL_INTRINSICS for t in toks) or \

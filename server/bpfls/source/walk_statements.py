@@ -39,6 +39,8 @@ class StatementWalker(WalkerBase):
                         return True
             return False
         if t == "declaration":
+            if self._statement_macro(n):
+                return self.expand_statements(n)
             self.declaration(n)
             return False
         if t == "if_statement":
@@ -104,11 +106,15 @@ class StatementWalker(WalkerBase):
 
     _block_entry: Guard = TRUE
 
-    def block(self, children: list[Node]) -> bool:
-        self.scopes.append({})
-        self.gscopes.append({})
+    def block(self, children: list[Node], *, scoped: bool = True) -> bool:
+        """Walk a block's statements; True when it never completes normally. Not ``scoped``:
+        statements of the enclosing block (its scope, and its entry guard for labels)."""
+        if scoped:
+            self.scopes.append({})
+            self.gscopes.append({})
         saved_entry = self._block_entry
-        self._block_entry = self.guard
+        if scoped:
+            self._block_entry = self.guard
         terminated = False
         try:
             for c in children:
@@ -125,8 +131,9 @@ class StatementWalker(WalkerBase):
                     terminated = False
         finally:
             self._block_entry = saved_entry
-            self.scopes.pop()
-            self.gscopes.pop()
+            if scoped:
+                self.scopes.pop()
+                self.gscopes.pop()
         return terminated
 
     def if_stmt(self, n: Node) -> bool:
@@ -187,6 +194,19 @@ class StatementWalker(WalkerBase):
             self.gscopes.pop()
             self.guard = saved
         return False
+
+    def _statement_macro(self, n: Node) -> bool:
+        """``MACRO`` written as a statement of its own, without a semicolon (``BODY\n x = 1;``),
+        which tree-sitter reads as a declaration of type ``MACRO``: the type is an object-like
+        macro of the program that names no type."""
+        ty = n.child_by_field_name("type")
+        if ty is None or ty.type != "type_identifier":
+            return False
+        m = self.tu.macros.get(self.text(ty))
+        if m is None or m.params is not None or not m.body:
+            return False
+        desc = self.tu.lt.desc_of_type(ty, self.src.unit, n)
+        return desc is None or desc[0] == "unknown"
 
     def _typeof_declaration(self, n: Node) -> bool:
         """``typeof(expr) name = init;``, which tree-sitter reads as an expression: walk it as
