@@ -17,6 +17,7 @@ from bpfls.core.relo import Relocation, ReloKind
 from bpfls.source.guards import TRUE, Guard
 from bpfls.source.model import Accessor, CoreAccess, SourceDiagnostic
 from bpfls.source.positions import Range
+from bpfls.source.unused import Reads
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -66,6 +67,10 @@ class WalkerBase:
         self.addr_uses: dict[int, int] = {}
         self.addr_folds: dict[int, int] = {}
         self.addr_pinned: set[int] = set()
+        # calls, stores and asm walked so far: an initializer without any is free of side
+        # effects, and clang drops its loads when nothing reads the variable
+        self.effects = 0
+        self.reads = Reads(tu)
 
     if TYPE_CHECKING:
         # the parts' entry points, for one another

@@ -5,12 +5,11 @@ definition macros make for their parameters."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
-from bpfls.source.exprtypes import EType, Source, etype_of_desc
+from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
 from bpfls.source.macros import Expander, MacroDef
@@ -26,6 +25,9 @@ if TYPE_CHECKING:
 
 #: how deeply macro expansions may nest
 MAX_MACRO_DEPTH = 16
+#: the CO-RE intrinsics that only give a constant (no call, no load of their own)
+PURE_FAMILIES = frozenset({Family.FIELD_INFO, Family.TYPE_INFO, Family.ENUM_INFO,
+                           Family.BUILTIN})
 
 
 class CallWalker(WalkerBase):
@@ -45,10 +47,13 @@ class CallWalker(WalkerBase):
                     name = alias
                 intrinsic = catalogue.MACROS.get(name)
                 if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
+                    if intrinsic.family not in PURE_FAMILIES:
+                        self.effects += 1
                     return call_intrinsic(self, intrinsic, n)
                 m = tu.macros.get(name)
                 if m is not None and m.params is not None:
                     return self.expand_macro(n, n.start_byte, n.end_byte)
+        self.effects += 1
         args = n.child_by_field_name("arguments")
         arg_vals = []
         if args is not None:
@@ -196,10 +201,10 @@ class CallWalker(WalkerBase):
         if kind not in (ProgramArgs.KPROBE, ProgramArgs.KRETPROBE, ProgramArgs.KSYSCALL) or \
                 not fd.params:
             return
-        used = _identifiers_in(body, self.src)
+        body_toks = self.src.tokens(body.start_byte, body.end_byte)
         texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
         for i, (name, _, node) in enumerate(fd.params):
-            is_used = name in used
+            is_used = self.reads.read_in(name, body_toks)
             if kind is ProgramArgs.KPROBE and i < 5:
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
             elif kind is ProgramArgs.KRETPROBE and i == 0:
@@ -248,11 +253,6 @@ def _alias(macros: dict[str, MacroDef], name: str) -> str | None:
             return cur if cur != name else None
         cur = m.body[0].text
     return cur if cur != name else None
-
-
-def _identifiers_in(body: Node, src: Source) -> set[str]:
-    text = src.code[body.start_byte:body.end_byte]
-    return {m.decode() for m in re.findall(rb"[A-Za-z_][A-Za-z0-9_]*", text)}
 
 
 def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:

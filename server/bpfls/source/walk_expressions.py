@@ -90,6 +90,7 @@ class ExpressionWalker(WalkerBase):
         if t == "assignment_expression":
             return self.assignment(n)
         if t == "update_expression":
+            self.effects += 1
             arg = n.child_by_field_name("argument")
             if arg is not None:
                 v = self.lvalue(arg)
@@ -129,6 +130,8 @@ class ExpressionWalker(WalkerBase):
             return Val(None, const=0)
         if t in ("string_literal", "concatenated_string", "char_literal", "sizeof_expression",
                  "alignof_expression", "comment", "gnu_asm_expression"):
+            if t == "gnu_asm_expression":
+                self.effects += 1
             return NONE
         if t == "offsetof_expression":
             return self.offsetof(n)
@@ -325,6 +328,7 @@ class ExpressionWalker(WalkerBase):
         right = n.child_by_field_name("right")
         op = n.child_by_field_name("operator")
         o = self.text(op) if op is not None else "="
+        self.effects += 1
         rv = self.expr(right) if right is not None else NONE
         if left is None:
             return NONE

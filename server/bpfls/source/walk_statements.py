@@ -274,10 +274,13 @@ class StatementWalker(WalkerBase):
                 if value.type == "initializer_list":
                     self.initializer(value)
                 else:
+                    first, effects = len(self.fd.accesses), self.effects
                     v = self.expr(value)
                     g = v.guard
                     if auto:
                         et = v.et
+                    if name and effects == self.effects and len(self.fd.accesses) > first:
+                        self._drop_dead_loads(n, name, first)
             if name:
                 self.scopes[-1][name] = et
                 if g is not None:
@@ -291,6 +294,21 @@ class StatementWalker(WalkerBase):
                         self.addr_uses[id(a)] -= 1
                     self.addr_held[id(a)] = a
                     self.var_addr[key] = a
+
+    def _drop_dead_loads(self, decl: Node, name: str, first: int) -> None:
+        """The initializer of local ``name`` (its accesses from ``first`` on) has no side
+        effect: when the rest of the function never reads ``name``, its plain loads are dead
+        code clang removes, relocations and all."""
+        if not self.src.is_file or b"volatile" in self.src.code[decl.start_byte:decl.end_byte]:
+            return
+        body = self.fd.node.child_by_field_name("body")
+        if body is None or self.fd.source is not self.src:
+            return
+        if self.reads.read_in(name, self.src.tokens(decl.end_byte, body.end_byte)):
+            return
+        accesses = self.fd.accesses
+        self.fd.accesses = accesses[:first] + [
+            a for a in accesses[first:] if not (a.load and not a.store and not a.probe_read)]
 
     def initializer(self, n: Node) -> None:
         for c in n.named_children:
