@@ -13,7 +13,7 @@ from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
 from bpfls.source.macros import Expander, MacroDef
-from bpfls.source.pptokens import IDENT, tokenize
+from bpfls.source.pptokens import IDENT, matching_paren, tokenize
 from bpfls.source.snippets import snippet_body
 from bpfls.source.values import NONE, Val
 from bpfls.source.walk_base import TERMINATORS, WalkerBase
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: how deeply macro expansions may nest
 MAX_MACRO_DEPTH = 16
+#: how far a macro invocation tree-sitter could not parse is looked for its end
+BROKEN_CALL_BYTES = 1 << 16
 #: the CO-RE intrinsics that only give a constant (no call, no load of their own)
 PURE_FAMILIES = frozenset({Family.FIELD_INFO, Family.TYPE_INFO, Family.ENUM_INFO,
                            Family.BUILTIN})
@@ -169,6 +171,55 @@ class CallWalker(WalkerBase):
                     self.producer.pop()
                 self.src = saved_src
         return terminated
+
+    def broken_macro_statement(self, n: Node) -> bool | None:
+        """A statement tree-sitter could not parse that begins with a call of a function-like
+        macro of the program (``M(struct k, &map, { k.a = p->a; });``: a type or a block as
+        an argument): the invocation, found in the text, is expanded and walked as statements
+        of the enclosing block, and the nodes it covers are skipped. True when it never
+        completes normally; None when the statement is no such call."""
+        code = self.src.code
+        toks = self.src.tokens(n.start_byte, min(len(code), n.start_byte + BROKEN_CALL_BYTES))
+        if len(toks) < 3 or toks[0].kind != IDENT or toks[1].text != "(":
+            return None
+        m = self.tu.macros.get(toks[0].text)
+        if m is None or m.params is None or toks[0].text in catalogue.ALL_INTRINSICS:
+            return None
+        close = matching_paren(toks, 1)
+        if close < 0:
+            return None
+        if close + 1 < len(toks) and toks[close + 1].text == ";":
+            close += 1
+        inv = toks[:close + 1]
+        self.consumed = (self.src, inv[-1].end)
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            self._gave_up(toks[0].text, inv, "nested too deeply", n)
+            return False
+        try:
+            exp = Expander(self.tu.macros).expand(inv)
+        except RecursionError:  # pragma: no cover
+            self._gave_up(toks[0].text, inv, "nested too deeply", n)
+            return False
+        snip, body = snippet_body(self.src.unit, exp, self.src.origin(inv[0].start, inv[-1].end))
+        if body is None or body.has_error:
+            self._gave_up(toks[0].text, exp, "its expansion does not parse", n)
+            if body is None:
+                return False
+        saved_src = self.src
+        self.src = snip
+        self.producer.append(toks[0].text if self.producer[-1] == "direct"
+                             else self.producer[-1])
+        try:
+            return self.block([c for c in body.named_children if c.type != "comment"],
+                              scoped=False)
+        finally:
+            self.producer.pop()
+            self.src = saved_src
+
+    def _consumed(self, c: Node) -> bool:
+        """Node ``c`` lies inside a macro invocation :meth:`broken_macro_statement` walked."""
+        got = self.consumed
+        return got is not None and got[0] is self.src and c.start_byte < got[1]
 
     def _gave_up(self, name: str, toks, why: str, n: Node) -> Val:
         if any(t.kind == IDENT and t.text in catalogue.ALL_INTRINSICS for t in toks) or \

@@ -24,6 +24,10 @@ class StatementWalker(WalkerBase):
     def stmt(self, n: Node) -> bool:
         """Walk a statement; True when it never completes normally (return, break, ...)."""
         t = n.type
+        if t in ("expression_statement", "ERROR", "declaration") and n.has_error:
+            done = self.broken_macro_statement(n)
+            if done is not None:
+                return done
         if t == "compound_statement":
             return self.block(n.named_children)
         if t == "expression_statement":
@@ -118,7 +122,7 @@ class StatementWalker(WalkerBase):
         terminated = False
         try:
             for c in children:
-                if c.type == "comment":
+                if c.type == "comment" or self._consumed(c):
                     continue
                 if c.type == "case_statement":
                     # a switch can enter at any case
@@ -301,9 +305,10 @@ class StatementWalker(WalkerBase):
         code clang removes, relocations and all."""
         if not self.src.is_file or b"volatile" in self.src.code[decl.start_byte:decl.end_byte]:
             return
-        body = self.fd.node.child_by_field_name("body")
-        if body is None or self.fd.source is not self.src:
-            return
+        node = self.fd.node
+        body = node.child_by_field_name("body")
+        if body is None or self.fd.source is not self.src or getattr(node, "has_error", True):
+            return  # half-typed: what follows is not all there
         if self.reads.read_in(name, self.src.tokens(decl.end_byte, body.end_byte)):
             return
         accesses = self.fd.accesses
