@@ -256,7 +256,7 @@ class CallWalker(WalkerBase):
         texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
         for i, (name, _, node) in enumerate(fd.params):
             is_used = self.reads.read_in(name, body_toks)
-            if kind is ProgramArgs.KPROBE and i < 5:
+            if kind is ProgramArgs.KPROBE and i < 8:
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
             elif kind is ProgramArgs.KRETPROBE and i == 0:
                 texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
