@@ -303,6 +303,8 @@ def core_read_func(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val
         return NONE
     arg_value(w, n, args[0])
     size = eval_size(w, args[1].toks)
+    if size is None:  # not a constant: what it computes is walked (bpf_core_field_size(...))
+        arg_value(w, n, args[1])
     w.user = m.user
     w.region += 1
     try:

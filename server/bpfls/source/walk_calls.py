@@ -88,6 +88,27 @@ class CallWalker(WalkerBase):
                 return Val(etype_of_desc(d) if d is not None else None)
         return Val(None)
 
+    def call_read_as_cast(self, tyd: Node) -> Val:
+        """``(f(enum e, V))``, which tree-sitter reads as a cast to a function type with its
+        operand missing (a type among the arguments, inside parentheses): walk ``f(...)`` as
+        the call it is."""
+        toks = self.src.tokens(tyd.start_byte, tyd.end_byte)
+        snip, body = snippet_body(self.src.unit, toks,
+                                  self.src.origin(tyd.start_byte, tyd.end_byte))
+        stmts = [c for c in body.named_children if c.type != "comment"] \
+            if body is not None else []
+        call = stmts[0] if len(stmts) == 1 else None
+        if call is not None and call.type == "expression_statement" and call.named_children:
+            call = call.named_children[0]
+        if call is None or call.type not in ("call_expression", "macro_type_specifier"):
+            return NONE
+        saved_src = self.src
+        self.src = snip
+        try:
+            return self.lvalue(call)
+        finally:
+            self.src = saved_src
+
     def expand_macro(self, n: Node, start: int, end: int) -> Val:
         """Expand the macro invocation ``code[start:end]`` and walk the expansion."""
         toks = self.src.tokens(start, end)

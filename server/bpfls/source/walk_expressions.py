@@ -79,6 +79,9 @@ class ExpressionWalker(WalkerBase):
         if t == "cast_expression":
             tyd = n.child_by_field_name("type")
             val = n.child_by_field_name("value")
+            if tyd is not None and (val is None or val.is_missing) and \
+                    any(c.type == "abstract_function_declarator" for c in tyd.named_children):
+                return self.call_read_as_cast(tyd)
             v = self.expr(val) if val is not None else NONE
             et = None
             if tyd is not None:
