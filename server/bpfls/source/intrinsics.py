@@ -496,8 +496,19 @@ def bitfield(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
 
 
 def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
-    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed)."""
-    d = w.tu.lt.desc_from_tokens(_unwrap_typeof(toks))
+    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed);
+    ``typeof(expr)`` is the type of ``expr``, not evaluated."""
+    inner = _unwrap_typeof(toks)
+    d = w.tu.lt.desc_from_tokens(inner)
+    if d is None and inner is not toks:
+        w.silent += 2
+        try:
+            et = reparse(w, inner, lvalue=True).et
+        finally:
+            w.silent -= 2
+        if et is None and not w.tu.kernel_types_unknown:
+            w.incomplete(f"the type of '{tokens_text(toks)}'", tok_range(w, toks))
+        return et if et is not None and not et.ptr else None
     if d is None or d[0] == "unknown":
         if d is not None:
             w._unknown_type_rng(d[1], tok_range(w, toks))
