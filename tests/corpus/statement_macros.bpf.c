@@ -2,7 +2,7 @@
 // (`STEP` on its own line, then a label or another statement). tree-sitter reads such a line
 // as a declaration whose type is the macro's name; bpfls expands it and walks the statements
 // it stands for, with the relocations of their CO-RE accesses, instead of reporting an
-// unknown type.
+// unknown type. A macro the program #undefs after its uses is the one defined there.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -40,6 +40,18 @@ int BPF_PROG(statement_macros_in_a_row, struct task_struct *t)
     READ_TWICE
     READ_TWICE
     out[3] = BPF_CORE_READ(t, mm, total_vm);
+    return 0;
+}
+
+SEC("fentry/do_exit")
+int BPF_PROG(statement_macro_undefined_after, struct task_struct *t)
+{
+#define READ_PRIO_TWICE                                          \
+    out[4] += t->prio;                                           \
+    out[5] += BPF_CORE_READ(t, group_leader, normal_prio);
+    READ_PRIO_TWICE
+    READ_PRIO_TWICE
+#undef READ_PRIO_TWICE
     return 0;
 }
 

@@ -68,6 +68,8 @@ class TranslationUnit:
         self.types = Types(local)
         self.lt = lt
         self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        #: macros a later #undef removed (per name: each definition, the line of its #undef)
+        self.retired: dict[str, list[tuple[MacroDef, int]]] = {}
         self.diagnostics = diagnostics
         self.base_pai = base_pai
         #: the kernel types the program uses are those of the base (vmlinux.h is included): a

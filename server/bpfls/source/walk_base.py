@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Kind
 from bpfls.core.relo import Relocation, ReloKind
+from bpfls.source.catalogue import ALL_INTRINSICS
 from bpfls.source.guards import TRUE, Guard
 from bpfls.source.model import Accessor, CoreAccess, SourceDiagnostic
 from bpfls.source.positions import Range
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from tree_sitter import Node
 
     from bpfls.source.exprtypes import EType, Source
+    from bpfls.source.macros import MacroDef
     from bpfls.source.translation_unit import FunctionDef, TranslationUnit
     from bpfls.source.values import Chain, Val
 
@@ -150,6 +152,21 @@ class WalkerBase:
         """Say that the CO-RE accesses of ``what`` could not be predicted (never silently)."""
         self.diag("analysis-incomplete", f"bpfls could not follow {what}: the CO-RE accesses "
                   "there are not checked", rng)
+
+    # -- macros ------------------------------------------------------------------------------
+    def macros_at(self, n: Node) -> dict[str, MacroDef]:
+        """The program's macros where ``n`` is: the final table, plus the macros a later
+        ``#undef`` removed that are defined there (in the same file, between the ``#define``
+        and the ``#undef``)."""
+        tu = self.tu
+        if not tu.retired or not self.src.is_file:
+            return tu.macros
+        row = n.start_point[0]
+        path = self.src.unit.path
+        live = {name: m for name, defs in tu.retired.items() for m, end in defs
+                if m.path == path and m.line < row < end and name not in tu.macros and
+                name not in ALL_INTRINSICS}
+        return {**tu.macros, **live} if live else tu.macros
 
     # -- scopes ------------------------------------------------------------------------------
     def lookup(self, name: str) -> tuple[bool, EType | None]:

@@ -53,6 +53,8 @@ class CallWalker(WalkerBase):
                         self.effects += 1
                     return call_intrinsic(self, intrinsic, n)
                 m = tu.macros.get(name)
+                if m is None and name in tu.retired:
+                    m = self.macros_at(n).get(name)
                 if m is not None and m.params is not None:
                     return self.expand_macro(n, n.start_byte, n.end_byte)
         self.effects += 1
@@ -117,7 +119,7 @@ class CallWalker(WalkerBase):
         if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
             return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         try:
-            exp = Expander(self.tu.macros).expand(toks)
+            exp = Expander(self.macros_at(n)).expand(toks)
         except RecursionError:  # pragma: no cover
             return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         if not exp:
@@ -147,7 +149,7 @@ class CallWalker(WalkerBase):
         block (both at once when apart they do not parse); True when it never completes
         normally."""
         toks = self.src.tokens(n.start_byte, n.end_byte)
-        macros = self.tu.macros
+        macros = self.macros_at(n)
         lead = 0
         while lead < len(toks) and toks[lead].kind == IDENT and \
                 (m := macros.get(toks[lead].text)) is not None and m.params is None:
@@ -203,7 +205,8 @@ class CallWalker(WalkerBase):
         toks = self.src.tokens(n.start_byte, min(len(code), n.start_byte + BROKEN_CALL_BYTES))
         if len(toks) < 3 or toks[0].kind != IDENT or toks[1].text != "(":
             return None
-        m = self.tu.macros.get(toks[0].text)
+        macros = self.macros_at(n)
+        m = macros.get(toks[0].text)
         if m is None or m.params is None or toks[0].text in catalogue.ALL_INTRINSICS:
             return None
         close = matching_paren(toks, 1)
@@ -217,7 +220,7 @@ class CallWalker(WalkerBase):
             self._gave_up(toks[0].text, inv, "nested too deeply", n)
             return False
         try:
-            exp = Expander(self.tu.macros).expand(inv)
+            exp = Expander(macros).expand(inv)
         except RecursionError:  # pragma: no cover
             self._gave_up(toks[0].text, inv, "nested too deeply", n)
             return False

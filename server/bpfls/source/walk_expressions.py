@@ -195,6 +195,8 @@ class ExpressionWalker(WalkerBase):
             tu.call_sites.append((self.fd.name, name, self.guard))
             return Val(EType(0, 1))
         m = tu.macros.get(name)
+        if m is None and name in tu.retired:
+            m = self.macros_at(n).get(name)
         if m is not None and m.params is None and self.depth < 300:
             return self.expand_macro(n, n.start_byte, n.end_byte)
         e = tu.lt.enumerator(name)

@@ -206,7 +206,7 @@ class StatementWalker(WalkerBase):
         ty = n.child_by_field_name("type")
         if ty is None or ty.type != "type_identifier":
             return False
-        m = self.tu.macros.get(self.text(ty))
+        m = self.macros_at(n).get(self.text(ty))
         if m is None or m.params is not None or not m.body:
             return False
         desc = self.tu.lt.desc_of_type(ty, self.src.unit, n)
