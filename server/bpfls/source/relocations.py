@@ -25,6 +25,7 @@ the calls and macro expansions (:mod:`bpfls.source.walk_calls`, the CO-RE macros
 
 from __future__ import annotations
 
+from bpfls.source.constargs import param_values
 from bpfls.source.guards import any_of
 from bpfls.source.walk_calls import CallWalker
 from bpfls.source.walk_expressions import ExpressionWalker
@@ -39,6 +40,7 @@ class FunctionWalker(StatementWalker, ExpressionWalker, CallWalker):
         fd = self.fd
         for name, et, _ in fd.params:
             self.scopes[0][name] = et
+        self.param_values = dict(param_values(self.tu, fd))
         body = fd.node.child_by_field_name("body")
         if fd.macro:
             self.program_macro_entry(fd.macro, body)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.core.relo import Relocation
 from bpfls.source import catalogue
+from bpfls.source.constargs import param_values
 from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
@@ -132,7 +133,7 @@ class TranslationUnit:
     def function_key(self, fd: FunctionDef) -> tuple:
         n = fd.node
         return (fd.source.unit.path, fd.source.code[n.start_byte:n.end_byte],
-                n.start_point[1], self.env_key)
+                n.start_point[1], self.env_key, param_values(self, fd))
 
     def _reuse(self, fd: FunctionDef, old: CachedFunction) -> bool:
         """Instantiate a function's accesses from the previous analysis (same text, same

@@ -72,6 +72,10 @@ class WalkerBase:
         # calls, stores and asm walked so far: an initializer without any is free of side
         # effects, and clang drops its loads when nothing reads the variable
         self.effects = 0
+        # the constants each parameter is called with, when the calls decide (constargs)
+        self.param_values: dict[str, frozenset[int]] = {}
+        # the constants the innermost switch's value can be (None: any)
+        self.switch_values: frozenset[int] | None = None
         # the end of the last macro invocation walked from its text (where the tree is broken)
         self.consumed: tuple[Source, int] | None = None
         self.reads = Reads(tu)
@@ -97,8 +101,9 @@ class WalkerBase:
     def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,
              load_size: int | None = None, probe: bool = False, read_size: int | None = None,
              repeat: int = 0, force: bool = False) -> CoreAccess | None:
-        if self.silent and not force:
-            return None
+        if (self.silent and not force) or self.guard.is_false:
+            return None  # not evaluated, or dead code clang removes (after a return, a
+            # branch or case a constant rules out)
         types = self.types
         root = types.resolve(chain.root)
         if kind.is_field and (root is None or root.kind not in (Kind.STRUCT, Kind.UNION)):
@@ -117,7 +122,7 @@ class WalkerBase:
         relo = Relocation(kind, self.tu.local, root, access)
         a = CoreAccess(relo, self.src.unit.path, rng, expr, self.fd.name, name,
                        (Accessor(accessor, rng),), guard=self.guard)
-        if not self.silent:
+        if not self.silent and not self.guard.is_false:
             self.fd.accesses.append(a)
         return a
 

@@ -89,7 +89,8 @@ class ExpressionWalker(WalkerBase):
                 if desc[0] == "unknown":
                     self._unknown_type(tyd, desc[1])
                 et = etype_of_desc(desc)
-            return Val(et, guard=v.guard, const=v.const, addr=v.addr)
+            return Val(et, guard=v.guard, const=v.const, addr=v.addr,
+                       values=v.values if et is None or not et.ptr else None)
         if t == "assignment_expression":
             return self.assignment(n)
         if t == "update_expression":
@@ -187,6 +188,11 @@ class ExpressionWalker(WalkerBase):
             addr = self.var_addr.get(key) if key is not None else None
             if addr is not None:
                 self.addr_uses[id(addr)] = self.addr_uses.get(id(addr), 0) + 1
+            values = self.param_values.get(name)
+            if values is not None and next(s for s in reversed(self.scopes) if name in s) \
+                    is self.scopes[0]:
+                return Val(et, decl=name, const=next(iter(values)) if len(values) == 1 else None,
+                           values=values)
             return Val(et, decl=name, guard=self.guard_var(name), addr=addr)
         tu = self.tu
         if name in tu.functions:
@@ -374,6 +380,8 @@ class ExpressionWalker(WalkerBase):
         rv = self.expr(right)
         if o in ("==", "!=", ">", "<", ">=", "<="):
             g = _compare_guard(o, lv, rv)
+            if g is None and lv.values is not None and rv.values is not None:
+                return _compare_values(o, lv.values, rv.values)
             return Val(None, guard=g)
         if lv.const is not None and rv.const is not None:
             try:
@@ -455,6 +463,20 @@ def _compare_guard(op: str, lv: Val, rv: Val) -> Guard | None:
     if truth == (False, True):
         return ~g
     return TRUE if truth == (True, True) else FALSE
+
+
+def _compare_values(op: str, left: frozenset[int], right: frozenset[int]) -> Val:
+    """A comparison of two values known to be among constants: constant when every pair of
+    them compares alike."""
+    truth = {_COMPARE[op](a, b) for a in left for b in right}
+    if len(truth) == 1:
+        c = int(truth.pop())
+        return Val(None, guard=_const_guard(c), const=c)
+    return Val(None, values=frozenset((0, 1)))
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b,
+            "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
 
 
 def _const_guard(c: int | None) -> Guard:

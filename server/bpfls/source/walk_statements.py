@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.source.catalogue import uses_core
 from bpfls.source.exprtypes import EType, etype_of_desc
-from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of
+from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
 from bpfls.source.intrinsics import reparse
 from bpfls.source.pptokens import IDENT, Tok
 from bpfls.source.snippets import snippet_body
@@ -65,12 +65,16 @@ class StatementWalker(WalkerBase):
             return self.loop(n)
         if t == "switch_statement":
             cond = n.child_by_field_name("condition")
-            if cond is not None:
-                self.expr(cond)
+            v = self.expr(cond) if cond is not None else NONE
             body = n.child_by_field_name("body")
             saved = self.guard
-            if body is not None:
-                self.stmt(body)
+            saved_values = self.switch_values
+            self.switch_values = v.values
+            try:
+                if body is not None:
+                    self.stmt(body)
+            finally:
+                self.switch_values = saved_values
             self.guard = saved
             return False
         if t == "case_statement":
@@ -120,13 +124,24 @@ class StatementWalker(WalkerBase):
         if scoped:
             self._block_entry = self.guard
         terminated = False
+        # the values of the switch this block is the body of (None: any, or no switch)
+        values, self.switch_values = self.switch_values, None
+        labels = self._case_labels(children) if values is not None else None
+        seen_case = False
         try:
             for c in children:
                 if c.type == "comment" or self._consumed(c):
                     continue
                 if c.type == "case_statement":
-                    # a switch can enter at any case
-                    self.guard = self._block_entry
+                    # a switch can enter at any case its value can select, or fall into it
+                    if values is None:
+                        self.guard = self._block_entry
+                    else:
+                        entered = self._block_entry \
+                            if self._case_selected(c, values, labels) else FALSE
+                        falls = seen_case and not terminated
+                        self.guard = any_of((self.guard, entered)) if falls else entered
+                    seen_case = True
                     terminated = False
                 if self.stmt(c):
                     terminated = True
@@ -139,6 +154,37 @@ class StatementWalker(WalkerBase):
                 self.scopes.pop()
                 self.gscopes.pop()
         return terminated
+
+    def _case_labels(self, children: list[Node]) -> set[int] | None:
+        """The values of a switch body's case labels (None: one is not a constant)."""
+        out: set[int] = set()
+        for c in children:
+            if c.type == "case_statement":
+                value = c.child_by_field_name("value")
+                if value is not None:
+                    v = self._case_value(value)
+                    if v is None:
+                        return None
+                    out.add(v)
+        return out
+
+    def _case_value(self, value: Node) -> int | None:
+        v = self.tu.lt.const_tokens(self.src.tokens(value.start_byte, value.end_byte))
+        if v is None:
+            self.silent += 2
+            try:
+                v = self.expr(value).const
+            finally:
+                self.silent -= 2
+        return v
+
+    def _case_selected(self, c: Node, values: frozenset[int], labels: set[int] | None) -> bool:
+        """Whether case ``c`` can be entered when the switch's value is one of ``values``."""
+        value = c.child_by_field_name("value")
+        if value is None:  # default
+            return labels is None or any(v not in labels for v in values)
+        v = self._case_value(value)
+        return v is None or v in values
 
     def if_stmt(self, n: Node) -> bool:
         cond = n.child_by_field_name("condition")
@@ -342,8 +388,13 @@ class StatementWalker(WalkerBase):
 
     # -- conditions ------------------------------------------------------------------------
     def cond(self, n: Node) -> Guard:
+        """The guard under which condition ``n`` holds (TRUE or FALSE when it is constant)."""
         v = self.expr(n)
-        return v.guard if v.guard is not None else UNKNOWN
+        if v.guard is not None:
+            return v.guard
+        if v.const is not None:
+            return TRUE if v.const else FALSE
+        return UNKNOWN
 
 
 def _desc_of_etype(et: EType) -> tuple:
