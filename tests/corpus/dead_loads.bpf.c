@@ -35,11 +35,13 @@ int unread_locals(struct trace_event_raw_sys_enter *ctx)
     long count = ctx->args[2];  // only passed where it is ignored: no relocation
     long id = ctx->id;  // read below
     long buf = ctx->args[1];  // read through a macro
+    long first = ctx->args[3], copy = first;  // read by the next declarator
     struct task_struct *t = (void *)bpf_get_current_task();
     long unused_read = BPF_CORE_READ(t, tgid);  // a call: stays
 
     out[0] = ignores_second(id, count);
     KEEP(buf);
+    out[1] = copy;
     return 0;
 }
 

@@ -2,7 +2,9 @@
 // the constants and removes the branches and switch cases they make dead, with their
 // relocations. `arg(ctx, 0)` and `arg(ctx, 2)` keep cases 0 and 2 only (and the default
 // when a value has no case); `pick(t, 1)` keeps the second branch; a case reached by falling
-// through stays. A parameter that one call passes a variable keeps every branch.
+// through stays. A parameter that one call passes a variable keeps every branch. The constant
+// is no constant where clang places relocations (before inlining): `args[i]` relocates the
+// array, not `args[2]`.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -69,6 +71,20 @@ static __always_inline unsigned long other_default(struct pt_regs *regs, int i)
     default:
         return regs->sp;
     }
+}
+
+static __always_inline long nth(struct trace_event_raw_sys_enter *ctx, int i)
+{
+    if (i > 5)
+        return ctx->id;
+    return ctx->args[i];
+}
+
+SEC("tp/syscalls/sys_enter_read")
+int inline_constant_subscript(struct trace_event_raw_sys_enter *ctx)
+{
+    out[9] = nth(ctx, 2);
+    return 0;
 }
 
 SEC("kprobe/do_exit")

@@ -191,8 +191,9 @@ class ExpressionWalker(WalkerBase):
             values = self.param_values.get(name)
             if values is not None and next(s for s in reversed(self.scopes) if name in s) \
                     is self.scopes[0]:
-                return Val(et, decl=name, const=next(iter(values)) if len(values) == 1 else None,
-                           values=values)
+                # not a constant where clang places relocations (before inlining: `a[i]`
+                # stays a variable subscript), only where it folds branches
+                return Val(et, decl=name, values=values)
             return Val(et, decl=name, guard=self.guard_var(name), addr=addr)
         tu = self.tu
         if name in tu.functions:

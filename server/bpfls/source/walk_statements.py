@@ -330,7 +330,7 @@ class StatementWalker(WalkerBase):
                     if auto:
                         et = v.et
                     if name and effects == self.effects and len(self.fd.accesses) > first:
-                        self._drop_dead_loads(n, name, first)
+                        self._drop_dead_loads(n, d, name, first)
             if name:
                 self.scopes[-1][name] = et
                 if g is not None:
@@ -345,17 +345,17 @@ class StatementWalker(WalkerBase):
                     self.addr_held[id(a)] = a
                     self.var_addr[key] = a
 
-    def _drop_dead_loads(self, decl: Node, name: str, first: int) -> None:
+    def _drop_dead_loads(self, decl: Node, declarator: Node, name: str, first: int) -> None:
         """The initializer of local ``name`` (its accesses from ``first`` on) has no side
-        effect: when the rest of the function never reads ``name``, its plain loads are dead
-        code clang removes, relocations and all."""
+        effect: when the rest of the function (from the end of its declarator) never reads
+        ``name``, its plain loads are dead code clang removes, relocations and all."""
         if not self.src.is_file or b"volatile" in self.src.code[decl.start_byte:decl.end_byte]:
             return
         node = self.fd.node
         body = node.child_by_field_name("body")
         if body is None or self.fd.source is not self.src or getattr(node, "has_error", True):
             return  # half-typed: what follows is not all there
-        if self.reads.read_in(name, self.src.tokens(decl.end_byte, body.end_byte)):
+        if self.reads.read_in(name, self.src.tokens(declarator.end_byte, body.end_byte)):
             return
         accesses = self.fd.accesses
         self.fd.accesses = accesses[:first] + [
@@ -394,6 +394,8 @@ class StatementWalker(WalkerBase):
             return v.guard
         if v.const is not None:
             return TRUE if v.const else FALSE
+        if v.values is not None and len({bool(x) for x in v.values}) == 1:
+            return TRUE if next(iter(v.values)) else FALSE
         return UNKNOWN
 
 
