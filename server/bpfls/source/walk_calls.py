@@ -202,7 +202,7 @@ class CallWalker(WalkerBase):
         of the enclosing block, and the nodes it covers are skipped. True when it never
         completes normally; None when the statement is no such call."""
         code = self.src.code
-        toks = self.src.tokens(n.start_byte, min(len(code), n.start_byte + BROKEN_CALL_BYTES))
+        toks = self.src.tokens(n.start_byte, min(len(code), n.start_byte + 256))
         if len(toks) < 3 or toks[0].kind != IDENT or toks[1].text != "(":
             return None
         macros = self.macros_at(n)
@@ -210,6 +210,10 @@ class CallWalker(WalkerBase):
         if m is None or m.params is None or toks[0].text in catalogue.ALL_INTRINSICS:
             return None
         close = matching_paren(toks, 1)
+        if close < 0:
+            toks = self.src.tokens(n.start_byte,
+                                   min(len(code), n.start_byte + BROKEN_CALL_BYTES))
+            close = matching_paren(toks, 1)
         if close < 0:
             return None
         if close + 1 < len(toks) and toks[close + 1].text == ";":
