@@ -3,6 +3,7 @@ under), declarations (the types of locals, and the addresses they hold)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from bpfls.source.catalogue import uses_core
@@ -113,6 +114,7 @@ class StatementWalker(WalkerBase):
         return False
 
     _block_entry: Guard = TRUE
+    _body_tokens: list[Tok] | None = None  # the function body's, once needed
 
     def block(self, children: list[Node], *, scoped: bool = True) -> bool:
         """Walk a block's statements; True when it never completes normally. Not ``scoped``:
@@ -355,7 +357,11 @@ class StatementWalker(WalkerBase):
         body = node.child_by_field_name("body")
         if body is None or self.fd.source is not self.src or getattr(node, "has_error", True):
             return  # half-typed: what follows is not all there
-        if self.reads.read_in(name, self.src.tokens(declarator.end_byte, body.end_byte)):
+        toks = self._body_tokens
+        if toks is None:
+            toks = self._body_tokens = self.src.tokens(body.start_byte, body.end_byte)
+        rest = toks[bisect_left(toks, declarator.end_byte, key=lambda t: t.start):]
+        if self.reads.read_in(name, rest):
             return
         accesses = self.fd.accesses
         self.fd.accesses = accesses[:first] + [
