@@ -185,3 +185,37 @@ def test_usdt_header_helpers_read_the_ip(arch, spec, tmp_path) -> None:
     plain = USDT.replace('#include "vmlinux.h"', "struct pt_regs { long rip; };")
     m = analyze(str(tmp_path / "u.bpf.c"), plain, SourceOptions(primary=primary, arch=arch))
     assert m.accesses == []  # no preserve_access_index, no relocation
+
+
+SIX_ARGS = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+long out[2];
+
+SEC("uprobe/six")
+int BPF_KPROBE(six, long a, long b, long c, long d, long e, long f)
+{
+	out[0] = f;
+	return 0;
+}
+
+SEC("kprobe/seventh")
+int sixth(struct pt_regs *ctx)
+{
+	out[1] = PT_REGS_PARM6(ctx);
+	return 0;
+}
+"""
+
+
+def test_sixth_argument_registers(primary, tmp_path) -> None:
+    """libbpf 1.4's PT_REGS_PARM6..8, and BPF_KPROBE's parameters past the fifth (r9 on x86;
+    the unused ones are dead loads)."""
+    path = tmp_path / "six.bpf.c"
+    path.write_text(SIX_ARGS)
+    m = analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
+    assert sorted((a.function, a.spec) for a in m.accesses) == [
+        ("six", "struct pt_regs.r9"), ("sixth", "struct pt_regs.r9")]
+    assert not m.diagnostics

@@ -107,8 +107,8 @@ HALF_TYPED = [
     "if (bpf_core_field_exists(t->",
     "int p(void *ctx) { struct task_struct *t = (void *)ctx; long a = t->pid;\n"
     "  for (;;) { a += t->tgid; \n",
-    "int p(void *ctx) { struct task_struct *t = (void *)ctx; long a = t->pid; }}}} )) ;; "
-    "#if\n",
+    "int p(void *ctx) { struct task_struct *t = (void *)ctx; long a = t->pid; return a; }}}} "
+    ")) ;; #if\n",
 ]
 
 

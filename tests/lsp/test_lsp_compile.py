@@ -61,7 +61,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
     struct task_struct___o *old = (void *)prev;
-    long unused = old->state;  /* clang drops this load: no relocation */
+    long unused = old->state; unused++;  /* clang drops this dead load, bpfls does not */
     unsigned int state = BPF_CORE_READ((struct task_struct___x *)next, __state);
     int ppid = BPF_CORE_READ(next, real_parent, tgid);
     bpf_printk("%u %d", state, ppid);

@@ -84,7 +84,10 @@ The modules, in the order a translation unit goes through them:
   :mod:`~bpfls.source.walk_base`, :mod:`~bpfls.source.walk_statements`,
   :mod:`~bpfls.source.walk_expressions` and :mod:`~bpfls.source.walk_calls`, over
   :mod:`~bpfls.source.values` and :mod:`~bpfls.source.snippets`; :mod:`~bpfls.source.guards`
-  (existence-check conditions), :mod:`~bpfls.source.reach` (which functions run);
+  (existence-check conditions), :mod:`~bpfls.source.reach` (which functions run),
+  :mod:`~bpfls.source.unused` (the variables nothing reads: their loads are dead),
+  :mod:`~bpfls.source.constargs` (the constants an always inlined function's parameters
+  are called with: the branches they rule out are dead);
 - :mod:`~bpfls.source.pipeline` (:func:`analyze`), :mod:`~bpfls.source.model` (its records),
   :mod:`~bpfls.source.positions`; :mod:`~bpfls.source.query` (what is at a position, for
   hover, completion and definition).

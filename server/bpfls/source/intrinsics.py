@@ -89,14 +89,23 @@ def arg_value(w: FunctionWalker, call: Node, a: Arg, *, lvalue: bool = False) ->
 
 
 def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
-    """Walk tokens as an expression (parenthesised, so that `a[2]` is no declaration)."""
+    """Walk tokens as an expression (parenthesised, so that `a[2]` is no declaration). A whole
+    invocation of a function-like macro of the program (``container_of(p, struct s, m)``,
+    which tree-sitter reads as a cast to a function type) is expanded first."""
     fallback = toks[0].origin if toks else (0, 0)
+    macro = _macro_invocation(w, toks)
+    if macro is not None:
+        try:
+            toks = Expander(w.tu.macros).expand(toks)
+        except RecursionError:  # pragma: no cover
+            return NONE
+        w.producer.append(macro if w.producer[-1] == "direct" else w.producer[-1])
     snip, body = snippet_body(w.src.unit, toks, fallback, parenthesised=True)
-    if body is None:
-        return NONE
     saved = w.src
     w.src = snip
     try:
+        if body is None:
+            return NONE
         stmts = [c for c in body.named_children if c.type != "comment"]
         if stmts and stmts[0].type == "expression_statement" and stmts[0].named_children:
             node = stmts[0].named_children[0]
@@ -106,6 +115,17 @@ def reparse(w: FunctionWalker, toks: list[Tok], *, lvalue: bool = False) -> Val:
         return NONE
     finally:
         w.src = saved
+        if macro is not None:
+            w.producer.pop()
+
+
+def _macro_invocation(w: FunctionWalker, toks: list[Tok]) -> str | None:
+    """The name of the function-like macro of the program ``toks`` are one invocation of."""
+    if len(toks) < 3 or toks[0].kind != IDENT or toks[1].text != "(" or \
+            matching_paren(toks, 1) != len(toks) - 1:
+        return None
+    m = w.tu.macros.get(toks[0].text)
+    return m.name if m is not None and m.params is not None else None
 
 
 def tok_range(w: FunctionWalker, toks: list[Tok]) -> Range:
@@ -213,32 +233,45 @@ class _as_call:
 # -- hop-by-hop reads ---------------------------------------------------------------------------
 
 def core_read(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
-    """``BPF_CORE_READ*(dst?, src, a, ...)``, ``BPF_PROBE_READ*``: one read per hop."""
+    """``BPF_CORE_READ*(dst?, src, a, ...)``, ``BPF_PROBE_READ*``: one read per hop.
+
+    ``src`` is evaluated inside the preserved region of the first read (``BPF_CORE_READ``
+    expands to ``bpf_core_read(..., &((typeof(src))(src))->a)``); when it is the address of a
+    member (``&file->f_path``), the first hop continues that member's chain
+    (``file.f_path.dentry``, one relocation)."""
     s = m.src
     if len(args) < s + 2:
         return NONE
     for dst in args[:s]:
         arg_value(w, n, dst)
-    cur = arg_value(w, n, args[s]).et
-    w.user = m.user
     core = m.family is Family.CORE_HOPS
-    if cur is None and core and not w.tu.kernel_types_unknown:
-        w.incomplete(f"the type of '{tokens_text(args[s].toks)}' in {m.name}",
-                     tok_range(w, args[s].toks))
-        return NONE
     if core:
         w.region += 1
     try:
+        inner = _strip_address(args[s].toks) if core else None
+        first: Val | None = None
+        if inner is not None:
+            first = arg_value(w, n, Arg(inner), lvalue=True)
+            cur = first.et.pointer() if first.et is not None else None
+        else:
+            cur = arg_value(w, n, args[s]).et
+        w.user = m.user
+        if cur is None and core and not w.tu.kernel_types_unknown:
+            w.incomplete(f"the type of '{tokens_text(args[s].toks)}' in {m.name}",
+                         tok_range(w, args[s].toks))
+            return NONE
         with _as_call(w):
-            return _hops(w, m, cur, args[s + 1:])
+            return _hops(w, m, cur, args[s + 1:], first)
     finally:
         if core:
             w.region -= 1
 
 
-def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Val:
+def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg],
+          first: Val | None = None) -> Val:
     """Each hop read from what the previous one (``cur`` first) points to: one relocated
-    ``bpf_probe_read`` of its accessor path's address."""
+    ``bpf_probe_read`` of its accessor path's address. ``first``: the lvalue ``cur`` is the
+    address of, whose open chain the first hop continues."""
     for i, hop in enumerate(hops):
         last = i == len(hops) - 1
         elems = path_elements(w, hop.toks)
@@ -246,7 +279,10 @@ def _hops(w: FunctionWalker, m: Macro, cur: EType | None, hops: list[Arg]) -> Va
             w.diag("bad-accessor", f"'{tokens_text(hop.toks)}' is not a field accessor",
                    tok_range(w, hop.toks))
             return NONE
-        v = apply_path(w, Val(cur), elems, arrow=True)
+        if i == 0 and first is not None:
+            v = apply_path(w, first, elems, arrow=False)
+        else:
+            v = apply_path(w, Val(cur), elems, arrow=True)
         if v.chain is not None:
             size = w.types.size(v.et) if last else 8
             w.emit(v.chain, m.kind, probe=True, read_size=size)
@@ -267,6 +303,8 @@ def core_read_func(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val
         return NONE
     arg_value(w, n, args[0])
     size = eval_size(w, args[1].toks)
+    if size is None:  # not a constant: what it computes is walked (bpf_core_field_size(...))
+        arg_value(w, n, args[1])
     w.user = m.user
     w.region += 1
     try:
@@ -458,8 +496,19 @@ def bitfield(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
 
 
 def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
-    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed)."""
-    d = w.tu.lt.desc_from_tokens(_unwrap_typeof(toks))
+    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed);
+    ``typeof(expr)`` is the type of ``expr``, not evaluated."""
+    inner = _unwrap_typeof(toks)
+    d = w.tu.lt.desc_from_tokens(inner)
+    if d is None and inner is not toks:
+        w.silent += 2
+        try:
+            et = reparse(w, inner, lvalue=True).et
+        finally:
+            w.silent -= 2
+        if et is None and not w.tu.kernel_types_unknown:
+            w.incomplete(f"the type of '{tokens_text(toks)}'", tok_range(w, toks))
+        return et if et is not None and not et.ptr else None
     if d is None or d[0] == "unknown":
         if d is not None:
             w._unknown_type_rng(d[1], tok_range(w, toks))

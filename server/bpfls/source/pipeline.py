@@ -148,6 +148,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     tu = TranslationUnit(local, lt, res.macros, diagnostics, base_pai=res.base_pai,
                          has_base=base is not None and res.vmlinux is not None)
     tu.kernel_types_unknown = base is None and res.vmlinux is not None
+    tu.retired = res.retired
     order: list[str] = []
     for u, root in trees:
         _collect_toplevel(tu, u, root, order)

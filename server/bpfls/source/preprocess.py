@@ -97,6 +97,8 @@ class PPResult:
     base_pai: bool = False
     libbpf_headers: list[str] = field(default_factory=list)
     signature: bytes = b""  # digest of every #define/#undef in order (the macro table)
+    #: macros an #undef removed: per name, each definition and the line of its #undef
+    retired: dict[str, list[tuple[MacroDef, int]]] = field(default_factory=dict)
 
 
 def line_starts_of(data: bytes | bytearray) -> list[int]:
@@ -204,6 +206,7 @@ class Preprocessor:
         self.include_dirs = [os.path.abspath(d) for d in include_dirs]
         self.overlays = {os.path.abspath(k): v for k, v in (overlays or {}).items()}
         self.macros: dict[str, MacroDef] = {}
+        self.retired: dict[str, list[tuple[MacroDef, int]]] = {}
         self.intrinsics: set[str] = set()
         self.diagnostics: list[SourceDiagnostic] = []
         self.units: list[FileUnit] = []
@@ -242,7 +245,8 @@ class Preprocessor:
         self._process(os.path.abspath(path), data, 0, virtual=False)
         return PPResult(self.units, self.macros, self.intrinsics, self.diagnostics,
                         self.vmlinux, self.vmlinux_path, self.vmlinux_kernel, self.vmlinux_btf,
-                        self.base_pai, self.libbpf_headers, self.signature.digest())
+                        self.base_pai, self.libbpf_headers, self.signature.digest(),
+                        self.retired)
 
     def _define_text(self, text: str, path: str) -> None:
         m = parse_define(tokenize(text.encode()), path, 0, builtin=True)
@@ -387,7 +391,9 @@ class Preprocessor:
                 self.macros[m.name] = m
         elif name == "undef":
             if rest:
-                self.macros.pop(rest[0].text, None)
+                m = self.macros.pop(rest[0].text, None)
+                if m is not None and m.path == unit.path:
+                    self.retired.setdefault(m.name, []).append((m, line))
         elif name in ("include", "include_next", "import"):
             self._include(unit, rest, rng, line, depth, after=name == "include_next")
         elif name == "pragma":

@@ -16,6 +16,10 @@ The rules (clang's ``CGExpr``/``CGBuiltin`` and the BPF backend's
   kind ``k`` for the last chain of ``e`` only: the loads on the way are never executed.
 - An address minus the same relocated offset cancels: ``container_of(&p->m, T, m)`` (``p`` a
   ``T *``, directly or through a local pointer read nowhere else) emits no relocation at all.
+- Dead code emits nothing: a plain load into a variable nothing reads
+  (:mod:`bpfls.source.unused`), code after a ``return``, and the branches and ``switch`` cases
+  that the constant arguments of a ``static __always_inline`` function rule out
+  (:mod:`bpfls.source.constargs`).
 
 :class:`FunctionWalker` walks one function; its parts are the statements
 (:mod:`bpfls.source.walk_statements`), the expressions (:mod:`bpfls.source.walk_expressions`),
@@ -25,6 +29,7 @@ the calls and macro expansions (:mod:`bpfls.source.walk_calls`, the CO-RE macros
 
 from __future__ import annotations
 
+from bpfls.source.constargs import param_values
 from bpfls.source.guards import any_of
 from bpfls.source.walk_calls import CallWalker
 from bpfls.source.walk_expressions import ExpressionWalker
@@ -39,6 +44,7 @@ class FunctionWalker(StatementWalker, ExpressionWalker, CallWalker):
         fd = self.fd
         for name, et, _ in fd.params:
             self.scopes[0][name] = et
+        self.param_values = dict(param_values(self.tu, fd))
         body = fd.node.child_by_field_name("body")
         if fd.macro:
             self.program_macro_entry(fd.macro, body)

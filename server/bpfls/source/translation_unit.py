@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.core.relo import Relocation
 from bpfls.source import catalogue
+from bpfls.source.constargs import param_values
 from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
@@ -71,6 +72,8 @@ class TranslationUnit:
         self.types = Types(local)
         self.lt = lt
         self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        #: macros a later #undef removed (per name: each definition, the line of its #undef)
+        self.retired: dict[str, list[tuple[MacroDef, int]]] = {}
         self.diagnostics = diagnostics
         self.base_pai = base_pai
         #: the kernel types the program uses are those of the base (vmlinux.h is included): a
@@ -133,7 +136,7 @@ class TranslationUnit:
     def function_key(self, fd: FunctionDef) -> tuple:
         n = fd.node
         return (fd.source.unit.path, fd.source.code[n.start_byte:n.end_byte],
-                n.start_point[1], self.env_key, fd.origin)
+                n.start_point[1], self.env_key, fd.origin, param_values(self, fd))
 
     def _reuse(self, fd: FunctionDef, old: CachedFunction) -> bool:
         """Instantiate a function's accesses from the previous analysis (same text, same

@@ -30,11 +30,12 @@ class Chain:
 class Val:
     """What walking an expression yields."""
 
-    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const", "addr")
+    __slots__ = ("et", "chain", "decl", "member_pai", "guard", "const", "addr", "values")
 
     def __init__(self, et: EType | None = None, chain: Chain | None = None, decl: str | None = None,
                  member_pai: bool = False, guard: Guard | None = None,
-                 const: int | None = None, addr: CoreAccess | None = None) -> None:
+                 const: int | None = None, addr: CoreAccess | None = None,
+                 values: frozenset[int] | None = None) -> None:
         self.et = et
         self.chain = chain
         self.decl = decl
@@ -43,6 +44,8 @@ class Val:
         self.const = const
         #: the value is an address ``&p->f...`` whose relocated offset ``addr`` is its last term
         self.addr = addr
+        #: the constants the value can be (a parameter of an inlined function: see constargs)
+        self.values = values if values is not None or const is None else frozenset((const,))
 
 
 #: nothing known (shared: never changed)

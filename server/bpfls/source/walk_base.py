@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING
 
 from bpfls.btf import Kind
 from bpfls.core.relo import Relocation, ReloKind
+from bpfls.source.catalogue import ALL_INTRINSICS
 from bpfls.source.guards import TRUE, Guard
 from bpfls.source.model import Accessor, CoreAccess, SourceDiagnostic
 from bpfls.source.positions import Range
+from bpfls.source.unused import Reads
 
 if TYPE_CHECKING:
     from tree_sitter import Node
 
     from bpfls.source.exprtypes import EType, Source
+    from bpfls.source.macros import MacroDef
     from bpfls.source.translation_unit import FunctionDef, TranslationUnit
     from bpfls.source.values import Chain, Val
 
@@ -66,6 +69,16 @@ class WalkerBase:
         self.addr_uses: dict[int, int] = {}
         self.addr_folds: dict[int, int] = {}
         self.addr_pinned: set[int] = set()
+        # calls, stores and asm walked so far: an initializer without any is free of side
+        # effects, and clang drops its loads when nothing reads the variable
+        self.effects = 0
+        # the constants each parameter is called with, when the calls decide (constargs)
+        self.param_values: dict[str, frozenset[int]] = {}
+        # the constants the innermost switch's value can be (None: any)
+        self.switch_values: frozenset[int] | None = None
+        # the end of the last macro invocation walked from its text (where the tree is broken)
+        self.consumed: tuple[Source, int] | None = None
+        self.reads = Reads(tu)
 
     if TYPE_CHECKING:
         # the parts' entry points, for one another
@@ -77,14 +90,20 @@ class WalkerBase:
         def lvalue(self, n: Node) -> Val: ...
         def call(self, n: Node) -> Val: ...
         def expand_macro(self, n: Node, start: int, end: int) -> Val: ...
+        def expand_statements(self, n: Node) -> bool: ...
+        def call_read_as_cast(self, tyd: Node) -> Val: ...
+        def broken_macro_statement(self, n: Node) -> bool | None: ...
+        def _consumed(self, c: Node) -> bool: ...
+        def block(self, children: list[Node], *, scoped: bool = True) -> bool: ...
         def offsetof(self, n: Node) -> Val: ...
 
     # -- emission --------------------------------------------------------------------------
     def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,
              load_size: int | None = None, probe: bool = False, read_size: int | None = None,
              repeat: int = 0, force: bool = False) -> CoreAccess | None:
-        if self.silent and not force:
-            return None
+        if (self.silent and not force) or self.guard.is_false:
+            return None  # not evaluated, or dead code clang removes (after a return, a
+            # branch or case a constant rules out)
         types = self.types
         root = types.resolve(chain.root)
         if kind.is_field and (root is None or root.kind not in (Kind.STRUCT, Kind.UNION)):
@@ -103,7 +122,7 @@ class WalkerBase:
         relo = Relocation(kind, self.tu.local, root, access)
         a = CoreAccess(relo, self.src.unit.path, rng, expr, self.fd.name, name,
                        (Accessor(accessor, rng),), guard=self.guard)
-        if not self.silent:
+        if not self.silent and not self.guard.is_false:
             self.fd.accesses.append(a)
         return a
 
@@ -138,6 +157,21 @@ class WalkerBase:
         """Say that the CO-RE accesses of ``what`` could not be predicted (never silently)."""
         self.diag("analysis-incomplete", f"bpfls could not follow {what}: the CO-RE accesses "
                   "there are not checked", rng)
+
+    # -- macros ------------------------------------------------------------------------------
+    def macros_at(self, n: Node) -> dict[str, MacroDef]:
+        """The program's macros where ``n`` is: the final table, plus the macros a later
+        ``#undef`` removed that are defined there (in the same file, between the ``#define``
+        and the ``#undef``)."""
+        tu = self.tu
+        if not tu.retired or not self.src.is_file:
+            return tu.macros
+        row = n.start_point[0]
+        path = self.src.unit.path
+        live = {name: m for name, defs in tu.retired.items() for m, end in defs
+                if m.path == path and m.line < row < end and name not in tu.macros and
+                name not in ALL_INTRINSICS}
+        return {**tu.macros, **live} if live else tu.macros
 
     # -- scopes ------------------------------------------------------------------------------
     def lookup(self, name: str) -> tuple[bool, EType | None]:

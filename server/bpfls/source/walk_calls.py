@@ -5,15 +5,15 @@ definition macros make for their parameters."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from bpfls.source import catalogue, headers
 from bpfls.source.catalogue import Family, ProgramArgs
-from bpfls.source.exprtypes import EType, Source, etype_of_desc
+from bpfls.source.exprtypes import EType, etype_of_desc
+from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
 from bpfls.source.macros import Expander, MacroDef
-from bpfls.source.pptokens import IDENT, tokenize
+from bpfls.source.pptokens import IDENT, matching_paren, tokenize
 from bpfls.source.snippets import snippet_body
 from bpfls.source.values import NONE, Val
 from bpfls.source.walk_base import TERMINATORS, WalkerBase
@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 #: how deeply macro expansions may nest
 MAX_MACRO_DEPTH = 16
+#: how far a macro invocation tree-sitter could not parse is looked for its end
+BROKEN_CALL_BYTES = 1 << 16
+#: the CO-RE intrinsics that only give a constant (no call, no load of their own)
+PURE_FAMILIES = frozenset({Family.FIELD_INFO, Family.TYPE_INFO, Family.ENUM_INFO,
+                           Family.BUILTIN})
 
 
 class CallWalker(WalkerBase):
@@ -44,10 +49,15 @@ class CallWalker(WalkerBase):
                     name = alias
                 intrinsic = catalogue.MACROS.get(name)
                 if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
+                    if intrinsic.family not in PURE_FAMILIES:
+                        self.effects += 1
                     return call_intrinsic(self, intrinsic, n)
                 m = tu.macros.get(name)
+                if m is None and name in tu.retired:
+                    m = self.macros_at(n).get(name)
                 if m is not None and m.params is not None:
                     return self.expand_macro(n, n.start_byte, n.end_byte)
+        self.effects += 1
         args = n.child_by_field_name("arguments")
         arg_vals = []
         if args is not None:
@@ -80,6 +90,27 @@ class CallWalker(WalkerBase):
                 return Val(etype_of_desc(d) if d is not None else None)
         return Val(None)
 
+    def call_read_as_cast(self, tyd: Node) -> Val:
+        """``(f(enum e, V))``, which tree-sitter reads as a cast to a function type with its
+        operand missing (a type among the arguments, inside parentheses): walk ``f(...)`` as
+        the call it is."""
+        toks = self.src.tokens(tyd.start_byte, tyd.end_byte)
+        snip, body = snippet_body(self.src.unit, toks,
+                                  self.src.origin(tyd.start_byte, tyd.end_byte))
+        stmts = [c for c in body.named_children if c.type != "comment"] \
+            if body is not None else []
+        call = stmts[0] if len(stmts) == 1 else None
+        if call is not None and call.type == "expression_statement" and call.named_children:
+            call = call.named_children[0]
+        if call is None or call.type not in ("call_expression", "macro_type_specifier"):
+            return NONE
+        saved_src = self.src
+        self.src = snip
+        try:
+            return self.lvalue(call)
+        finally:
+            self.src = saved_src
+
     def expand_macro(self, n: Node, start: int, end: int) -> Val:
         """Expand the macro invocation ``code[start:end]`` and walk the expansion."""
         toks = self.src.tokens(start, end)
@@ -88,7 +119,7 @@ class CallWalker(WalkerBase):
         if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
             return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         try:
-            exp = Expander(self.tu.macros).expand(toks)
+            exp = Expander(self.macros_at(n)).expand(toks)
         except RecursionError:  # pragma: no cover
             return self._gave_up(toks[0].text, toks, "nested too deeply", n)
         if not exp:
@@ -111,6 +142,112 @@ class CallWalker(WalkerBase):
         finally:
             self.producer.pop()
             self.src = saved_src
+
+    def expand_statements(self, n: Node) -> bool:
+        """Statement ``n`` begins with object-like macros written as statements (``STEP STEP
+        x = 1;``): walk their expansion, then the rest of ``n``, as statements of the enclosing
+        block (both at once when apart they do not parse); True when it never completes
+        normally."""
+        toks = self.src.tokens(n.start_byte, n.end_byte)
+        macros = self.macros_at(n)
+        lead = 0
+        while lead < len(toks) and toks[lead].kind == IDENT and \
+                (m := macros.get(toks[lead].text)) is not None and m.params is None:
+            lead += 1
+        if not lead:
+            return False
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            self._gave_up(toks[0].text, toks, "nested too deeply", n)
+            return False
+        try:
+            parts = [Expander(macros).expand(toks[:lead]), toks[lead:]]
+        except RecursionError:  # pragma: no cover
+            self._gave_up(toks[0].text, toks, "nested too deeply", n)
+            return False
+        origin = self.src.origin(n.start_byte, n.end_byte)
+        bodies = [snippet_body(self.src.unit, p, origin) for p in parts if p]
+        if any(b is None or b.has_error for _, b in bodies):
+            whole = snippet_body(self.src.unit, parts[0] + parts[1], origin)
+            if whole[1] is None or whole[1].has_error:
+                self._gave_up(toks[0].text, parts[0], "its expansion does not parse", n)
+                if whole[1] is None:
+                    return False
+            bodies = [whole]
+        terminated = False
+        for i, (snip, body) in enumerate(bodies):
+            assert body is not None
+            saved_src = self.src
+            self.src = snip
+            macro = i == 0
+            if macro:
+                self.producer.append(toks[0].text if self.producer[-1] == "direct"
+                                     else self.producer[-1])
+            try:
+                stmts = [c for c in body.named_children if c.type != "comment"]
+                if self.block(stmts, scoped=False):
+                    terminated = True
+                    self.guard = FALSE
+                elif any(c.type == "labeled_statement" for c in stmts):
+                    terminated = False
+            finally:
+                if macro:
+                    self.producer.pop()
+                self.src = saved_src
+        return terminated
+
+    def broken_macro_statement(self, n: Node) -> bool | None:
+        """A statement tree-sitter could not parse that begins with a call of a function-like
+        macro of the program (``M(struct k, &map, { k.a = p->a; });``: a type or a block as
+        an argument): the invocation, found in the text, is expanded and walked as statements
+        of the enclosing block, and the nodes it covers are skipped. True when it never
+        completes normally; None when the statement is no such call."""
+        code = self.src.code
+        toks = self.src.tokens(n.start_byte, min(len(code), n.start_byte + 256))
+        if len(toks) < 3 or toks[0].kind != IDENT or toks[1].text != "(":
+            return None
+        macros = self.macros_at(n)
+        m = macros.get(toks[0].text)
+        if m is None or m.params is None or toks[0].text in catalogue.ALL_INTRINSICS:
+            return None
+        close = matching_paren(toks, 1)
+        if close < 0:
+            toks = self.src.tokens(n.start_byte,
+                                   min(len(code), n.start_byte + BROKEN_CALL_BYTES))
+            close = matching_paren(toks, 1)
+        if close < 0:
+            return None
+        if close + 1 < len(toks) and toks[close + 1].text == ";":
+            close += 1
+        inv = toks[:close + 1]
+        self.consumed = (self.src, inv[-1].end)
+        if self.depth > 300 or len(self.producer) > MAX_MACRO_DEPTH:
+            self._gave_up(toks[0].text, inv, "nested too deeply", n)
+            return False
+        try:
+            exp = Expander(macros).expand(inv)
+        except RecursionError:  # pragma: no cover
+            self._gave_up(toks[0].text, inv, "nested too deeply", n)
+            return False
+        snip, body = snippet_body(self.src.unit, exp, self.src.origin(inv[0].start, inv[-1].end))
+        if body is None or body.has_error:
+            self._gave_up(toks[0].text, exp, "its expansion does not parse", n)
+            if body is None:
+                return False
+        saved_src = self.src
+        self.src = snip
+        self.producer.append(toks[0].text if self.producer[-1] == "direct"
+                             else self.producer[-1])
+        try:
+            return self.block([c for c in body.named_children if c.type != "comment"],
+                              scoped=False)
+        finally:
+            self.producer.pop()
+            self.src = saved_src
+
+    def _consumed(self, c: Node) -> bool:
+        """Node ``c`` lies inside a macro invocation :meth:`broken_macro_statement` walked."""
+        got = self.consumed
+        return got is not None and got[0] is self.src and c.start_byte < got[1]
 
     def _gave_up(self, name: str, toks, why: str, n: Node) -> Val:
         if any(t.kind == IDENT and t.text in catalogue.ALL_INTRINSICS for t in toks) or \
@@ -143,11 +280,11 @@ class CallWalker(WalkerBase):
         if kind not in (ProgramArgs.KPROBE, ProgramArgs.KRETPROBE, ProgramArgs.KSYSCALL) or \
                 not fd.params:
             return
-        used = _identifiers_in(body, self.src)
+        body_toks = self.src.tokens(body.start_byte, body.end_byte)
         texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
         for i, (name, _, node) in enumerate(fd.params):
-            is_used = name in used
-            if kind is ProgramArgs.KPROBE and i < 5:
+            is_used = self.reads.read_in(name, body_toks)
+            if kind is ProgramArgs.KPROBE and i < 8:
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
             elif kind is ProgramArgs.KRETPROBE and i == 0:
                 texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
@@ -195,11 +332,6 @@ def _alias(macros: dict[str, MacroDef], name: str) -> str | None:
             return cur if cur != name else None
         cur = m.body[0].text
     return cur if cur != name else None
-
-
-def _identifiers_in(body: Node, src: Source) -> set[str]:
-    text = src.code[body.start_byte:body.end_byte]
-    return {m.decode() for m in re.findall(rb"[A-Za-z_][A-Za-z0-9_]*", text)}
 
 
 def _ctx_type(tu: TranslationUnit, macro: str) -> EType | None:

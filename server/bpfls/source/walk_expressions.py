@@ -79,6 +79,9 @@ class ExpressionWalker(WalkerBase):
         if t == "cast_expression":
             tyd = n.child_by_field_name("type")
             val = n.child_by_field_name("value")
+            if tyd is not None and (val is None or val.is_missing) and \
+                    any(c.type == "abstract_function_declarator" for c in tyd.named_children):
+                return self.call_read_as_cast(tyd)
             v = self.expr(val) if val is not None else NONE
             et = None
             if tyd is not None:
@@ -86,10 +89,12 @@ class ExpressionWalker(WalkerBase):
                 if desc[0] == "unknown":
                     self._unknown_type(tyd, desc[1])
                 et = etype_of_desc(desc)
-            return Val(et, guard=v.guard, const=v.const, addr=v.addr)
+            return Val(et, guard=v.guard, const=v.const, addr=v.addr,
+                       values=v.values if et is None or not et.ptr else None)
         if t == "assignment_expression":
             return self.assignment(n)
         if t == "update_expression":
+            self.effects += 1
             arg = n.child_by_field_name("argument")
             if arg is not None:
                 v = self.lvalue(arg)
@@ -129,6 +134,8 @@ class ExpressionWalker(WalkerBase):
             return Val(None, const=0)
         if t in ("string_literal", "concatenated_string", "char_literal", "sizeof_expression",
                  "alignof_expression", "comment", "gnu_asm_expression"):
+            if t == "gnu_asm_expression":
+                self.effects += 1
             return NONE
         if t == "offsetof_expression":
             return self.offsetof(n)
@@ -181,6 +188,12 @@ class ExpressionWalker(WalkerBase):
             addr = self.var_addr.get(key) if key is not None else None
             if addr is not None:
                 self.addr_uses[id(addr)] = self.addr_uses.get(id(addr), 0) + 1
+            values = self.param_values.get(name)
+            if values is not None and next(s for s in reversed(self.scopes) if name in s) \
+                    is self.scopes[0]:
+                # not a constant where clang places relocations (before inlining: `a[i]`
+                # stays a variable subscript), only where it folds branches
+                return Val(et, decl=name, values=values)
             return Val(et, decl=name, guard=self.guard_var(name), addr=addr)
         tu = self.tu
         if name in tu.functions:
@@ -189,6 +202,8 @@ class ExpressionWalker(WalkerBase):
             tu.call_sites.append((self.fd.name, name, self.guard))
             return Val(EType(0, 1))
         m = tu.macros.get(name)
+        if m is None and name in tu.retired:
+            m = self.macros_at(n).get(name)
         if m is not None and m.params is None and self.depth < 300:
             return self.expand_macro(n, n.start_byte, n.end_byte)
         e = tu.lt.enumerator(name)
@@ -325,6 +340,7 @@ class ExpressionWalker(WalkerBase):
         right = n.child_by_field_name("right")
         op = n.child_by_field_name("operator")
         o = self.text(op) if op is not None else "="
+        self.effects += 1
         rv = self.expr(right) if right is not None else NONE
         if left is None:
             return NONE
@@ -365,6 +381,8 @@ class ExpressionWalker(WalkerBase):
         rv = self.expr(right)
         if o in ("==", "!=", ">", "<", ">=", "<="):
             g = _compare_guard(o, lv, rv)
+            if g is None and lv.values is not None and rv.values is not None:
+                return _compare_values(o, lv.values, rv.values)
             return Val(None, guard=g)
         if lv.const is not None and rv.const is not None:
             try:
@@ -446,6 +464,20 @@ def _compare_guard(op: str, lv: Val, rv: Val) -> Guard | None:
     if truth == (False, True):
         return ~g
     return TRUE if truth == (True, True) else FALSE
+
+
+def _compare_values(op: str, left: frozenset[int], right: frozenset[int]) -> Val:
+    """A comparison of two values known to be among constants: constant when every pair of
+    them compares alike."""
+    truth = {_COMPARE[op](a, b) for a in left for b in right}
+    if len(truth) == 1:
+        c = int(truth.pop())
+        return Val(None, guard=_const_guard(c), const=c)
+    return Val(None, values=frozenset((0, 1)))
+
+
+_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, ">": lambda a, b: a > b,
+            "<": lambda a, b: a < b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b}
 
 
 def _const_guard(c: int | None) -> Guard:

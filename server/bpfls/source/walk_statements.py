@@ -3,11 +3,12 @@ under), declarations (the types of locals, and the addresses they hold)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from bpfls.source.catalogue import uses_core
 from bpfls.source.exprtypes import EType, etype_of_desc
-from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of
+from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
 from bpfls.source.intrinsics import reparse
 from bpfls.source.pptokens import IDENT, Tok
 from bpfls.source.snippets import snippet_body
@@ -24,6 +25,10 @@ class StatementWalker(WalkerBase):
     def stmt(self, n: Node) -> bool:
         """Walk a statement; True when it never completes normally (return, break, ...)."""
         t = n.type
+        if t in ("expression_statement", "ERROR", "declaration") and n.has_error:
+            done = self.broken_macro_statement(n)
+            if done is not None:
+                return done
         if t == "compound_statement":
             return self.block(n.named_children)
         if t == "expression_statement":
@@ -39,6 +44,8 @@ class StatementWalker(WalkerBase):
                         return True
             return False
         if t == "declaration":
+            if self._statement_macro(n):
+                return self.expand_statements(n)
             self.declaration(n)
             return False
         if t == "if_statement":
@@ -59,12 +66,16 @@ class StatementWalker(WalkerBase):
             return self.loop(n)
         if t == "switch_statement":
             cond = n.child_by_field_name("condition")
-            if cond is not None:
-                self.expr(cond)
+            v = self.expr(cond) if cond is not None else NONE
             body = n.child_by_field_name("body")
             saved = self.guard
-            if body is not None:
-                self.stmt(body)
+            saved_values = self.switch_values
+            self.switch_values = v.values
+            try:
+                if body is not None:
+                    self.stmt(body)
+            finally:
+                self.switch_values = saved_values
             self.guard = saved
             return False
         if t == "case_statement":
@@ -103,20 +114,36 @@ class StatementWalker(WalkerBase):
         return False
 
     _block_entry: Guard = TRUE
+    _body_tokens: list[Tok] | None = None  # the function body's, once needed
 
-    def block(self, children: list[Node]) -> bool:
-        self.scopes.append({})
-        self.gscopes.append({})
+    def block(self, children: list[Node], *, scoped: bool = True) -> bool:
+        """Walk a block's statements; True when it never completes normally. Not ``scoped``:
+        statements of the enclosing block (its scope, and its entry guard for labels)."""
+        if scoped:
+            self.scopes.append({})
+            self.gscopes.append({})
         saved_entry = self._block_entry
-        self._block_entry = self.guard
+        if scoped:
+            self._block_entry = self.guard
         terminated = False
+        # the values of the switch this block is the body of (None: any, or no switch)
+        values, self.switch_values = self.switch_values, None
+        labels = self._case_labels(children) if values is not None else None
+        seen_case = False
         try:
             for c in children:
-                if c.type == "comment":
+                if c.type == "comment" or self._consumed(c):
                     continue
                 if c.type == "case_statement":
-                    # a switch can enter at any case
-                    self.guard = self._block_entry
+                    # a switch can enter at any case its value can select, or fall into it
+                    if values is None:
+                        self.guard = self._block_entry
+                    else:
+                        entered = self._block_entry \
+                            if self._case_selected(c, values, labels) else FALSE
+                        falls = seen_case and not terminated
+                        self.guard = any_of((self.guard, entered)) if falls else entered
+                    seen_case = True
                     terminated = False
                 if self.stmt(c):
                     terminated = True
@@ -125,9 +152,41 @@ class StatementWalker(WalkerBase):
                     terminated = False
         finally:
             self._block_entry = saved_entry
-            self.scopes.pop()
-            self.gscopes.pop()
+            if scoped:
+                self.scopes.pop()
+                self.gscopes.pop()
         return terminated
+
+    def _case_labels(self, children: list[Node]) -> set[int] | None:
+        """The values of a switch body's case labels (None: one is not a constant)."""
+        out: set[int] = set()
+        for c in children:
+            if c.type == "case_statement":
+                value = c.child_by_field_name("value")
+                if value is not None:
+                    v = self._case_value(value)
+                    if v is None:
+                        return None
+                    out.add(v)
+        return out
+
+    def _case_value(self, value: Node) -> int | None:
+        v = self.tu.lt.const_tokens(self.src.tokens(value.start_byte, value.end_byte))
+        if v is None:
+            self.silent += 2
+            try:
+                v = self.expr(value).const
+            finally:
+                self.silent -= 2
+        return v
+
+    def _case_selected(self, c: Node, values: frozenset[int], labels: set[int] | None) -> bool:
+        """Whether case ``c`` can be entered when the switch's value is one of ``values``."""
+        value = c.child_by_field_name("value")
+        if value is None:  # default
+            return labels is None or any(v not in labels for v in values)
+        v = self._case_value(value)
+        return v is None or v in values
 
     def if_stmt(self, n: Node) -> bool:
         cond = n.child_by_field_name("condition")
@@ -187,6 +246,19 @@ class StatementWalker(WalkerBase):
             self.gscopes.pop()
             self.guard = saved
         return False
+
+    def _statement_macro(self, n: Node) -> bool:
+        """``MACRO`` written as a statement of its own, without a semicolon (``BODY\n x = 1;``),
+        which tree-sitter reads as a declaration of type ``MACRO``: the type is an object-like
+        macro of the program that names no type."""
+        ty = n.child_by_field_name("type")
+        if ty is None or ty.type != "type_identifier":
+            return False
+        m = self.macros_at(n).get(self.text(ty))
+        if m is None or m.params is not None or not m.body:
+            return False
+        desc = self.tu.lt.desc_of_type(ty, self.src.unit, n)
+        return desc is None or desc[0] == "unknown"
 
     def _typeof_declaration(self, n: Node) -> bool:
         """``typeof(expr) name = init;``, which tree-sitter reads as an expression: walk it as
@@ -254,10 +326,13 @@ class StatementWalker(WalkerBase):
                 if value.type == "initializer_list":
                     self.initializer(value)
                 else:
+                    first, effects = len(self.fd.accesses), self.effects
                     v = self.expr(value)
                     g = v.guard
                     if auto:
                         et = v.et
+                    if name and effects == self.effects and len(self.fd.accesses) > first:
+                        self._drop_dead_loads(n, d, name, first)
             if name:
                 self.scopes[-1][name] = et
                 if g is not None:
@@ -271,6 +346,26 @@ class StatementWalker(WalkerBase):
                         self.addr_uses[id(a)] -= 1
                     self.addr_held[id(a)] = a
                     self.var_addr[key] = a
+
+    def _drop_dead_loads(self, decl: Node, declarator: Node, name: str, first: int) -> None:
+        """The initializer of local ``name`` (its accesses from ``first`` on) has no side
+        effect: when the rest of the function (from the end of its declarator) never reads
+        ``name``, its plain loads are dead code clang removes, relocations and all."""
+        if not self.src.is_file or b"volatile" in self.src.code[decl.start_byte:decl.end_byte]:
+            return
+        node = self.fd.node
+        body = node.child_by_field_name("body")
+        if body is None or self.fd.source is not self.src or getattr(node, "has_error", True):
+            return  # half-typed: what follows is not all there
+        toks = self._body_tokens
+        if toks is None:
+            toks = self._body_tokens = self.src.tokens(body.start_byte, body.end_byte)
+        rest = toks[bisect_left(toks, declarator.end_byte, key=lambda t: t.start):]
+        if self.reads.read_in(name, rest):
+            return
+        accesses = self.fd.accesses
+        self.fd.accesses = accesses[:first] + [
+            a for a in accesses[first:] if not (a.load and not a.store and not a.probe_read)]
 
     def initializer(self, n: Node) -> None:
         for c in n.named_children:
@@ -299,8 +394,15 @@ class StatementWalker(WalkerBase):
 
     # -- conditions ------------------------------------------------------------------------
     def cond(self, n: Node) -> Guard:
+        """The guard under which condition ``n`` holds (TRUE or FALSE when it is constant)."""
         v = self.expr(n)
-        return v.guard if v.guard is not None else UNKNOWN
+        if v.guard is not None:
+            return v.guard
+        if v.const is not None:
+            return TRUE if v.const else FALSE
+        if v.values is not None and len({bool(x) for x in v.values}) == 1:
+            return TRUE if next(iter(v.values)) else FALSE
+        return UNKNOWN
 
 
 def _desc_of_etype(et: EType) -> tuple:
