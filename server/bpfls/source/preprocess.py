@@ -26,6 +26,7 @@ from bpfls.source.macros import Expander, MacroDef, parse_define
 from bpfls.source.model import SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
+from bpfls.source.pplines import Lines
 from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
 from bpfls.source.predefines import predefined_lines, target_arch_define
 
@@ -98,9 +99,6 @@ def line_starts_of(data: bytes | bytearray) -> list[int]:
     return starts
 
 
-_DIRECTIVE_RE = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f\v]*#", re.M)  # a BOM may come first
-_SKIP_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
-                      rb"|//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)", re.S)
 _BLANK = bytes(10 if c == 10 else 32 for c in range(256))
 
 
@@ -235,37 +233,23 @@ class Preprocessor:
         stack: list[list] = []
         active = True
         inactive_start: int | None = None
-        comments: list[tuple[int, int]] = []
-        if b"/*" in data:
-            comments = [m.span() for m in _SKIP_RE.finditer(data)
-                        if data[m.start():m.start() + 2] == b"/*"]
-        comment_starts = [c[0] for c in comments]
         next_line = 0  # first line not handled yet
-        for m in _DIRECTIVE_RE.finditer(data):
-            s = m.start()
-            if comments:
-                k = bisect_right(comment_starts, s) - 1
-                if k >= 0 and comments[k][0] <= s < comments[k][1]:
-                    continue
+        for s, hash_at, le in Lines(data).directives():
             i = bisect_right(starts, s) - 1
             if i < next_line:
                 continue  # a continuation line of the previous directive
             if not active and next_line < i:
                 _blank(code, starts[next_line], starts[i])
-            j = i
-            # logical line: join backslash continuations
-            while j + 1 < nlines and data[starts[j]:starts[j + 1]].rstrip(b"\r\n").endswith(b"\\"):
-                j += 1
-            le = starts[j + 1] if j + 1 < nlines else len(data)
+            j = bisect_right(starts, le - 1) - 1  # the logical line's last physical line
             next_line = j + 1
             line = data[s:le]
             _blank(code, s, le)
-            hash_at = m.end() - 1
             toks = _directive_tokens(data[hash_at:le], hash_at)
             # toks[0] is '#'
             name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
             rest = toks[2:]
-            rng = Range.of(i, toks[0].start - s, j, len(line.rstrip(b"\r\n")) - (
+            h = bisect_right(starts, hash_at) - 1
+            rng = Range.of(h, hash_at - starts[h], j, len(line.rstrip(b"\r\n")) - (
                 starts[j] - s))
             if name in ("if", "ifdef", "ifndef"):
                 if active:
