@@ -148,6 +148,37 @@ int all_seen;
     assert set(res.libbpf_headers) == {"bpf_helpers.h", "bpf_core_read.h"}
 
 
+def test_libbpf_headers_on_the_include_path_win(tmp_path) -> None:
+    """A header named like one of libbpf's is read when the search finds it (a project's own
+    libbpf copy, or its own header of that name); the built-in one stands in otherwise."""
+    inc = tmp_path / "libbpf"
+    (inc / "bpf").mkdir(parents=True)
+    (inc / "bpf" / "bpf_tracing.h").write_text(
+        "#include <bpf/bpf_helpers.h>\n"
+        "#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((x), r9)\n"
+        "#define PROJECT_TRACING 1\n")
+    (tmp_path / "bpf_core_read.h").write_text("#define PROJECT_CORE_READ 1\n")
+    text = """\
+#include <bpf/bpf_tracing.h>
+#include "bpf_core_read.h"
+#include <bpf/usdt.bpf.h>
+"""
+    res = run(text, tmp_path, include_dirs=[str(inc)])
+    kinds = [(r.name, r.kind) for r in res.units[0].includes]
+    assert kinds == [("bpf/bpf_tracing.h", "file"), ("bpf_core_read.h", "file"),
+                     ("bpf/usdt.bpf.h", "libbpf")]
+    assert res.units[0].includes[0].resolved == str(inc / "bpf" / "bpf_tracing.h")
+    assert {"PT_REGS_PARM6_CORE_SYSCALL", "PROJECT_TRACING", "PROJECT_CORE_READ"} \
+        <= set(res.macros)
+    # the built-in usdt.bpf.h includes bpf_tracing.h: the project's, found on the path
+    assert set(res.libbpf_headers) == {"bpf_helpers.h", "usdt.bpf.h"}
+    assert "BPF_USDT" in res.intrinsics and "BPF_KPROBE" not in res.intrinsics
+    # without the include path, every one of them is built in
+    res = run(text.replace('"bpf_core_read.h"', "<bpf/bpf_core_read.h>"), tmp_path)
+    assert {r.kind for r in res.units[0].includes} == {"libbpf"}
+    assert "PROJECT_TRACING" not in res.macros and "BPF_KPROBE" in res.intrinsics
+
+
 def test_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
     (tmp_path / "vmlinux.h").write_text("struct x { int a; };\n")
     res = run('#define BPF_NO_PRESERVE_ACCESS_INDEX\n#include "vmlinux.h"\n', tmp_path)

@@ -8,9 +8,10 @@ code are those of the file. Nothing is expanded in the text; expansion happens o
 Includes: ``"x.h"`` is searched next to the including file, then in the include directories;
 ``<x.h>`` only in the include directories. A header named like ``vmlinux.h`` is never read
 (its types are the primary kernel's BTF; see :class:`PPResult.vmlinux`). libbpf's headers
-(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) are built in
-(:mod:`bpfls.source.headers`), wherever they are. Other headers that are not found
-are system headers and are skipped.
+(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) are read like any header
+when the search finds them (a project's own copy of libbpf: its macros are the ones clang
+expands), and are built in (:mod:`bpfls.source.headers`) otherwise: the system's libbpf is
+never read. Other headers that are not found are system headers and are skipped.
 """
 
 from __future__ import annotations
@@ -372,7 +373,8 @@ class Preprocessor:
         ref = IncludeRef(name, angled, line, rng, "missing")
         unit.includes.append(ref)
         base = os.path.basename(name)
-        if base in headers.HEADERS:
+        if base in headers.HEADERS and self._find(name, angled, os.path.dirname(unit.path)) \
+                is None:
             ref.kind = "libbpf"
             ref.resolved = f"<bpf/{base}>"
             self._include_builtin(base, depth)
