@@ -366,8 +366,14 @@ int spliced;
 #define AFTER 2 // a comment \\
 int not_code;
 int code_again;
+/* a comment closed across a splice *\\
+/ #define AFTER_SPLICED_COMMENT 1
+/\\
+* opened across one; *skb*\\
+#define IN_COMMENT 1 */
 """
     res = run(text, tmp_path)
+    assert "AFTER_SPLICED_COMMENT" in res.macros and "IN_COMMENT" not in res.macros
     code = active_code(res)
     assert res.macros["NAME_LEN"].text == "16" and res.macros["NAME_LEN"].line == 0
     assert res.macros["FN"].params == ("x",)

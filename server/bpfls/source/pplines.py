@@ -15,17 +15,20 @@ from bisect import bisect_right
 from collections.abc import Iterator
 
 _SPLICE = rb"(?:\\\r?\n)*"
+_ESCAPE = rb"(?:\\\r\n|\\.)"
+_LITERALS = (rb'"[^"\\\n]*(?:' + _ESCAPE + rb'[^"\\\n]*)*"'
+             rb"|'[^'\\\n]*(?:" + _ESCAPE + rb"[^'\\\n]*)*'"
+             rb"|/" + _SPLICE + rb"/[^\n\\]*(?:(?:" + _ESCAPE + rb"|\\\Z)[^\n\\]*)*"
+             rb"|(?<![\w.])[0-9][\w.]*(?:'[\w.]+)+")
 #: what is read whole before directives are looked for: string and character literals,
-#: comments (a splice may sit anywhere in them, even between ``*`` and ``/``), and numbers
+#: comments (a splice may sit anywhere in one, even inside its ``/*`` or ``*/``), and numbers
 #: with digit separators (``1'000``, which would otherwise open a character literal)
 _SKIP_RE = re.compile(
-    rb'"(?:\\\r\n|\\.|[^"\\\n])*"|\'(?:\\\r\n|\\.|[^\'\\\n])*\''
-    rb"|/" + _SPLICE + rb"/(?:[^\n\\]|\\\r\n|\\.|\\\Z)*"
-    rb"|/" + _SPLICE + rb"\*.*?(?:\*" + _SPLICE + rb"/|\Z)"
-    rb"|(?<![\w.])[0-9][\w.]*(?:'[\w.]+)+",
-    re.S)
-#: a ``#`` that may start a directive: first on its physical line, or right after a comment
-_HASH_RE = re.compile(rb"(?:^(?:\xef\xbb\xbf)?|\*/)[ \t\f\v]*#", re.M)
+    rb"(?=[\"'/0-9])(?:" + _LITERALS
+    + rb"|/" + _SPLICE + rb"\*(?:[^*]*+\*++(?!" + _SPLICE + rb"/))*+[^*]*+\*++" + _SPLICE + rb"/"
+    + rb"|/" + _SPLICE + rb"\*.*\Z)", re.S)
+#: every ``#``: :meth:`Lines.directives` keeps those that start a logical line
+_HASH_RE = re.compile(rb"#")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -111,7 +114,7 @@ class Lines:
         in order."""
         done = 0
         for m in _HASH_RE.finditer(self.data):
-            hash_at = m.end() - 1
+            hash_at = m.start()
             if hash_at < done or self.span_at(hash_at) is not None:
                 continue
             start = self.logical_start(hash_at)
