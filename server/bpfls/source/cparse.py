@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 
@@ -20,8 +21,64 @@ def parser() -> tree_sitter.Parser:
     return p
 
 
+#: C23's fixed underlying type of an enum definition, ``enum name : type {``, which
+#: tree-sitter-c reads only for a one-word type: the parser gets spaces in its place (the
+#: program's types read it from the text, :meth:`LocalTypes._build_enum`)
+ENUM_BASE_RE = re.compile(rb"\benum(?:\s+[A-Za-z_$][\w$]*)?\s*(:[\s\w$]*)(?={)")
+_TYPEOF_RE = re.compile(rb"\b(?:typeof|__typeof__|__typeof)\s*\(")
+#: what the parser reads in place of ``typeof(...)`` (padded with ``_`` to its length): a
+#: type name, which tree-sitter-c parses the same in declarations, casts and type arguments
+#: (it reads ``typeof(expr)`` as a call, a function type or an error, depending on where it
+#: is). Whoever types the name finds the ``typeof`` at the same place in the text.
+TYPEOF_PLACEHOLDER = "_typeof__"
+_BLANK = bytes(c if c in b"\n\r" else 32 for c in range(256))
+
+
+def parser_text(code: bytes) -> bytes:
+    """``code`` as the parser reads it: the same bytes, positions and lines but for what
+    tree-sitter-c does not know: :data:`ENUM_BASE_RE` blanked, ``typeof(...)`` replaced by
+    :data:`TYPEOF_PLACEHOLDER`."""
+    enum = b"enum" in code and ENUM_BASE_RE.search(code) is not None
+    typeof = b"typeof" in code and _TYPEOF_RE.search(code) is not None
+    if not enum and not typeof:
+        return code
+    out = bytearray(code)
+    if enum:
+        for m in ENUM_BASE_RE.finditer(code):
+            s, e = m.span(1)
+            out[s:e] = code[s:e].translate(_BLANK)
+    if typeof:
+        pos = 0
+        while (m := _TYPEOF_RE.search(code, pos)) is not None:
+            end = _closing_paren(code, m.end())
+            pos = m.end()
+            if end < 0 or b"\n" in code[m.start():end]:
+                continue
+            out[m.start():end] = TYPEOF_PLACEHOLDER.encode().ljust(end - m.start(), b"_")
+            pos = end
+    return bytes(out)
+
+
+def _closing_paren(code: bytes, pos: int) -> int:
+    """Just past the ``)`` that closes the ``(`` before ``pos`` (-1: not on this line)."""
+    depth = 1
+    n = len(code)
+    while pos < n:
+        c = code[pos]
+        if c == 40:
+            depth += 1
+        elif c == 41:
+            depth -= 1
+            if depth == 0:
+                return pos + 1
+        elif c == 10 or c in b"\"'":
+            return -1
+        pos += 1
+    return -1
+
+
 def parse(code: bytes) -> tree_sitter.Tree:
-    return parser().parse(code)
+    return parser().parse(parser_text(code))
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
@@ -62,6 +119,7 @@ class TreeCache:
         self.size = size
 
     def parse(self, key: str, code: bytes) -> tree_sitter.Tree:
+        code = parser_text(code)
         with self._lock:
             old = self._trees.get(key)
             if old is not None and old[0] == code:

@@ -14,17 +14,19 @@ needs no new BTF records: ``("id", tid)``, ``("ptr", d)``, ``("arr", d, n)``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.source.btfwriter import BtfWriter
+from bpfls.source.cparse import ENUM_BASE_RE, TYPEOF_PLACEHOLDER
 from bpfls.source.layout import FieldSpec, layout
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.model import LocalTypeInfo, SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
-from bpfls.source.pptokens import IDENT, PUNCT, Tok, tokenize
+from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokenize
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -142,6 +144,7 @@ class LocalTypes:
         self._enumerator_nodes: dict[str, tuple[Node, FileUnit]] = {}
         self._node_ids: dict[tuple[str, int, int], int] = {}
         self._derived: dict[tuple, int] = {}
+        self._type_id_args: list[list[Tok]] = []  # bpf_core_type_id_local(type) arguments
         self._ints: dict[str, int] = {}
         self._lazy: dict[int, tuple[Node, FileUnit]] = {}
         self._pai_memo: dict[tuple[str, int, int], bool] = {}
@@ -274,6 +277,8 @@ class LocalTypes:
                 stack.extend(reversed(n.children))
         self._pending = getattr(self, "_pending", [])
         self._pending.extend(found)
+        if b"bpf_core_type_id_local" in unit.code:
+            self._type_id_args.extend(_type_id_local_args(bytes(unit.code)))
 
     def build(self) -> Btf:
         """Phase 2: build every collected definition, then write the split BTF."""
@@ -291,6 +296,12 @@ class LocalTypes:
         self._pending = []
         while self._lazy:
             self._ensure(next(iter(self._lazy)))
+        # the qualified, pointer and array types clang writes for bpf_core_type_id_local()
+        for toks in self._type_id_args:
+            d = self.desc_from_tokens(toks)
+            if d is not None and d[0] in ("cv", "ptr", "arr"):
+                self.type_id_local(d)
+        self._type_id_args = []
         # expression typing after the build needs every base type to have an id already
         for spelling in _BASE_TYPES:
             self.int_type(spelling)
@@ -447,7 +458,10 @@ class LocalTypes:
                 words.append(_text(c))
             return self.primitive(" ".join(words))
         if t == "type_identifier":
-            return self.primitive(_text(node))
+            text = _text(node)
+            if text.startswith(TYPEOF_PLACEHOLDER):
+                return self._typeof(node, unit, expr_type)
+            return self.primitive(text)
         if t == "macro_type_specifier":
             # typeof(expr) / __typeof__(type)
             inner = node.child_by_field_name("type")
@@ -461,6 +475,20 @@ class LocalTypes:
         if t == "type_descriptor":
             return self.desc_of_type_descriptor(node, unit)
         return UNKNOWN
+
+    def _typeof(self, node: Node, unit: FileUnit, expr_type=None) -> Desc:
+        """``typeof(...)`` as a type (the parser read a placeholder name,
+        :func:`bpfls.source.cparse.parser_text`): the expression's type, from ``expr_type``
+        (which reads the text where the node is), else only a type name inside."""
+        if expr_type is not None:
+            return expr_type(node)
+        text = bytes(unit.code[node.start_byte:node.end_byte])
+        toks = tokenize(text, node.start_byte)
+        if len(toks) < 4 or toks[0].text not in _TYPEOF or toks[1].text != "(" or \
+                toks[-1].text != ")":
+            return ("unknown", "typeof")
+        d = self.desc_from_tokens(toks[2:-1])
+        return d if d is not None else ("unknown", text.decode("utf-8", "replace"))
 
     def primitive(self, spelling: str) -> Desc:
         words = spelling.split()
@@ -573,8 +601,8 @@ class LocalTypes:
             return d[1]
         if k == "unknown":
             return self.int_type("int")
-        if self.frozen:
-            return 0
+        if self.frozen:  # only the records made before the BTF was written
+            return self._made(d)
         if k == "ptr":
             inner = self.materialize(d[1])
             key = ("ptr", inner)
@@ -614,6 +642,26 @@ class LocalTypes:
                 self._derived[key] = tid
             return tid
         return self.int_type("int")
+
+    def _made(self, d: Desc) -> int:
+        """The id :meth:`materialize` gave ``d`` (0: none was made)."""
+        k = d[0]
+        if k == "id":
+            return d[1]
+        if k not in ("ptr", "arr", "cv"):
+            return 0
+        inner = self._made(d[2] if k == "cv" else d[1])
+        if not inner:
+            return 0
+        key = ("ptr", inner) if k == "ptr" else ("arr", inner, d[2]) if k == "arr" else \
+            ("cv", d[1], inner)
+        return self._derived.get(key, 0)
+
+    def type_id_local(self, d: Desc) -> int:
+        """The id of ``d`` as ``__builtin_btf_type_id(..., BPF_TYPE_ID_LOCAL)`` names it: the
+        type itself, qualifiers in clang's order (const outermost, then volatile, restrict);
+        0 when the program's BTF has no such record."""
+        return self.materialize(canonical_qualifiers(d))
 
     # -- records from source -------------------------------------------------------------
     def record_for_node(self, node: Node, unit: FileUnit) -> int | None:
@@ -788,6 +836,12 @@ class LocalTypes:
                 self.enumerators.setdefault(ename, EnumeratorInfo(v, tid, len(values) - 1, True))
                 nxt = v + 1
         r.values = values
+        fixed = self._enum_base(node, unit)
+        if fixed is not None:  # C23 ``enum name : type``: clang takes both from the type
+            r.size, r.signed = fixed
+            r.kind = Kind.ENUM64 if r.size > 4 else Kind.ENUM
+            r.align = r.size
+            return tid
         r.signed = any(v < 0 for _, v in values)
         big = any(v < -(1 << 31) or v > 0xFFFFFFFF for _, v in values)
         r.kind = Kind.ENUM64 if big else Kind.ENUM
@@ -799,6 +853,41 @@ class LocalTypes:
             r.size = 1 if -128 <= lo and hi < 256 else 2 if -32768 <= lo and hi < 65536 else 4
         r.align = r.size
         return tid
+
+    def _enum_base(self, node: Node, unit: FileUnit) -> tuple[int, bool] | None:
+        """(size, signed) of an enum definition's fixed underlying type (``enum e : type
+        {``, which the parser did not see: :func:`bpfls.source.cparse.parser_text`)."""
+        body = node.child_by_field_name("body")
+        if body is None:
+            return None
+        m = ENUM_BASE_RE.match(bytes(unit.code[node.start_byte:body.start_byte + 1]))
+        if m is None:
+            return None
+        s, e = m.span(1)
+        text = bytes(unit.code[node.start_byte + s + 1:node.start_byte + e])
+        d = self.desc_from_tokens(tokenize(text, node.start_byte + s + 1))
+        if d is None or d[0] != "id":
+            return None
+        tid = d[1]
+        for _ in range(64):  # through typedefs and qualifiers to the integer type
+            r = self.rec(tid)
+            if r is not None:
+                if r.kind == Kind.INT:
+                    return r.size, bool(r.encoding & 1)
+                if r.kind not in (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.TYPE_TAG):
+                    return None
+                tid = r.ref
+                continue
+            if self.base is None or not tid:
+                return None
+            try:
+                t = self.base.resolve(tid)
+            except BtfError:
+                return None
+            if t.kind != Kind.INT:
+                return None
+            return self.base.size_of(t), bool(t.int_encoding & 1)
+        return None
 
     def _note(self, tid: int, name: str, kind: str, unit: FileUnit, node: Node,
               pai: bool) -> None:
@@ -921,6 +1010,50 @@ class LocalTypes:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+_TYPEOF = frozenset({"typeof", "__typeof__", "__typeof"})
+_TYPE_ID_LOCAL_RE = re.compile(rb"\bbpf_core_type_id_local\s*\(")
+#: clang's order of qualifiers, outermost first
+_CV_ORDER = (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT)
+
+
+def canonical_qualifiers(d: Desc) -> Desc:
+    """``d`` with each run of qualifiers in clang's order (``const`` outermost)."""
+    k = d[0]
+    if k == "cv":
+        quals: set[int] = set()
+        while d[0] == "cv":
+            quals.add(d[1])
+            d = d[2]
+        d = canonical_qualifiers(d)
+        for q in reversed(_CV_ORDER):
+            if q in quals:
+                d = ("cv", q, d)
+        return d
+    if k == "ptr":
+        return ("ptr", canonical_qualifiers(d[1]))
+    if k == "arr":
+        return ("arr", canonical_qualifiers(d[1]), d[2])
+    return d
+
+
+def _type_id_local_args(code: bytes) -> list[list[Tok]]:
+    """The type argument of each ``bpf_core_type_id_local(type)`` written in ``code``
+    (``typeof(type)`` unwrapped)."""
+    out: list[list[Tok]] = []
+    for m in _TYPE_ID_LOCAL_RE.finditer(code):
+        line_end = code.find(b"\n", m.end())
+        toks = tokenize(code[m.end() - 1:line_end if line_end >= 0 else len(code)])
+        close = matching_paren(toks, 0)
+        if close < 0:
+            continue
+        arg = toks[1:close]
+        if len(arg) >= 3 and arg[0].text in _TYPEOF and arg[1].text == "(" and \
+                matching_paren(arg, 1) == len(arg) - 1:
+            arg = arg[2:-1]
+        out.append(arg)
+    return out
+
 
 def _text(node: Node) -> str:
     b = node.text
