@@ -217,3 +217,12 @@ struct holder___x g;
     t = local.find("holder___x")
     assert [(x.name, x.bit_offset) for x in t.members] == [("a", 0), ("t", 64), ("c", 128)]
     assert local.size_of(t) == 24 and not m.diagnostics
+
+
+def test_type_forms_are_followed(primary) -> None:
+    """Nothing in the type forms program is left unfollowed (the relocations themselves are
+    compared with clang's by tests/test_source_oracle.py)."""
+    m = analyze(str(CORPUS / "type_forms.bpf.c"), None, SourceOptions(primary=primary, arch="x86"))
+    assert not m.diagnostics
+    ids = [a for a in m.accesses if str(a.kind) == "local_type_id"]
+    assert {a.spec for a in ids} >= {"const <anon>", "restrict <anon>", "struct sized___x"}

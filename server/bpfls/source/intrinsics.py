@@ -558,14 +558,21 @@ def raw_type_builtin(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     """``__builtin_preserve_type_info(*(T *)0, K)`` and friends: the type (and enumerator)
     named by the first argument's tokens ``toks``."""
     # *(typeof(T) *)V  or  *(T *)V
-    if not toks or toks[0].text != "*" or len(toks) < 4 or toks[1].text != "(":
-        return NONE
-    close = matching_paren(toks, 1)
-    if close < 0:
-        return NONE
-    inner = toks[2:close]
+    typed = bool(toks) and toks[0].text == "*" and len(toks) >= 4 and toks[1].text == "("
+    close = matching_paren(toks, 1) if typed else -1
+    inner = toks[2:close] if close >= 0 else []
     if inner and inner[-1].text == "*":
         inner = inner[:-1]
+    if kind is ReloKind.TYPE_ID_LOCAL and toks and (
+            close < 0 or _type_arg_desc(w, inner) in (None, ("unknown", tokens_text(inner)))):
+        # __builtin_btf_type_id(expr, BPF_TYPE_ID_LOCAL): the type of the expression
+        at = toks[0]
+        wrapped = [Tok(IDENT, "typeof", at.start, at.start, at.space, at.origin),
+                   Tok(PUNCT, "(", at.start, at.start, False, at.origin), *toks,
+                   Tok(PUNCT, ")", toks[-1].end, toks[-1].end, False, toks[-1].origin)]
+        return _type_id_local(w, wrapped)
+    if close < 0:
+        return NONE
     rest = toks[close + 1:]
     if kind.is_enumval:
         return enum_info(w, inner, rest, kind)

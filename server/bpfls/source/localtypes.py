@@ -145,6 +145,7 @@ class LocalTypes:
         self._node_ids: dict[tuple[str, int, int], int] = {}
         self._derived: dict[tuple, int] = {}
         self._type_id_args: list[list[Tok]] = []  # bpf_core_type_id_local(type) arguments
+        self._type_id_re: re.Pattern[bytes] | None = None
         self._ints: dict[str, int] = {}
         self._lazy: dict[int, tuple[Node, FileUnit]] = {}
         self._pai_memo: dict[tuple[str, int, int], bool] = {}
@@ -277,8 +278,10 @@ class LocalTypes:
                 stack.extend(reversed(n.children))
         self._pending = getattr(self, "_pending", [])
         self._pending.extend(found)
-        if b"bpf_core_type_id_local" in unit.code:
-            self._type_id_args.extend(_type_id_local_args(bytes(unit.code)))
+        if self._type_id_re is None:
+            self._type_id_re = _type_id_local_re(self.macros)
+        if self._type_id_re.search(unit.code) is not None:
+            self._type_id_args.extend(_type_id_local_args(bytes(unit.code), self._type_id_re))
 
     def build(self) -> Btf:
         """Phase 2: build every collected definition, then write the split BTF."""
@@ -1012,7 +1015,6 @@ class LocalTypes:
 # -- helpers --------------------------------------------------------------------------------
 
 _TYPEOF = frozenset({"typeof", "__typeof__", "__typeof"})
-_TYPE_ID_LOCAL_RE = re.compile(rb"\bbpf_core_type_id_local\s*\(")
 #: clang's order of qualifiers, outermost first
 _CV_ORDER = (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT)
 
@@ -1037,21 +1039,46 @@ def canonical_qualifiers(d: Desc) -> Desc:
     return d
 
 
-def _type_id_local_args(code: bytes) -> list[list[Tok]]:
-    """The type argument of each ``bpf_core_type_id_local(type)`` written in ``code``
-    (``typeof(type)`` unwrapped)."""
+def _type_id_local_re(macros: dict[str, MacroDef]) -> re.Pattern[bytes]:
+    """A use of ``bpf_core_type_id_local(`` or of a macro that expands to one
+    (``bpf_obj_new(type)``)."""
+    names = {"bpf_core_type_id_local"}
+    for _ in range(4):  # macros over macros, a few levels deep
+        more = {m.name for m in macros.values()
+                if m.name not in names and any(t.text in names for t in m.body)}
+        if not more:
+            break
+        names |= more
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rb"(?<![\w$])(?:" + alts + rb")\s*\(")
+
+
+def _type_id_local_args(code: bytes, pattern: re.Pattern[bytes]) -> list[list[Tok]]:
+    """Each argument of each use of ``pattern`` in ``code`` that may name a type
+    (``typeof(type)`` unwrapped): the types ``bpf_core_type_id_local()`` may be given."""
     out: list[list[Tok]] = []
-    for m in _TYPE_ID_LOCAL_RE.finditer(code):
+    for m in pattern.finditer(code):
         line_end = code.find(b"\n", m.end())
         toks = tokenize(code[m.end() - 1:line_end if line_end >= 0 else len(code)])
         close = matching_paren(toks, 0)
         if close < 0:
             continue
-        arg = toks[1:close]
-        if len(arg) >= 3 and arg[0].text in _TYPEOF and arg[1].text == "(" and \
-                matching_paren(arg, 1) == len(arg) - 1:
-            arg = arg[2:-1]
-        out.append(arg)
+        depth = 0
+        start = 1
+        for i in range(1, close + 1):
+            tx = toks[i].text
+            if tx in ("(", "["):
+                depth += 1
+            elif tx in (")", "]") and i < close:
+                depth -= 1
+            elif (tx == "," and depth == 0) or i == close:
+                arg = toks[start:i]
+                if len(arg) >= 3 and arg[0].text in _TYPEOF and arg[1].text == "(" and \
+                        matching_paren(arg, 1) == len(arg) - 1:
+                    arg = arg[2:-1]
+                if arg:
+                    out.append(arg)
+                start = i + 1
     return out
 
 
