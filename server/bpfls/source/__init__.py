@@ -66,7 +66,8 @@ The modules, in the order a translation unit goes through them:
   :mod:`~bpfls.source.ppexpr` (constant expressions), :mod:`~bpfls.source.macros`
   (definitions, expansion),
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
-  (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`;
+  (libbpf's headers, built in where the include path has none),
+  :mod:`~bpfls.source.preprocess`;
 - parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser),
   :mod:`~bpfls.source.cparse` (tree-sitter);
 - the program's types: :mod:`~bpfls.source.localtypes` (with :mod:`~bpfls.source.layout`,

@@ -1,4 +1,5 @@
-"""tree-sitter-c parsing, with incremental re-parsing of the files seen before."""
+"""tree-sitter-c parsing (of a text with the forms tree-sitter-c does not know rewritten in place,
+:func:`parser_text`), with incremental re-parsing of the files seen before."""
 
 from __future__ import annotations
 
