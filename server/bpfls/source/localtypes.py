@@ -245,43 +245,34 @@ class LocalTypes:
 
     # -- collection ------------------------------------------------------------------------
     def collect(self, unit: FileUnit, root: Node) -> None:
-        """Phase 1: find the definitions in one file (in order)."""
-        stack = [root]
-        found: list[tuple[Node, FileUnit]] = []
-        while stack:
-            n = stack.pop()
-            t = n.type
-            if t in ("struct_specifier", "union_specifier", "enum_specifier"):
-                body = n.child_by_field_name("body")
-                if body is not None:
-                    name_node = n.child_by_field_name("name")
-                    if name_node is not None:
-                        ns = t.split("_")[0]
-                        key = (ns, _text(name_node))
-                        if key not in self._tag_nodes:
-                            self._tag_nodes[key] = (n, unit)
-                    if t == "enum_specifier":
-                        for e in body.named_children:
-                            if e.type == "enumerator":
-                                nm = e.child_by_field_name("name")
-                                if nm is not None:
-                                    self._enumerator_nodes.setdefault(_text(nm), (n, unit))
-                    found.append((n, unit))
-            elif t == "type_definition":
-                ty = n.child_by_field_name("type")
-                for d in n.children_by_field_name("declarator"):
-                    name_node = _declarator_name(d)
-                    if name_node is not None and ty is not None:
-                        self._typedef_nodes.setdefault(_text(name_node), (ty, d, unit))
-                found.append((n, unit))
-            if t in _CONTAINERS:
-                stack.extend(reversed(n.children))
-        self._pending = getattr(self, "_pending", [])
-        self._pending.extend(found)
+        """Phase 1: find the definitions in one file (in order). What a text holds is found
+        once (headers are read again by every analysis)."""
         if self._type_id_re is None:
             self._type_id_re = _type_id_local_re(self.macros)
-        if self._type_id_re.search(unit.code) is not None:
-            self._type_id_args.extend(_type_id_local_args(bytes(unit.code), self._type_id_re))
+        code = bytes(unit.code)
+        key = (unit.path, code, self._type_id_re.pattern)
+        hit = _COLLECTED.get(key)
+        if hit is None:
+            hit = (_definitions(root), _type_id_local_args(code, self._type_id_re)
+                   if self._type_id_re.search(code) is not None else [])
+            if len(_COLLECTED) > 256:
+                _COLLECTED.clear()
+            _COLLECTED[key] = hit
+        found: list[tuple[Node, FileUnit]] = []
+        for ev in hit[0]:
+            what = ev[0]
+            if what == "tag":
+                if ev[1] not in self._tag_nodes:
+                    self._tag_nodes[ev[1]] = (ev[2], unit)
+            elif what == "enumerator":
+                self._enumerator_nodes.setdefault(ev[1], (ev[2], unit))
+            elif what == "typedef":
+                self._typedef_nodes.setdefault(ev[1], (ev[2], ev[3], unit))
+            else:
+                found.append((ev[1], unit))
+        self._pending = getattr(self, "_pending", [])
+        self._pending.extend(found)
+        self._type_id_args.extend(hit[1])
 
     def build(self) -> Btf:
         """Phase 2: build every collected definition, then write the split BTF."""
@@ -1013,6 +1004,45 @@ class LocalTypes:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+#: (path, text, pattern of the type id uses) → what :meth:`LocalTypes.collect` finds there: the
+#: definitions (:func:`_definitions`) and the ``bpf_core_type_id_local()`` type arguments
+_COLLECTED: dict[tuple[str, bytes, bytes], tuple[list[tuple], list[list[Tok]]]] = {}
+
+
+def _definitions(root: Node) -> list[tuple]:
+    """The definitions of one file's tree in order: ``("tag", (ns, name), node)``,
+    ``("enumerator", name, enum node)``, ``("typedef", name, type node, declarator)`` and
+    ``("found", node)`` for each definition to build."""
+    out: list[tuple] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+            body = n.child_by_field_name("body")
+            if body is not None:
+                name_node = n.child_by_field_name("name")
+                if name_node is not None:
+                    out.append(("tag", (t.split("_")[0], _text(name_node)), n))
+                if t == "enum_specifier":
+                    for e in body.named_children:
+                        if e.type == "enumerator":
+                            nm = e.child_by_field_name("name")
+                            if nm is not None:
+                                out.append(("enumerator", _text(nm), n))
+                out.append(("found", n))
+        elif t == "type_definition":
+            ty = n.child_by_field_name("type")
+            for d in n.children_by_field_name("declarator"):
+                name_node = _declarator_name(d)
+                if name_node is not None and ty is not None:
+                    out.append(("typedef", _text(name_node), ty, d))
+            out.append(("found", n))
+        if t in _CONTAINERS:
+            stack.extend(reversed(n.children))
+    return out
+
 
 _TYPEOF = frozenset({"typeof", "__typeof__", "__typeof"})
 #: clang's order of qualifiers, outermost first

@@ -102,6 +102,19 @@ def line_starts_of(data: bytes | bytearray) -> list[int]:
 
 _BLANK = bytes(10 if c == 10 else 32 for c in range(256))
 
+#: text → (where its lines start, its directives: :meth:`Lines.directives`); headers are read
+#: again by every analysis
+_LAYOUTS: dict[bytes, tuple[list[int], list[tuple[int, int, int]]]] = {}
+
+
+def _layout(data: bytes) -> tuple[list[int], list[tuple[int, int, int]]]:
+    hit = _LAYOUTS.get(data)
+    if hit is None:
+        if len(_LAYOUTS) > 512:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[data] = (line_starts_of(data), list(Lines(data).directives()))
+    return hit
+
 
 def _blank(code: bytearray, start: int, end: int) -> None:
     """Spaces over ``code[start:end]``, newlines kept."""
@@ -218,7 +231,7 @@ class Preprocessor:
     def _process(self, path: str, data: bytes, depth: int, *, virtual: bool) -> None:
         first = path not in self._seen
         code = bytearray(data)
-        unit = FileUnit(path, data, code, line_starts_of(data), virtual=virtual)
+        unit = FileUnit(path, data, code, _layout(data)[0], virtual=virtual)
         if first:
             self._seen[path] = unit
             self.units.append(unit)
@@ -235,7 +248,7 @@ class Preprocessor:
         active = True
         inactive_start: int | None = None
         next_line = 0  # first line not handled yet
-        for s, hash_at, le in Lines(data).directives():
+        for s, hash_at, le in _layout(data)[1]:
             i = bisect_right(starts, s) - 1
             if i < next_line:
                 continue  # a continuation line of the previous directive
