@@ -219,3 +219,44 @@ def test_sixth_argument_registers(primary, tmp_path) -> None:
     assert sorted((a.function, a.spec) for a in m.accesses) == [
         ("six", "struct pt_regs.r9"), ("sixth", "struct pt_regs.r9")]
     assert not m.diagnostics
+
+
+def test_parser_text_keeps_every_position() -> None:
+    from bpfls.source.cparse import TYPEOF_PLACEHOLDER, parse, parser_text
+
+    code = (b"enum e : unsigned char { A };\nenum : __u16 { B } x;\n"
+            b"long v = (typeof(*t) *)p + sizeof(__typeof__(t->f[1]));\n"
+            b"typeof(\n  t) multi;\nstruct s { int a : 3; };\n")
+    text = parser_text(code)
+    assert len(text) == len(code) and text.count(b"\n") == code.count(b"\n")
+    assert b"unsigned" not in text and b"__u16" not in text and b"int a : 3" in text
+    assert text.count(TYPEOF_PLACEHOLDER.encode()) == 2 and b"typeof(\n  t)" in text
+    assert text.index(b"(" + TYPEOF_PLACEHOLDER.encode()) == code.index(b"(typeof")
+    assert not parse(code).root_node.children[0].has_error
+
+
+def test_typeof_type_names_in_the_program_types(primary, tmp_path) -> None:
+    path = tmp_path / "tyof.bpf.c"
+    path.write_text("""\
+#include "vmlinux.h"
+struct holder___x {
+	typeof(unsigned short) a;
+	__typeof__(struct task_struct *) t;
+	typeof(char[3]) c;
+};
+struct holder___x g;
+""")
+    m = analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
+    local = m.local
+    t = local.find("holder___x")
+    assert [(x.name, x.bit_offset) for x in t.members] == [("a", 0), ("t", 64), ("c", 128)]
+    assert local.size_of(t) == 24 and not m.diagnostics
+
+
+def test_type_forms_are_followed(primary) -> None:
+    """Nothing in the type forms program is left unfollowed (the relocations themselves are
+    compared with clang's by tests/test_source_oracle.py)."""
+    m = analyze(str(CORPUS / "type_forms.bpf.c"), None, SourceOptions(primary=primary, arch="x86"))
+    assert not m.diagnostics
+    ids = [a for a in m.accesses if str(a.kind) == "local_type_id"]
+    assert {a.spec for a in ids} >= {"const <anon>", "restrict <anon>", "struct sized___x"}

@@ -148,6 +148,37 @@ int all_seen;
     assert set(res.libbpf_headers) == {"bpf_helpers.h", "bpf_core_read.h"}
 
 
+def test_libbpf_headers_on_the_include_path_win(tmp_path) -> None:
+    """A header named like one of libbpf's is read when the search finds it (a project's own
+    libbpf copy, or its own header of that name); the built-in one stands in otherwise."""
+    inc = tmp_path / "libbpf"
+    (inc / "bpf").mkdir(parents=True)
+    (inc / "bpf" / "bpf_tracing.h").write_text(
+        "#include <bpf/bpf_helpers.h>\n"
+        "#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((x), r9)\n"
+        "#define PROJECT_TRACING 1\n")
+    (tmp_path / "bpf_core_read.h").write_text("#define PROJECT_CORE_READ 1\n")
+    text = """\
+#include <bpf/bpf_tracing.h>
+#include "bpf_core_read.h"
+#include <bpf/usdt.bpf.h>
+"""
+    res = run(text, tmp_path, include_dirs=[str(inc)])
+    kinds = [(r.name, r.kind) for r in res.units[0].includes]
+    assert kinds == [("bpf/bpf_tracing.h", "file"), ("bpf_core_read.h", "file"),
+                     ("bpf/usdt.bpf.h", "libbpf")]
+    assert res.units[0].includes[0].resolved == str(inc / "bpf" / "bpf_tracing.h")
+    assert {"PT_REGS_PARM6_CORE_SYSCALL", "PROJECT_TRACING", "PROJECT_CORE_READ"} \
+        <= set(res.macros)
+    # the built-in usdt.bpf.h includes bpf_tracing.h: the project's, found on the path
+    assert set(res.libbpf_headers) == {"bpf_helpers.h", "usdt.bpf.h"}
+    assert "BPF_USDT" in res.intrinsics and "BPF_KPROBE" not in res.intrinsics
+    # without the include path, every one of them is built in
+    res = run(text.replace('"bpf_core_read.h"', "<bpf/bpf_core_read.h>"), tmp_path)
+    assert {r.kind for r in res.units[0].includes} == {"libbpf"}
+    assert "PROJECT_TRACING" not in res.macros and "BPF_KPROBE" in res.intrinsics
+
+
 def test_big_vmlinux_found_and_no_preserve_access_index(tmp_path) -> None:
     """A big header that is no configured kernel's dump is not read (it is parsed into BTF)."""
     (tmp_path / "vmlinux.h").write_text("struct x { int a; };\n" * 30000)
@@ -342,3 +373,82 @@ def test_definitions_made_once_are_the_same_after_edits(tmp_path) -> None:
     assert (moved.macros["TWO"].line, moved.macros["TWO"].column) == (1, 11)
     assert (first.macros["TWO"].line, first.macros["TWO"].column) == (1, 8)
     assert tokens_text(moved.macros["ADD"].body) == "((x) + (y))"
+
+
+def test_block_comment_spanning_lines_continues_a_directive(tmp_path) -> None:
+    text = """\
+#define SLOTS 4 /* a comment that
+                   spans lines */ /* and another */
+struct value { int slots[SLOTS]; };
+/* before */ #define AFTER_COMMENT 1
+#if SLOTS /* four
+             slots */ == 4 && AFTER_COMMENT
+int taken;
+#endif
+"""
+    res = run(text, tmp_path)
+    code = active_code(res)
+    assert "struct value { int slots[SLOTS]; };" in code and "int taken;" in code
+    assert "spans lines" not in code and "*/" not in code.split("struct value")[0]
+    assert res.macros["SLOTS"].text == "4" and "AFTER_COMMENT" in res.macros
+    assert code.count("\n") == text.count("\n") and len(code) == len(text)
+    assert not res.diagnostics
+
+
+def test_splices_come_first(tmp_path) -> None:
+    text = """\
+#def\\
+ine NAME_L\\
+EN 1\\
+6
+#define FN\\
+(x) ((x) + 1)
+#if NAME_LEN == 16 && FN(1) == 2
+int spliced;
+#endif
+// a line comment \\
+#define HIDDEN 1
+#define AFTER 2 // a comment \\
+int not_code;
+int code_again;
+/* a comment closed across a splice *\\
+/ #define AFTER_SPLICED_COMMENT 1
+/\\
+* opened across one; *skb*\\
+#define IN_COMMENT 1 */
+"""
+    res = run(text, tmp_path)
+    assert "AFTER_SPLICED_COMMENT" in res.macros and "IN_COMMENT" not in res.macros
+    code = active_code(res)
+    assert res.macros["NAME_LEN"].text == "16" and res.macros["NAME_LEN"].line == 0
+    assert res.macros["FN"].params == ("x",)
+    assert "int spliced;" in code and "int code_again;" in code and "not_code" not in code
+    assert "HIDDEN" not in res.macros and res.macros["AFTER"].text == "2"
+    toks = tokenize(b"NAME_L\\\nEN x", 10)
+    assert [(t.text, t.start, t.end) for t in toks] == [("NAME_LEN", 10, 20), ("x", 21, 22)]
+    toks = tokenize(b"a\\\r\nb")
+    assert [(t.text, t.start, t.end) for t in toks] == [("ab", 0, 5)]
+
+
+def test_literals_are_read_whole(tmp_path) -> None:
+    text = """\
+#define OPEN "/*"
+#define QUOTE '"'
+int visible;
+#define SEP 1'000 /* '
+#define AFTER_SEP 1
+char *s = "#define NOT_A_DIRECTIVE \\
+#define STILL_NOT";
+const char *c = "// not a comment";
+#define LAST 1
+"""
+    res = run(text, tmp_path)
+    code = active_code(res)
+    assert "int visible;" in code and res.macros["OPEN"].text == '"/*"'
+    assert res.macros["QUOTE"].text == "'\"'"
+    assert "AFTER_SEP" not in res.macros  # the block comment opened on SEP's line hides it
+    assert "NOT_A_DIRECTIVE" not in res.macros and "STILL_NOT" not in res.macros
+    assert "LAST" not in res.macros  # still inside SEP's comment
+    res = run(text.replace("/* '", "// '"), tmp_path)
+    assert {"AFTER_SEP", "LAST"} <= set(res.macros)
+    assert "NOT_A_DIRECTIVE" not in res.macros and "STILL_NOT" not in res.macros

@@ -64,12 +64,14 @@ Positions are 0-based lines and UTF-8 byte columns.
 
 The modules, in the order a translation unit goes through them:
 
-- preprocessing: :mod:`~bpfls.source.pptokens` (tokens), :mod:`~bpfls.source.ppexpr` (constant
-  expressions), :mod:`~bpfls.source.macros` (definitions, expansion),
+- preprocessing: :mod:`~bpfls.source.pplines` (splices, comments and literals: where each
+  directive's logical line is), :mod:`~bpfls.source.pptokens` (tokens),
+  :mod:`~bpfls.source.ppexpr` (constant expressions), :mod:`~bpfls.source.macros`
+  (definitions, expansion),
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
-  (libbpf's headers, built in), :mod:`~bpfls.source.vmlinux_header` (what an included
-  ``vmlinux*.h`` is: a configured kernel's dump, another dump, or a header to read),
-  :mod:`~bpfls.source.preprocess`;
+  (libbpf's headers, built in where the include path has none),
+  :mod:`~bpfls.source.vmlinux_header` (what an included ``vmlinux*.h`` is: a configured
+  kernel's dump, another dump, or a header to read), :mod:`~bpfls.source.preprocess`;
 - parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser, and the
   macros that write functions, their expansions kept for the function discovery),
   :mod:`~bpfls.source.cparse` (tree-sitter);

@@ -58,6 +58,15 @@ def etype_of_desc(d: tuple) -> EType | None:
         return None
 
 
+def desc_of_etype(et: EType) -> tuple:
+    """EType → source type description (:func:`etype_of_desc` backwards): the type of an
+    expression where ``typeof(expr)`` names it."""
+    d: tuple = ("id", et.tid)
+    for i in range(et.ptr):
+        d = ("arr", d, et.n) if i == et.ptr - 1 and et.n >= 0 else ("ptr", d)
+    return d
+
+
 class Types:
     """Type operations over the program's BTF."""
 

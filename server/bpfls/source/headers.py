@@ -1,4 +1,5 @@
-"""What libbpf's BPF-side headers provide, built in: they are never read from disk.
+"""What libbpf's BPF-side headers provide, built in: they stand for the system's libbpf (a
+project's own copy found on the include path is read instead, :mod:`bpfls.source.preprocess`).
 
 Each header is a short C text of the definitions that matter for analysis (attribute macros,
 ``offsetof``/``container_of``, the per-architecture ``PT_REGS_*`` accessors, the enums used as

@@ -18,7 +18,7 @@ from bpfls.btf import Kind
 from bpfls.core.relo import ReloKind
 from bpfls.source import catalogue
 from bpfls.source.catalogue import Family, Macro, Memory, Value
-from bpfls.source.exprtypes import EType, etype_of_desc
+from bpfls.source.exprtypes import EType, desc_of_etype, etype_of_desc
 from bpfls.source.guards import Guard
 from bpfls.source.hops import Arrow, Element, Member, accessor_path, element_type
 from bpfls.source.macros import Expander
@@ -495,12 +495,26 @@ def bitfield(w: FunctionWalker, m: Macro, n: Node, args: list[Arg]) -> Val:
     return Val(EType(w.tu.lt.int_type("unsigned long long")))
 
 
-def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
-    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed);
-    ``typeof(expr)`` is the type of ``expr``, not evaluated."""
+def _type_arg_desc(w: FunctionWalker, toks: list[Tok]) -> tuple | None:
+    """The type a CO-RE type argument names: a type name, ``typeof(type)`` or
+    ``typeof(expr)`` (the expression's type; it is not evaluated)."""
     inner = _unwrap_typeof(toks)
     d = w.tu.lt.desc_from_tokens(inner)
-    if d is None and inner is not toks:
+    if d is None and inner is not toks and inner:
+        w.silent += 2
+        try:
+            v = reparse(w, inner, lvalue=True)
+        finally:
+            w.silent -= 2
+        d = desc_of_etype(v.et) if v.et is not None else ("unknown", tokens_text(toks))
+    return d
+
+
+def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
+    """The non-pointer type a CO-RE type argument names (an unknown one is diagnosed);
+    ``typeof(expr)`` is the type of ``expr``, not evaluated (said when it cannot be typed)."""
+    inner = _unwrap_typeof(toks)
+    if inner is not toks and inner and w.tu.lt.desc_from_tokens(inner) is None:
         w.silent += 2
         try:
             et = reparse(w, inner, lvalue=True).et
@@ -509,6 +523,7 @@ def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
         if et is None and not w.tu.kernel_types_unknown:
             w.incomplete(f"the type of '{tokens_text(toks)}'", tok_range(w, toks))
         return et if et is not None and not et.ptr else None
+    d = _type_arg_desc(w, toks)
     if d is None or d[0] == "unknown":
         if d is not None:
             w._unknown_type_rng(d[1], tok_range(w, toks))
@@ -519,6 +534,8 @@ def _type_arg(w: FunctionWalker, toks: list[Tok]) -> EType | None:
 
 def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     """``bpf_core_type_*(type)``: relocation ``kind`` of the type ``toks`` name."""
+    if kind is ReloKind.TYPE_ID_LOCAL:
+        return _type_id_local(w, toks)
     et = _type_arg(w, toks)
     if et is None:
         return NONE
@@ -528,6 +545,26 @@ def type_info(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
                     tokens_text(toks))
     if kind.is_check:
         return Val(None, guard=Guard.check(a))
+    return Val(None)
+
+
+def _type_id_local(w: FunctionWalker, toks: list[Tok]) -> Val:
+    """``bpf_core_type_id_local(type)``: the program's own record of exactly that type, its
+    qualifiers, pointers and arrays included (clang names an anonymous one ``const <anon>``,
+    ``ptr <anon>``...), typedefs kept."""
+    d = _type_arg_desc(w, toks)
+    rng = tok_range(w, toks)
+    if d is None or d[0] == "unknown":
+        if d is not None:
+            w._unknown_type_rng(d[1], tok_range(w, toks))
+        return NONE
+    tid = w.tu.lt.type_id_local(d)
+    if not tid:
+        w.incomplete(f"the local type id of '{tokens_text(toks)}' (the program's BTF has no "
+                     "record of it)", rng)
+        return NONE
+    w.emit_type(ReloKind.TYPE_ID_LOCAL, tid, (0,), rng, w.call_range or rng,
+                w.call_name or "direct", tokens_text(toks))
     return Val(None)
 
 
@@ -570,14 +607,21 @@ def raw_type_builtin(w: FunctionWalker, toks: list[Tok], kind: ReloKind) -> Val:
     """``__builtin_preserve_type_info(*(T *)0, K)`` and friends: the type (and enumerator)
     named by the first argument's tokens ``toks``."""
     # *(typeof(T) *)V  or  *(T *)V
-    if not toks or toks[0].text != "*" or len(toks) < 4 or toks[1].text != "(":
-        return NONE
-    close = matching_paren(toks, 1)
-    if close < 0:
-        return NONE
-    inner = toks[2:close]
+    typed = bool(toks) and toks[0].text == "*" and len(toks) >= 4 and toks[1].text == "("
+    close = matching_paren(toks, 1) if typed else -1
+    inner = toks[2:close] if close >= 0 else []
     if inner and inner[-1].text == "*":
         inner = inner[:-1]
+    if kind is ReloKind.TYPE_ID_LOCAL and toks and (
+            close < 0 or _type_arg_desc(w, inner) in (None, ("unknown", tokens_text(inner)))):
+        # __builtin_btf_type_id(expr, BPF_TYPE_ID_LOCAL): the type of the expression
+        at = toks[0]
+        wrapped = [Tok(IDENT, "typeof", at.start, at.start, at.space, at.origin),
+                   Tok(PUNCT, "(", at.start, at.start, False, at.origin), *toks,
+                   Tok(PUNCT, ")", toks[-1].end, toks[-1].end, False, toks[-1].origin)]
+        return _type_id_local(w, wrapped)
+    if close < 0:
+        return NONE
     rest = toks[close + 1:]
     if kind.is_enumval:
         return enum_info(w, inner, rest, kind)

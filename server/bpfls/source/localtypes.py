@@ -14,17 +14,19 @@ needs no new BTF records: ``("id", tid)``, ``("ptr", d)``, ``("arr", d, n)``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.source.btfwriter import BtfWriter
+from bpfls.source.cparse import ENUM_BASE_RE, TYPEOF_PLACEHOLDER
 from bpfls.source.layout import FieldSpec, layout
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.model import LocalTypeInfo, SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
-from bpfls.source.pptokens import IDENT, PUNCT, Tok, tokenize
+from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokenize
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -142,6 +144,8 @@ class LocalTypes:
         self._enumerator_nodes: dict[str, tuple[Node, FileUnit]] = {}
         self._node_ids: dict[tuple[str, int, int], int] = {}
         self._derived: dict[tuple, int] = {}
+        self._type_id_args: list[list[Tok]] = []  # bpf_core_type_id_local(type) arguments
+        self._type_id_re: re.Pattern[bytes] | None = None
         self._ints: dict[str, int] = {}
         self._lazy: dict[int, tuple[Node, FileUnit]] = {}
         self._pai_memo: dict[tuple[str, int, int], bool] = {}
@@ -241,39 +245,34 @@ class LocalTypes:
 
     # -- collection ------------------------------------------------------------------------
     def collect(self, unit: FileUnit, root: Node) -> None:
-        """Phase 1: find the definitions in one file (in order)."""
-        stack = [root]
+        """Phase 1: find the definitions in one file (in order). What a text holds is found
+        once (headers are read again by every analysis)."""
+        if self._type_id_re is None:
+            self._type_id_re = _type_id_local_re(self.macros)
+        code = bytes(unit.code)
+        key = (unit.path, code, self._type_id_re.pattern)
+        hit = _COLLECTED.get(key)
+        if hit is None:
+            hit = (_definitions(root), _type_id_local_args(code, self._type_id_re)
+                   if self._type_id_re.search(code) is not None else [])
+            if len(_COLLECTED) > 256:
+                _COLLECTED.clear()
+            _COLLECTED[key] = hit
         found: list[tuple[Node, FileUnit]] = []
-        while stack:
-            n = stack.pop()
-            t = n.type
-            if t in ("struct_specifier", "union_specifier", "enum_specifier"):
-                body = n.child_by_field_name("body")
-                if body is not None:
-                    name_node = n.child_by_field_name("name")
-                    if name_node is not None:
-                        ns = t.split("_")[0]
-                        key = (ns, _text(name_node))
-                        if key not in self._tag_nodes:
-                            self._tag_nodes[key] = (n, unit)
-                    if t == "enum_specifier":
-                        for e in body.named_children:
-                            if e.type == "enumerator":
-                                nm = e.child_by_field_name("name")
-                                if nm is not None:
-                                    self._enumerator_nodes.setdefault(_text(nm), (n, unit))
-                    found.append((n, unit))
-            elif t == "type_definition":
-                ty = n.child_by_field_name("type")
-                for d in n.children_by_field_name("declarator"):
-                    name_node = _declarator_name(d)
-                    if name_node is not None and ty is not None:
-                        self._typedef_nodes.setdefault(_text(name_node), (ty, d, unit))
-                found.append((n, unit))
-            if t in _CONTAINERS:
-                stack.extend(reversed(n.children))
+        for ev in hit[0]:
+            what = ev[0]
+            if what == "tag":
+                if ev[1] not in self._tag_nodes:
+                    self._tag_nodes[ev[1]] = (ev[2], unit)
+            elif what == "enumerator":
+                self._enumerator_nodes.setdefault(ev[1], (ev[2], unit))
+            elif what == "typedef":
+                self._typedef_nodes.setdefault(ev[1], (ev[2], ev[3], unit))
+            else:
+                found.append((ev[1], unit))
         self._pending = getattr(self, "_pending", [])
         self._pending.extend(found)
+        self._type_id_args.extend(hit[1])
 
     def build(self) -> Btf:
         """Phase 2: build every collected definition, then write the split BTF."""
@@ -291,6 +290,12 @@ class LocalTypes:
         self._pending = []
         while self._lazy:
             self._ensure(next(iter(self._lazy)))
+        # the qualified, pointer and array types clang writes for bpf_core_type_id_local()
+        for toks in self._type_id_args:
+            d = self.desc_from_tokens(toks)
+            if d is not None and d[0] in ("cv", "ptr", "arr"):
+                self.type_id_local(d)
+        self._type_id_args = []
         # expression typing after the build needs every base type to have an id already
         for spelling in _BASE_TYPES:
             self.int_type(spelling)
@@ -447,7 +452,10 @@ class LocalTypes:
                 words.append(_text(c))
             return self.primitive(" ".join(words))
         if t == "type_identifier":
-            return self.primitive(_text(node))
+            text = _text(node)
+            if text.startswith(TYPEOF_PLACEHOLDER):
+                return self._typeof(node, unit, expr_type)
+            return self.primitive(text)
         if t == "macro_type_specifier":
             # typeof(expr) / __typeof__(type)
             inner = node.child_by_field_name("type")
@@ -461,6 +469,20 @@ class LocalTypes:
         if t == "type_descriptor":
             return self.desc_of_type_descriptor(node, unit)
         return UNKNOWN
+
+    def _typeof(self, node: Node, unit: FileUnit, expr_type=None) -> Desc:
+        """``typeof(...)`` as a type (the parser read a placeholder name,
+        :func:`bpfls.source.cparse.parser_text`): the expression's type, from ``expr_type``
+        (which reads the text where the node is), else only a type name inside."""
+        if expr_type is not None:
+            return expr_type(node)
+        text = bytes(unit.code[node.start_byte:node.end_byte])
+        toks = tokenize(text, node.start_byte)
+        if len(toks) < 4 or toks[0].text not in _TYPEOF or toks[1].text != "(" or \
+                toks[-1].text != ")":
+            return ("unknown", "typeof")
+        d = self.desc_from_tokens(toks[2:-1])
+        return d if d is not None else ("unknown", text.decode("utf-8", "replace"))
 
     def primitive(self, spelling: str) -> Desc:
         words = spelling.split()
@@ -573,8 +595,8 @@ class LocalTypes:
             return d[1]
         if k == "unknown":
             return self.int_type("int")
-        if self.frozen:
-            return 0
+        if self.frozen:  # only the records made before the BTF was written
+            return self._made(d)
         if k == "ptr":
             inner = self.materialize(d[1])
             key = ("ptr", inner)
@@ -614,6 +636,26 @@ class LocalTypes:
                 self._derived[key] = tid
             return tid
         return self.int_type("int")
+
+    def _made(self, d: Desc) -> int:
+        """The id :meth:`materialize` gave ``d`` (0: none was made)."""
+        k = d[0]
+        if k == "id":
+            return d[1]
+        if k not in ("ptr", "arr", "cv"):
+            return 0
+        inner = self._made(d[2] if k == "cv" else d[1])
+        if not inner:
+            return 0
+        key = ("ptr", inner) if k == "ptr" else ("arr", inner, d[2]) if k == "arr" else \
+            ("cv", d[1], inner)
+        return self._derived.get(key, 0)
+
+    def type_id_local(self, d: Desc) -> int:
+        """The id of ``d`` as ``__builtin_btf_type_id(..., BPF_TYPE_ID_LOCAL)`` names it: the
+        type itself, qualifiers in clang's order (const outermost, then volatile, restrict);
+        0 when the program's BTF has no such record."""
+        return self.materialize(canonical_qualifiers(d))
 
     # -- records from source -------------------------------------------------------------
     def record_for_node(self, node: Node, unit: FileUnit) -> int | None:
@@ -788,6 +830,12 @@ class LocalTypes:
                 self.enumerators.setdefault(ename, EnumeratorInfo(v, tid, len(values) - 1, True))
                 nxt = v + 1
         r.values = values
+        fixed = self._enum_base(node, unit)
+        if fixed is not None:  # C23 ``enum name : type``: clang takes both from the type
+            r.size, r.signed = fixed
+            r.kind = Kind.ENUM64 if r.size > 4 else Kind.ENUM
+            r.align = r.size
+            return tid
         r.signed = any(v < 0 for _, v in values)
         big = any(v < -(1 << 31) or v > 0xFFFFFFFF for _, v in values)
         r.kind = Kind.ENUM64 if big else Kind.ENUM
@@ -799,6 +847,41 @@ class LocalTypes:
             r.size = 1 if -128 <= lo and hi < 256 else 2 if -32768 <= lo and hi < 65536 else 4
         r.align = r.size
         return tid
+
+    def _enum_base(self, node: Node, unit: FileUnit) -> tuple[int, bool] | None:
+        """(size, signed) of an enum definition's fixed underlying type (``enum e : type
+        {``, which the parser did not see: :func:`bpfls.source.cparse.parser_text`)."""
+        body = node.child_by_field_name("body")
+        if body is None:
+            return None
+        m = ENUM_BASE_RE.match(bytes(unit.code[node.start_byte:body.start_byte + 1]))
+        if m is None:
+            return None
+        s, e = m.span(1)
+        text = bytes(unit.code[node.start_byte + s + 1:node.start_byte + e])
+        d = self.desc_from_tokens(tokenize(text, node.start_byte + s + 1))
+        if d is None or d[0] != "id":
+            return None
+        tid = d[1]
+        for _ in range(64):  # through typedefs and qualifiers to the integer type
+            r = self.rec(tid)
+            if r is not None:
+                if r.kind == Kind.INT:
+                    return r.size, bool(r.encoding & 1)
+                if r.kind not in (Kind.TYPEDEF, Kind.CONST, Kind.VOLATILE, Kind.TYPE_TAG):
+                    return None
+                tid = r.ref
+                continue
+            if self.base is None or not tid:
+                return None
+            try:
+                t = self.base.resolve(tid)
+            except BtfError:
+                return None
+            if t.kind != Kind.INT:
+                return None
+            return self.base.size_of(t), bool(t.int_encoding & 1)
+        return None
 
     def _note(self, tid: int, name: str, kind: str, unit: FileUnit, node: Node,
               pai: bool) -> None:
@@ -921,6 +1004,113 @@ class LocalTypes:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+#: (path, text, pattern of the type id uses) → what :meth:`LocalTypes.collect` finds there: the
+#: definitions (:func:`_definitions`) and the ``bpf_core_type_id_local()`` type arguments
+_COLLECTED: dict[tuple[str, bytes, bytes], tuple[list[tuple], list[list[Tok]]]] = {}
+
+
+def _definitions(root: Node) -> list[tuple]:
+    """The definitions of one file's tree in order: ``("tag", (ns, name), node)``,
+    ``("enumerator", name, enum node)``, ``("typedef", name, type node, declarator)`` and
+    ``("found", node)`` for each definition to build."""
+    out: list[tuple] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if t in ("struct_specifier", "union_specifier", "enum_specifier"):
+            body = n.child_by_field_name("body")
+            if body is not None:
+                name_node = n.child_by_field_name("name")
+                if name_node is not None:
+                    out.append(("tag", (t.split("_")[0], _text(name_node)), n))
+                if t == "enum_specifier":
+                    for e in body.named_children:
+                        if e.type == "enumerator":
+                            nm = e.child_by_field_name("name")
+                            if nm is not None:
+                                out.append(("enumerator", _text(nm), n))
+                out.append(("found", n))
+        elif t == "type_definition":
+            ty = n.child_by_field_name("type")
+            for d in n.children_by_field_name("declarator"):
+                name_node = _declarator_name(d)
+                if name_node is not None and ty is not None:
+                    out.append(("typedef", _text(name_node), ty, d))
+            out.append(("found", n))
+        if t in _CONTAINERS:
+            stack.extend(reversed(n.children))
+    return out
+
+
+_TYPEOF = frozenset({"typeof", "__typeof__", "__typeof"})
+#: clang's order of qualifiers, outermost first
+_CV_ORDER = (Kind.CONST, Kind.VOLATILE, Kind.RESTRICT)
+
+
+def canonical_qualifiers(d: Desc) -> Desc:
+    """``d`` with each run of qualifiers in clang's order (``const`` outermost)."""
+    k = d[0]
+    if k == "cv":
+        quals: set[int] = set()
+        while d[0] == "cv":
+            quals.add(d[1])
+            d = d[2]
+        d = canonical_qualifiers(d)
+        for q in reversed(_CV_ORDER):
+            if q in quals:
+                d = ("cv", q, d)
+        return d
+    if k == "ptr":
+        return ("ptr", canonical_qualifiers(d[1]))
+    if k == "arr":
+        return ("arr", canonical_qualifiers(d[1]), d[2])
+    return d
+
+
+def _type_id_local_re(macros: dict[str, MacroDef]) -> re.Pattern[bytes]:
+    """A use of ``bpf_core_type_id_local(`` or of a macro that expands to one
+    (``bpf_obj_new(type)``)."""
+    names = {"bpf_core_type_id_local"}
+    for _ in range(4):  # macros over macros, a few levels deep
+        more = {m.name for m in macros.values()
+                if m.name not in names and any(t.text in names for t in m.body)}
+        if not more:
+            break
+        names |= more
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rb"(?<![\w$])(?:" + alts + rb")\s*\(")
+
+
+def _type_id_local_args(code: bytes, pattern: re.Pattern[bytes]) -> list[list[Tok]]:
+    """Each argument of each use of ``pattern`` in ``code`` that may name a type
+    (``typeof(type)`` unwrapped): the types ``bpf_core_type_id_local()`` may be given."""
+    out: list[list[Tok]] = []
+    for m in pattern.finditer(code):
+        line_end = code.find(b"\n", m.end())
+        toks = tokenize(code[m.end() - 1:line_end if line_end >= 0 else len(code)])
+        close = matching_paren(toks, 0)
+        if close < 0:
+            continue
+        depth = 0
+        start = 1
+        for i in range(1, close + 1):
+            tx = toks[i].text
+            if tx in ("(", "["):
+                depth += 1
+            elif tx in (")", "]") and i < close:
+                depth -= 1
+            elif (tx == "," and depth == 0) or i == close:
+                arg = toks[start:i]
+                if len(arg) >= 3 and arg[0].text in _TYPEOF and arg[1].text == "(" and \
+                        matching_paren(arg, 1) == len(arg) - 1:
+                    arg = arg[2:-1]
+                if arg:
+                    out.append(arg)
+                start = i + 1
+    return out
+
 
 def _text(node: Node) -> str:
     b = node.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 #: one C token (or whitespace, a comment, a newline) of UTF-8 text; also scans single lines
 TOKEN_RE = re.compile(
@@ -66,10 +67,17 @@ class Tok:
 _new_tok = object.__new__
 
 
+_SPLICE_RE = re.compile(rb"\\\r?\n")
+
+
 def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]:
     """Tokens of ``data`` (comments and whitespace dropped; ``base`` is added to offsets).
 
+    Backslash-newline splices are removed first, as C's second phase does: a token may go on
+    across one, and its offsets are still those of ``data`` (its text is spliced).
     With ``newlines`` a ``Tok("nl")`` marks each line end (for directive scanning)."""
+    if b"\\\n" in data or b"\\\r\n" in data:
+        return _tokenize_spliced(data, base, newlines)
     out: list[Tok] = []
     space = False
     for m in TOKEN_RE.finditer(data):
@@ -86,6 +94,35 @@ def tokenize(data: bytes, base: int = 0, *, newlines: bool = False) -> list[Tok]
         out.append(Tok(kind, m.group().decode("utf-8", "replace"), base + s, base + e, space))
         space = False
     return out
+
+
+def _tokenize_spliced(data: bytes, base: int, newlines: bool) -> list[Tok]:
+    """:func:`tokenize` of ``data`` with its splices removed, offsets mapped back."""
+    joined: list[bytes] = []
+    cuts: list[int] = []  # offset in the joined text where each piece starts
+    shifts: list[int] = []  # what to add there to get the offset in ``data``
+    pos = 0
+    length = 0
+    for m in _SPLICE_RE.finditer(data):
+        joined.append(data[pos:m.start()])
+        cuts.append(length)
+        shifts.append(pos - length)
+        length += m.start() - pos
+        pos = m.end()
+    joined.append(data[pos:])
+    cuts.append(length)
+    shifts.append(pos - length)
+    toks = tokenize(b"".join(joined), 0, newlines=newlines)
+
+    def where(off: int, end: bool) -> int:
+        k = bisect_right(cuts, off - 1 if end else off) - 1
+        return base + off + shifts[max(k, 0)]
+
+    for t in toks:
+        t.start = where(t.start, False)
+        t.end = where(t.end, True)
+        t.origin = (t.start, t.end)
+    return toks
 
 
 def matching_paren(toks: list[Tok], i: int) -> int:

@@ -10,10 +10,11 @@ Includes: ``"x.h"`` is searched next to the including file, then in the include 
 of a configured kernel is not read (its types are that kernel's BTF), nor is a big dump of
 another kernel (its types are parsed once into BTF); any other (a wrapper including a dump, a
 trimmed header) is read like every header (:mod:`bpfls.source.vmlinux_header`,
-:class:`PPResult.vmlinux`). libbpf's headers
-(``bpf_helpers.h``, ``bpf_core_read.h``, ``bpf_tracing.h``, ...) are built in
-(:mod:`bpfls.source.headers`), wherever they are. Other headers that are not found
-are system headers and are skipped.
+:class:`PPResult.vmlinux`). libbpf's headers (``bpf_helpers.h``, ``bpf_core_read.h``,
+``bpf_tracing.h``, ...) are read like any header when the search finds them (a project's own
+copy of libbpf: its macros are the ones clang expands), and are built in
+(:mod:`bpfls.source.headers`) otherwise: the system's libbpf is never read. Other headers that
+are not found are system headers and are skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bpfls.source.macros import Expander, MacroDef, parse_define
 from bpfls.source.model import SourceDiagnostic
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError
+from bpfls.source.pplines import Lines
 from bpfls.source.pptokens import IDENT, NUMBER, STRING, Tok, matching_paren, tokenize
 from bpfls.source.predefines import predefined_lines, target_arch_define
 
@@ -111,10 +113,20 @@ def line_starts_of(data: bytes | bytearray) -> list[int]:
     return starts
 
 
-_DIRECTIVE_RE = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f\v]*#", re.M)  # a BOM may come first
-_SKIP_RE = re.compile(rb'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
-                      rb"|//(?:[^\n\\]|\\.)*|/\*.*?(?:\*/|\Z)", re.S)
 _BLANK = bytes(10 if c == 10 else 32 for c in range(256))
+
+#: text → (where its lines start, its directives: :meth:`Lines.directives`); headers are read
+#: again by every analysis
+_LAYOUTS: dict[bytes, tuple[list[int], list[tuple[int, int, int]]]] = {}
+
+
+def _layout(data: bytes) -> tuple[list[int], list[tuple[int, int, int]]]:
+    hit = _LAYOUTS.get(data)
+    if hit is None:
+        if len(_LAYOUTS) > 512:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[data] = (line_starts_of(data), list(Lines(data).directives()))
+    return hit
 
 
 def _blank(code: bytearray, start: int, end: int) -> None:
@@ -160,38 +172,6 @@ def _define(rest: list[Tok], unit: FileUnit, line: int,
             _DEFINES.clear()
         _DEFINES[key] = (toks, m)  # keeps the list alive, so its id is not reused
     return m
-
-
-#: the include guard of each libbpf header: a file of that name without it is the project's own
-_LIBBPF_GUARDS = {"bpf_helpers.h": b"__BPF_HELPERS__", "bpf_core_read.h": b"__BPF_CORE_READ_H__",
-                  "bpf_tracing.h": b"__BPF_TRACING_H__", "bpf_endian.h": b"__BPF_ENDIAN__",
-                  "usdt.bpf.h": b"__USDT_BPF_H__"}
-_LIBBPF_COPIES: dict[str, tuple[int, int, bool]] = {}
-
-
-def _is_libbpf_copy(path: str, base: str) -> bool:
-    """Is the file found for a libbpf header's name libbpf's (it defines libbpf's include
-    guard), so that the built-in text stands for it? Kept by (path, mtime, size)."""
-    guard = _LIBBPF_GUARDS.get(base)
-    if guard is None:
-        return True
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True  # an unsaved editor buffer of that name: libbpf's, as before
-    known = _LIBBPF_COPIES.get(path)
-    if known is not None and known[:2] == (st.st_mtime_ns, st.st_size):
-        return known[2]
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return True
-    ours = re.search(rb"^[ \t]*#[ \t]*define[ \t]+" + guard + rb"\b", data, re.M) is not None
-    if len(_LIBBPF_COPIES) > 1024:
-        _LIBBPF_COPIES.clear()
-    _LIBBPF_COPIES[path] = (st.st_mtime_ns, st.st_size, ours)
-    return ours
 
 
 class Preprocessor:
@@ -272,7 +252,7 @@ class Preprocessor:
     def _process(self, path: str, data: bytes, depth: int, *, virtual: bool) -> None:
         first = path not in self._seen
         code = bytearray(data)
-        unit = FileUnit(path, data, code, line_starts_of(data), virtual=virtual)
+        unit = FileUnit(path, data, code, _layout(data)[0], virtual=virtual)
         if first:
             self._seen[path] = unit
             self.units.append(unit)
@@ -288,37 +268,23 @@ class Preprocessor:
         stack: list[list] = []
         active = True
         inactive_start: int | None = None
-        comments: list[tuple[int, int]] = []
-        if b"/*" in data:
-            comments = [m.span() for m in _SKIP_RE.finditer(data)
-                        if data[m.start():m.start() + 2] == b"/*"]
-        comment_starts = [c[0] for c in comments]
         next_line = 0  # first line not handled yet
-        for m in _DIRECTIVE_RE.finditer(data):
-            s = m.start()
-            if comments:
-                k = bisect_right(comment_starts, s) - 1
-                if k >= 0 and comments[k][0] <= s < comments[k][1]:
-                    continue
+        for s, hash_at, le in _layout(data)[1]:
             i = bisect_right(starts, s) - 1
             if i < next_line:
                 continue  # a continuation line of the previous directive
             if not active and next_line < i:
                 _blank(code, starts[next_line], starts[i])
-            j = i
-            # logical line: join backslash continuations
-            while j + 1 < nlines and data[starts[j]:starts[j + 1]].rstrip(b"\r\n").endswith(b"\\"):
-                j += 1
-            le = starts[j + 1] if j + 1 < nlines else len(data)
+            j = bisect_right(starts, le - 1) - 1  # the logical line's last physical line
             next_line = j + 1
             line = data[s:le]
             _blank(code, s, le)
-            hash_at = m.end() - 1
             toks = _directive_tokens(data[hash_at:le], hash_at)
             # toks[0] is '#'
             name = toks[1].text if len(toks) > 1 and toks[1].kind == IDENT else ""
             rest = toks[2:]
-            rng = Range.of(i, toks[0].start - s, j, len(line.rstrip(b"\r\n")) - (
+            h = bisect_right(starts, hash_at) - 1
+            rng = Range.of(h, hash_at - starts[h], j, len(line.rstrip(b"\r\n")) - (
                 starts[j] - s))
             if name in ("if", "ifdef", "ifndef"):
                 if active:
@@ -447,7 +413,7 @@ class Preprocessor:
         base = os.path.basename(name)
         found = self._find(name, angled, os.path.dirname(unit.path),
                            after=unit.path if after else None)
-        if base in headers.HEADERS and (found is None or _is_libbpf_copy(found, base)):
+        if base in headers.HEADERS and found is None:
             ref.kind = "libbpf"
             ref.resolved = f"<bpf/{base}>"
             self._include_builtin(base, depth)

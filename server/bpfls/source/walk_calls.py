@@ -270,7 +270,8 @@ class CallWalker(WalkerBase):
             self._program_macro_reads(body)
 
     def _program_macro_reads(self, body: Node) -> None:
-        """The reads BPF_KPROBE, BPF_KRETPROBE and BPF_KSYSCALL make for their parameters.
+        """The reads BPF_KPROBE, BPF_KRETPROBE and BPF_KSYSCALL make for their parameters
+        (as many as the libbpf the program includes has ``PT_REGS_PARMn`` macros for).
 
         A direct load of an unused parameter is dead code clang removes; a CO-RE read
         (``bpf_probe_read_kernel``) is a call and stays whether the value is used or not."""
@@ -284,11 +285,12 @@ class CallWalker(WalkerBase):
         texts: list[tuple[str, Node | None, bool]] = []  # (text, where, only when used)
         for i, (name, _, node) in enumerate(fd.params):
             is_used = self.reads.read_in(name, body_toks)
-            if kind is ProgramArgs.KPROBE and i < 8:
+            if kind is ProgramArgs.KPROBE and f"PT_REGS_PARM{i + 1}" in self.tu.macros:
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}(ctx)", node, is_used))
             elif kind is ProgramArgs.KRETPROBE and i == 0:
                 texts.append(("(void *)PT_REGS_RC(ctx)", node, is_used))
-            elif kind is ProgramArgs.KSYSCALL and i < 5:
+            elif kind is ProgramArgs.KSYSCALL and \
+                    f"PT_REGS_PARM{i + 1}_CORE_SYSCALL" in self.tu.macros:
                 if i == 0:
                     texts.append(("(struct pt_regs *)PT_REGS_PARM1(ctx)", node, False))
                 texts.append((f"(void *)PT_REGS_PARM{i + 1}_CORE_SYSCALL(regs)", node, False))

@@ -382,10 +382,19 @@ class StatementWalker(WalkerBase):
                 self.expr(c)
 
     def typeof_type(self, node: Node) -> tuple:
-        """typeof(expr) in a declaration: the expression's type, not evaluated."""
+        """typeof(expr) in a declaration: the expression's type, not evaluated. ``node`` is
+        the expression, or the name the parser read in place of ``typeof(...)``."""
+        toks = self.src.tokens(node.start_byte, node.end_byte)
         self.silent += 2
         try:
-            v = self.lvalue(node)
+            if len(toks) >= 4 and toks[0].text in ("typeof", "__typeof__", "__typeof") and \
+                    toks[1].text == "(" and toks[-1].text == ")":
+                desc = self.tu.lt.desc_from_tokens(toks[2:-1])
+                if desc is not None:
+                    return desc
+                v = reparse(self, toks[2:-1], lvalue=True)
+            else:
+                v = self.lvalue(node)
         finally:
             self.silent -= 2
         if v.et is None:
