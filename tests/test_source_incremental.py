@@ -212,4 +212,4 @@ def test_a_program_of_many_headers_is_not_parsed_again(tmp_path) -> None:
     trees = dict(cache.trees._trees)
     assert len(trees) == 101
     analyze(str(prog), None, SourceOptions(), cache)
-    assert all(cache.trees._trees[k][1] is t for k, (_, t) in trees.items())
+    assert all(cache.trees._trees[k][-1] is v[-1] for k, v in trees.items())
