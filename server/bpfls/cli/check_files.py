@@ -22,8 +22,10 @@ from bpfls.source.cache import SourceCache
 class Checker:
     """One file after the other: an object as it is, a source predicted or compiled."""
 
-    def __init__(self, cfg: Config, kernels: KernelSet, compile_sources: bool) -> None:
+    def __init__(self, cfg: Config, kernels: KernelSet, compile_sources: bool,
+                 compile_commands: str | None = None) -> None:
         self.cfg = cfg
+        self.compile_commands = compile_commands  # the database given, instead of searching
         self.kernels = kernels
         self.cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
         self.compile_sources = compile_sources
@@ -42,7 +44,7 @@ class Checker:
         return self._source(path, data.decode("utf-8", "replace"))
 
     def _source(self, path: str, text: str) -> tuple[FileReport, str | None]:
-        file_cfg = with_compile_flags(self.cfg, path)
+        file_cfg = with_compile_flags(self.cfg, path, self.compile_commands)
         options = source_options(file_cfg, self.kernels)
         model = analyze(os.path.abspath(path), text, options, self.cache)
         trouble = None

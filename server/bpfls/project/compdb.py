@@ -150,9 +150,14 @@ def flags_from_file(path: Path) -> CompileFlags:
     return CompileFlags(flags.include, flags.defines, flags.undefines, str(path))
 
 
-def find_compile_flags(source: str | Path) -> CompileFlags | None:
-    """The flags clangd would use for ``source`` (``None`` when there is no database)."""
+def find_compile_flags(source: str | Path,
+                       database: str | Path | None = None) -> CompileFlags | None:
+    """The flags clangd would use for ``source`` (``None`` when there is no database).
+    ``database``: a ``compile_commands.json`` / ``compile_flags.txt``, or the directory
+    holding one, to read instead of searching from the file (clang tools' ``-p``)."""
     src = Path(os.path.abspath(source))
+    if database is not None:
+        return _given_flags(Path(database), src)
     start = src if src.is_dir() else src.parent
     for d in _candidates(start):
         db = d / COMPILE_COMMANDS
@@ -162,3 +167,16 @@ def find_compile_flags(source: str | Path) -> CompileFlags | None:
         if cf.is_file():
             return flags_from_file(cf)
     return None
+
+
+def _given_flags(database: Path, src: Path) -> CompileFlags | None:
+    if database.is_dir():
+        if (database / COMPILE_COMMANDS).is_file():
+            database = database / COMPILE_COMMANDS
+        elif (database / COMPILE_FLAGS).is_file():
+            database = database / COMPILE_FLAGS
+        else:
+            raise CompileDbError(f"{database}: holds no {COMPILE_COMMANDS} or {COMPILE_FLAGS}")
+    if database.name == COMPILE_FLAGS:
+        return flags_from_file(database)
+    return flags_from_db(database, src)
