@@ -113,3 +113,26 @@ def test_readme_examples() -> None:
     assert ("task_state.bpf.c:14:64: error: 'state' is missing in struct task_struct (read as "
             "struct task_struct___o) on 6.12-amd64 (did you mean '__state'?)") in r.stdout
     assert check(str(ex / "task_state_fixed.bpf.c"), *K, *PRIMARY).returncode == 0
+
+
+def test_jobs_give_the_output_of_one_process(tmp_path: Path) -> None:
+    """Files checked in several processes (the first one here, then runs of consecutive
+    files in each worker) print exactly what one process prints, in every format."""
+    files = [str(p) for p in sorted(CORPUS.glob("*.bpf.c"))]
+    files += [str(p) for p in sorted((CORPUS.parent / "fixtures" / "source").glob("*.bpf.c"))]
+    assert len(files) > 10
+    for fmt in ("text", "json"):
+        one = check(*files, *K, *PRIMARY, "--format", fmt, "-j", "1")
+        assert one.returncode == 1, one.stderr
+        for jobs in ("2", "3"):
+            many = check(*files, *K, *PRIMARY, "--format", fmt, "-j", jobs)
+            assert (many.returncode, many.stdout, many.stderr) == \
+                (one.returncode, one.stdout, one.stderr), (fmt, jobs)
+
+
+def test_chunks_keep_neighbours_together_and_workers_busy() -> None:
+    from bpfls.cli.check_files import chunk_size
+
+    assert chunk_size(2, 2) == 1
+    assert chunk_size(136, 2) == 11  # 12 runs of 11 or fewer for two workers
+    assert chunk_size(10_000, 8) == 16

@@ -3,6 +3,7 @@ predicted, or compiled with clang and judged from the object (``--compile``)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -73,20 +74,40 @@ _CHECKER: Checker | None = None  # the checker of the run, in the worker process
 
 
 def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Outcome]:
-    """Each file's outcome, in order. With several files and ``jobs`` > 1, files are checked
-    in that many processes forked from this one (they share its loaded kernels)."""
-    if jobs <= 1 or len(paths) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    """Each file's outcome, in order. With several files and ``jobs`` > 1, the first file is
+    checked here, so that what it loads (the kernels' types it decodes, the headers it
+    preprocesses: see :class:`~bpfls.source.cache.SourceCache`) is there before the others
+    are checked in that many processes forked from this one, which share it. Each process
+    takes a run of consecutive files at a time (files side by side tend to include the same
+    headers, which its own cache then keeps); the outcomes are those of checking the files
+    one after the other in this process."""
+    if jobs <= 1 or len(paths) < 3 or "fork" not in multiprocessing.get_all_start_methods():
         for path in paths:
             yield _outcome(checker, path)
         return
+    first = _outcome(checker, paths[0])
+    yield first
+    if first[2] is not None:
+        return  # a configuration error stops the run
+    rest = paths[1:]
+    workers = min(jobs, len(rest))
     global _CHECKER
     _CHECKER = checker
     ctx = multiprocessing.get_context("fork")
+    gc.freeze()  # what this process holds stays shared with the workers (no collector writes)
     try:
-        with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
-            yield from pool.map(_check_in_worker, paths, chunksize=1)
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            yield from pool.map(_check_in_worker, rest, chunksize=chunk_size(len(rest), workers))
     finally:
+        gc.unfreeze()
         _CHECKER = None
+
+
+def chunk_size(files: int, workers: int) -> int:
+    """How many consecutive files a worker takes at a time: about a sixth of its share, so
+    that the runs are long enough for the files of a project to share headers and short
+    enough for the workers to end together."""
+    return max(1, min(16, files // (workers * 6)))
 
 
 def _check_in_worker(path: str) -> Outcome:
