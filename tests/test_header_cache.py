@@ -72,7 +72,13 @@ def test_corpus_programs_with_a_shared_cache(primary, monkeypatch) -> None:
     headers = HeaderCache()
     for p in progs + progs[::-1]:
         assert summary(analyze(str(p), None, options, with_headers(headers))) == alone[p], p
-    assert headers.hits > 0
+    assert headers.hits > 0 and headers.mask_hits > 0
+    # a cache too small for all of them drops the least recently used, and stays right
+    small = HeaderCache(max_bytes=40_000)
+    for p in progs + progs[::-1]:
+        assert summary(analyze(str(p), None, options, with_headers(small))) == alone[p], p
+        assert small._bytes <= small.max_bytes
+    assert small.hits > 0
 
 
 @pytest.mark.skipif(not CORPUS_DIR.is_dir() or not (VMLINUX_DIR / "vmlinux.h").exists(),

@@ -28,7 +28,9 @@ class Checker:
         self.cfg = cfg
         self.compile_commands = compile_commands  # the database given, instead of searching
         self.kernels = kernels
-        self.cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
+        # the run's own: nothing is kept in the engine's modules. The trees of every header
+        # of a project are kept: the run's files include them again and again
+        self.cache = SourceCache(max_trees=1024)
         self.compile_sources = compile_sources
         self.out_dir = ""
 

@@ -23,11 +23,14 @@ from bpfls.source.headercache import HeaderCache
 
 #: translation units whose function results are kept (the oldest is dropped first)
 MAX_UNITS = 32
+#: files whose last parse tree is kept (the least recently used is dropped first)
+MAX_TREES = 64
 
 
 class SourceCache:
-    def __init__(self, max_units: int = MAX_UNITS) -> None:
-        self.trees = TreeCache()
+    def __init__(self, max_units: int = MAX_UNITS, max_trees: int = MAX_TREES) -> None:
+        self.max_trees = max_trees
+        self.trees = TreeCache(max_trees)
         self.headers = HeaderCache()
         self.max_units = max_units
         self._functions: dict[tuple[str, object], dict] = {}
@@ -49,5 +52,5 @@ class SourceCache:
         """Forget everything (the next analysis starts cold)."""
         with self._lock:
             self._functions.clear()
-            self.trees = TreeCache()
+            self.trees = TreeCache(self.max_trees)
             self.headers = HeaderCache()

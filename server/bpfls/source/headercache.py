@@ -36,10 +36,10 @@ from bpfls.source.model import SourceDiagnostic
 from bpfls.source.pptokens import IDENT, Tok
 from bpfls.source.preprocess import MAX_INCLUDE_DEPTH, FileUnit, IncludeRef, Preprocessor
 
-#: recordings kept per header (path, content); headers kept (the least recently used go)
+#: recordings kept per header (path, content) or masked file; the bytes of code they may hold
+#: in all (the least recently used go first)
 MAX_VARIANTS = 8
-MAX_HEADERS = 1024
-MAX_MASKED = 4096
+MAX_BYTES = 192 << 20
 
 _ABSENT = object()
 
@@ -89,6 +89,7 @@ class _Recording:
     libbpf: list[str] = field(default_factory=list)
     pai_exit: tuple[bool, ...] = ()
     vm_exit: tuple = ()
+    size: int = 0  # bytes of code and files it holds
 
 
 class _Log:
@@ -450,13 +451,16 @@ class HeaderCache:
     """Preprocessed headers and masked files, shared by the translation units of a run (or of
     a language server's documents). Bounded; safe to share between threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self._headers: OrderedDict[tuple, list[_Recording]] = OrderedDict()
         self._masked: OrderedDict[tuple, list[tuple]] = OrderedDict()
-        self._idents: OrderedDict[bytes, frozenset[bytes]] = OrderedDict()
+        self._idents: dict[bytes, frozenset[bytes]] = {}
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self.hits = 0  # headers replayed
+        self.misses = 0  # headers processed (and recorded)
+        self.mask_hits = 0
 
     def preprocessor(self, **kw) -> CachingPreprocessor:
         """A preprocessor (the arguments of :class:`Preprocessor`) that uses this cache."""
@@ -471,26 +475,46 @@ class HeaderCache:
             return list(recs)
 
     def keep(self, key: tuple, rec: _Recording) -> None:
+        rec.size = sum(len(u[1]) + len(u[2]) for u in rec.units) + sum(
+            len(d) for d in rec.files.values() if d is not None)
         with self._lock:
             recs = self._headers.setdefault(key, [])
             self._headers.move_to_end(key)
             recs.insert(0, rec)
+            self._bytes += rec.size
+            for old in recs[MAX_VARIANTS:]:
+                self._bytes -= old.size
             del recs[MAX_VARIANTS:]
-            while len(self._headers) > MAX_HEADERS:
-                self._headers.popitem(last=False)
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries until the cache holds at most ``max_bytes``."""
+        while self._bytes > self.max_bytes and (self._headers or self._masked):
+            if self._headers:
+                for rec in self._headers.popitem(last=False)[1]:
+                    self._bytes -= rec.size
+            if self._bytes > self.max_bytes and self._masked:
+                key, variants = self._masked.popitem(last=False)
+                self._bytes -= sum(len(v[1]) for v in variants)
+                self._idents.pop(key[0], None)
 
     # -- masking ---------------------------------------------------------------------------------
     def mask_units(self, units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
         """:func:`bpfls.source.mask.mask_units`, each file's result kept."""
         table = mask.attribute_macros(macros)
         table.setdefault("SEC", ("", "section", True))
-        for unit in units:
-            self._mask(unit, table, macros)
+        for i, unit in enumerate(units):
+            # the translation unit's own file (first) changes with each edit: not kept
+            self._mask(unit, table, macros, keep=i > 0)
 
-    def _mask(self, unit: FileUnit, table: dict, macros: dict[str, MacroDef]) -> None:
+    def _mask(self, unit: FileUnit, table: dict, macros: dict[str, MacroDef],
+              keep: bool) -> None:
         code = bytes(unit.code)
         digest = hashlib.blake2b(code, digest_size=20).digest()
-        idents = self._identifiers(digest, code)
+        with self._lock:
+            idents = self._idents.get(digest)
+        if idents is None:
+            idents = frozenset(_IDENT_RUN.findall(code))
         used = tuple(sorted((n, table[n]) for n in table if n.encode() in idents))
         key = (digest, used)
         with self._lock:
@@ -500,6 +524,7 @@ class HeaderCache:
                 variants = list(variants)
         for looked, masked, sections, attrs in variants or ():
             if all(same_macro(macros.get(n), m) for n, m in looked):
+                self.mask_hits += 1
                 unit.code[:] = masked
                 unit.sections.extend(sections)
                 unit.attrs.extend(attrs)
@@ -512,34 +537,27 @@ class HeaderCache:
             rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(
                 re.escape(n.encode()) for n in names) + rb")(?![A-Za-z0-9_$])")
             mask._mask(unit, rx, sub, rec)  # type: ignore[arg-type]  # noqa: SLF001
+        if not keep:
+            return
         entry = (tuple(rec.looked.items()), bytes(unit.code), tuple(unit.sections[n_sections:]),
                  tuple(unit.attrs[n_attrs:]))
         with self._lock:
+            self._idents[digest] = idents
             variants = self._masked.setdefault(key, [])
             self._masked.move_to_end(key)
             variants.insert(0, entry)
+            self._bytes += len(entry[1])
+            for old in variants[MAX_VARIANTS:]:
+                self._bytes -= len(old[1])
             del variants[MAX_VARIANTS:]
-            while len(self._masked) > MAX_MASKED:
-                self._masked.popitem(last=False)
-
-    def _identifiers(self, digest: bytes, code: bytes) -> frozenset[bytes]:
-        with self._lock:
-            idents = self._idents.get(digest)
-            if idents is not None:
-                self._idents.move_to_end(digest)
-                return idents
-        idents = frozenset(_IDENT_RUN.findall(code))
-        with self._lock:
-            self._idents[digest] = idents
-            while len(self._idents) > MAX_MASKED:
-                self._idents.popitem(last=False)
-        return idents
+            self._evict()
 
     def clear(self) -> None:
         with self._lock:
             self._headers.clear()
             self._masked.clear()
             self._idents.clear()
+            self._bytes = 0
 
 
 __all__ = ["CachingPreprocessor", "HeaderCache", "same_macro"]
