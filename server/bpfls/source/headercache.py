@@ -447,6 +447,24 @@ class _Recorder:
         return default if m is None else m
 
 
+_PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+
+
+def _pattern(table: dict) -> re.Pattern[bytes]:
+    """The uses of the attribute macros of ``table`` (as :func:`bpfls.source.mask.mask_units`
+    finds them), compiled once per set of names."""
+    names = tuple(sorted(table, key=lambda n: (-len(n), n)))
+    rx = _PATTERNS.get(names)
+    if rx is None:
+        rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode())
+                                                             for n in names)
+                        + rb")(?![A-Za-z0-9_$])")
+        if len(_PATTERNS) > 1024:
+            _PATTERNS.clear()
+        _PATTERNS[names] = rx
+    return rx
+
+
 class HeaderCache:
     """Preprocessed headers and masked files, shared by the translation units of a run (or of
     a language server's documents). Bounded; safe to share between threads."""
@@ -504,11 +522,13 @@ class HeaderCache:
         table = mask.attribute_macros(macros)
         table.setdefault("SEC", ("", "section", True))
         for i, unit in enumerate(units):
-            # the translation unit's own file (first) changes with each edit: not kept
-            self._mask(unit, table, macros, keep=i > 0)
+            if i == 0:
+                # the translation unit's own file changes with each edit: masked, not kept
+                mask._mask(unit, _pattern(table), table, macros)  # noqa: SLF001
+            else:
+                self._mask(unit, table, macros)
 
-    def _mask(self, unit: FileUnit, table: dict, macros: dict[str, MacroDef],
-              keep: bool) -> None:
+    def _mask(self, unit: FileUnit, table: dict, macros: dict[str, MacroDef]) -> None:
         code = bytes(unit.code)
         digest = hashlib.blake2b(code, digest_size=20).digest()
         with self._lock:
@@ -532,13 +552,8 @@ class HeaderCache:
         n_sections, n_attrs = len(unit.sections), len(unit.attrs)
         rec = _Recorder(macros)
         sub = dict(used)
-        names = tuple(sorted(sub, key=lambda n: (-len(n), n)))
-        if names:
-            rx = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(
-                re.escape(n.encode()) for n in names) + rb")(?![A-Za-z0-9_$])")
-            mask._mask(unit, rx, sub, rec)  # type: ignore[arg-type]  # noqa: SLF001
-        if not keep:
-            return
+        if sub:
+            mask._mask(unit, _pattern(sub), sub, rec)  # type: ignore[arg-type]  # noqa: SLF001
         entry = (tuple(rec.looked.items()), bytes(unit.code), tuple(unit.sections[n_sections:]),
                  tuple(unit.attrs[n_attrs:]))
         with self._lock:
