@@ -64,7 +64,9 @@ The modules, in the order a translation unit goes through them:
 - preprocessing: :mod:`~bpfls.source.pptokens` (tokens), :mod:`~bpfls.source.ppexpr` (constant
   expressions), :mod:`~bpfls.source.macros` (definitions, expansion),
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
-  (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`;
+  (libbpf's headers, built in), :mod:`~bpfls.source.preprocess`,
+  :mod:`~bpfls.source.headercache` (each header's preprocessing and masking, kept for the
+  next translation unit that includes it in the same state);
 - parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser),
   :mod:`~bpfls.source.cparse` (tree-sitter);
 - the program's types: :mod:`~bpfls.source.localtypes` (with :mod:`~bpfls.source.layout`,
