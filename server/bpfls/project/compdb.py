@@ -75,10 +75,20 @@ def _candidates(start: Path):
         yield d / "build"
 
 
-_DB_CACHE: dict[str, tuple[float, list[dict]]] = {}
+@dataclass(frozen=True)
+class _Database:
+    """A compile_commands.json's entries, with the first entry of each file and of each
+    directory (a run over a project's files looks each one up)."""
+
+    entries: list[dict]
+    by_file: dict[Path, dict]
+    by_dir: dict[Path, dict]
 
 
-def _load_db(path: Path) -> list[dict]:
+_DB_CACHE: dict[str, tuple[float, _Database]] = {}
+
+
+def _load_db(path: Path) -> _Database:
     key = str(path)
     try:
         mtime = path.stat().st_mtime
@@ -96,8 +106,14 @@ def _load_db(path: Path) -> list[dict]:
     if not isinstance(data, list):
         raise CompileDbError(f"{path}: expected a list of compile commands")
     entries = [e for e in data if isinstance(e, dict) and isinstance(e.get("file"), str)]
-    _DB_CACHE[key] = (mtime, entries)
-    return entries
+    by_file: dict[Path, dict] = {}
+    by_dir: dict[Path, dict] = {}
+    for e in entries:
+        f = _entry_file(e)
+        by_file.setdefault(f, e)
+        by_dir.setdefault(f.parent, e)
+    db = _DB_CACHE[key] = (mtime, _Database(entries, by_file, by_dir))
+    return db[1]
 
 
 def _entry_args(entry: dict) -> list[str]:
@@ -120,20 +136,12 @@ def _entry_file(entry: dict) -> Path:
 
 
 def flags_from_db(db: Path, source: Path) -> CompileFlags | None:
-    entries = _load_db(db)
-    if not entries:
+    loaded = _load_db(db)
+    if not loaded.entries:
         return None
     source = Path(os.path.normpath(source))
-    same_dir = None
-    for e in entries:
-        f = _entry_file(e)
-        if f == source:
-            chosen = e
-            break
-        if same_dir is None and f.parent == source.parent:
-            same_dir = e
-    else:
-        chosen = same_dir or entries[0]
+    chosen = (loaded.by_file.get(source) or loaded.by_dir.get(source.parent)
+              or loaded.entries[0])
     args = _entry_args(chosen)
     flags = parse_flags(args, chosen.get("directory") or db.parent)
     compiler = args[0] if args and os.path.basename(args[0]).startswith("clang") else None
