@@ -211,3 +211,24 @@ def test_the_first_vmlinux_h_wins(tmp_path, primary, monkeypatch) -> None:
         alone = uncached(str(path), None, options, monkeypatch)
         assert summary(analyze(str(path), None, options, with_headers(headers))) == alone, pre
     assert headers.hits > 0
+
+
+def test_a_header_that_reads_a_whole_table_is_not_kept(tmp_path) -> None:
+    """What a recording cannot tell it read (a table iterated) makes it useless: it is not
+    kept, and the header is processed again each time."""
+    from bpfls.source.headercache import CachingPreprocessor
+
+    class Counting(CachingPreprocessor):
+        def _pragma(self, unit, rest, line):
+            if rest and rest[0].text == "count_macros":
+                self.counted = len(self.macros)
+            super()._pragma(unit, rest, line)
+
+    (tmp_path / "plain.h").write_text("#define PLAIN 1\n")
+    (tmp_path / "counts.h").write_text("#pragma count_macros\n#define COUNTED 1\n")
+    headers = HeaderCache()
+    for _ in range(2):
+        for name in ("plain.h", "counts.h"):
+            pp = Counting(headers, include_dirs=(str(tmp_path),))
+            pp.run(str(tmp_path / "p.c"), f'#include "{name}"\n'.encode())
+    assert (headers.hits, headers.misses) == (1, 3)

@@ -90,6 +90,7 @@ class _Recording:
     pai_exit: tuple[bool, ...] = ()
     vm_exit: tuple = ()
     size: int = 0  # bytes of code and files it holds
+    opaque: bool = False  # it read a whole table: not kept
 
 
 class _Log:
@@ -118,6 +119,24 @@ class _Log:
     def write_set(self, key: tuple[str, str]) -> None:
         for r in self.recs:
             r.written_sets.add(key)
+
+    def read_all(self) -> None:
+        """A whole table was read (iterated, counted): the recordings cannot tell what of it
+        mattered, and are not kept."""
+        for r in self.recs:
+            r.opaque = True
+
+
+def _whole(method: str):
+    """``method`` of the base class, marking the recordings in progress opaque."""
+
+    def wrapper(self, *args, **kw):
+        if self.log.recs:
+            self.log.read_all()
+        return getattr(super(type(self), self), method)(*args, **kw)
+
+    wrapper.__name__ = method
+    return wrapper
 
 
 class _Macros(dict):
@@ -168,6 +187,13 @@ class _Macros(dict):
         for k, v in dict(*args, **kw).items():
             self[k] = v
 
+    __iter__ = _whole("__iter__")
+    __len__ = _whole("__len__")
+    keys = _whole("keys")
+    values = _whole("values")
+    items = _whole("items")
+    copy = _whole("copy")
+
 
 class _Set(set):
     """A set of names (``#pragma once`` files, intrinsics), telling the log what is asked
@@ -201,6 +227,10 @@ class _Set(set):
             self.log.write_set((self.tag, name))
         set.discard(self, name)
 
+    __iter__ = _whole("__iter__")
+    __len__ = _whole("__len__")
+    copy = _whole("copy")
+
 
 class _Seen(dict):
     """The files seen so far (path → unit), telling the log what is asked and added."""
@@ -225,6 +255,12 @@ class _Seen(dict):
         if self.log.recs:
             self.log.write_set(("seen", path))
         dict.__setitem__(self, path, unit)
+
+    __iter__ = _whole("__iter__")
+    __len__ = _whole("__len__")
+    keys = _whole("keys")
+    values = _whole("values")
+    items = _whole("items")
 
 
 class _Signature:
@@ -267,9 +303,12 @@ class CachingPreprocessor(Preprocessor):
     def __init__(self, cache: HeaderCache, **kw) -> None:
         self._log = _Log()
         self._vmlinux: str | None = None
+        self._vmlinux_path: str | None = None
+        self._base_pai = False
         super().__init__(**kw)
         self._cache = cache
-        self._enabled = set(vars(self)) - {"_log", "_vmlinux", "_cache"} <= _KNOWN_STATE
+        self._enabled = set(vars(self)) - {"_log", "_vmlinux", "_vmlinux_path", "_base_pai",
+                                           "_cache"} <= _KNOWN_STATE
         log = self._log
         self.macros = _Macros(self.macros, log)
         self.intrinsics = _Set(self.intrinsics, log, "intrinsic")
@@ -279,25 +318,48 @@ class CachingPreprocessor(Preprocessor):
         self._seen = seen
         self.signature = _Signature(self.signature, log)  # type: ignore[assignment]
 
-    # ``vmlinux`` is state a header reads (the first vmlinux.h included wins)
-    @property  # type: ignore[override]
-    def vmlinux(self) -> str | None:
+    # the vmlinux.h seen (the first one included wins): state a header reads. Reading or
+    # writing any of the three records the three as they were (written before read: what it
+    # was counts)
+    def _vm_touch(self) -> None:
         for r in self._log.recs:
             if r.vmlinux is _ABSENT:
-                r.vmlinux = self._vmlinux
+                r.vmlinux = self._vm_state()
+
+    @property  # type: ignore[override]
+    def vmlinux(self) -> str | None:
+        self._vm_touch()
         return self._vmlinux
 
     @vmlinux.setter
     def vmlinux(self, value: str | None) -> None:
-        for r in self._log.recs:
-            if r.vmlinux is _ABSENT:
-                r.vmlinux = self._vmlinux  # written before read: what it was counts
+        self._vm_touch()
         self._vmlinux = value
+
+    @property  # type: ignore[override]
+    def vmlinux_path(self) -> str | None:
+        self._vm_touch()
+        return self._vmlinux_path
+
+    @vmlinux_path.setter
+    def vmlinux_path(self, value: str | None) -> None:
+        self._vm_touch()
+        self._vmlinux_path = value
+
+    @property  # type: ignore[override]
+    def base_pai(self) -> bool:
+        self._vm_touch()
+        return self._base_pai
+
+    @base_pai.setter
+    def base_pai(self, value: bool) -> None:
+        self._vm_touch()
+        self._base_pai = value
 
     def run(self, path: str, data: bytes):
         res = super().run(path, data)
-        res.macros = dict(res.macros)
-        res.intrinsics = set(res.intrinsics)
+        res.macros = {k: v for k, v in dict.items(res.macros)}  # noqa: C416 - not through items()
+        res.intrinsics = set(set.__iter__(res.intrinsics))
         return res
 
     # -- what the file system says, recorded ---------------------------------------------------
@@ -344,10 +406,11 @@ class CachingPreprocessor(Preprocessor):
         finally:
             log.recs.pop()
         self._finish(rec)
-        self._cache.keep(key, rec)
+        if not rec.opaque:
+            self._cache.keep(key, rec)
 
     def _vm_state(self) -> tuple:
-        return (self._vmlinux, self.vmlinux_path, self.base_pai)
+        return (self._vmlinux, self._vmlinux_path, self._base_pai)
 
     def _finish(self, rec: _Recording) -> None:
         sets = {"once": self._once, "intrinsic": self.intrinsics}
@@ -374,8 +437,10 @@ class CachingPreprocessor(Preprocessor):
         for (tag, name), member in rec.sets.items():
             if (name in sets[tag]) != member:
                 return False
-        if rec.vmlinux is not _ABSENT and self.vmlinux != rec.vmlinux:
-            return False
+        if rec.vmlinux is not _ABSENT:
+            self._vm_touch()
+            if self._vm_state() != rec.vmlinux:
+                return False
         for (name, angled, cur_dir), found in rec.finds.items():
             if self._find(name, angled, cur_dir) != found:
                 return False
@@ -412,7 +477,8 @@ class CachingPreprocessor(Preprocessor):
                 self.libbpf_headers.append(base)
         self._pai_stack[:] = rec.pai_exit
         if rec.vm_exit != rec.vm_entry:
-            self.vmlinux, self.vmlinux_path, self.base_pai = rec.vm_exit
+            self._vm_touch()
+            self._vmlinux, self._vmlinux_path, self._base_pai = rec.vm_exit
         return True
 
 
