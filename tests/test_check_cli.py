@@ -130,9 +130,11 @@ def test_jobs_give_the_output_of_one_process(tmp_path: Path) -> None:
                 (one.returncode, one.stdout, one.stderr), (fmt, jobs)
 
 
-def test_chunks_keep_neighbours_together_and_workers_busy() -> None:
-    from bpfls.cli.check_files import chunk_size
+def test_runs_keep_neighbours_together_and_end_together() -> None:
+    from bpfls.cli.check_files import runs
 
-    assert chunk_size(2, 2) == 1
-    assert chunk_size(136, 2) == 11  # 12 runs of 11 or fewer for two workers
-    assert chunk_size(10_000, 8) == 16
+    assert runs(2, 2) == [1, 1]
+    sizes = runs(136, 2)
+    assert sum(sizes) == 136 and sizes[0] == 16 and sizes[-4:] == [1, 1, 1, 1]
+    assert sizes == sorted(sizes, reverse=True)
+    assert max(runs(10_000, 8)) == 16

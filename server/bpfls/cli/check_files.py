@@ -81,8 +81,9 @@ def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Out
     preprocesses: see :class:`~bpfls.source.cache.SourceCache`) is there before the others
     are checked in that many processes forked from this one, which share it. Each process
     takes a run of consecutive files at a time (files side by side tend to include the same
-    headers, which its own cache then keeps); the outcomes are those of checking the files
-    one after the other in this process."""
+    headers, which its own cache then keeps), shorter runs towards the end so that the
+    processes end together; the outcomes are those of checking the files one after the other
+    in this process."""
     if jobs <= 1 or len(paths) < 3 or "fork" not in multiprocessing.get_all_start_methods():
         for path in paths:
             yield _outcome(checker, path)
@@ -91,7 +92,7 @@ def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Out
     yield first
     if first[2] is not None:
         return  # a configuration error stops the run
-    rest = paths[1:]
+    rest = list(paths[1:])
     workers = min(jobs, len(rest))
     global _CHECKER
     _CHECKER = checker
@@ -99,22 +100,33 @@ def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Out
     gc.freeze()  # what this process holds stays shared with the workers (no collector writes)
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            yield from pool.map(_check_in_worker, rest, chunksize=chunk_size(len(rest), workers))
+            futures = []
+            start = 0
+            for size in runs(len(rest), workers):
+                futures.append(pool.submit(_check_run, rest[start:start + size]))
+                start += size
+            for future in futures:
+                yield from future.result()
     finally:
-        gc.unfreeze()
         _CHECKER = None
 
 
-def chunk_size(files: int, workers: int) -> int:
-    """How many consecutive files a worker takes at a time: about a sixth of its share, so
-    that the runs are long enough for the files of a project to share headers and short
-    enough for the workers to end together."""
-    return max(1, min(16, files // (workers * 6)))
+def runs(files: int, workers: int) -> list[int]:
+    """The lengths of the runs of consecutive files the workers take in turn: a third of each
+    worker's share of what is left (at most 16, at least 1), so that runs are long while
+    there is much to do and short at the end."""
+    out = []
+    left = files
+    while left > 0:
+        size = max(1, min(16, left // (workers * 3)))
+        out.append(size)
+        left -= size
+    return out
 
 
-def _check_in_worker(path: str) -> Outcome:
+def _check_run(paths: list[str]) -> list[Outcome]:
     assert _CHECKER is not None
-    return _outcome(_CHECKER, path)
+    return [_outcome(_CHECKER, path) for path in paths]
 
 
 def _outcome(checker: Checker, path: str) -> Outcome:
