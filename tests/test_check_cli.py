@@ -132,3 +132,28 @@ def test_primary_is_the_kernel_the_vmlinux_h_was_dumped_from(tmp_path: Path) -> 
         assert "unknown-member" not in codes and "field-missing" in codes
     text = check(str(prog), "-D", "__TARGET_ARCH_x86").stdout
     assert "primary 5.10-amd64" in text.splitlines()[-1]
+
+
+def test_jobs_give_the_output_of_one_process(tmp_path: Path) -> None:
+    """Files checked in several processes (the first one here, then runs of consecutive
+    files in each worker) print exactly what one process prints, in every format."""
+    files = [str(p) for p in sorted(CORPUS.glob("*.bpf.c"))]
+    files += [str(p) for p in sorted((CORPUS.parent / "fixtures" / "source").glob("*.bpf.c"))]
+    assert len(files) > 10
+    for fmt in ("text", "json"):
+        one = check(*files, *K, *PRIMARY, "--format", fmt, "-j", "1")
+        assert one.returncode == 1, one.stderr
+        for jobs in ("2", "3"):
+            many = check(*files, *K, *PRIMARY, "--format", fmt, "-j", jobs)
+            assert (many.returncode, many.stdout, many.stderr) == \
+                (one.returncode, one.stdout, one.stderr), (fmt, jobs)
+
+
+def test_runs_keep_neighbours_together_and_end_together() -> None:
+    from bpfls.cli.check_files import runs
+
+    assert runs(2, 2) == [1, 1]
+    sizes = runs(136, 2)
+    assert sum(sizes) == 136 and sizes[0] == 16 and sizes[-4:] == [1, 1, 1, 1]
+    assert sizes == sorted(sizes, reverse=True)
+    assert max(runs(10_000, 8)) == 16

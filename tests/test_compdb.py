@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bpfls.project.compdb import find_compile_flags, parse_flags
+from bpfls.project.compdb import CompileDbError, find_compile_flags, parse_flags
 from bpfls.project.config import ConfigError, default_kernels, effective_config, with_compile_flags
 
 from conftest import SAMPLE_DIR
@@ -125,3 +125,31 @@ def test_check_uses_the_compile_database(tmp_path: Path) -> None:
     assert len(missing) == 1 and missing[0]["kernels"] == ["6.12-amd64"]
     assert missing[0]["range"]["start"]["line"] == 11
     assert "include-not-found" not in {d["code"] for d in diags}
+
+
+def test_check_with_a_database_given_elsewhere(tmp_path: Path) -> None:
+    """``-p``: the database lives in a build directory that is no parent of the source (a
+    directory or the file itself is given); its entry decides the file's flags."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "include").mkdir()
+    (tmp_path / "include" / "compat.h").write_text("#define STATE_FIELD state\n")
+    prog = tmp_path / "src" / "prog.bpf.c"
+    prog.write_text(PROG)
+    build = tmp_path / "out" / "build"
+    build.mkdir(parents=True)
+    (build / "compile_commands.json").write_text(json.dumps([{
+        "directory": str(tmp_path / "src"), "file": str(prog),
+        "arguments": ["clang", "-I../include", "-DOLD_KERNELS", "-D__TARGET_ARCH_x86", "-c",
+                      "prog.bpf.c"]}]))
+    kernels = [f"--kernel={n}={SAMPLE_DIR / f'{n}.btf.xz'}" for n in ("5.10-amd64", "6.12-amd64")]
+    for given in (build, build / "compile_commands.json"):
+        r = subprocess.run([sys.executable, "-m", "bpfls", "check", str(prog), *kernels,
+                            "--primary", "5.10-amd64", "--format", "json", "-p", str(given)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 1, r.stdout + r.stderr
+        diags = json.loads(r.stdout)["files"][0]["diagnostics"]
+        assert [d["kernels"] for d in diags if d["code"] == "field-missing"] == [["6.12-amd64"]]
+    f = find_compile_flags(prog, build)
+    assert f is not None and f.defines == ("OLD_KERNELS", "__TARGET_ARCH_x86")
+    with pytest.raises(CompileDbError, match="holds no compile_commands.json"):
+        find_compile_flags(prog, tmp_path / "include")

@@ -3,6 +3,7 @@ predicted, or compiled with clang and judged from the object (``--compile``)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
@@ -22,10 +23,14 @@ from bpfls.source.cache import SourceCache
 class Checker:
     """One file after the other: an object as it is, a source predicted or compiled."""
 
-    def __init__(self, cfg: Config, kernels: KernelSet, compile_sources: bool) -> None:
+    def __init__(self, cfg: Config, kernels: KernelSet, compile_sources: bool,
+                 compile_commands: str | None = None) -> None:
         self.cfg = cfg
+        self.compile_commands = compile_commands  # the database given, instead of searching
         self.kernels = kernels
-        self.cache = SourceCache()  # the run's own: nothing is kept in the engine's modules
+        # the run's own: nothing is kept in the engine's modules. The trees of every header
+        # of a project are kept: the run's files include them again and again
+        self.cache = SourceCache(max_trees=1024)
         self.compile_sources = compile_sources
         self.out_dir = ""
 
@@ -42,7 +47,7 @@ class Checker:
         return self._source(path, data.decode("utf-8", "replace"))
 
     def _source(self, path: str, text: str) -> tuple[FileReport, str | None]:
-        file_cfg = with_compile_flags(self.cfg, path)
+        file_cfg = with_compile_flags(self.cfg, path, self.compile_commands)
         options = source_options(file_cfg, self.kernels)
         model = analyze(os.path.abspath(path), text, options, self.cache)
         trouble = None
@@ -71,25 +76,57 @@ _CHECKER: Checker | None = None  # the checker of the run, in the worker process
 
 
 def check_all(checker: Checker, paths: Sequence[str], jobs: int) -> Iterator[Outcome]:
-    """Each file's outcome, in order. With several files and ``jobs`` > 1, files are checked
-    in that many processes forked from this one (they share its loaded kernels)."""
-    if jobs <= 1 or len(paths) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    """Each file's outcome, in order. With several files and ``jobs`` > 1, the first file is
+    checked here, so that what it loads (the kernels' types it decodes, the headers it
+    preprocesses: see :class:`~bpfls.source.cache.SourceCache`) is there before the others
+    are checked in that many processes forked from this one, which share it. Each process
+    takes a run of consecutive files at a time (files side by side tend to include the same
+    headers, which its own cache then keeps), shorter runs towards the end so that the
+    processes end together; the outcomes are those of checking the files one after the other
+    in this process."""
+    if jobs <= 1 or len(paths) < 3 or "fork" not in multiprocessing.get_all_start_methods():
         for path in paths:
             yield _outcome(checker, path)
         return
+    first = _outcome(checker, paths[0])
+    yield first
+    if first[2] is not None:
+        return  # a configuration error stops the run
+    rest = list(paths[1:])
+    workers = min(jobs, len(rest))
     global _CHECKER
     _CHECKER = checker
     ctx = multiprocessing.get_context("fork")
+    gc.freeze()  # what this process holds stays shared with the workers (no collector writes)
     try:
-        with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=ctx) as pool:
-            yield from pool.map(_check_in_worker, paths, chunksize=1)
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = []
+            start = 0
+            for size in runs(len(rest), workers):
+                futures.append(pool.submit(_check_run, rest[start:start + size]))
+                start += size
+            for future in futures:
+                yield from future.result()
     finally:
         _CHECKER = None
 
 
-def _check_in_worker(path: str) -> Outcome:
+def runs(files: int, workers: int) -> list[int]:
+    """The lengths of the runs of consecutive files the workers take in turn: a third of each
+    worker's share of what is left (at most 16, at least 1), so that runs are long while
+    there is much to do and short at the end."""
+    out = []
+    left = files
+    while left > 0:
+        size = max(1, min(16, left // (workers * 3)))
+        out.append(size)
+        left -= size
+    return out
+
+
+def _check_run(paths: list[str]) -> list[Outcome]:
     assert _CHECKER is not None
-    return _outcome(_CHECKER, path)
+    return [_outcome(_CHECKER, path) for path in paths]
 
 
 def _outcome(checker: Checker, path: str) -> Outcome:

@@ -75,10 +75,20 @@ def _candidates(start: Path):
         yield d / "build"
 
 
-_DB_CACHE: dict[str, tuple[float, list[dict]]] = {}
+@dataclass(frozen=True)
+class _Database:
+    """A compile_commands.json's entries, with the first entry of each file and of each
+    directory (a run over a project's files looks each one up)."""
+
+    entries: list[dict]
+    by_file: dict[Path, dict]
+    by_dir: dict[Path, dict]
 
 
-def _load_db(path: Path) -> list[dict]:
+_DB_CACHE: dict[str, tuple[float, _Database]] = {}
+
+
+def _load_db(path: Path) -> _Database:
     key = str(path)
     try:
         mtime = path.stat().st_mtime
@@ -96,8 +106,14 @@ def _load_db(path: Path) -> list[dict]:
     if not isinstance(data, list):
         raise CompileDbError(f"{path}: expected a list of compile commands")
     entries = [e for e in data if isinstance(e, dict) and isinstance(e.get("file"), str)]
-    _DB_CACHE[key] = (mtime, entries)
-    return entries
+    by_file: dict[Path, dict] = {}
+    by_dir: dict[Path, dict] = {}
+    for e in entries:
+        f = _entry_file(e)
+        by_file.setdefault(f, e)
+        by_dir.setdefault(f.parent, e)
+    db = _DB_CACHE[key] = (mtime, _Database(entries, by_file, by_dir))
+    return db[1]
 
 
 def _entry_args(entry: dict) -> list[str]:
@@ -120,20 +136,12 @@ def _entry_file(entry: dict) -> Path:
 
 
 def flags_from_db(db: Path, source: Path) -> CompileFlags | None:
-    entries = _load_db(db)
-    if not entries:
+    loaded = _load_db(db)
+    if not loaded.entries:
         return None
     source = Path(os.path.normpath(source))
-    same_dir = None
-    for e in entries:
-        f = _entry_file(e)
-        if f == source:
-            chosen = e
-            break
-        if same_dir is None and f.parent == source.parent:
-            same_dir = e
-    else:
-        chosen = same_dir or entries[0]
+    chosen = (loaded.by_file.get(source) or loaded.by_dir.get(source.parent)
+              or loaded.entries[0])
     args = _entry_args(chosen)
     flags = parse_flags(args, chosen.get("directory") or db.parent)
     compiler = args[0] if args and os.path.basename(args[0]).startswith("clang") else None
@@ -150,9 +158,14 @@ def flags_from_file(path: Path) -> CompileFlags:
     return CompileFlags(flags.include, flags.defines, flags.undefines, str(path))
 
 
-def find_compile_flags(source: str | Path) -> CompileFlags | None:
-    """The flags clangd would use for ``source`` (``None`` when there is no database)."""
+def find_compile_flags(source: str | Path,
+                       database: str | Path | None = None) -> CompileFlags | None:
+    """The flags clangd would use for ``source`` (``None`` when there is no database).
+    ``database``: a ``compile_commands.json`` / ``compile_flags.txt``, or the directory
+    holding one, to read instead of searching from the file (clang tools' ``-p``)."""
     src = Path(os.path.abspath(source))
+    if database is not None:
+        return _given_flags(Path(database), src)
     start = src if src.is_dir() else src.parent
     for d in _candidates(start):
         db = d / COMPILE_COMMANDS
@@ -162,3 +175,16 @@ def find_compile_flags(source: str | Path) -> CompileFlags | None:
         if cf.is_file():
             return flags_from_file(cf)
     return None
+
+
+def _given_flags(database: Path, src: Path) -> CompileFlags | None:
+    if database.is_dir():
+        if (database / COMPILE_COMMANDS).is_file():
+            database = database / COMPILE_COMMANDS
+        elif (database / COMPILE_FLAGS).is_file():
+            database = database / COMPILE_FLAGS
+        else:
+            raise CompileDbError(f"{database}: holds no {COMPILE_COMMANDS} or {COMPILE_FLAGS}")
+    if database.name == COMPILE_FLAGS:
+        return flags_from_file(database)
+    return flags_from_db(database, src)

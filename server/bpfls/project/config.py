@@ -216,12 +216,14 @@ def default_kernels(arch: str | None = None) -> tuple[tuple[KernelSpec, ...], st
     return tuple(specs), primary
 
 
-def with_compile_flags(cfg: Config, source_path: str | Path) -> Config:
+def with_compile_flags(cfg: Config, source_path: str | Path,
+                       database: str | Path | None = None) -> Config:
     """``cfg`` plus the include paths and macros ``compile_commands.json`` /
-    ``compile_flags.txt`` give ``source_path``. Configured includes come first (they are
-    searched first); configured defines come last (they win)."""
+    ``compile_flags.txt`` give ``source_path`` (``database``: the one to read instead of
+    searching). Configured includes come first (they are searched first); configured defines
+    come last (they win)."""
     try:
-        flags = find_compile_flags(source_path)
+        flags = find_compile_flags(source_path, database)
     except CompileDbError as e:
         raise ConfigError(str(e)) from None
     if flags is None:
@@ -235,9 +237,11 @@ def with_compile_flags(cfg: Config, source_path: str | Path) -> Config:
 def effective_config(source_path: str | Path | None, *, config_file: str | None = None,
                      kernels: list[tuple[str, str]] | None = None, primary: str | None = None,
                      include: list[str] | None = None,
-                     defines: list[str] | None = None) -> Config:
+                     defines: list[str] | None = None,
+                     compile_commands: str | None = None) -> Config:
     """bpfls.toml (explicit, or found by walking up from ``source_path``) with command-line
-    overrides applied; with no kernels configured anywhere, the bundled sample kernels."""
+    overrides applied; with no kernels configured anywhere, the bundled sample kernels (of the
+    architecture the file's flags, from ``compile_commands`` if given, select)."""
     cfg_path = Path(config_file) if config_file else (
         find_config(source_path) if source_path is not None else None)
     cfg = load_config_file(cfg_path) if cfg_path else Config()
@@ -252,7 +256,7 @@ def effective_config(source_path: str | Path | None, *, config_file: str | None 
     if not cfg.kernels:
         arch = target_arch(cfg.defines)
         if arch is None and source_path is not None:
-            arch = target_arch(with_compile_flags(cfg, source_path).defines)
+            arch = target_arch(with_compile_flags(cfg, source_path, compile_commands).defines)
         specs, default_primary = default_kernels(arch)
         cfg = replace(cfg, kernels=specs, primary=cfg.primary or default_primary,
                       primary_default=cfg.primary is None)

@@ -71,7 +71,9 @@ The modules, in the order a translation unit goes through them:
   :mod:`~bpfls.source.predefines` (the compiler's macros), :mod:`~bpfls.source.headers`
   (libbpf's headers, built in where the include path has none),
   :mod:`~bpfls.source.vmlinux_header` (what an included ``vmlinux*.h`` is: a configured
-  kernel's dump, another dump, or a header to read), :mod:`~bpfls.source.preprocess`;
+  kernel's dump, another dump, or a header to read), :mod:`~bpfls.source.preprocess`,
+  :mod:`~bpfls.source.headercache` (each header's preprocessing and masking, kept for the
+  next translation unit that includes it in the same state);
 - parsing: :mod:`~bpfls.source.mask` (attribute macros hidden from the parser, and the
   macros that write functions, their expansions kept for the function discovery),
   :mod:`~bpfls.source.cparse` (tree-sitter);

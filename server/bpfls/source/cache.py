@@ -1,10 +1,13 @@
 """What analysing a file keeps for the next analysis of the same file.
 
-A :class:`SourceCache` holds, per translation unit, the last parse tree of each file it read
-(tree-sitter re-parses a changed file incrementally from it) and what each function's walk
-gave (a function whose text and environment did not change is not walked again; see
-:meth:`bpfls.source.translation_unit.TranslationUnit.walk_function`). Whoever analyses files
-again and again owns one: the language server's session, ``bpfls check`` for its run.
+A :class:`SourceCache` holds the last parse tree of each file it read (tree-sitter re-parses a
+changed file incrementally from it), what preprocessing and masking each header gave, for the
+next translation unit that includes it in a state that reads the same
+(:class:`~bpfls.source.headercache.HeaderCache`), and, per translation unit, what each
+function's walk gave (a function whose text and environment did not change is not walked
+again; see :meth:`bpfls.source.translation_unit.TranslationUnit.walk_function`). Whoever
+analyses files again and again owns one: the language server's session, ``bpfls check`` for
+its run.
 :func:`bpfls.source.analyze` without one uses a cache of its own module.
 
 The engine's other tables are memos of pure functions keyed by content (tokens of a line,
@@ -16,6 +19,7 @@ from __future__ import annotations
 import threading
 
 from bpfls.source.cparse import TreeCache
+from bpfls.source.headercache import HeaderCache
 
 #: translation units whose function results are kept (the oldest is dropped first)
 MAX_UNITS = 32
@@ -25,8 +29,10 @@ MAX_TREES = 512
 
 
 class SourceCache:
-    def __init__(self, max_units: int = MAX_UNITS) -> None:
-        self.trees = TreeCache(MAX_TREES)
+    def __init__(self, max_units: int = MAX_UNITS, max_trees: int = MAX_TREES) -> None:
+        self.max_trees = max_trees
+        self.trees = TreeCache(max_trees)
+        self.headers = HeaderCache()
         self.max_units = max_units
         self._functions: dict[tuple[str, object], dict] = {}
         self._lock = threading.Lock()
@@ -47,4 +53,5 @@ class SourceCache:
         """Forget everything (the next analysis starts cold)."""
         with self._lock:
             self._functions.clear()
-            self.trees = TreeCache(MAX_TREES)
+            self.trees = TreeCache(self.max_trees)
+            self.headers = HeaderCache()

@@ -140,11 +140,37 @@ def _names_re(names: tuple[str, ...]) -> re.Pattern[bytes]:
 def mask_units(units: list[FileUnit], macros: dict[str, MacroDef]) -> None:
     """Mask attribute-like macro uses in every unit's code, in place, then the top-level uses
     of macros that write functions (recorded as :class:`MacroUse` on each unit)."""
+    table = masked_macros(macros)
+    rx = names_pattern(table)
+    for unit in units:
+        mask_attributes(unit, rx, table, macros)
+    mask_writers(units, macros, table, rx)
+
+
+def masked_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, bool]]:
+    """The attribute-like macros of ``macros`` and ``SEC``: what :func:`mask_attributes`
+    masks."""
     table = attribute_macros(macros)
     table.setdefault("SEC", ("", "section", True))
-    rx = _names_re(tuple(sorted(table, key=lambda n: (-len(n), n))))
-    for unit in units:
-        _mask(unit.code, rx, table, macros, unit.sections, unit.attrs)
+    return table
+
+
+def names_pattern(table: dict[str, tuple[str, str, bool]]) -> re.Pattern[bytes]:
+    """The uses of ``table``'s names."""
+    return _names_re(tuple(sorted(table, key=lambda n: (-len(n), n))))
+
+
+def mask_attributes(unit: FileUnit, rx: re.Pattern[bytes],
+                    table: dict[str, tuple[str, str, bool]], macros: dict[str, MacroDef]) -> None:
+    """Mask one unit's attribute-like macro uses (``rx``: :func:`names_pattern` of
+    ``table``), recording its sections and attributes."""
+    _mask(unit.code, rx, table, macros, unit.sections, unit.attrs)
+
+
+def mask_writers(units: list[FileUnit], macros: dict[str, MacroDef],
+                 table: dict[str, tuple[str, str, bool]], rx: re.Pattern[bytes]) -> None:
+    """After :func:`mask_attributes`: the top-level uses of macros that write functions,
+    blanked and recorded as :class:`MacroUse` on each unit."""
     writers = _writer_candidates(macros, table)
     if not writers:
         return

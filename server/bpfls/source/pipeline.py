@@ -19,7 +19,7 @@ from bpfls.source.catalogue import ProgramArgs
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
 from bpfls.source.localtypes import LocalTypes
-from bpfls.source.mask import MacroUse, mask_units, parser_code
+from bpfls.source.mask import MacroUse, parser_code
 from bpfls.source.model import (
     CoreAccess,
     FileScope,
@@ -29,7 +29,7 @@ from bpfls.source.model import (
 )
 from bpfls.source.positions import Range
 from bpfls.source.predefines import guess_arch
-from bpfls.source.preprocess import FileUnit, Preprocessor
+from bpfls.source.preprocess import FileUnit
 from bpfls.source.reach import entry_guards, reachable_functions
 from bpfls.source.snippets import parse_snippet
 from bpfls.source.translation_unit import FunctionDef, TranslationUnit
@@ -108,16 +108,16 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     arch = options.arch
     if arch is None and not any(k.startswith("__TARGET_ARCH_") for k in options.defines):
         arch = guess_arch(options.primary)
-    pp = Preprocessor(include_dirs=options.include_dirs, defines=dict(options.defines),
-                      undefines=options.undefines, overlays=dict(options.overlays),
-                      arch=arch, big_endian=options.big_endian,
-                      kernels=_dump_candidates(options))
+    pp = cache.headers.preprocessor(
+        include_dirs=options.include_dirs, defines=dict(options.defines),
+        undefines=options.undefines, overlays=dict(options.overlays), arch=arch,
+        big_endian=options.big_endian, kernels=_dump_candidates(options))
     res = pp.run(path, data)
     diagnostics = list(res.diagnostics)
     if read_error:
         diagnostics.append(SourceDiagnostic("read-error", f"cannot read {path}: {read_error}",
                                             path, Range.of(0, 0, 0, 0)))
-    mask_units(res.units, res.macros)
+    cache.headers.mask_units(res.units, res.macros)
     t1 = time.perf_counter()
 
     trees: list[tuple[FileUnit, Node]] = []
