@@ -94,6 +94,10 @@ class _Without(Mapping[str, MacroDef]):
 
 
 _CLASSIFIED: dict[tuple, tuple[str, str] | None] = {}
+#: id of a definition → (it, the definitions its body's names had, its classification); the
+#: definition is kept, so its id is not reused while the entry lives
+_BY_DEFINITION: dict[int, tuple[MacroDef, tuple[tuple[str, MacroDef], ...],
+                                tuple[str, str] | None]] = {}
 _PATTERNS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 
 
@@ -109,14 +113,26 @@ def attribute_macros(macros: dict[str, MacroDef]) -> dict[str, tuple[str, str, b
     for name, m in macros.items():
         if m.path in ("<built-in>", "<command line>"):
             continue
-        key = _key(m, macros)
-        if key in _CLASSIFIED:
-            c = _CLASSIFIED[key]
+        # the same definition (headers are read once per run) with the same definitions of
+        # the names its body uses is classified as before, without rebuilding its key
+        known = _BY_DEFINITION.get(id(m))
+        if known is not None and known[0] is m and all(macros.get(n) is d
+                                                       for n, d in known[1]):
+            c = known[2]
         else:
-            c = _classify(m, macros)
-            if len(_CLASSIFIED) > 50_000:
-                _CLASSIFIED.clear()
-            _CLASSIFIED[key] = c
+            key = _key(m, macros)
+            if key in _CLASSIFIED:
+                c = _CLASSIFIED[key]
+            else:
+                c = _classify(m, macros)
+                if len(_CLASSIFIED) > 50_000:
+                    _CLASSIFIED.clear()
+                _CLASSIFIED[key] = c
+            if len(_BY_DEFINITION) > 200_000:
+                _BY_DEFINITION.clear()
+            _BY_DEFINITION[id(m)] = (m, tuple(
+                (t.text, macros[t.text]) for t in m.body
+                if t.kind == IDENT and t.text in macros and t.text != m.name), c)
         if c is not None:
             out[name] = (c[0], c[1], m.params is not None)
     return out
@@ -280,9 +296,19 @@ def _writer_candidates(macros: dict[str, MacroDef],
         if m.builtin or m.path in ("<built-in>", "<command line>") or name in table or \
                 name in catalogue.ALL_INTRINSICS:
             continue
-        if any(t.kind == PUNCT and t.text in ("(", "{") for t in m.body):
+        known = _OPENS.get(id(m))
+        if known is None or known[0] is not m:
+            if len(_OPENS) > 200_000:
+                _OPENS.clear()
+            known = _OPENS[id(m)] = (m, any(t.kind == PUNCT and t.text in ("(", "{")
+                                            for t in m.body))
+        if known[1]:
             out.append(name)
     return out
+
+
+#: id of a definition → (it, whether its body has a parenthesis or a brace)
+_OPENS: dict[int, tuple[MacroDef, bool]] = {}
 
 
 #: what the top-level scan does not count: literals and comments
@@ -307,6 +333,8 @@ def _mask_writers(unit: FileUnit, wrx: re.Pattern[bytes], macros: dict[str, Macr
     parentheses counted from there; a use's item starts after the last ``;`` or ``}``."""
     code = unit.code
     data = bytes(code)
+    if wrx.search(data) is None:
+        return  # no candidate anywhere (most headers)
     clean = _LITERAL_RE.sub(_blank_literal, data)
     uses: list[MacroUse] = []
     taken = 0  # the end of the last use kept: hits inside it are part of it
