@@ -230,6 +230,21 @@ def test_uses_of_core_that_give_no_relocation_are_reported(tmp_path) -> None:
     assert doc["files"][0]["relocations"] == []
 
 
+def test_a_projects_libbpf_copy_is_not_the_programs_use_of_core(tmp_path) -> None:
+    """CO-RE macros in the code of a libbpf header found on the include path (a project's own
+    copy of libbpf) are not the program's: a program that uses none is no silent pass."""
+    (tmp_path / "bpf").mkdir()
+    (tmp_path / "bpf" / "bpf_core_read.h").write_text(
+        "static inline int uses_core(void *p)\n"
+        "{\n\treturn __builtin_preserve_field_info(*(int *)p, 2);\n}\n")
+    src = tmp_path / "plain.bpf.c"
+    src.write_text('#include "vmlinux.h"\n#include <bpf/bpf_core_read.h>\n'
+                   'SEC("raw_tp/x") int prog(void *ctx)\n{\n\treturn 0;\n}\n')
+    doc = report(check(str(src), *ARGS, "-I", str(tmp_path), "--format", "json"))
+    codes = [d["code"] for d in doc["files"][0]["diagnostics"]]
+    assert "analysis-incomplete" not in codes, doc
+
+
 #: programs whose relocations clang places (with the source's help) on the predicted lines;
 #: elsewhere clang merges identical relocations, puts a header's on the header's own lines
 #: (usdt.bpf.h) or gives a relocation the line of an earlier statement

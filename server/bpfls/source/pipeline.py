@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf
-from bpfls.source import catalogue
+from bpfls.source import catalogue, headers
 from bpfls.source.btfwriter import BtfWriter
 from bpfls.source.cache import SourceCache
 from bpfls.source.catalogue import ProgramArgs
@@ -226,9 +226,10 @@ def _dump_candidates(options: SourceOptions) -> list[tuple[str | None, Btf]]:
 
 
 def _first_core_use(units: list[FileUnit]) -> tuple[str, Range] | None:
-    """Where the translation unit first uses a CO-RE macro in active code (its own files)."""
+    """Where the translation unit first uses a CO-RE macro in active code (its own files: not
+    libbpf's headers, built in or a project's copy of them)."""
     for u in units:
-        if u.virtual:
+        if u.virtual or os.path.basename(u.path) in headers.HEADERS:
             continue
         m = _CORE_USE.search(u.code)
         if m is not None:
