@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from prediction import options_for
-from shared_corpus import CORPUS_DIR, sources
+from shared_corpus import SharedCorpus, sources
 
 import bpfls.btf
 from bpfls.source import SourceOptions, analyze, mask
@@ -19,8 +19,6 @@ from bpfls.source.preprocess import Preprocessor
 from conftest import SAMPLE_DIR
 
 CORPUS = Path(__file__).parent / "corpus"
-VMLINUX_DIR = (Path(__file__).resolve().parent.parent / ".cache" / "shared-corpus" / "objects"
-               / "inc")
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +79,13 @@ def test_corpus_programs_with_a_shared_cache(primary, monkeypatch) -> None:
     assert small.hits > 0
 
 
-@pytest.mark.skipif(not CORPUS_DIR.is_dir() or not (VMLINUX_DIR / "vmlinux.h").exists(),
-                    reason="the shared corpus (../shared/corpus, built) is absent")
-def test_shared_corpus_with_a_shared_cache(primary, monkeypatch) -> None:
+@pytest.mark.shared
+def test_shared_corpus_with_a_shared_cache(shared_corpus: SharedCorpus, primary,
+                                           monkeypatch) -> None:
     """Real projects' files, each with its own flags: one cache for all of them, in two
     orders, gives each file what it gives alone."""
-    progs = [(src, options_for(flags, src, VMLINUX_DIR, primary))
+    inc = shared_corpus.out / "inc"
+    progs = [(src, options_for(flags, src, inc, primary))
              for src, flags in list(sources().values())[::3]]
     alone = [uncached(str(src), None, opts, monkeypatch) for src, opts in progs]
     headers = HeaderCache()
