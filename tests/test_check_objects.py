@@ -15,6 +15,7 @@ import pytest
 
 from bpfls.btf import load
 from bpfls.btf.dump_c import dump_c
+from bpfls.core.ext import read_ext
 
 from conftest import SAMPLE_DIR, require_tool
 from corpus_headers import chooses_primary, include_dirs, write_headers
@@ -97,6 +98,50 @@ def test_an_object_is_judged_as_an_object(clang, vmlinux, tmp_path) -> None:
         assert errors(doc) == errors(from_source)
     text = check(str(obj), *ARGS).stdout.splitlines()[-1]
     assert "(8 CO-RE relocations checked" in text and "1 BPF object" in text
+
+
+INLINED_TWICE = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+long out[2];
+
+static __always_inline long old_state(struct task_struct *t)
+{
+	return t->__state + t->state___x;
+}
+
+SEC("tp_btf/sched_switch")
+int first(u64 *ctx)
+{
+	out[0] = old_state((struct task_struct *)ctx[1]);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int second(u64 *ctx)
+{
+	out[1] = old_state((struct task_struct *)ctx[0]);
+	return 0;
+}
+"""
+
+
+def test_an_access_inlined_twice_is_said_once(clang, vmlinux, tmp_path) -> None:
+    """A function inlined into two programs puts two copies of its relocations in the object:
+    a finding about them is one diagnostic at their line, naming its kernels."""
+    src = tmp_path / "twice.bpf.c"
+    # a member only the flavor names: missing on every kernel
+    src.write_text(INLINED_TWICE.replace("t->state___x", "((struct task_struct___x *)t)->state")
+                   .replace("#include <bpf/bpf_helpers.h>\n",
+                            "#include <bpf/bpf_helpers.h>\nstruct task_struct___x { long state; }"
+                            " __attribute__((preserve_access_index));\n"))
+    obj = build(clang, src, vmlinux, tmp_path)
+    assert len([r for r in read_ext(obj).relocations if r.access_str]) >= 4  # two copies
+    doc = report(check(str(obj), *ARGS, "--format", "json"))
+    found = [(d["code"], d["range"]["start"]["line"], d["message"])
+             for d in doc["files"][0]["diagnostics"] if d["severity"] == "error"]
+    assert found and len(found) == len(set(found)), found
 
 
 def test_object_errors_are_one_line(tmp_path) -> None:

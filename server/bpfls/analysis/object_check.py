@@ -171,7 +171,16 @@ def _judge_into(report: FileReport, placed: list[tuple[ObjectSite, CoreAccess]],
         return any(v is False for v in executes[id(j)].values())
 
     report.relocations, found = judge(judged, Kernels(kernels, names), runs, guarded)
-    report.diagnostics = apply_severity(found, severity or {})
+    # copies of one access (a function inlined into several programs, a macro expanded twice
+    # on one line) give the same diagnostic at the same place: said once
+    seen: set[tuple] = set()
+    unique = []
+    for d in found:
+        key = (d.path, d.range, d.code, d.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(d)
+    report.diagnostics = apply_severity(unique, severity or {})
 
 
 def judge_sites(path: str, kernels: KernelSet) -> list[ObjectSite]:
