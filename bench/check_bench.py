@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import lzma
 import os
 import shutil
 import statistics
@@ -76,12 +75,7 @@ def conventional(tmp: Path, clang: str, bpftool: str) -> float:
     if not inc.exists():
         inc.mkdir()
         (inc / "vmlinux.h").write_text(dump_c(load(ROOT / "sample-btf" / f"{PRIMARY}.btf.xz")))
-    raws = []
-    for k in KERNELS:
-        raw = tmp / k.name.removesuffix(".xz")
-        if not raw.exists():
-            raw.write_bytes(lzma.decompress(k.read_bytes()))
-        raws.append(raw)
+    raws = list(raw_kernels(tmp).values())
     t0 = time.perf_counter()
     for src in CORPUS:
         obj = tmp / (src.stem + ".o")
@@ -96,13 +90,19 @@ def conventional(tmp: Path, clang: str, bpftool: str) -> float:
 
 def bpfls_check(tmp: Path, cache: str = "cache") -> tuple[float, str]:
     """One `bpfls check` process over the corpus; its time and its last output line."""
+    return run_check(tmp, cache, [*[f"-D{d}" for d in DEFINES],
+                                  *[f"-I{d}" for d in INCLUDES], *map(str, CORPUS)])
+
+
+def run_check(tmp: Path, cache: str, args: list[str]) -> tuple[float, str]:
+    """One `bpfls check --primary PRIMARY --kernel ... ARGS` process (its cache in
+    ``tmp / cache``): its time and its last output line."""
     env = dict(os.environ, BPFLS_CACHE_DIR=str(tmp / cache),
                PYTHONPYCACHEPREFIX=str(tmp / "pycache"), PYTHONPATH=str(ROOT / "server"))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     cmd = [sys.executable, "-m", "bpfls", "check", "--primary", PRIMARY,
-           *[f"-D{d}" for d in DEFINES], *[f"-I{d}" for d in INCLUDES],
            *[a for k in KERNELS for a in ("--kernel", f"{k.name.removesuffix('.btf.xz')}={k}")],
-           *map(str, CORPUS)]
+           *args]
     t0 = time.perf_counter()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
     dt = time.perf_counter() - t0
@@ -158,18 +158,8 @@ def shared_conventional(programs: list[tuple[Path, list[str]]], raws: list[Path]
 def shared_bpfls(tmp: Path, db: Path, programs: list[tuple[Path, list[str]]],
                  cache: str = "cache", jobs: int | None = None) -> tuple[float, str]:
     """One `bpfls check -p DB` process over every program of the shared corpus."""
-    env = dict(os.environ, BPFLS_CACHE_DIR=str(tmp / cache),
-               PYTHONPYCACHEPREFIX=str(tmp / "pycache"), PYTHONPATH=str(ROOT / "server"))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    cmd = [sys.executable, "-m", "bpfls", "check", "-p", str(db), "--primary", PRIMARY,
-           *[a for k in KERNELS for a in ("--kernel", f"{k.name.removesuffix('.btf.xz')}={k}")],
-           *(["-j", str(jobs)] if jobs else []), *[str(src) for src, _ in programs]]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp)
-    dt = time.perf_counter() - t0
-    if r.returncode not in (0, 1):
-        sys.exit(f"bpfls check failed ({r.returncode}):\n{r.stderr}")
-    return dt, r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    return run_check(tmp, cache, ["-p", str(db), *(["-j", str(jobs)] if jobs else []),
+                                  *[str(src) for src, _ in programs]])
 
 
 def shared_figures(tmp: Path, clang: str, bpftool: str, runs: int) -> None:

@@ -86,29 +86,22 @@ class LocalShapes:
             return None
 
     def _deep_of(self, tid: int, depth: int) -> int:
-        hit = self._deep.get(tid)
-        if hit is not None:
-            return hit
-        busy = self._busy_deep
-        if depth > MAX_DEPTH or tid in busy:
-            raise Unshapeable(tid)
-        busy.add(tid)
-        try:
-            out = self._deep[tid] = _intern(self._make(tid, depth, deep=True))
-        finally:
-            busy.discard(tid)
-        return out
+        return self._shape_of(tid, depth, True)
 
     def _shallow_of(self, tid: int, depth: int) -> int:
-        hit = self._shallow.get(tid)
+        return self._shape_of(tid, depth, False)
+
+    def _shape_of(self, tid: int, depth: int, deep: bool) -> int:
+        memo, busy = ((self._deep, self._busy_deep) if deep
+                      else (self._shallow, self._busy_shallow))
+        hit = memo.get(tid)
         if hit is not None:
             return hit
-        busy = self._busy_shallow
         if depth > MAX_DEPTH or tid in busy:
             raise Unshapeable(tid)
         busy.add(tid)
         try:
-            out = self._shallow[tid] = _intern(self._make(tid, depth, deep=False))
+            out = memo[tid] = _intern(self._make(tid, depth, deep=deep))
         finally:
             busy.discard(tid)
         return out
