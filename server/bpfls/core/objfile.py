@@ -520,20 +520,12 @@ _CLASS_OF = bytes(b & 7 for b in range(256))
 def jump_slots(codes: bytes) -> list[int]:
     """The slots holding a JMP or JMP32 instruction (jumps, calls, exits), in order, found
     by ``bytes.find`` over the instructions' classes."""
-    classes = bytes(codes).translate(_CLASS_OF)
-    out: list[int] = []
-    for cls in (5, 6):
-        needle = bytes((cls,))
-        i = classes.find(needle)
-        while i >= 0:
-            out.append(i)
-            i = classes.find(needle, i + 1)
-    out.sort()
-    return out
+    return _slots_of(bytes(codes).translate(_CLASS_OF), (5, 6))
 
 
 def _slots_of(codes: bytes, ops: tuple[int, ...]) -> list[int]:
-    """The slots whose opcode is one of ``ops``, in order (found by ``bytes.find``)."""
+    """The slots whose byte in ``codes`` (opcodes, or their classes) is one of ``ops``, in
+    order (found by ``bytes.find``)."""
     out: list[int] = []
     for op in ops:
         needle = bytes((op,))
