@@ -45,6 +45,31 @@ class Drift:
     emitted_not_predicted: tuple[DriftEntry, ...] = ()
 
 
+@dataclass(frozen=True)
+class ProgramResult:
+    """Whether one program loads and attaches on one kernel, by what it names (its section's
+    program type and attach target, its arguments): ``ok`` None when BTF gives no evidence
+    either way (a kprobe on a function BTF does not describe)."""
+
+    ok: bool | None
+    code: str | None = None  # the diagnostic code of the first problem
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """One ``SEC()`` program and its result on each kernel (the program × kernel matrix)."""
+
+    name: str
+    section: str
+    kind: str  # what the section makes it: "fentry", "kprobe", "tracepoint", "xdp", ...
+    target: str | None  # the attach target the section names, if any
+    path: str
+    range: Range
+    results: dict[str, ProgramResult] = field(default_factory=dict)
+    alternative: str | None = None  # the group of alternatives it belongs to
+
+
 #: how a file was judged: its relocations predicted from the source, those of the object
 #: clang compiled from it, or a BPF object given as such
 PREDICTED, COMPILED, OBJECT = "predicted", "compiled", "object"
@@ -61,3 +86,4 @@ class FileReport:
     #: the primary kernel the source was read with (the one its vmlinux.h is the dump of,
     #: unless a primary was configured)
     primary: str | None = None
+    programs: list[ProgramReport] = field(default_factory=list)

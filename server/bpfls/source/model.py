@@ -15,6 +15,7 @@ from bpfls.source.positions import Range
 if TYPE_CHECKING:
     from bpfls.btf import Btf
     from bpfls.source.guards import Guard
+    from bpfls.source.programs import KernelCall, Ksym, MapDef, Program, ScalarDeref, StructOps
 
 
 class Accessor(NamedTuple):
@@ -188,6 +189,13 @@ class SourceModel:
     scope: FileScope = field(default_factory=FileScope)
     #: where the program first uses a CO-RE macro or builtin (path, range), if it does
     first_core_use: tuple[str, Range] | None = None
+    # what the program asks of the kernel by name (bpfls.source.programs), in source order
+    programs: list[Program] = field(default_factory=list)
+    calls: list[KernelCall] = field(default_factory=list)
+    maps: list[MapDef] = field(default_factory=list)
+    ksyms: list[Ksym] = field(default_factory=list)
+    struct_ops: list[StructOps] = field(default_factory=list)
+    derefs: list[ScalarDeref] = field(default_factory=list)
 
     def preserve_access_index(self, type_id: int) -> bool:
         info = self.local_types.get(type_id)
