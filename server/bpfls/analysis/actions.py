@@ -89,8 +89,10 @@ def code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, t
 
 def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, text: str,
                   range: Range, kernels: KernelSet | None) -> list[CodeAction]:
+    from bpfls.analysis.load_actions import LOAD_FIXABLE
+
     wanted = [d for d in diagnostics if d.path == path and _overlaps(d.range, range)
-              and d.code in _FIXABLE]
+              and (d.code in _FIXABLE or d.code in LOAD_FIXABLE)]
     if not wanted:
         return []
     fixer = _Fixer(model, diagnostics, path, text, kernels)
@@ -411,7 +413,9 @@ class _Fixer:
         if d.code == "unknown-member":
             found = (_attempt(self._flavor_shim, d), _attempt(self._closest_member, d))
             return [a for a in found if a is not None]
-        return []
+        from bpfls.analysis.load_actions import load_fixes
+
+        return load_fixes(self, d)
 
     # -- field-missing: what the model and the text say ---------------------------------------
     def missing(self) -> list[_Missing]:
