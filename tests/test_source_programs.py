@@ -418,3 +418,106 @@ def test_reuse_gives_the_same_records(primary, tmp_path, name, edit) -> None:
     if name in ("nothing", "lines added above"):
         assert len(warm.calls) == len(_calls(analyze(path, PROG, options, SourceCache())))
     clear_caches()
+
+
+ATTRIBUTES = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#define __section(NAME) __attribute__((section(NAME), used))
+#define BPF_FUNC(NAME, ...) (* NAME)(__VA_ARGS__) = (void *) BPF_FUNC_##NAME
+#define BPF_FUNC2(NAME, ...) (* NAME)(__VA_ARGS__)
+
+static void *BPF_FUNC(map_lookup_elem, void *map, const void *key);
+static long BPF_FUNC(ktime_get_ns);
+static int BPF_FUNC2(event_output, void *ctx, void *map, __u64 index, void *data,
+							__u32 size) = (void *)BPF_FUNC_perf_event_output;
+
+__attribute__((section("kprobe/do_exit"), used)) int
+written(void *ctx)
+{
+	return ktime_get_ns();
+}
+
+__section("tracepoint/sched/sched_switch") int
+by_macro(void *ctx)
+{
+	event_output(ctx, 0, 0, 0, 0);
+	return map_lookup_elem(0, 0) != 0;
+}
+"""
+
+
+def test_sections_as_attributes_and_cilium_helpers(primary, tmp_path) -> None:
+    """``__attribute__((section(...)))`` written out or through a macro of the program names
+    a program as ``SEC`` does; helpers declared through cilium's ``BPF_FUNC`` are called by
+    their own names."""
+    path = tmp_path / "attributes.bpf.c"
+    path.write_text(ATTRIBUTES)
+    m = analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
+    assert [(p.name, p.section, p.section_range) for p in m.programs] == [
+        ("written", "kprobe/do_exit", None), ("by_macro", "tracepoint/sched/sched_switch", None)]
+    assert [(c.name, text_at(c.range, ATTRIBUTES), c.function) for c in m.calls] == [
+        ("bpf_ktime_get_ns", "ktime_get_ns", "written"),
+        ("bpf_perf_event_output", "event_output", "by_macro"),
+        ("bpf_map_lookup_elem", "map_lookup_elem", "by_macro"),
+    ]
+
+
+DUMP_TAIL = """
+#ifndef __ksym
+#define __ksym __attribute__((section(".ksyms")))
+#endif
+
+#ifndef __weak
+#define __weak __attribute__((weak))
+#endif
+
+#ifndef BPF_NO_KFUNC_PROTOTYPES
+extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;
+extern void bpf_task_release(struct task_struct *p) __weak __ksym;
+#endif
+
+"""
+
+USES_DUMP = """\
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+SEC("tp_btf/sched_process_exit")
+int use(void *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(1);
+
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+"""
+
+
+def test_kfuncs_a_vmlinux_dump_declares(primary, tmp_path, raw_sample, bpftool) -> None:
+    """A dump of bpftool >= 7.5 declares the kernel's kfuncs after its types (and the
+    ``__ksym``/``__weak`` macros): they are the program's ksyms though the dump is read as
+    the kernel's BTF."""
+    from conftest import run_bpftool
+
+    dump = run_bpftool(bpftool, "btf", "dump", "file",
+                       str(raw_sample(SAMPLE_DIR / "6.12-amd64.btf.xz")), "format", "c")
+    guard_end = dump.rstrip().rfind("#endif")
+    (tmp_path / "vmlinux.h").write_text(dump[:guard_end] + DUMP_TAIL + dump[guard_end:])
+    path = tmp_path / "use.bpf.c"
+    path.write_text(USES_DUMP)
+    m = analyze(str(path), None, SourceOptions(primary=primary, arch="x86",
+                                               kernels=(("6.12", primary),)))
+    assert [d for d in m.diagnostics if d.code != "analysis-incomplete"] == []
+    assert m.vmlinux_kernel == "6.12"
+    assert [(k.name, k.function, k.weak, k.used, k.type_id is not None) for k in m.ksyms] == [
+        ("bpf_task_from_pid", True, True, True, True),
+        ("bpf_task_release", True, True, True, True)]
+    assert m.ksyms[0].path == str(tmp_path / "vmlinux.h")
+    line = (dump[:guard_end] + DUMP_TAIL).splitlines().index(
+        "extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;")
+    assert m.ksyms[0].range.start.line == line
+    assert [(c.name, text_at(c.range, USES_DUMP)) for c in m.calls] == [
+        ("bpf_task_from_pid", "bpf_task_from_pid"), ("bpf_task_release", "bpf_task_release")]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.source import catalogue
 from bpfls.source.catalogue import Macro, Memory, ProgramArgs
-from bpfls.source.helper_ids import HELPER_IDS
+from bpfls.source.helper_ids import HELPER_IDS, HELPER_NAMES
 from bpfls.source.macros import Expander
 from bpfls.source.positions import Range
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokenize
@@ -58,25 +58,76 @@ def printf_helper(name: str, nargs: int) -> str | None:
     return _PRINTF_HELPERS.get(name)
 
 
-def probe_helper(m: Macro) -> str | None:
-    """The helper a CO-RE read macro calls (``BPF_CORE_READ``: ``bpf_probe_read_kernel``;
-    the string forms the ``_str`` helper of their last read)."""
+def probe_helper(m: Macro, macros: dict[str, MacroDef], pointers: dict[str, str]) -> str | None:
+    """The helper a CO-RE read macro calls: the ``bpf_probe_read*`` helper its definition
+    (``macros``: all of the program's) reaches, of its kind (the string forms: the ``_str``
+    helper of their last read); libbpf's (``BPF_CORE_READ``: ``bpf_probe_read_kernel``) when
+    the program does not define it (the built-in headers) or it names none (an older
+    ``bpf_core_read.h`` calls ``bpf_probe_read``)."""
     if m.memory is not Memory.PROBE:
         return None
     name = "bpf_probe_read_user" if m.user else "bpf_probe_read_kernel"
-    return name + "_str" if m.string else name
+    name = name + "_str" if m.string else name
+    if m.name not in macros:
+        return name
+    found = set()
+    for ident in macro_identifiers(m.name, macros):
+        helper = helper_named(ident, pointers)
+        if helper is not None and helper.startswith("bpf_probe_read"):
+            found.add(helper)
+    if name in found:
+        return name
+    fits = sorted(h for h in found if h.endswith("_str") == m.string and
+                  ("_user" in h) == m.user)
+    if not fits:
+        fits = sorted(h for h in found if h.endswith("_str") == m.string and "_user" not in h)
+    return fits[0] if fits else name
 
 
-def is_helper(name: str, pointers: dict[str, int]) -> bool:
-    return name in HELPER_IDS or name in pointers
+def macro_identifiers(name: str, macros: dict[str, MacroDef]) -> set[str]:
+    """The identifiers macro ``name`` may expand to (through the macros it uses)."""
+    out: set[str] = set()
+    todo = [name]
+    seen = set()
+    while todo:
+        m = macros.get(todo.pop())
+        if m is None or m.name in seen:
+            continue
+        seen.add(m.name)
+        for t in m.body:
+            if t.kind == IDENT:
+                out.add(t.text)
+                if t.text in macros:
+                    todo.append(t.text)
+    return out
 
 
-_HELPER_INIT = re.compile(rb"\(\s*void\s*\*\s*\)\s*(\d+)")
+def helper_named(name: str, pointers: dict[str, str]) -> str | None:
+    """The helper a call of ``name`` calls (``pointers``: the program's helper pointers, name
+    → helper), ``None`` when ``name`` is no helper."""
+    got = pointers.get(name)
+    if got is not None:
+        return got
+    return name if name in HELPER_IDS else None
 
 
-def helper_pointer(decl: Node, desc: Desc, src: Source) -> int | None:
-    """The helper number of a declaration like libbpf's ``static long (* const bpf_x)(...) =
-    (void *) N;`` (``desc`` the declared type, ``decl`` its init declarator)."""
+def _helper_of_value(name: str, value: str) -> str | None:
+    """The helper a pointer initialised with ``(void *) value`` calls: a number of ``enum
+    bpf_func_id`` or one of its enumerators."""
+    if value.isdigit():
+        n = int(value)
+        return f"bpf_{HELPER_NAMES[n - 1]}" if 0 < n <= len(HELPER_NAMES) else name
+    if value.startswith("BPF_FUNC_"):
+        return "bpf_" + value[len("BPF_FUNC_"):]
+    return None
+
+
+_HELPER_INIT = re.compile(r"\(\s*void\s*\*\s*\)\s*(\w+)")
+
+
+def helper_pointer(name: str, decl: Node, desc: Desc, src: Source) -> str | None:
+    """The helper a declaration like libbpf's ``static long (* const bpf_x)(...) = (void *)
+    N;`` declares (``desc`` the declared type, ``decl`` its init declarator)."""
     d = desc
     while d[0] == "cv":
         d = d[2]
@@ -85,8 +136,40 @@ def helper_pointer(decl: Node, desc: Desc, src: Source) -> int | None:
     value = decl.child_by_field_name("value")
     if value is None:
         return None
-    m = _HELPER_INIT.fullmatch(src.code[value.start_byte:value.end_byte].strip())
-    return int(m.group(1)) if m else None
+    m = _HELPER_INIT.fullmatch(src.text(value).strip())
+    return _helper_of_value(name, m.group(1)) if m else None
+
+
+_MACRO_POINTER = re.compile(r"\(\s*\*\s*(\w+)\s*\)\s*\(.*?\)[^=;]*=\s*\(\s*void\s*\*\s*\)\s*(\w+)",
+                            re.S)
+
+
+_POINTERS: dict[tuple, list[tuple[str, str]]] = {}
+
+
+def macro_helper_pointers(toks: list[Tok], macros: dict[str, MacroDef]) -> list[tuple[str, str]]:
+    """The helper pointers a declaration written with a macro declares (cilium's and
+    tetragon's ``static void *BPF_FUNC(map_lookup_elem, void *map, const void *key);``, which
+    stands for ``(* map_lookup_elem)(...) = (void *) BPF_FUNC_map_lookup_elem``): (name,
+    helper) for each (remembered by the declaration's text and its macros' definitions)."""
+    key = tuple(t.text for t in toks) + tuple(
+        m.text for t in toks if t.kind == IDENT and (m := macros.get(t.text)) is not None)
+    got = _POINTERS.get(key)
+    if got is not None:
+        return got
+    try:
+        exp = Expander(macros).expand(toks)
+    except RecursionError:  # pragma: no cover
+        return []
+    out = []
+    for m in _MACRO_POINTER.finditer(" ".join(t.text for t in exp)):
+        helper = _helper_of_value(m.group(1), m.group(2))
+        if helper is not None:
+            out.append((m.group(1), helper))
+    if len(_POINTERS) > 4096:
+        _POINTERS.clear()
+    _POINTERS[key] = out
+    return out
 
 
 # -- where a call comes from -------------------------------------------------------------------
@@ -273,23 +356,32 @@ def alternative_at(unit: FileUnit, off: int) -> str | None:
 _WEAK_RE = re.compile(rb"__attribute__\s*\(\s*\([^;{]*\bweak\b")
 
 
-def sorted_attrs(unit: FileUnit) -> list[tuple[int, str]]:
-    attrs = unit.attrs
-    if any(attrs[i][0] > attrs[i + 1][0] for i in range(len(attrs) - 1)):
-        attrs.sort()
-    return attrs
+#: id of a unit → (it, how many attributes it had, their offsets sorted, the texts in that
+#: order): what :func:`ksym_attributes` searches
+_SORTED: dict[int, tuple[FileUnit, int, list[int], list[str]]] = {}
+
+
+def _sorted_attrs(unit: FileUnit) -> tuple[list[int], list[str]]:
+    got = _SORTED.get(id(unit))
+    if got is None or got[0] is not unit or got[1] != len(unit.attrs):
+        pairs = sorted(unit.attrs)
+        if len(_SORTED) > 1024:
+            _SORTED.clear()
+        got = _SORTED[id(unit)] = (unit, len(pairs), [o for o, _ in pairs],
+                                   [t for _, t in pairs])
+    return got[2], got[3]
 
 
 def ksym_attributes(unit: FileUnit, start: int, end: int) -> tuple[bool, bool]:
     """(``__ksym``, ``__weak``) for the declaration at ``unit.code[start:end]``: the attribute
     macros masked there, or the attributes written out."""
-    attrs = sorted_attrs(unit)
-    i = bisect_left(attrs, (start, ""))
+    offs, texts = _sorted_attrs(unit)
+    i = bisect_left(offs, start)
     ksym = weak = False
-    while i < len(attrs) and attrs[i][0] < end:
-        text = attrs[i][1]
+    while i < len(offs) and offs[i] < end:
+        text = texts[i]
         ksym = ksym or '".ksyms"' in text
-        weak = weak or re.search(r"\bweak\b", text) is not None
+        weak = weak or "weak" in text and re.search(r"\bweak\b", text) is not None
         i += 1
     code = unit.code
     if not ksym and code.find(b'".ksyms"', start, end) >= 0:

@@ -320,7 +320,7 @@ def _environment_key(tu: TranslationUnit, macro_sig: bytes, raw_types: bytes,
     glob = tuple(sorted(tu.globals.items(), key=lambda kv: kv[0]))
     protos = tuple(sorted(tu.prototypes.items(), key=lambda kv: kv[0]))
     kernel = (tuple(sorted(tu.ksyms)), tuple(sorted(tu.kfuncs)),
-              tuple(sorted(tu.helper_pointers)))
+              tuple(sorted(tu.helper_pointers.items())))
     return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), _base_key(base),
             tu.base_pai, hash(fns), hash(glob), hash(protos), hash(kernel))
 
@@ -457,7 +457,7 @@ def _headed_function(tu: TranslationUnit, unit: FileUnit, src: Source, body: Nod
     node = _Headed(unit, use, body)
     section, section_offset = fd.info.section, fd.section_offset
     if section is None:
-        found = _section_for(node, sections, _prev_end(body))
+        found = _section_for(node, sections)
         if found is not None:
             section_offset, section = found
     info = FunctionInfo(fd.name, unit.path, src.range(use.start, body.end_byte),
@@ -558,19 +558,16 @@ def _recover(err: Node) -> list:
     return out
 
 
-def _prev_end(n: Node) -> int:
-    """Where the top-level item before ``n`` ends (comments are no items: ``SEC("x") //
-    note`` names the function after the comment)."""
-    prev = n.prev_sibling
-    while prev is not None and prev.type == "comment":
-        prev = prev.prev_sibling
-    return prev.end_byte if prev is not None else 0
-
-
-def _section_for(n: Node, sections: list[tuple[int, str]],
-                 prev_end: int) -> tuple[int, str] | None:
+def _section_for(n: Node, sections: list[tuple[int, str]]) -> tuple[int, str] | None:
     """The last SEC (offset, name; ``sections`` sorted) between the previous top-level item and
-    the end of ``n``, not inside its body."""
+    the end of ``n``, not inside its body. Comments are no items (``SEC("x") // note`` names
+    the function after the comment), but what they say is no SEC."""
+    prev = n.prev_sibling
+    comments: list[tuple[int, int]] = []
+    while prev is not None and prev.type == "comment":
+        comments.append((prev.start_byte, prev.end_byte))
+        prev = prev.prev_sibling
+    prev_end = prev.end_byte if prev is not None else 0
     found = None
     end = n.end_byte
     i = bisect_left(sections, (min(prev_end, n.start_byte), ""))
@@ -581,7 +578,7 @@ def _section_for(n: Node, sections: list[tuple[int, str]],
         if body_start is None:
             body = n.child_by_field_name("body")
             body_start = body.start_byte if body is not None else end
-        if off >= body_start:
+        if off >= body_start or any(s <= off < e for s, e in comments):
             continue
         found = (off, name)
     return found
@@ -602,7 +599,7 @@ def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
         pdecls = pdecls[1:]
     is_static = any(c.type == "storage_class_specifier" and src.text(c) == "static"
                     for c in n.children)
-    found = _section_for(n, sections, _prev_end(n))
+    found = _section_for(n, sections)
     section = found[1] if found is not None else None
     ret_desc = lt.desc_of_type(n.child_by_field_name("type"), unit, n)
     for w in reversed(wrappers):
@@ -644,7 +641,7 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node, src: Source | None,
     desc = lt.desc_of_type(ty, unit, n)
     section = ksym = weak = None
     if src is not None and not unit.virtual:
-        found = _section_for(n, sections, _prev_end(n))
+        found = _section_for(n, sections)
         section = found[1] if found is not None else None
         ksym, weak = kernel_names.ksym_attributes(unit, n.start_byte, n.end_byte)
     for d in n.children_by_field_name("declarator"):
@@ -663,10 +660,14 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node, src: Source | None,
             _ksym(tu, unit, src, name, name_node, dd, bool(weak))
         elif section is not None:
             _kernel_object(tu, unit, src, section, name, name_node, ty, d)
-        elif d.type == "init_declarator" and name.startswith("bpf_"):
-            helper = kernel_names.helper_pointer(d, dd, src)
+        elif d.type == "init_declarator" and dd[0] != "fn":
+            helper = kernel_names.helper_pointer(name, d, dd, src)
             if helper is not None:
                 tu.helper_pointers[name] = helper
+        elif dd[0] == "fn" and (m := tu.macros.get(name)) is not None and m.params is not None:
+            toks = src.tokens(n.start_byte, n.end_byte)
+            for pname, helper in kernel_names.macro_helper_pointers(toks, tu.macros):
+                tu.helper_pointers[pname] = helper
 
 
 def _ksym(tu: TranslationUnit, unit: FileUnit, src: Source, name: str, name_node: Node,

@@ -15,6 +15,7 @@ from bpfls.source import catalogue
 from bpfls.source.constargs import param_values
 from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
+from bpfls.source.kernel_names import probe_helper
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
 from bpfls.source.positions import Position, Range
 from bpfls.source.programs import KernelCall
@@ -90,6 +91,9 @@ class TranslationUnit:
         self.types = Types(local)
         self.lt = lt
         self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        #: every macro, the intrinsics' definitions too
+        self.all_macros = macros
+        self._probe_helpers: dict[str, str | None] = {}
         #: macros a later #undef removed (per name: each definition, the line of its #undef)
         self.retired: dict[str, list[tuple[MacroDef, int]]] = {}
         self.diagnostics = diagnostics
@@ -105,9 +109,9 @@ class TranslationUnit:
         self.globals: dict[str, EType | None] = {}
         self.prototypes: dict[str, EType | None] = {}  # declared, not defined, functions
         self.global_guards: dict[str, Guard] = {}
-        #: the helpers the headers declare as libbpf does (``(* const bpf_x)(...) = (void *)
-        #: N``): name → number
-        self.helper_pointers: dict[str, int] = {}
+        #: the helper pointers the headers declare, as libbpf does (``(* const bpf_x)(...) =
+        #: (void *) N``) or cilium (``BPF_FUNC(x, ...)``): name → the helper (``bpf_x``)
+        self.helper_pointers: dict[str, str] = {}
         #: the ``extern ... __ksym`` declarations by name, and those that are functions
         self.ksyms: dict[str, Ksym] = {}
         self.ksym_descs: dict[str, Desc | None] = {}
@@ -115,6 +119,7 @@ class TranslationUnit:
         self.maps: list[MapDef] = []
         self.struct_ops: list[StructOps] = []
         self._reads: Reads | None = None
+        self._ksym_re: re.Pattern[bytes] | None = None
         self.functions: dict[str, FunctionDef] = {}
         self.call_sites: list[tuple[str, str, Guard]] = []
         self.refs: dict[str, set[str]] = {}
@@ -124,6 +129,12 @@ class TranslationUnit:
         self.entries: dict[str, CachedFunction] = {}
         self.from_cache: set[str] = set()
         self.remap: dict[int, CoreAccess] = {}
+
+    def probe_helper(self, m: catalogue.Macro) -> str | None:
+        """The helper the CO-RE read macro ``m`` calls (:func:`kernel_names.probe_helper`)."""
+        if m.name not in self._probe_helpers:
+            self._probe_helpers[m.name] = probe_helper(m, self.all_macros, self.helper_pointers)
+        return self._probe_helpers[m.name]
 
     def is_pai(self, rec_id: int) -> bool:
         if rec_id >= self.start_id:
@@ -167,9 +178,11 @@ class TranslationUnit:
         body reads."""
         n = fd.node
         if self.ksyms:
-            text = fd.source.code[n.start_byte:n.end_byte]
-            fd.mentions = frozenset(k for k in self.ksyms if k.encode() in text and
-                                    _word(k).search(text) is not None)
+            if self._ksym_re is None:
+                self._ksym_re = _words(tuple(sorted(self.ksyms)))
+            fd.mentions = frozenset(
+                m.decode() for m in self._ksym_re.findall(fd.source.code, n.start_byte,
+                                                          n.end_byte))
         if fd.macro is not None and fd.params:
             body = n.child_by_field_name("body")
             if body is None:
@@ -248,16 +261,18 @@ def _shifted_call(c: KernelCall, g: Guard | None, delta: int,
                       guard=_remap_guard(g, remap), ksym_checked=c.ksym_checked, via=c.via)
 
 
-_WORDS: dict[str, re.Pattern[bytes]] = {}
+_WORDS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
 
 
-def _word(name: str) -> re.Pattern[bytes]:
-    rx = _WORDS.get(name)
+def _words(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Any of ``names`` as a whole identifier (remembered)."""
+    rx = _WORDS.get(names)
     if rx is None:
-        if len(_WORDS) > 4096:
+        if len(_WORDS) > 256:
             _WORDS.clear()
-        rx = _WORDS[name] = re.compile(rb"(?<![A-Za-z0-9_$])" + re.escape(name.encode())
-                                       + rb"(?![A-Za-z0-9_$])")
+        rx = _WORDS[names] = re.compile(
+            rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
+            + rb")(?![A-Za-z0-9_$])")
     return rx
 
 

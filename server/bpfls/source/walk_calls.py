@@ -13,10 +13,9 @@ from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
 from bpfls.source.kernel_names import (
-    is_helper,
+    helper_named,
     ksym_checked,
     printf_helper,
-    probe_helper,
     via_macro,
 )
 from bpfls.source.macros import Expander, MacroDef
@@ -62,7 +61,7 @@ class CallWalker(WalkerBase):
                 if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
                     if intrinsic.family not in PURE_FAMILIES:
                         self.effects += 1
-                    helper = probe_helper(intrinsic)
+                    helper = tu.probe_helper(intrinsic)
                     if helper is not None:
                         self._kernel_call(helper, n, n, via_macro(self.src, n, "") or name)
                     saved = self.expansion_nodes
@@ -118,8 +117,9 @@ class CallWalker(WalkerBase):
         tu = self.tu
         if any(name in s for s in self.scopes):
             return  # a local function pointer
-        if name in tu.kfuncs or is_helper(name, tu.helper_pointers):
-            self._kernel_call(name, n, fn, via_macro(self.src, fn, name))
+        callee = name if name in tu.kfuncs else helper_named(name, tu.helper_pointers)
+        if callee is not None:
+            self._kernel_call(callee, n, fn, via_macro(self.src, fn, name))
             return
         m = tu.macros.get(name)
         if m is None:
@@ -128,8 +128,11 @@ class CallWalker(WalkerBase):
                 self._kernel_call(helper, n, n, via_macro(self.src, n, "") or name)
             return
         alias = _alias(tu.macros, name)
-        if alias is not None and (alias in tu.kfuncs or is_helper(alias, tu.helper_pointers)):
-            self._kernel_call(alias, n, fn, via_macro(self.src, fn, name) or name)
+        if alias is None:
+            return
+        callee = alias if alias in tu.kfuncs else helper_named(alias, tu.helper_pointers)
+        if callee is not None:
+            self._kernel_call(callee, n, fn, via_macro(self.src, fn, name) or name)
 
     def _kernel_call(self, callee: str, n: Node, at: Node, via: str | None) -> None:
         if self.silent or self.guard.is_false or self.src.unit.virtual:
