@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.source import catalogue
 from bpfls.source.catalogue import Macro, Memory, ProgramArgs
+from bpfls.source.exprtypes import Source
 from bpfls.source.helper_ids import HELPER_IDS, HELPER_NAMES
 from bpfls.source.macros import Expander
 from bpfls.source.positions import Range
@@ -36,7 +37,6 @@ from bpfls.source.programs import MapDef, StructOps
 if TYPE_CHECKING:
     from tree_sitter import Node
 
-    from bpfls.source.exprtypes import Source
     from bpfls.source.localtypes import Desc, LocalTypes
     from bpfls.source.macros import MacroDef
     from bpfls.source.preprocess import FileUnit
@@ -530,8 +530,6 @@ def declared_types(lt: LocalTypes, trees: list[tuple[FileUnit, Node]]) -> None:
     """Make, in the program's BTF about to be written, the types of the program macros'
     parameters and of the ``__ksym`` declarations (pointers, qualifiers, prototypes that
     nothing else made), so that they have ids once it is written."""
-    from bpfls.source.exprtypes import Source
-
     for unit, root in trees:
         if unit.virtual:
             continue
