@@ -55,6 +55,13 @@ struct bpf_map_def SEC("maps") legacy = {
 	.map_flags = BPF_F_RDONLY_PROG,
 };
 
+struct named_map {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+};
+
+struct named_map named SEC(".maps");
+
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym __weak;
 extern void bpf_task_release(struct task_struct *p) __ksym __weak;
 extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym;
@@ -254,6 +261,7 @@ def test_maps(model) -> None:
         ("numeric", "numeric", "BPF_MAP_TYPE_HASH", "MY_HASH", []),
         ("legacy", "legacy", "BPF_MAP_TYPE_ARRAY", "BPF_MAP_TYPE_ARRAY",
          [("BPF_F_RDONLY_PROG", "BPF_F_RDONLY_PROG")]),
+        ("named", "named", "BPF_MAP_TYPE_RINGBUF", "BPF_MAP_TYPE_RINGBUF", []),
     ]
 
 

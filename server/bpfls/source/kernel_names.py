@@ -392,14 +392,20 @@ def ksym_attributes(unit: FileUnit, start: int, end: int) -> tuple[bool, bool]:
 
 
 def map_def(name: str, path: str, rng: Range, src: Source, type_node: Node | None,
-            init: Node | None, macros: dict[str, MacroDef]) -> MapDef:
+            init: Node | None, macros: dict[str, MacroDef],
+            definition: tuple[Node, Source] | None = None) -> MapDef:
     """A map variable: ``__uint(type, X)``/``__uint(map_flags, A | B)`` of its struct's
-    members, or ``.type = X``/``.map_flags = ...`` of a legacy definition's initialiser."""
+    members (``definition``: the struct's definition and its text, when the variable names a
+    struct defined elsewhere), or ``.type = X``/``.map_flags = ...`` of a legacy definition's
+    initialiser."""
     m = MapDef(name, path, rng)
-    fields: list[tuple[str, list[Tok]]] = []
+    fields: list[tuple[str, list[Tok], Source]] = []
     body = type_node.child_by_field_name("body") if type_node is not None else None
+    body_src = src
+    if body is None and definition is not None:
+        body, body_src = definition[0].child_by_field_name("body"), definition[1]
     if body is not None:
-        toks = src.tokens(body.start_byte, body.end_byte)
+        toks = body_src.tokens(body.start_byte, body.end_byte)
         depth = 0
         i = 0
         while i < len(toks):
@@ -412,7 +418,7 @@ def map_def(name: str, path: str, rng: Range, src: Source, type_node: Node | Non
                     i + 3 < len(toks) and toks[i + 1].text == "(" and toks[i + 3].text == ",":
                 close = matching_paren(toks, i + 1)
                 if close > 0:
-                    fields.append((toks[i + 2].text, toks[i + 4:close]))
+                    fields.append((toks[i + 2].text, toks[i + 4:close], body_src))
                     i = close + 1
                     continue
             i += 1
@@ -425,14 +431,16 @@ def map_def(name: str, path: str, rng: Range, src: Source, type_node: Node | Non
             if des is None or value is None or des.type != "field_designator":
                 continue
             fname = src.text(des).lstrip(". \t")
-            fields.append((fname, src.tokens(value.start_byte, value.end_byte)))
-    for fname, toks in fields:
+            fields.append((fname, src.tokens(value.start_byte, value.end_byte), src))
+    for fname, toks, fsrc in fields:
+        got = _enumerators(toks, macros, fsrc) if fname in ("type", "map_flags") else []
+        if fsrc.unit is not src.unit:  # the struct is defined in another file: the name says
+            got = [(e, rng) for e, _ in got]
         if fname == "type" and m.type is None:
-            got = _enumerators(toks, macros, src)
             if len(got) == 1:
                 m.type, m.type_range = got[0]
         elif fname == "map_flags" and not m.flags:
-            m.flags = tuple(_enumerators(toks, macros, src))
+            m.flags = tuple(got)
     return m
 
 

@@ -369,6 +369,10 @@ class LocalTypes:
         self.tags[key] = tid
         return tid
 
+    def tag_definition(self, ns: str, name: str) -> tuple[Node, FileUnit] | None:
+        """Where the program defines struct/union/enum ``name`` (its specifier node)."""
+        return self._tag_nodes.get((ns, name))
+
     def typedef_id(self, name: str) -> int | None:
         tid = self.typedefs.get(name)
         if tid is not None:

@@ -691,7 +691,16 @@ def _kernel_object(tu: TranslationUnit, unit: FileUnit, src: Source, section: st
     init = d.child_by_field_name("value") if d.type == "init_declarator" else None
     rng = src.node_range(name_node)
     if section in kernel_names.MAP_SECTIONS or section in kernel_names.LEGACY_MAP_SECTIONS:
-        tu.maps.append(kernel_names.map_def(name, unit.path, rng, src, ty, init, tu.macros))
+        definition = None
+        tag = ty.child_by_field_name("name")
+        if ty.type == "struct_specifier" and tag is not None and \
+                ty.child_by_field_name("body") is None:
+            found = tu.lt.tag_definition("struct", src.text(tag))
+            if found is not None:
+                node, where = found
+                definition = (node, src if where is unit else Source(where, bytes(where.code)))
+        tu.maps.append(kernel_names.map_def(name, unit.path, rng, src, ty, init, tu.macros,
+                                            definition))
     elif section in kernel_names.STRUCT_OPS_SECTIONS:
         ops = kernel_names.struct_ops_def(name, unit.path, rng, src, ty, init)
         if ops is not None:
