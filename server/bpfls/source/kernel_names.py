@@ -491,18 +491,19 @@ def struct_ops_def(name: str, path: str, rng: Range, src: Source, type_node: Nod
 
 # -- the program macros' parameters ----------------------------------------------------------
 
-def macro_params(lt: LocalTypes, unit: FileUnit, src: Source, macro: str,
-                 pdecls: list) -> list[tuple[str, Desc | None, Node, str, tuple[int, int]]]:
+def macro_params(lt: LocalTypes, unit: FileUnit, src: Source, macro: str, pdecls: list, *,
+                 texts: bool = True) -> list[tuple[str, Desc | None, Node, str, tuple[int, int]]]:
     """The parameters a program macro declares after ``ctx`` (``pdecls``: the parameter
-    declarations after the name): (name, type, name node, type as written, the declaration's
-    span in ``src``)."""
+    declarations after the name): (name, type, name node, type as written (``""`` without
+    ``texts``), the declaration's span in ``src``)."""
     out: list[tuple[str, Desc | None, Node, str, tuple[int, int]]] = []
+    code = src.code
     if catalogue.MACROS[macro].program_args is ProgramArgs.CTX_PAIRS:
         for i in range(0, len(pdecls) - 1, 2):
             tnode, nnode = pdecls[i], pdecls[i + 1]
-            toks = src.tokens(tnode.start_byte, tnode.end_byte)
-            d = lt.desc_from_tokens(toks)
-            out.append((src.text(nnode).strip(), d, nnode, type_text(toks),
+            d = lt.desc_from_tokens(src.tokens(tnode.start_byte, tnode.end_byte))
+            text = type_text(code[tnode.start_byte:tnode.end_byte]) if texts else ""
+            out.append((src.text(nnode).strip(), d, nnode, text,
                         (tnode.start_byte, nnode.end_byte)))
         return out
     for p in pdecls:
@@ -512,20 +513,24 @@ def macro_params(lt: LocalTypes, unit: FileUnit, src: Source, macro: str,
         pname, d2, pnode = lt.apply_declarator(d, p.child_by_field_name("declarator"), unit)
         if not pname or pnode is None:
             continue
-        toks = [t for t in src.tokens(p.start_byte, p.end_byte)
-                if not (t.start == pnode.start_byte and t.text == pname)]
-        out.append((pname, d2, pnode, type_text(toks), (p.start_byte, p.end_byte)))
+        text = type_text(code[p.start_byte:pnode.start_byte] + b" " +
+                         code[pnode.end_byte:p.end_byte]) if texts else ""
+        out.append((pname, d2, pnode, text, (p.start_byte, p.end_byte)))
     return out
 
 
-def type_text(toks: list[Tok]) -> str:
+def type_text(text: bytes) -> str:
     """A type as written, spaces normalised: ``struct task_struct *``, ``char **``."""
-    s = " ".join(t.text for t in toks)
-    s = re.sub(r"\*\s+(?=\*)", "*", s)
-    s = re.sub(r"\s*\[\s*", " [", s)
-    s = re.sub(r"\s*\]", "]", s)
-    s = re.sub(r"\(\s+", "(", s)
-    return re.sub(r"\s+\)", ")", s).strip()
+    s = " ".join(text.decode("utf-8", "replace").split())
+    if "*" in s:
+        s = re.sub(r"\s*\*", " *", s)
+        s = re.sub(r"\* (?=\*)", "*", s).strip()
+    if "[" in s or "(" in s:
+        s = re.sub(r"\s*\[\s*", " [", s)
+        s = re.sub(r"\s*\]", "]", s)
+        s = re.sub(r"\(\s+", "(", s)
+        s = re.sub(r"\s+\)", ")", s)
+    return s.strip()
 
 
 _PROGRAM_MACRO_RE = re.compile(rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(
@@ -578,7 +583,8 @@ def _node_types(lt: LocalTypes, unit: FileUnit, src: Source, node: Node) -> list
     parts = function_parts(src, node)
     if parts is None or parts[0] not in catalogue.PROGRAM_MACROS or not parts[2]:
         return []
-    return [p[1] for p in macro_params(lt, unit, src, parts[0], parts[2][1:])]
+    return [p[1] for p in macro_params(lt, unit, src, parts[0], parts[2][1:],
+                                         texts=False)]
 
 
 def function_parts(src: Source, n: Node) -> tuple[str, Node, list, list] | None:
