@@ -48,6 +48,11 @@ by path), ``use_vmlinux_h`` (parse a big ``vmlinux.h`` that is no configured ker
   ``vmlinux-h``, ``read-error``, ``internal-error``. Kernel types and members are judged
   only when the program includes ``vmlinux.h`` (otherwise they may come from system headers,
   which are not read).
+- ``programs``, ``calls``, ``maps``, ``ksyms``, ``struct_ops`` (:mod:`bpfls.source.programs`):
+  what the program asks of the kernel by name: each ``SEC`` function (section as written,
+  program macro parameters with their types, ``// bpfls: alternative=NAME``), each call of a
+  helper or kfunc (after macro expansion, with its guard, as accesses have), each map's type
+  and flags enumerators, each ``extern ... __ksym``, each struct_ops variable's members.
 - ``files`` (every file parsed), ``local_types`` (id → :class:`LocalTypeInfo`), ``macros``,
   ``inactive`` (path → [first, last] line ranges compiled out), ``vmlinux_h``,
   ``vmlinux_kernel`` (the configured kernel whose dump it is, the base of ``local``),
@@ -91,7 +96,9 @@ The modules, in the order a translation unit goes through them:
   (existence-check conditions), :mod:`~bpfls.source.reach` (which functions run),
   :mod:`~bpfls.source.unused` (the variables nothing reads: their loads are dead),
   :mod:`~bpfls.source.constargs` (the constants an always inlined function's parameters
-  are called with: the branches they rule out are dead);
+  are called with: the branches they rule out are dead), :mod:`~bpfls.source.kernel_names`
+  (programs, helper and kfunc calls, maps, ksyms, struct_ops), with
+  :mod:`~bpfls.source.helper_ids` (the helpers by name);
 - :mod:`~bpfls.source.pipeline` (:func:`analyze`), :mod:`~bpfls.source.model` (its records),
   :mod:`~bpfls.source.positions`; :mod:`~bpfls.source.query` (what is at a position, for
   hover, completion and definition).

@@ -29,6 +29,8 @@ from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
 from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokenize
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tree_sitter import Node
 
     from bpfls.source.preprocess import FileUnit
@@ -274,8 +276,10 @@ class LocalTypes:
         self._pending.extend(found)
         self._type_id_args.extend(hit[1])
 
-    def build(self) -> Btf:
-        """Phase 2: build every collected definition, then write the split BTF."""
+    def build(self, more: Callable[[LocalTypes], None] | None = None) -> Btf:
+        """Phase 2: build every collected definition, then write the split BTF. ``more``
+        makes the types the analysis will want ids for (:meth:`made_id`) before it is
+        written."""
         for node, unit in getattr(self, "_pending", []):
             try:
                 if node.type == "type_definition":
@@ -299,6 +303,8 @@ class LocalTypes:
         # expression typing after the build needs every base type to have an id already
         for spelling in _BASE_TYPES:
             self.int_type(spelling)
+        if more is not None:
+            more(self)
         self.btf = self._write()
         self.frozen = True
         return self.btf
@@ -362,6 +368,10 @@ class LocalTypes:
         tid = self._new(r)
         self.tags[key] = tid
         return tid
+
+    def tag_definition(self, ns: str, name: str) -> tuple[Node, FileUnit] | None:
+        """Where the program defines struct/union/enum ``name`` (its specifier node)."""
+        return self._tag_nodes.get((ns, name))
 
     def typedef_id(self, name: str) -> int | None:
         tid = self.typedefs.get(name)
@@ -650,6 +660,33 @@ class LocalTypes:
         key = ("ptr", inner) if k == "ptr" else ("arr", inner, d[2]) if k == "arr" else \
             ("cv", d[1], inner)
         return self._derived.get(key, 0)
+
+    def made_id(self, d: Desc | None) -> int | None:
+        """The id of ``d`` in the written BTF (``0``: void), ``None`` when no record was made
+        for it (unknown types; pointers, qualifiers, arrays and prototypes nothing asked
+        for before the BTF was written)."""
+        if d is None:
+            return None
+        k = d[0]
+        if k == "id":
+            return d[1]
+        if k in ("ptr", "arr", "cv"):
+            inner = self.made_id(d[2] if k == "cv" else d[1])
+            if inner is None:
+                return None
+            key = ("ptr", inner) if k == "ptr" else ("arr", inner, d[2]) if k == "arr" else \
+                ("cv", d[1], inner)
+            return self._derived.get(key)
+        if k == "fn":
+            ret = self.made_id(d[1])
+            params = []
+            for n, p in d[2]:
+                pid = self.made_id(p) if p is not None else 0
+                if ret is None or pid is None:
+                    return None
+                params.append((n, pid))
+            return self._derived.get(("fn", ret, tuple(params)))
+        return None
 
     def type_id_local(self, d: Desc) -> int:
         """The id of ``d`` as ``__builtin_btf_type_id(..., BPF_TYPE_ID_LOCAL)`` names it: the

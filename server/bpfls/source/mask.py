@@ -181,6 +181,7 @@ def mask_attributes(unit: FileUnit, rx: re.Pattern[bytes],
     """Mask one unit's attribute-like macro uses (``rx``: :func:`names_pattern` of
     ``table``), recording its sections and attributes."""
     _mask(unit.code, rx, table, macros, unit.sections, unit.attrs)
+    _written_sections(unit, macros)
 
 
 def mask_writers(units: list[FileUnit], macros: dict[str, MacroDef],
@@ -229,6 +230,10 @@ def _mask(code: bytearray, rx: re.Pattern[bytes], table: dict[str, tuple[str, st
             if fn_like and args_text:
                 attrs = attrs + " " + args_text.decode("utf-8", "replace")
             attrs_out.append((start, attrs))
+            if "section" in attrs:  # a macro of the program's own for SEC
+                sec = _attribute_section(data[start:end], macros)
+                if sec is not None:
+                    sections.append((start, sec))
         repl = keep.encode()
         span = data[start:end]
         if len(repl) > len(span.replace(b"\n", b"")) or b"\n" in span:
@@ -531,6 +536,43 @@ def _match_paren(data: bytes, i: int) -> int:
                 return i
         i += 1
     return -1
+
+
+_SECTION_ATTR_RE = re.compile(rb"__attribute__\s*\(\s*\(\s*(?:section|__section__)\s*\(")
+
+
+def _written_sections(unit: FileUnit, macros: dict[str, MacroDef]) -> None:
+    """The sections written as ``__attribute__((section("..."), used))``, as ``SEC`` would
+    name them (the attribute is left for the parser)."""
+    code = unit.code
+    if b"section" not in code:
+        return
+    data = bytes(code)
+    for m in _SECTION_ATTR_RE.finditer(data):
+        close = _match_paren(data, data.index(b"(", m.start()))
+        if close < 0:
+            continue
+        sec = _attribute_section(data[m.start():close + 1], macros)
+        if sec is not None:
+            unit.sections.append((m.start(), sec))
+
+
+def _attribute_section(text: bytes, macros: dict[str, MacroDef]) -> str | None:
+    """The name the ``section(...)`` attribute in ``text`` (macros expanded) gives."""
+    toks: list[Tok] = tokenize(text)
+    if any(t.kind == IDENT and macros.get(t.text) is not None for t in toks):
+        try:
+            toks = Expander(macros).expand(toks)
+        except RecursionError:  # pragma: no cover
+            return None
+    for i, t in enumerate(toks):
+        if t.kind == IDENT and t.text in ("section", "__section__") and i + 1 < len(toks) \
+                and toks[i + 1].text == "(":
+            j = matching_paren(toks, i + 1)
+            parts = [x.text for x in toks[i + 2:j] if x.kind == STRING]
+            if parts:
+                return "".join(_unquote(p) for p in parts)
+    return None
 
 
 def _section_name(args: bytes, macros: dict[str, MacroDef]) -> str:

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Btf
-from bpfls.source import catalogue, headers
+from bpfls.source import catalogue, headers, kernel_names
 from bpfls.source.btfwriter import BtfWriter
 from bpfls.source.cache import SourceCache
-from bpfls.source.catalogue import ProgramArgs
 from bpfls.source.exprtypes import EType, Source, etype_of_desc
 from bpfls.source.guards import all_of
-from bpfls.source.localtypes import LocalTypes
+from bpfls.source.localtypes import VOID, Desc, LocalTypes
 from bpfls.source.mask import MacroUse, parser_code
 from bpfls.source.model import (
     CoreAccess,
@@ -30,6 +29,7 @@ from bpfls.source.model import (
 from bpfls.source.positions import Range
 from bpfls.source.predefines import guess_arch
 from bpfls.source.preprocess import FileUnit
+from bpfls.source.programs import KernelCall, Ksym, Param, Program
 from bpfls.source.reach import entry_guards, reachable_functions
 from bpfls.source.snippets import parse_snippet
 from bpfls.source.translation_unit import FunctionDef, TranslationUnit
@@ -142,7 +142,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     lt = LocalTypes(base, res.macros, diagnostics, base_pai=res.base_pai)
     for u, root in trees:
         lt.collect(u, root)
-    local = lt.build()
+    local = lt.build(lambda lt: kernel_names.declared_types(lt, trees))
     t3 = time.perf_counter()
 
     tu = TranslationUnit(local, lt, res.macros, diagnostics, base_pai=res.base_pai,
@@ -165,6 +165,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     ctx = entry_guards(roots, tu.functions, [s for s in tu.call_sites if s[0] in reach])
     accesses: list[CoreAccess] = []
     unit_index = {u.path: i for i, (u, _) in enumerate(trees)}
+    calls: list[KernelCall] = []
     for name in order:
         fd = tu.functions[name]
         fd.info.reachable = name in reach
@@ -175,6 +176,11 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
             if a.reachable and entry is not None and a.guard is not None:
                 a.guard = all_of((entry, a.guard))
             accesses.append(a)
+        for c in fd.kcalls:
+            c.reachable = fd.info.reachable
+            if c.reachable and entry is not None and c.guard is not None:
+                c.guard = all_of((entry, c.guard))
+            calls.append(c)
     accesses.sort(key=lambda a: (unit_index.get(a.path, 1 << 30), a.range.start,
                                  a.expr_range.start))
     for i, a in enumerate(accesses):
@@ -188,6 +194,15 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
         g = guarded.get(id(a))
         if g:
             a.guarded = tuple(g)
+    calls.sort(key=lambda c: (unit_index.get(c.path, 1 << 30), c.range.start))
+    programs = _programs(tu, order)
+    used = {c.name for c in calls if c.reachable}
+    for name in order:
+        fd = tu.functions[name]
+        if fd.info.reachable:
+            used |= fd.mentions
+    for k in tu.ksyms.values():
+        k.used = k.name in used
     t5 = time.perf_counter()
 
     files = [u.path for u, _ in trees if not u.virtual]
@@ -204,8 +219,37 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
                  "walk": t4 - t3, "guards": t5 - t4, "total": t5 - t0},
         scope=FileScope(dict(tu.globals),
                         {**tu.prototypes, **{n: fd.ret for n, fd in tu.functions.items()}},
-                        lt))
+                        lt),
+        programs=programs, calls=calls, maps=tu.maps, ksyms=list(tu.ksyms.values()),
+        struct_ops=tu.struct_ops)
     return model
+
+
+def _programs(tu: TranslationUnit, order: list[str]) -> list[Program]:
+    """The ``SEC`` functions, with their sections as written and their macros' parameters."""
+    out: list[Program] = []
+    lt = tu.lt
+    for name in order:
+        fd = tu.functions[name]
+        info = fd.info
+        unit = fd.source.unit
+        if info.section is None or unit.virtual:
+            continue
+        off = fd.section_offset
+        params = []
+        if fd.macro is not None:
+            used = fd.param_used
+            for i, ((pname, _, _), (text, desc, rng)) in enumerate(
+                    zip(fd.params, fd.param_types, strict=False)):
+                params.append(Param(pname, text, lt.made_id(desc), rng,
+                                    used=used[i] if i < len(used) else True))
+        out.append(Program(
+            name, info.section, info.path, info.name_range,
+            section_range=kernel_names.section_range(unit, off) if off is not None else None,
+            macro=fd.macro, params=tuple(params),
+            alternative=kernel_names.alternative_at(
+                unit, off if off is not None else fd.node.start_byte)))
+    return out
 
 
 #: a use of a CO-RE macro or builtin in code (not in a #define: directives are blanked)
@@ -274,8 +318,11 @@ def _environment_key(tu: TranslationUnit, macro_sig: bytes, raw_types: bytes,
     fns = tuple((n, fd.ret, tuple((p, et) for p, et, _ in fd.params), fd.info.is_static,
                  fd.macro) for n in order for fd in (tu.functions[n],))
     glob = tuple(sorted(tu.globals.items(), key=lambda kv: kv[0]))
+    protos = tuple(sorted(tu.prototypes.items(), key=lambda kv: kv[0]))
+    kernel = (tuple(sorted(tu.ksyms)), tuple(sorted(tu.kfuncs)),
+              tuple(sorted(tu.helper_pointers.items())))
     return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), _base_key(base),
-            tu.base_pai, hash(fns), hash(glob))
+            tu.base_pai, hash(fns), hash(glob), hash(protos), hash(kernel))
 
 
 def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
@@ -300,7 +347,7 @@ def _collect_toplevel(tu: TranslationUnit, unit: FileUnit, root: Node,
         elif n.type == "compound_statement" and n.start_byte in headers:
             _add(tu, _headed_function(tu, unit, src, n, headers[n.start_byte], sections), order)
         elif n.type == "declaration":
-            _globals(tu, unit, n)
+            _globals(tu, unit, n, src, sections)
     for use in written[w:]:
         _written_functions(tu, unit, use, outer.get(use.start), order)
 
@@ -314,11 +361,11 @@ def _add(tu: TranslationUnit, fd: FunctionDef | None, order: list[str]) -> None:
 # -- functions written by macros ---------------------------------------------------------------
 
 def _sections_of_uses(written: list[MacroUse], nodes: list, sections: list[tuple[int, str]]
-                      ) -> tuple[dict[int, str], list[tuple[int, str]]]:
+                      ) -> tuple[dict[int, tuple[int, str]], list[tuple[int, str]]]:
     """The ``SEC`` written in the file just before each use that writes whole functions (by
     the use's offset), and the file's other ``SEC`` names: the attribute belongs to the first
     thing the use declares, not to the function after it."""
-    outer: dict[int, str] = {}
+    outer: dict[int, tuple[int, str]] = {}
     if not written or not sections:
         return outer, sections
     ends = sorted(n.end_byte for n in nodes)
@@ -329,14 +376,14 @@ def _sections_of_uses(written: list[MacroUse], nodes: list, sections: list[tuple
         lo = max(ends[i] if i >= 0 else 0, last)
         j = bisect_left(sections, (use.start, ""))
         if j > 0 and sections[j - 1][0] >= lo:
-            outer[use.start] = sections[j - 1][1]
+            outer[use.start] = sections[j - 1]
             owned.add(sections[j - 1][0])
         last = use.end
     return outer, [s for s in sections if s[0] not in owned]
 
 
-def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse, outer: str | None,
-                       order: list[str]) -> None:
+def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse,
+                       outer: tuple[int, str] | None, order: list[str]) -> None:
     """The functions (and globals) a macro use writes whole: read from its expansion, every
     position mapped back to the use. ``outer``, a ``SEC`` written in the file before the use,
     names the first thing the expansion declares."""
@@ -352,11 +399,11 @@ def _written_functions(tu: TranslationUnit, unit: FileUnit, use: MacroUse, outer
                 continue
             found = True
             if i == 0 and fd.info.section is None and outer is not None:
-                fd.info.section = outer
+                fd.section_offset, fd.info.section = outer
             fd.origin = origin
             _add(tu, fd, order)
         elif n.type == "declaration":
-            _globals(tu, unit, n)
+            _globals(tu, unit, n, None, [])
     if not found and not root.has_error:
         _not_followed(tu, unit, use, "no function found in its expansion")
 
@@ -408,15 +455,21 @@ def _headed_function(tu: TranslationUnit, unit: FileUnit, src: Source, body: Nod
     if fd is None:
         return None
     node = _Headed(unit, use, body)
-    prev = body.prev_sibling
-    section = fd.info.section or _section_for(node, sections, prev.end_byte if prev else 0)
+    section, section_offset = fd.info.section, fd.section_offset
+    if section is None:
+        found = _section_for(node, sections)
+        if found is not None:
+            section_offset, section = found
     info = FunctionInfo(fd.name, unit.path, src.range(use.start, body.end_byte),
                         fd.info.name_range, section=section, is_static=fd.info.is_static,
                         macro=fd.macro)
     params = [(p, et, _Span(*use.source.origin(pn.start_byte, pn.end_byte))
                if pn is not None else None) for p, et, pn in fd.params]
-    return FunctionDef(fd.name, node, src, info, fd.ret, params, fd.macro,  # type: ignore[arg-type]
-                       origin=unit.data[use.start:use.end])
+    out = FunctionDef(fd.name, node, src, info, fd.ret, params, fd.macro,  # type: ignore[arg-type]
+                      origin=unit.data[use.start:use.end])
+    out.param_types = fd.param_types
+    out.section_offset = section_offset
+    return out
 
 
 
@@ -505,9 +558,16 @@ def _recover(err: Node) -> list:
     return out
 
 
-def _section_for(n: Node, sections: list[tuple[int, str]], prev_end: int) -> str | None:
-    """The last SEC name (``sections`` sorted) between the previous top-level item and the end
-    of ``n``, not inside its body."""
+def _section_for(n: Node, sections: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """The last SEC (offset, name; ``sections`` sorted) between the previous top-level item and
+    the end of ``n``, not inside its body. Comments are no items (``SEC("x") // note`` names
+    the function after the comment), but what they say is no SEC."""
+    prev = n.prev_sibling
+    comments: list[tuple[int, int]] = []
+    while prev is not None and prev.type == "comment":
+        comments.append((prev.start_byte, prev.end_byte))
+        prev = prev.prev_sibling
+    prev_end = prev.end_byte if prev is not None else 0
     found = None
     end = n.end_byte
     i = bisect_left(sections, (min(prev_end, n.start_byte), ""))
@@ -518,33 +578,19 @@ def _section_for(n: Node, sections: list[tuple[int, str]], prev_end: int) -> str
         if body_start is None:
             body = n.child_by_field_name("body")
             body_start = body.start_byte if body is not None else end
-        if off >= body_start:
+        if off >= body_start or any(s <= off < e for s, e in comments):
             continue
-        found = name
+        found = (off, name)
     return found
 
 
 def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
               sections: list[tuple[int, str]]) -> FunctionDef | None:
     lt = tu.lt
-    decl = n.child_by_field_name("declarator")
-    fdecl = decl
-    wrappers = []
-    while fdecl is not None and fdecl.type != "function_declarator":
-        wrappers.append(fdecl)
-        fdecl = fdecl.child_by_field_name("declarator")
-    if fdecl is None:
+    parts = kernel_names.function_parts(src, n)
+    if parts is None:
         return None
-    name_node = fdecl.child_by_field_name("declarator")
-    while name_node is not None and name_node.type not in ("identifier", "field_identifier"):
-        name_node = name_node.child_by_field_name("declarator") if \
-            name_node.child_by_field_name("declarator") is not None else None
-    if name_node is None:
-        return None
-    name = src.text(name_node)
-    params_node = fdecl.child_by_field_name("parameters")
-    pdecls = [p for p in params_node.named_children if p.type in (
-        "parameter_declaration", "variadic_parameter")] if params_node is not None else []
+    name, name_node, pdecls, wrappers = parts
     macro = None
     if name in catalogue.PROGRAM_MACROS and pdecls:
         macro = name
@@ -553,20 +599,19 @@ def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
         pdecls = pdecls[1:]
     is_static = any(c.type == "storage_class_specifier" and src.text(c) == "static"
                     for c in n.children)
-    prev = n.prev_sibling
-    prev_end = prev.end_byte if prev is not None else 0
-    section = _section_for(n, sections, prev_end)
+    found = _section_for(n, sections)
+    section = found[1] if found is not None else None
     ret_desc = lt.desc_of_type(n.child_by_field_name("type"), unit, n)
     for w in reversed(wrappers):
         if w.type == "pointer_declarator":
             ret_desc = ("ptr", ret_desc)
     params: list[tuple[str, EType | None, Node | None]] = []
-    if macro is not None and catalogue.MACROS[macro].program_args is ProgramArgs.CTX_PAIRS:
-        texts = [p for p in pdecls]
-        for i in range(0, len(texts) - 1, 2):
-            tnode, nnode = texts[i], texts[i + 1]
-            d = lt.desc_from_tokens(src.tokens(tnode.start_byte, tnode.end_byte))
-            params.append((src.text(nnode).strip(), etype_of_desc(d) if d else None, nnode))
+    param_types: list[tuple[str, Desc | None, Range]] = []
+    if macro is not None:
+        for pname, d, pnode, text, span in kernel_names.macro_params(lt, unit, src, macro,
+                                                                    pdecls):
+            params.append((pname, etype_of_desc(d) if d else None, pnode))
+            param_types.append((text, d, src.range(*span)))
     else:
         for p in pdecls:
             if p.type != "parameter_declaration":
@@ -577,18 +622,31 @@ def _function(tu: TranslationUnit, unit: FileUnit, src: Source, n: Node,
                 params.append((pname, etype_of_desc(d2), pnode))
     info = FunctionInfo(name, unit.path, src.node_range(n), src.node_range(name_node),
                         section=section, is_static=is_static, macro=macro)
-    return FunctionDef(name, n, src, info, etype_of_desc(ret_desc), params, macro)
+    fd = FunctionDef(name, n, src, info, etype_of_desc(ret_desc), params, macro)
+    fd.param_types = param_types
+    if found is not None:
+        fd.section_offset = kernel_names.section_offset(src, found[0])
+    return fd
 
 
-def _globals(tu: TranslationUnit, unit: FileUnit, n: Node) -> None:
+def _globals(tu: TranslationUnit, unit: FileUnit, n: Node, src: Source | None,
+             sections: list[tuple[int, str]]) -> None:
+    """A top-level declaration (``src``: the file's text; ``None`` in a macro's expansion):
+    its variables and prototypes, and what it asks of the kernel (a map, a ksym, a struct_ops
+    variable, a helper pointer of libbpf's)."""
     lt = tu.lt
     ty = n.child_by_field_name("type")
     if ty is None:
         return
     desc = lt.desc_of_type(ty, unit, n)
+    section = ksym = weak = None
+    if src is not None and not unit.virtual:
+        found = _section_for(n, sections)
+        section = found[1] if found is not None else None
+        ksym, weak = kernel_names.ksym_attributes(unit, n.start_byte, n.end_byte)
     for d in n.children_by_field_name("declarator"):
         decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
-        name, dd, _ = lt.apply_declarator(desc, decl, unit)
+        name, dd, name_node = lt.apply_declarator(desc, decl, unit)
         if not name:
             continue
         if dd[0] == "fn":
@@ -596,3 +654,54 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node) -> None:
             tu.prototypes.setdefault(name, etype_of_desc(dd[1]))
         else:
             tu.globals[name] = etype_of_desc(dd)
+        if src is None or name_node is None:
+            continue
+        if ksym:
+            _ksym(tu, unit, src, name, name_node, dd, bool(weak))
+        elif section is not None:
+            _kernel_object(tu, unit, src, section, name, name_node, ty, d)
+        elif d.type == "init_declarator" and dd[0] != "fn":
+            helper = kernel_names.helper_pointer(name, d, dd, src)
+            if helper is not None:
+                tu.helper_pointers[name] = helper
+        elif dd[0] == "fn" and (m := tu.macros.get(name)) is not None and m.params is not None:
+            toks = src.tokens(n.start_byte, n.end_byte)
+            for pname, helper in kernel_names.macro_helper_pointers(toks, tu.macros):
+                tu.helper_pointers[pname] = helper
+
+
+def _ksym(tu: TranslationUnit, unit: FileUnit, src: Source, name: str, name_node: Node,
+          desc: Desc, weak: bool) -> None:
+    function = desc[0] == "fn"
+    if function:
+        tu.kfuncs.add(name)
+    if name in tu.ksyms:
+        return
+    inner = desc
+    while inner[0] == "cv":
+        inner = inner[2]
+    tu.ksyms[name] = Ksym(name, unit.path, src.node_range(name_node), function, weak,
+                          tu.lt.made_id(desc), typed=function or inner != VOID)
+    tu.ksym_descs[name] = desc
+
+
+def _kernel_object(tu: TranslationUnit, unit: FileUnit, src: Source, section: str, name: str,
+                   name_node: Node, ty: Node, d: Node) -> None:
+    """A map or a struct_ops variable."""
+    init = d.child_by_field_name("value") if d.type == "init_declarator" else None
+    rng = src.node_range(name_node)
+    if section in kernel_names.MAP_SECTIONS or section in kernel_names.LEGACY_MAP_SECTIONS:
+        definition = None
+        tag = ty.child_by_field_name("name")
+        if ty.type == "struct_specifier" and tag is not None and \
+                ty.child_by_field_name("body") is None:
+            found = tu.lt.tag_definition("struct", src.text(tag))
+            if found is not None:
+                node, where = found
+                definition = (node, src if where is unit else Source(where, bytes(where.code)))
+        tu.maps.append(kernel_names.map_def(name, unit.path, rng, src, ty, init, tu.macros,
+                                            definition))
+    elif section in kernel_names.STRUCT_OPS_SECTIONS:
+        ops = kernel_names.struct_ops_def(name, unit.path, rng, src, ty, init)
+        if ops is not None:
+            tu.struct_ops.append(ops)

@@ -432,6 +432,10 @@ class Preprocessor:
                     self.base_pai = (what is None or what.pai) \
                         and "BPF_NO_PRESERVE_ACCESS_INDEX" not in self.macros
                 self._define_text("__VMLINUX_H__ 1", "<vmlinux.h>")
+                if what is not None and what.tail is not None and found is not None:
+                    # what the dump declares after its types: the ksym macros, the kfuncs
+                    lines, text = what.tail
+                    self._process(found, b"\n" * lines + text, depth + 1, virtual=False)
                 return
         if found is None:
             if angled:

@@ -6,6 +6,7 @@ instead of being walked again."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,16 +15,20 @@ from bpfls.source import catalogue
 from bpfls.source.constargs import param_values
 from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
+from bpfls.source.kernel_names import probe_helper
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
 from bpfls.source.positions import Position, Range
+from bpfls.source.programs import KernelCall
 from bpfls.source.relocations import FunctionWalker
+from bpfls.source.unused import Reads
 
 if TYPE_CHECKING:
     from tree_sitter import Node
 
     from bpfls.btf import Btf
-    from bpfls.source.localtypes import LocalTypes
+    from bpfls.source.localtypes import Desc, LocalTypes
     from bpfls.source.macros import MacroDef
+    from bpfls.source.programs import Ksym, MapDef, StructOps
 
 
 @dataclass(eq=False)
@@ -47,6 +52,16 @@ class FunctionDef:
     #: written by a macro: the file's text of the macro's use (the expansion's tokens map
     #: there, so it is part of what the walk depends on)
     origin: bytes = b""
+    #: the helpers and kfuncs it calls (:class:`~bpfls.source.programs.KernelCall`)
+    kcalls: list[KernelCall] = field(default_factory=list)
+    #: the ``__ksym`` names its text mentions
+    mentions: frozenset[str] = frozenset()
+    #: a program macro's parameters: (type as written, type, the declaration's range)
+    param_types: list[tuple[str, Desc | None, Range]] = field(default_factory=list)
+    #: whether its body reads each program macro parameter
+    param_used: tuple[bool, ...] = ()
+    #: where the file writes its ``SEC`` (an offset in the unit's text)
+    section_offset: int | None = None
 
 
 @dataclass(eq=False)
@@ -61,6 +76,10 @@ class CachedFunction:
     refs: frozenset[str]
     sites: list[tuple[str, Guard]]
     diags: list[SourceDiagnostic]
+    kcalls: list[KernelCall] = field(default_factory=list)
+    kcall_guards: list[Guard | None] = field(default_factory=list)
+    mentions: frozenset[str] = frozenset()
+    param_used: tuple[bool, ...] = ()
 
 
 class TranslationUnit:
@@ -72,6 +91,9 @@ class TranslationUnit:
         self.types = Types(local)
         self.lt = lt
         self.macros = {k: v for k, v in macros.items() if k not in catalogue.ALL_INTRINSICS}
+        #: every macro, the intrinsics' definitions too
+        self.all_macros = macros
+        self._probe_helpers: dict[str, str | None] = {}
         #: macros a later #undef removed (per name: each definition, the line of its #undef)
         self.retired: dict[str, list[tuple[MacroDef, int]]] = {}
         self.diagnostics = diagnostics
@@ -87,6 +109,17 @@ class TranslationUnit:
         self.globals: dict[str, EType | None] = {}
         self.prototypes: dict[str, EType | None] = {}  # declared, not defined, functions
         self.global_guards: dict[str, Guard] = {}
+        #: the helper pointers the headers declare, as libbpf does (``(* const bpf_x)(...) =
+        #: (void *) N``) or cilium (``BPF_FUNC(x, ...)``): name → the helper (``bpf_x``)
+        self.helper_pointers: dict[str, str] = {}
+        #: the ``extern ... __ksym`` declarations by name, and those that are functions
+        self.ksyms: dict[str, Ksym] = {}
+        self.ksym_descs: dict[str, Desc | None] = {}
+        self.kfuncs: set[str] = set()
+        self.maps: list[MapDef] = []
+        self.struct_ops: list[StructOps] = []
+        self._reads: Reads | None = None
+        self._ksym_re: re.Pattern[bytes] | None = None
         self.functions: dict[str, FunctionDef] = {}
         self.call_sites: list[tuple[str, str, Guard]] = []
         self.refs: dict[str, set[str]] = {}
@@ -96,6 +129,12 @@ class TranslationUnit:
         self.entries: dict[str, CachedFunction] = {}
         self.from_cache: set[str] = set()
         self.remap: dict[int, CoreAccess] = {}
+
+    def probe_helper(self, m: catalogue.Macro) -> str | None:
+        """The helper the CO-RE read macro ``m`` calls (:func:`kernel_names.probe_helper`)."""
+        if m.name not in self._probe_helpers:
+            self._probe_helpers[m.name] = probe_helper(m, self.all_macros, self.helper_pointers)
+        return self._probe_helpers[m.name]
 
     def is_pai(self, rec_id: int) -> bool:
         if rec_id >= self.start_id:
@@ -121,16 +160,38 @@ class TranslationUnit:
                 return
             n_sites = len(self.call_sites)
             FunctionWalker(self, fd).run()
+            self._read_names(fd)
             self.entries[fd.name] = CachedFunction(
                 key, fd.info.range.start.line, list(fd.accesses), [a.guard for a in fd.accesses],
                 fd.returns, frozenset(self.refs.get(fd.name, ())),
                 [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
-                list(fd.diags))
+                list(fd.diags), list(fd.kcalls), [c.guard for c in fd.kcalls], fd.mentions,
+                fd.param_used)
         except RecursionError:  # pragma: no cover - absurd nesting
             pass
         finally:
             fd.walking = False
             fd.walked = True
+
+    def _read_names(self, fd: FunctionDef) -> None:
+        """The ksyms the function's text mentions, and which program macro parameters its
+        body reads."""
+        n = fd.node
+        if self.ksyms:
+            if self._ksym_re is None:
+                self._ksym_re = _words(tuple(sorted(self.ksyms)))
+            fd.mentions = frozenset(
+                m.decode() for m in self._ksym_re.findall(fd.source.code, n.start_byte,
+                                                          n.end_byte))
+        if fd.macro is not None and fd.params:
+            body = n.child_by_field_name("body")
+            if body is None:
+                fd.param_used = tuple(True for _ in fd.params)
+                return
+            if self._reads is None:
+                self._reads = Reads(self)
+            toks = fd.source.tokens(body.start_byte, body.end_byte)
+            fd.param_used = tuple(self._reads.read_in(p, toks) for p, _, _ in fd.params)
 
     # -- reuse of the previous analysis, function by function ------------------------------
     def function_key(self, fd: FunctionDef) -> tuple:
@@ -160,10 +221,15 @@ class TranslationUnit:
                 a.guard = _remap_guard(g, remap)
             returns = _remap_guard(old.returns, remap) if old.returns is not None else None
             sites = [(c, _remap_guard(g, remap)) for c, g in old.sites]
+            kcalls = [_shifted_call(c, g, delta, remap)
+                      for c, g in zip(old.kcalls, old.kcall_guards, strict=True)]
         except KeyError:
             return False
         fd.accesses = news
         fd.returns = returns
+        fd.kcalls = kcalls
+        fd.mentions = old.mentions
+        fd.param_used = old.param_used
         if old.refs:
             self.refs.setdefault(fd.name, set()).update(old.refs)
         self.call_sites.extend((fd.name, c, g) for c, g in sites)
@@ -187,6 +253,27 @@ def _shifted_access(t: CoreAccess, delta: int, local: Btf) -> CoreAccess:
                       load=t.load, store=t.store, load_size=t.load_size,
                       probe_read=t.probe_read, read_size=t.read_size, user=t.user,
                       repeat=t.repeat, spec_text=t.spec_text)
+
+
+def _shifted_call(c: KernelCall, g: Guard | None, delta: int,
+                  remap: dict[int, CoreAccess]) -> KernelCall:
+    return KernelCall(c.name, c.path, _shift(c.range, delta), c.function,
+                      guard=_remap_guard(g, remap), ksym_checked=c.ksym_checked, via=c.via)
+
+
+_WORDS: dict[tuple[str, ...], re.Pattern[bytes]] = {}
+
+
+def _words(names: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Any of ``names`` as a whole identifier (remembered)."""
+    rx = _WORDS.get(names)
+    if rx is None:
+        if len(_WORDS) > 256:
+            _WORDS.clear()
+        rx = _WORDS[names] = re.compile(
+            rb"(?<![A-Za-z0-9_$])(?:" + b"|".join(re.escape(n.encode()) for n in names)
+            + rb")(?![A-Za-z0-9_$])")
+    return rx
 
 
 def _shifted_diag(d: SourceDiagnostic, delta: int) -> SourceDiagnostic:

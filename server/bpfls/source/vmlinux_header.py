@@ -45,6 +45,9 @@ class HeaderFacts:
     includes: bool  # it has an #include directive (a wrapper)
     size: int
     pai: bool  # it names preserve_access_index (bpftool's pragma around the types)
+    #: what a dump declares after its types (bpftool >= 7.5: the ``__ksym``/``__weak``
+    #: macros and the kfuncs' prototypes): the lines before it, and its text
+    tail: tuple[int, bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Classified:
     kernel: str | None = None  # KERNEL: the configured kernel's name
     btf: Btf | None = None  # KERNEL: its BTF
     pai: bool = True  # KERNEL, DUMP: its types are preserve_access_index (by its pragma)
+    tail: tuple[int, bytes] | None = None  # KERNEL, DUMP: :attr:`HeaderFacts.tail`
 
 
 _MAX_ENTRIES = 64
@@ -63,7 +67,29 @@ _LOCK = threading.Lock()
 
 def facts_of(data: bytes) -> HeaderFacts:
     return HeaderFacts(text_print(data), _INCLUDE.search(data) is not None, len(data),
-                       b"preserve_access_index" in data)
+                       b"preserve_access_index" in data, dump_tail(data))
+
+
+_PAI_END = re.compile(rb"^[ \t]*#[ \t]*pragma[ \t]+clang[ \t]+attribute[ \t]+pop\b[^\n]*\n"
+                      rb"[ \t]*#[ \t]*endif\b[^\n]*\n", re.M)
+_LAST_ENDIF = re.compile(rb"^[ \t]*#[ \t]*endif\b[^\n]*\s*\Z", re.M)
+
+
+def dump_tail(data: bytes) -> tuple[int, bytes] | None:
+    """What a dump declares after its types and before its include guard's ``#endif``, when
+    it declares ksyms (newer ``bpftool``s add the kfuncs' prototypes there): (the lines
+    before it, its text)."""
+    if b"__ksym" not in data:
+        return None
+    ends = list(_PAI_END.finditer(data))
+    if not ends:
+        return None
+    last = ends[-1]
+    end = _LAST_ENDIF.search(data, last.end())
+    text = data[last.end():end.start() if end is not None else len(data)]
+    if b"__ksym" not in text:
+        return None
+    return data.count(b"\n", 0, last.end()), text
 
 
 def header_facts(path: str, text: str | None = None) -> HeaderFacts | None:
@@ -112,9 +138,9 @@ def classify(path: str, text: str | None,
         except Exception:  # noqa: BLE001 - a kernel that cannot be dumped matches no header
             same = False
         if same:
-            return Classified(KERNEL, name, btf, facts.pai)
+            return Classified(KERNEL, name, btf, facts.pai, facts.tail)
     if facts.size >= DUMP_MIN_SIZE:
-        return Classified(DUMP, pai=facts.pai)
+        return Classified(DUMP, pai=facts.pai, tail=facts.tail)
     return Classified(HEADER)
 
 

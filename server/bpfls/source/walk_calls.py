@@ -12,8 +12,15 @@ from bpfls.source.catalogue import Family, ProgramArgs
 from bpfls.source.exprtypes import EType, etype_of_desc
 from bpfls.source.guards import FALSE
 from bpfls.source.intrinsics import call_intrinsic
+from bpfls.source.kernel_names import (
+    helper_named,
+    ksym_checked,
+    printf_helper,
+    via_macro,
+)
 from bpfls.source.macros import Expander, MacroDef
 from bpfls.source.pptokens import IDENT, matching_paren, tokenize
+from bpfls.source.programs import KernelCall
 from bpfls.source.snippets import snippet_body
 from bpfls.source.values import NONE, Val
 from bpfls.source.walk_base import TERMINATORS, WalkerBase
@@ -35,6 +42,9 @@ PURE_FAMILIES = frozenset({Family.FIELD_INFO, Family.TYPE_INFO, Family.ENUM_INFO
 class CallWalker(WalkerBase):
     """Calls and macro expansions."""
 
+    #: the macro invocations being walked, outermost first (their nodes)
+    expansion_nodes: tuple = ()
+
     def call(self, n: Node) -> Val:
         fn = n.child_by_field_name("function")
         if n.type == "macro_type_specifier":
@@ -51,7 +61,15 @@ class CallWalker(WalkerBase):
                 if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
                     if intrinsic.family not in PURE_FAMILIES:
                         self.effects += 1
-                    return call_intrinsic(self, intrinsic, n)
+                    helper = tu.probe_helper(intrinsic)
+                    if helper is not None:
+                        self._kernel_call(helper, n, n, via_macro(self.src, n, "") or name)
+                    saved = self.expansion_nodes
+                    self.expansion_nodes = saved + (n,)
+                    try:
+                        return call_intrinsic(self, intrinsic, n)
+                    finally:
+                        self.expansion_nodes = saved
                 m = tu.macros.get(name)
                 if m is None and name in tu.retired:
                     m = self.macros_at(n).get(name)
@@ -82,6 +100,7 @@ class CallWalker(WalkerBase):
         if name in TERMINATORS:
             return NONE
         if name is not None:
+            self._callee(name, n, fn, len(arg_vals))
             if name in tu.prototypes:
                 return Val(tu.prototypes[name])
             ret = headers.HELPER_RETURNS.get(name)
@@ -89,6 +108,39 @@ class CallWalker(WalkerBase):
                 d = tu.lt.desc_from_tokens(tokenize(ret.encode()))
                 return Val(etype_of_desc(d) if d is not None else None)
         return Val(None)
+
+    # -- helpers and kfuncs ----------------------------------------------------------------
+    def _callee(self, name: str, n: Node, fn: Node, nargs: int) -> None:
+        """Record the call ``n`` of ``name`` (not a function of the program) when it calls a
+        helper or a kfunc: by name, through a macro standing for one, or through libbpf's
+        printing macros (the built-in headers name them without a definition)."""
+        tu = self.tu
+        if any(name in s for s in self.scopes):
+            return  # a local function pointer
+        callee = name if name in tu.kfuncs else helper_named(name, tu.helper_pointers)
+        if callee is not None:
+            self._kernel_call(callee, n, fn, via_macro(self.src, fn, name))
+            return
+        m = tu.macros.get(name)
+        if m is None:
+            helper = printf_helper(name, nargs)
+            if helper is not None:
+                self._kernel_call(helper, n, n, via_macro(self.src, n, "") or name)
+            return
+        alias = _alias(tu.macros, name)
+        if alias is None:
+            return
+        callee = alias if alias in tu.kfuncs else helper_named(alias, tu.helper_pointers)
+        if callee is not None:
+            self._kernel_call(callee, n, fn, via_macro(self.src, fn, name) or name)
+
+    def _kernel_call(self, callee: str, n: Node, at: Node, via: str | None) -> None:
+        if self.silent or self.guard.is_false or self.src.unit.virtual:
+            return  # not evaluated, or dead code clang removes
+        tu = self.tu
+        checked = callee in tu.kfuncs and ksym_checked(n, callee, self.expansion_nodes)
+        self.fd.kcalls.append(KernelCall(callee, self.src.unit.path, self.rng(at), self.fd.name,
+                                         guard=self.guard, ksym_checked=checked, via=via))
 
     def call_read_as_cast(self, tyd: Node) -> Val:
         """``(f(enum e, V))``, which tree-sitter reads as a cast to a function type with its
@@ -131,6 +183,8 @@ class CallWalker(WalkerBase):
         self.src = snip
         macro_name = toks[0].text
         self.producer.append(macro_name if self.producer[-1] == "direct" else self.producer[-1])
+        saved_nodes = self.expansion_nodes
+        self.expansion_nodes = saved_nodes + (n,)
         try:
             stmts = [c for c in body.named_children if c.type != "comment"]
             if len(stmts) == 1 and stmts[0].type == "expression_statement" and \
@@ -140,6 +194,7 @@ class CallWalker(WalkerBase):
                 self.stmt(c)
             return NONE
         finally:
+            self.expansion_nodes = saved_nodes
             self.producer.pop()
             self.src = saved_src
 
@@ -182,6 +237,8 @@ class CallWalker(WalkerBase):
             if macro:
                 self.producer.append(toks[0].text if self.producer[-1] == "direct"
                                      else self.producer[-1])
+            saved_nodes = self.expansion_nodes
+            self.expansion_nodes = saved_nodes + (n,)
             try:
                 stmts = [c for c in body.named_children if c.type != "comment"]
                 if self.block(stmts, scoped=False):
@@ -190,6 +247,7 @@ class CallWalker(WalkerBase):
                 elif any(c.type == "labeled_statement" for c in stmts):
                     terminated = False
             finally:
+                self.expansion_nodes = saved_nodes
                 if macro:
                     self.producer.pop()
                 self.src = saved_src
@@ -237,10 +295,13 @@ class CallWalker(WalkerBase):
         self.src = snip
         self.producer.append(toks[0].text if self.producer[-1] == "direct"
                              else self.producer[-1])
+        saved_nodes = self.expansion_nodes
+        self.expansion_nodes = saved_nodes + (n,)
         try:
             return self.block([c for c in body.named_children if c.type != "comment"],
                               scoped=False)
         finally:
+            self.expansion_nodes = saved_nodes
             self.producer.pop()
             self.src = saved_src
 
