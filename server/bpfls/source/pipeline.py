@@ -38,6 +38,9 @@ from bpfls.source.vmlinux import vmlinux_h_btf
 if TYPE_CHECKING:
     from tree_sitter import Node
 
+    from bpfls.source.guards import Guard
+    from bpfls.source.programs import ScalarDeref
+
 #: the cache of the callers that bring none
 _DEFAULT_CACHE = SourceCache()
 
@@ -164,6 +167,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     reach = reachable_functions(roots, tu.refs)
     ctx = entry_guards(roots, tu.functions, [s for s in tu.call_sites if s[0] in reach])
     accesses: list[CoreAccess] = []
+    derefs: list[ScalarDeref] = []
     unit_index = {u.path: i for i, (u, _) in enumerate(trees)}
     for name in order:
         fd = tu.functions[name]
@@ -175,6 +179,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
             if a.reachable and entry is not None and a.guard is not None:
                 a.guard = all_of((entry, a.guard))
             accesses.append(a)
+        derefs.extend(_placed_derefs(fd.derefs, fd.info.reachable, entry))
     accesses.sort(key=lambda a: (unit_index.get(a.path, 1 << 30), a.range.start,
                                  a.expr_range.start))
     for i, a in enumerate(accesses):
@@ -205,7 +210,17 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
         scope=FileScope(dict(tu.globals),
                         {**tu.prototypes, **{n: fd.ret for n, fd in tu.functions.items()}},
                         lt))
+    model.derefs = sorted(derefs, key=lambda d: (unit_index.get(d.path, 1 << 30), d.range.start))
     return model
+
+
+def _placed_derefs(derefs: list[ScalarDeref], reachable: bool, entry: Guard | None
+                   ) -> list[ScalarDeref]:
+    for d in derefs:
+        d.reachable = reachable
+        if reachable and entry is not None and d.guard is not None:
+            d.guard = all_of((entry, d.guard))
+    return derefs
 
 
 #: a use of a CO-RE macro or builtin in code (not in a #define: directives are blanked)

@@ -6,7 +6,7 @@ instead of being walked again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bpfls.core.relo import Relocation
@@ -16,6 +16,7 @@ from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
 from bpfls.source.positions import Position, Range
+from bpfls.source.programs import ScalarDeref
 from bpfls.source.relocations import FunctionWalker
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ class FunctionDef:
     walking: bool = False
     accesses: list[CoreAccess] = field(default_factory=list)
     diags: list[SourceDiagnostic] = field(default_factory=list)
+    derefs: list[ScalarDeref] = field(default_factory=list)
     #: written by a macro: the file's text of the macro's use (the expansion's tokens map
     #: there, so it is part of what the walk depends on)
     origin: bytes = b""
@@ -61,6 +63,7 @@ class CachedFunction:
     refs: frozenset[str]
     sites: list[tuple[str, Guard]]
     diags: list[SourceDiagnostic]
+    derefs: list[ScalarDeref] = field(default_factory=list)
 
 
 class TranslationUnit:
@@ -125,7 +128,7 @@ class TranslationUnit:
                 key, fd.info.range.start.line, list(fd.accesses), [a.guard for a in fd.accesses],
                 fd.returns, frozenset(self.refs.get(fd.name, ())),
                 [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
-                list(fd.diags))
+                list(fd.diags), [replace(d) for d in fd.derefs])
         except RecursionError:  # pragma: no cover - absurd nesting
             pass
         finally:
@@ -160,9 +163,12 @@ class TranslationUnit:
                 a.guard = _remap_guard(g, remap)
             returns = _remap_guard(old.returns, remap) if old.returns is not None else None
             sites = [(c, _remap_guard(g, remap)) for c, g in old.sites]
+            derefs = [replace(d, range=_shift(d.range, delta), expr_range=_shift(
+                d.expr_range, delta), guard=_remap_guard(d.guard, remap)) for d in old.derefs]
         except KeyError:
             return False
         fd.accesses = news
+        fd.derefs = derefs
         fd.returns = returns
         if old.refs:
             self.refs.setdefault(fd.name, set()).update(old.refs)
