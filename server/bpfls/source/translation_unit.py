@@ -46,6 +46,7 @@ class FunctionDef:
     accesses: list[CoreAccess] = field(default_factory=list)
     diags: list[SourceDiagnostic] = field(default_factory=list)
     derefs: list[ScalarDeref] = field(default_factory=list)
+    ret_origin: str | None = None  # every return gives a number of this origin (walk_scalars)
     #: written by a macro: the file's text of the macro's use (the expansion's tokens map
     #: there, so it is part of what the walk depends on)
     origin: bytes = b""
@@ -64,6 +65,7 @@ class CachedFunction:
     sites: list[tuple[str, Guard]]
     diags: list[SourceDiagnostic]
     derefs: list[ScalarDeref] = field(default_factory=list)
+    ret_origin: str | None = None
 
 
 class TranslationUnit:
@@ -128,7 +130,7 @@ class TranslationUnit:
                 key, fd.info.range.start.line, list(fd.accesses), [a.guard for a in fd.accesses],
                 fd.returns, frozenset(self.refs.get(fd.name, ())),
                 [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
-                list(fd.diags), [replace(d) for d in fd.derefs])
+                list(fd.diags), [replace(d) for d in fd.derefs], fd.ret_origin)
         except RecursionError:  # pragma: no cover - absurd nesting
             pass
         finally:
@@ -169,6 +171,7 @@ class TranslationUnit:
             return False
         fd.accesses = news
         fd.derefs = derefs
+        fd.ret_origin = old.ret_origin
         fd.returns = returns
         if old.refs:
             self.refs.setdefault(fd.name, set()).update(old.refs)

@@ -76,6 +76,7 @@ class WalkerBase:
         self.var_origin: dict[int, str] = {}
         self.switch_origins: dict[int, str] | None = None
         self.exits: list[dict[int, str]] | None = None
+        self.returned_any = False
         # calls, stores and asm walked so far: an initializer without any is free of side
         # effects, and clang drops its loads when nothing reads the variable
         self.effects = 0

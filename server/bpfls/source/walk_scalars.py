@@ -81,8 +81,14 @@ class ScalarWalker(WalkerBase):
         if fn is None or fn.type != "identifier":
             return v
         name = self.text(fn)
-        if name in self.tu.functions or any(name in s for s in self.scopes):
+        if any(name in s for s in self.scopes):
             return v
+        fd = self.tu.functions.get(name)
+        if fd is not None:
+            if fd.ret_origin is None:
+                return v
+            source = fd.ret_origin.rpartition(", from ")[2]
+            return v.but(origin=f"{name}(), from {source}")
         if name == "bpf_get_current_task":
             return v.but(origin="bpf_get_current_task()")
         m = catalogue.MACROS.get(name)
@@ -110,6 +116,16 @@ class ScalarWalker(WalkerBase):
         key = self._var_key(var)
         if key is not None:
             self.var_origin[key] = f"{name}()"
+
+    def returned(self, origin: str | None) -> None:
+        """A ``return`` of a value of this origin: the function's calls give it when every
+        ``return`` does."""
+        if self.silent or self.guard.is_false:
+            return
+        fd = self.fd
+        first = not self.returned_any
+        self.returned_any = True
+        fd.ret_origin = origin if first or fd.ret_origin == origin else None
 
     def forget_origin(self, name: str) -> None:
         """Variable ``name`` is assigned, or its address taken: what it holds is unknown."""

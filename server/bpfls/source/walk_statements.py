@@ -60,6 +60,8 @@ class StatementWalker(ScalarWalker):
                     g = TRUE if v.const not in (None, 0) else (FALSE if v.const == 0
                                                                else UNKNOWN)
                 self.returns.append(all_of((self.guard, g)))
+                if v.const != 0:  # NULL is a number too
+                    self.returned(v.origin)
             return True
         if t in ("break_statement", "continue_statement", "goto_statement"):
             if self.exits is not None and t != "goto_statement":
