@@ -274,6 +274,26 @@ int BPF_PROG(on_exit_btf, long code)
     ]
 
 
+def test_a_direct_bitfield_read(options) -> None:
+    body = """\
+SEC("kprobe/tcp_connect")
+int BPF_KPROBE(on_connect, struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD(sk, sk_protocol) +
+		BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+}
+
+SEC("fentry/tcp_connect")
+int BPF_PROG(on_connect_btf, struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+}
+"""
+    ds = derefs(options, body)
+    assert summary(ds) == [("on_connect", "BPF_KPROBE parameter 'sk'", "sk", ("sk_protocol",), 3)]
+    assert ds[0].via == "BPF_CORE_READ_BITFIELD"
+
+
 # -- false cases --------------------------------------------------------------------------------
 
 FALSE_CASES = {

@@ -128,5 +128,7 @@ class ScalarDeref:
     #: ("real_parent", "tgid"); ``p->a.b[1]``: ("a.b[1]",))
     members: tuple[str, ...]
     reachable: bool = True
-    via: str | None = None  # the macro whose expansion makes the access (None: written so)
+    #: the macro whose expansion makes the access (None: written so); for
+    #: ``BPF_CORE_READ_BITFIELD`` the replacement is ``BPF_CORE_READ_BITFIELD_PROBED``
+    via: str | None = None
     guard: Guard | None = None  # as CoreAccess.guard (entry guards included)

@@ -22,9 +22,10 @@ import re
 from typing import TYPE_CHECKING
 
 from bpfls.source import catalogue
-from bpfls.source.catalogue import Family, ProgramArgs
-from bpfls.source.intrinsics import call_args
+from bpfls.source.catalogue import Family, Memory, ProgramArgs
+from bpfls.source.intrinsics import call_args, tok_range
 from bpfls.source.positions import Range
+from bpfls.source.pptokens import tokens_text
 from bpfls.source.programs import ScalarDeref
 from bpfls.source.values import PendingDeref, Val
 from bpfls.source.walk_base import WalkerBase
@@ -104,7 +105,24 @@ class ScalarWalker(WalkerBase):
             return v.but(origin=f"{name}()")
         if m.family is Family.READ_FUNCTION or (m.hops and m.into):
             self._filled(n, name)
+        elif m.family is Family.BITFIELD and m.memory is Memory.LOAD:
+            self._bitfield(n, name)
         return v
+
+    def _bitfield(self, n: Node, name: str) -> None:
+        """``BPF_CORE_READ_BITFIELD(s, field)`` loads ``s->field``'s bytes directly."""
+        args = call_args(self, n)  # type: ignore[arg-type]
+        if not args or len(args) != 2 or len(args[0].toks) != 1:
+            return
+        var = args[0].toks[0].text
+        origin = self.var_origin_of(var)
+        if origin is None:
+            return
+        field = tok_range(self, args[1].toks)  # type: ignore[arg-type]
+        start = tok_range(self, args[0].toks).start  # type: ignore[arg-type]
+        p = PendingDeref(origin, var, name, field, start, (tokens_text(args[1].toks),),
+                         (self.rng(n).end,))
+        self.record_deref(p, 1)
 
     def _filled(self, n: Node, name: str) -> None:
         args = call_args(self, n)  # type: ignore[arg-type]
