@@ -4,7 +4,8 @@ A value from ``bpf_get_current_task()``, a kprobe argument (``PT_REGS_PARM1(ctx)
 ``BPF_KPROBE`` parameter) or a probe read (``BPF_CORE_READ``, ``bpf_probe_read_kernel(&p, ...)``)
 is a scalar to the verifier: ``p->member`` on it is rejected ("invalid mem access 'scalar'").
 Each true case below is such a load; each false case is code the verifier accepts (or a load
-clang removes), which must not be recorded.
+clang removes), which must not be recorded. The kernel's verifier agrees with each program's
+verdict here (each case compiled with clang and loaded on a 6.18 kernel).
 """
 
 from __future__ import annotations
@@ -246,31 +247,18 @@ static __always_inline struct task_struct *parent_of(struct task_struct *t)
 	return BPF_CORE_READ(t, real_parent);
 }
 
-static __always_inline struct task_struct *maybe_parent(struct task_struct *t)
-{
-	if (t->flags)
-		return BPF_CORE_READ(t, real_parent);
-	return t;
-}
-
 SEC("kprobe/do_exit")
 int on_exit(struct pt_regs *ctx)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct task_struct *p = parent_of(task);
-	return p->pid + parent_of(task)->tgid + maybe_parent(task)->pid;
-}
-
-SEC("fentry/do_exit")
-int BPF_PROG(on_exit_btf, long code)
-{
-	return maybe_parent(bpf_get_current_task_btf())->pid;
+	return p->pid + parent_of(task)->tgid;
 }
 """
     origin = "parent_of(), from BPF_CORE_READ()"
     assert summary(derefs(options, body)) == [
-        ("on_exit", origin, "p", ("pid",), 19),
-        ("on_exit", origin, "parent_of(task)", ("tgid",), 19),
+        ("on_exit", origin, "p", ("pid",), 12),
+        ("on_exit", origin, "parent_of(task)", ("tgid",), 12),
     ]
 
 
@@ -283,8 +271,8 @@ int BPF_KPROBE(on_connect, struct sock *sk)
 		BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
 }
 
-SEC("fentry/tcp_connect")
-int BPF_PROG(on_connect_btf, struct sock *sk)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
 	return BPF_CORE_READ_BITFIELD(sk, sk_protocol);
 }
@@ -323,19 +311,23 @@ int prog(struct pt_regs *ctx)
 }
 """,
     "a BPF_PROG argument": """\
-SEC("fentry/do_exit")
-int BPF_PROG(prog, struct task_struct *task, long code)
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(prog, struct task_struct *task, bool group_dead)
 {
 	return task->pid + task->real_parent->tgid;
 }
 """,
     "a stack variable": """\
+struct holder { struct holder *next; long n; };
+
 SEC("kprobe/do_exit")
 int prog(struct pt_regs *ctx)
 {
-	struct task_struct t = {};
-	struct task_struct *p = &t;
-	return t.pid + p->tgid;
+	struct holder h = { .n = 1 };
+	struct holder *p = &h;
+	h.next = p;
+	h.n = ctx->di;
+	return h.n + p->n + h.next->n;
 }
 """,
     "addresses": """\
@@ -372,18 +364,17 @@ int prog(struct pt_regs *ctx)
 	return t->pid;
 }
 """,
-    "branches that disagree": """\
-SEC("kprobe/do_exit")
-int prog(struct pt_regs *ctx)
+    "branches that disagree, one dead at load time": """\
+const volatile bool with_btf = true;
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(prog, struct task_struct *p, bool group_dead)
 {
-	u32 key = 0;
 	struct task_struct *t;
-	if (ctx->di)
-		t = (void *)bpf_get_current_task();
+	if (with_btf)
+		t = bpf_get_current_task_btf();
 	else
-		t = bpf_map_lookup_elem(&tasks, &key);
-	if (!t)
-		return 0;
+		t = (void *)bpf_get_current_task();
 	return t->pid;
 }
 """,
@@ -422,7 +413,48 @@ int prog(struct pt_regs *ctx)
 	return buf[0];
 }
 """,
-    "a store only": """\
+}
+
+
+@pytest.mark.parametrize("name", FALSE_CASES)
+def test_not_recorded(options, name) -> None:
+    assert summary(derefs(options, FALSE_CASES[name])) == []
+
+
+#: loads the verifier rejects that are not recorded: where the ways to a load disagree (here
+#: both are live, but a branch can be dead to the verifier, as above), and stores (no
+#: BPF_CORE_READ can replace them)
+MISSED = {
+    "branches that disagree": """\
+SEC("kprobe/do_exit")
+int prog(struct pt_regs *ctx)
+{
+	u32 key = 0;
+	struct task_struct *t;
+	if (ctx->di)
+		t = (void *)bpf_get_current_task();
+	else
+		t = bpf_map_lookup_elem(&tasks, &key);
+	if (!t)
+		return 0;
+	return t->pid;
+}
+""",
+    "returns that disagree": """\
+static __always_inline struct task_struct *maybe_parent(struct task_struct *t)
+{
+	if (t->flags)
+		return BPF_CORE_READ(t, real_parent);
+	return t;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(prog, struct task_struct *p, bool group_dead)
+{
+	return maybe_parent(p)->pid;
+}
+""",
+    "a store": """\
 SEC("kprobe/do_exit")
 int prog(struct pt_regs *ctx)
 {
@@ -434,9 +466,9 @@ int prog(struct pt_regs *ctx)
 }
 
 
-@pytest.mark.parametrize("name", FALSE_CASES)
-def test_not_recorded(options, name) -> None:
-    assert summary(derefs(options, FALSE_CASES[name])) == []
+@pytest.mark.parametrize("name", MISSED)
+def test_missed(options, name) -> None:
+    assert summary(derefs(options, MISSED[name])) == []
 
 
 def test_a_function_no_program_calls_is_unreachable(options) -> None:
