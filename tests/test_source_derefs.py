@@ -11,12 +11,13 @@ verdict here (each case compiled with clang and loaded on a 6.18 kernel).
 from __future__ import annotations
 
 import pytest
+import verifier_loader
 
 import bpfls.btf
 from bpfls.source import SourceOptions, analyze, clear_caches
 from bpfls.source import translation_unit as tu_module
 
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, run_bpftool
 
 HEAD = """\
 #include "vmlinux.h"
@@ -52,30 +53,16 @@ def summary(ds) -> list[tuple]:
             for d in ds]
 
 
-# -- true cases ---------------------------------------------------------------------------------
-
-def test_the_issue_example(options) -> None:
-    body = """\
+TRUE_CASES = {
+    "the issue example": """\
 SEC("kprobe/do_exit")
 int on_exit(struct pt_regs *ctx)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	return task->pid;
 }
-"""
-    ds = derefs(options, body)
-    assert summary(ds) == [("on_exit", "bpf_get_current_task()", "task", ("pid",), 4)]
-    d = ds[0]
-    line = HEAD_LINES + 4
-    assert d.range.start.line == line and d.range.start.column == body.splitlines()[4].index("pid")
-    col = body.splitlines()[4].index("task->pid")
-    assert (d.expr_range.start.line, d.expr_range.start.column) == (line, col)
-    assert (d.expr_range.end.line, d.expr_range.end.column) == (line, col + len("task->pid"))
-    assert d.reachable and d.via is None
-
-
-def test_pt_regs_arguments(options) -> None:
-    body = """\
+""",
+    "pt regs arguments": """\
 SEC("kprobe/tcp_connect")
 int on_connect(struct pt_regs *ctx)
 {
@@ -85,16 +72,8 @@ int on_connect(struct pt_regs *ctx)
 	struct task_struct *t = (struct task_struct *)raw;
 	return sk->__sk_common.skc_family + sk2->sk_rcvbuf + t->tgid;
 }
-"""
-    assert summary(derefs(options, body)) == [
-        ("on_connect", "PT_REGS_PARM1(ctx)", "sk", ("__sk_common.skc_family",), 7),
-        ("on_connect", "PT_REGS_PARM1_CORE(ctx)", "sk2", ("sk_rcvbuf",), 7),
-        ("on_connect", "struct pt_regs", "t", ("tgid",), 7),
-    ]
-
-
-def test_kprobe_macro_parameters(options) -> None:
-    body = """\
+""",
+    "kprobe macro parameters": """\
 SEC("kprobe/tcp_connect")
 int BPF_KPROBE(on_connect, struct sock *sk)
 {
@@ -118,17 +97,8 @@ int BPF_UPROBE(on_call, struct sock *sk)
 {
 	return sk->sk_mark;
 }
-"""
-    assert summary(derefs(options, body)) == [
-        ("on_connect", "BPF_KPROBE parameter 'sk'", "sk", ("sk_rcvbuf",), 3),
-        ("on_accept", "BPF_KRETPROBE parameter 'newsk'", "newsk", ("sk_sndbuf",), 9),
-        ("on_close", "BPF_KSYSCALL parameter 'f'", "f", ("f_flags",), 15),
-        ("on_call", "BPF_UPROBE parameter 'sk'", "sk", ("sk_mark",), 21),
-    ]
-
-
-def test_probe_reads(options) -> None:
-    body = """\
+""",
+    "probe reads": """\
 #define READ_KERN(ptr) ({ typeof(ptr) _val; \\
 	__builtin_memset((void *)&_val, 0, sizeof(_val)); \\
 	bpf_probe_read_kernel((void *)&_val, sizeof(_val), (void *)&ptr); _val; })
@@ -144,17 +114,8 @@ int on_exit(struct pt_regs *ctx)
 	BPF_CORE_READ_INTO(&p2, task, parent);
 	return parent->tgid + leader->pid + mm->map_count + p2->pid;
 }
-"""
-    assert summary(derefs(options, body)) == [
-        ("on_exit", "BPF_CORE_READ()", "parent", ("tgid",), 13),
-        ("on_exit", "bpf_probe_read_kernel()", "leader", ("pid",), 13),
-        ("on_exit", "bpf_probe_read_kernel()", "mm", ("map_count",), 13),
-        ("on_exit", "BPF_CORE_READ_INTO()", "p2", ("pid",), 13),
-    ]
-
-
-def test_member_chains_are_the_hops_of_a_core_read(options) -> None:
-    body = """\
+""",
+    "member chains are the hops of a core read": """\
 SEC("kprobe/do_exit")
 int on_exit(struct pt_regs *ctx)
 {
@@ -166,26 +127,8 @@ int on_exit(struct pt_regs *ctx)
 	a += ((struct task_struct *)bpf_get_current_task())->tgid;
 	return a;
 }
-"""
-    ds = derefs(options, body)
-    assert summary(ds) == [
-        ("on_exit", "bpf_get_current_task()", "task", ("real_parent", "tgid"), 4),
-        ("on_exit", "bpf_get_current_task()", "task", ("signal", "rlim[1].rlim_cur"), 5),
-        ("on_exit", "bpf_get_current_task()", "task", ("cpus_mask.bits[0]",), 6),
-        # the address of mmap_base is a number too: only mm is loaded
-        ("on_exit", "bpf_get_current_task()", "task", ("mm",), 7),
-        ("on_exit", "bpf_get_current_task()", "((struct task_struct *)bpf_get_current_task())",
-         ("tgid",), 8),
-    ]
-    lines = body.splitlines()
-    chain = ds[0]
-    assert chain.expr_range.end.column == lines[4].index(";")
-    mm = ds[3]
-    assert mm.expr_range.end.column == lines[7].index("->mmap_base")
-
-
-def test_through_a_macro_and_an_inlined_helper_guard(options) -> None:
-    body = """\
+""",
+    "through a macro and an inlined helper guard": """\
 #define PID_OF(t) ((t)->pid)
 
 SEC("kprobe/do_exit")
@@ -196,15 +139,8 @@ int on_exit(struct pt_regs *ctx)
 		return PID_OF(task);
 	return 0;
 }
-"""
-    ds = derefs(options, body)
-    assert summary(ds) == [("on_exit", "bpf_get_current_task()", "( task )", ("pid",), 7)]
-    assert ds[0].via == "PID_OF"
-    assert ds[0].guard is not None and "loginuid" in str(ds[0].guard)
-
-
-def test_a_loop_and_a_switch(options) -> None:
-    body = """\
+""",
+    "a loop and a switch": """\
 SEC("kprobe/do_exit")
 int on_exit(struct pt_regs *ctx)
 {
@@ -230,16 +166,8 @@ int on_exit(struct pt_regs *ctx)
 	}
 	return a + task->flags;
 }
-"""
-    # after the loop and after the switch, the ways through disagree: not recorded
-    assert summary(derefs(options, body)) == [
-        ("on_exit", "bpf_get_current_task()", "task", ("pid",), 7),
-        ("on_exit", "bpf_get_current_task()", "task", ("tgid",), 21),
-    ]
-
-
-def test_a_function_returning_such_a_number(options) -> None:
-    body = """\
+""",
+    "a function returning such a number": """\
 static __always_inline struct task_struct *parent_of(struct task_struct *t)
 {
 	if (!t)
@@ -254,16 +182,8 @@ int on_exit(struct pt_regs *ctx)
 	struct task_struct *p = parent_of(task);
 	return p->pid + parent_of(task)->tgid;
 }
-"""
-    origin = "parent_of(), from BPF_CORE_READ()"
-    assert summary(derefs(options, body)) == [
-        ("on_exit", origin, "p", ("pid",), 12),
-        ("on_exit", origin, "parent_of(task)", ("tgid",), 12),
-    ]
-
-
-def test_a_direct_bitfield_read(options) -> None:
-    body = """\
+""",
+    "a direct bitfield read": """\
 SEC("kprobe/tcp_connect")
 int BPF_KPROBE(on_connect, struct sock *sk)
 {
@@ -276,7 +196,108 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 {
 	return BPF_CORE_READ_BITFIELD(sk, sk_protocol);
 }
-"""
+""",
+    "a function no program calls is unreachable": """\
+static __noinline int unused(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	return task->pid;
+}
+""",
+}
+
+
+# -- true cases ---------------------------------------------------------------------------------
+
+def test_the_issue_example(options) -> None:
+    body = TRUE_CASES["the issue example"]
+    ds = derefs(options, body)
+    assert summary(ds) == [("on_exit", "bpf_get_current_task()", "task", ("pid",), 4)]
+    d = ds[0]
+    line = HEAD_LINES + 4
+    assert d.range.start.line == line and d.range.start.column == body.splitlines()[4].index("pid")
+    col = body.splitlines()[4].index("task->pid")
+    assert (d.expr_range.start.line, d.expr_range.start.column) == (line, col)
+    assert (d.expr_range.end.line, d.expr_range.end.column) == (line, col + len("task->pid"))
+    assert d.reachable and d.via is None
+
+
+def test_pt_regs_arguments(options) -> None:
+    body = TRUE_CASES["pt regs arguments"]
+    assert summary(derefs(options, body)) == [
+        ("on_connect", "PT_REGS_PARM1(ctx)", "sk", ("__sk_common.skc_family",), 7),
+        ("on_connect", "PT_REGS_PARM1_CORE(ctx)", "sk2", ("sk_rcvbuf",), 7),
+        ("on_connect", "struct pt_regs", "t", ("tgid",), 7),
+    ]
+
+
+def test_kprobe_macro_parameters(options) -> None:
+    body = TRUE_CASES["kprobe macro parameters"]
+    assert summary(derefs(options, body)) == [
+        ("on_connect", "BPF_KPROBE parameter 'sk'", "sk", ("sk_rcvbuf",), 3),
+        ("on_accept", "BPF_KRETPROBE parameter 'newsk'", "newsk", ("sk_sndbuf",), 9),
+        ("on_close", "BPF_KSYSCALL parameter 'f'", "f", ("f_flags",), 15),
+        ("on_call", "BPF_UPROBE parameter 'sk'", "sk", ("sk_mark",), 21),
+    ]
+
+
+def test_probe_reads(options) -> None:
+    body = TRUE_CASES["probe reads"]
+    assert summary(derefs(options, body)) == [
+        ("on_exit", "BPF_CORE_READ()", "parent", ("tgid",), 13),
+        ("on_exit", "bpf_probe_read_kernel()", "leader", ("pid",), 13),
+        ("on_exit", "bpf_probe_read_kernel()", "mm", ("map_count",), 13),
+        ("on_exit", "BPF_CORE_READ_INTO()", "p2", ("pid",), 13),
+    ]
+
+
+def test_member_chains_are_the_hops_of_a_core_read(options) -> None:
+    body = TRUE_CASES["member chains are the hops of a core read"]
+    ds = derefs(options, body)
+    assert summary(ds) == [
+        ("on_exit", "bpf_get_current_task()", "task", ("real_parent", "tgid"), 4),
+        ("on_exit", "bpf_get_current_task()", "task", ("signal", "rlim[1].rlim_cur"), 5),
+        ("on_exit", "bpf_get_current_task()", "task", ("cpus_mask.bits[0]",), 6),
+        # the address of mmap_base is a number too: only mm is loaded
+        ("on_exit", "bpf_get_current_task()", "task", ("mm",), 7),
+        ("on_exit", "bpf_get_current_task()", "((struct task_struct *)bpf_get_current_task())",
+         ("tgid",), 8),
+    ]
+    lines = body.splitlines()
+    chain = ds[0]
+    assert chain.expr_range.end.column == lines[4].index(";")
+    mm = ds[3]
+    assert mm.expr_range.end.column == lines[7].index("->mmap_base")
+
+
+def test_through_a_macro_and_an_inlined_helper_guard(options) -> None:
+    body = TRUE_CASES["through a macro and an inlined helper guard"]
+    ds = derefs(options, body)
+    assert summary(ds) == [("on_exit", "bpf_get_current_task()", "( task )", ("pid",), 7)]
+    assert ds[0].via == "PID_OF"
+    assert ds[0].guard is not None and "loginuid" in str(ds[0].guard)
+
+
+def test_a_loop_and_a_switch(options) -> None:
+    body = TRUE_CASES["a loop and a switch"]
+    # after the loop and after the switch, the ways through disagree: not recorded
+    assert summary(derefs(options, body)) == [
+        ("on_exit", "bpf_get_current_task()", "task", ("pid",), 7),
+        ("on_exit", "bpf_get_current_task()", "task", ("tgid",), 21),
+    ]
+
+
+def test_a_function_returning_such_a_number(options) -> None:
+    body = TRUE_CASES["a function returning such a number"]
+    origin = "parent_of(), from BPF_CORE_READ()"
+    assert summary(derefs(options, body)) == [
+        ("on_exit", origin, "p", ("pid",), 12),
+        ("on_exit", origin, "parent_of(task)", ("tgid",), 12),
+    ]
+
+
+def test_a_direct_bitfield_read(options) -> None:
+    body = TRUE_CASES["a direct bitfield read"]
     ds = derefs(options, body)
     assert summary(ds) == [("on_connect", "BPF_KPROBE parameter 'sk'", "sk", ("sk_protocol",), 3)]
     assert ds[0].via == "BPF_CORE_READ_BITFIELD"
@@ -472,13 +493,7 @@ def test_missed(options, name) -> None:
 
 
 def test_a_function_no_program_calls_is_unreachable(options) -> None:
-    body = """\
-static __noinline int unused(void)
-{
-	struct task_struct *task = (void *)bpf_get_current_task();
-	return task->pid;
-}
-"""
+    body = TRUE_CASES["a function no program calls is unreachable"]
     ds = derefs(options, body)
     assert summary(ds) == [("unused", "bpf_get_current_task()", "task", ("pid",), 3)]
     assert not ds[0].reachable
@@ -531,3 +546,46 @@ def test_a_function_reused_after_an_edit_keeps_its_derefs(tmp_path, options,
     assert full(warm) == full(cold)
     assert [d.range.start.line for d in warm] == [d.range.start.line + 2 for d in before]
     assert "loginuid" in str(warm[0].guard)
+
+
+# -- the kernel's verifier ----------------------------------------------------------------------
+
+CASES = {**TRUE_CASES, **FALSE_CASES, **MISSED}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, raw_sample, bpftool):
+    """Where the cases are compiled (with a vmlinux.h of the sample kernel), when this machine
+    can load BPF programs."""
+    d = tmp_path_factory.mktemp("verifier")
+    raw = raw_sample(SAMPLE_DIR / "6.12-amd64.btf.xz")
+    (d / "vmlinux.h").write_text(run_bpftool(bpftool, "btf", "dump", "file", str(raw),
+                                             "format", "c"))
+    why = verifier_loader.available(d, d)
+    if why is not None:
+        pytest.skip(why)
+    return d
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_kernel_verifier_agrees(options, workdir, name) -> None:
+    """Each case compiled and each of its programs loaded alone on the running kernel: the
+    verifier rejects exactly the programs with a dereference recorded (the misses aside)."""
+    text = HEAD + CASES[name] + 'char LICENSE[] SEC("license") = "GPL";\n'
+    src = workdir / (name.replace(" ", "_").replace(",", "") + ".bpf.c")
+    src.write_text(text)
+    obj = verifier_loader.compile_program(src, workdir)
+    model = analyze(str(src), text, options)
+    for prog, err in verifier_loader.verdicts(obj).items():
+        seen, todo = set(), [prog]
+        while todo:
+            f = todo.pop()
+            if f not in seen and f in model.functions:
+                seen.add(f)
+                todo.extend(model.functions[f].calls)
+        recorded = [(d.base, d.members) for d in model.derefs
+                    if d.function in seen and d.reachable]
+        if name in MISSED:
+            assert err != 0 and not recorded, (prog, err, recorded)
+        else:
+            assert (err != 0) == bool(recorded), (prog, err, recorded)
