@@ -204,6 +204,20 @@ static __noinline int unused(void)
 	return task->pid;
 }
 """,
+    "raw tracepoint arguments": """\
+SEC("raw_tp/sched_process_exit")
+int on_exit_raw(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx->args[0];
+	return p->pid;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(on_exit_prog, struct task_struct *p)
+{
+	return p->tgid;
+}
+""",
 }
 
 
@@ -293,6 +307,13 @@ def test_a_function_returning_such_a_number(options) -> None:
     assert summary(derefs(options, body)) == [
         ("on_exit", origin, "p", ("pid",), 12),
         ("on_exit", origin, "parent_of(task)", ("tgid",), 12),
+    ]
+
+
+def test_raw_tracepoint_arguments(options) -> None:
+    assert summary(derefs(options, TRUE_CASES["raw tracepoint arguments"])) == [
+        ("on_exit_raw", "struct bpf_raw_tracepoint_args", "p", ("pid",), 4),
+        ("on_exit_prog", "BPF_PROG parameter 'p' of a raw tracepoint", "p", ("tgid",), 10),
     ]
 
 

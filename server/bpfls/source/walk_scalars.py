@@ -4,9 +4,11 @@
 The verifier sees some kernel pointers as plain numbers (scalars): what
 ``bpf_get_current_task()`` returns, what a program reads from ``struct pt_regs`` (the kprobe
 arguments: ``PT_REGS_PARM1(ctx)``, the parameters of ``BPF_KPROBE``, ``BPF_KRETPROBE``,
-``BPF_KSYSCALL``, ``BPF_UPROBE``) and what a probe read gives (``BPF_CORE_READ(...)``, a
-variable filled by ``bpf_probe_read_kernel(&p, ...)``). Such a value keeps its *origin*
-(:attr:`bpfls.source.values.Val.origin`) through casts, pointer arithmetic and local variables;
+``BPF_KSYSCALL``, ``BPF_UPROBE``), a raw tracepoint's arguments (``ctx->args[0]``, the
+parameters of ``BPF_PROG`` in a ``raw_tp`` section) and what a probe read gives
+(``BPF_CORE_READ(...)``, a variable filled by ``bpf_probe_read_kernel(&p, ...)``). Such a
+value keeps its *origin* (:attr:`bpfls.source.values.Val.origin`) through casts, pointer
+arithmetic and local variables;
 ``p->member`` on it is a :class:`~bpfls.source.values.PendingDeref` until the walker knows
 whether the member is loaded (``x = p->a.b``, ``p->a->b``: recorded) or only its address taken
 (``&p->a``: not recorded, and the address is a number too).
@@ -38,10 +40,14 @@ if TYPE_CHECKING:
 
 #: libbpf's macros that read a kprobe's argument or return value from ``struct pt_regs``
 PT_REGS_READ = re.compile(r"PT_REGS_(?:PARM\d|RC)(?:_CORE)?(?:_SYSCALL)?")
-#: the records whose integer members hold a probed function's registers
-PT_REGS_RECORDS = frozenset({"pt_regs", "user_pt_regs"})
-#: the origin of an integer read from one of them
-PT_REGS_ORIGIN = "struct pt_regs"
+#: the records whose integer members hold a probed function's registers or a raw
+#: tracepoint's arguments (a ``raw_tp`` program's context), and the origin of an integer read
+#: from one of them
+ARGUMENT_RECORDS = {name: f"struct {name}" for name in (
+    "pt_regs", "user_pt_regs", "bpf_raw_tracepoint_args")}
+ARGUMENT_ORIGINS = frozenset(ARGUMENT_RECORDS.values())
+#: sections of raw tracepoints without BTF: a ``BPF_PROG`` parameter there is a number
+RAW_TP_SECTION = re.compile(r"raw_(?:tp|tracepoint)(?:\.w)?(?:/|$)")
 #: helpers that copy memory into their first argument, as probe reads do
 FILL_HELPERS = frozenset({"bpf_probe_read", "bpf_probe_read_kernel", "bpf_probe_read_user",
                           "bpf_copy_from_user", "bpf_copy_from_user_task"})
@@ -60,11 +66,15 @@ class ScalarWalker(WalkerBase):
         ``struct pt_regs`` are numbers."""
         fd = self.fd
         m = catalogue.MACROS.get(fd.macro or "")
-        from_regs = m is not None and m.program_args in PT_REGS_PARAMS
+        how = m.program_args if m is not None else None
+        raw_tp = how is not None and how.ctx_array and \
+            RAW_TP_SECTION.match(fd.info.section or "") is not None
         for name, _, _ in fd.params:
             key = self.new_var(self.scopes[0], name)
-            if from_regs:
+            if how in PT_REGS_PARAMS:
                 self.var_origin[key] = f"{fd.macro} parameter '{name}'"
+            elif raw_tp:
+                self.var_origin[key] = f"{fd.macro} parameter '{name}' of a raw tracepoint"
 
     def new_var(self, scope: dict, name: str) -> int:
         """A new variable ``name`` in ``scope``: its serial number."""
@@ -184,14 +194,18 @@ class ScalarWalker(WalkerBase):
         elif p is not None:
             return v.but(origin=None, deref=p.extended("." + name, name_rng.end))
         elif base.origin is not None and base.decl is not None and base.et is not None and \
-                not base.et.ptr and self.types.is_pointer(v.et):
+                not base.et.ptr and self._is_real_pointer(v.et):
             # a pointer in a structure a probe read filled
             return v.but(origin=base.origin)
-        if v.et is not None and not self.types.is_pointer(v.et):
+        if v.et is not None and not self._is_real_pointer(v.et):
             rec = self.types.record(rec_et)
-            if rec is not None and rec.name in PT_REGS_RECORDS:
-                return v.but(origin=PT_REGS_ORIGIN)
+            origin = ARGUMENT_RECORDS.get(rec.name) if rec is not None else None
+            if origin is not None:
+                return v.but(origin=origin)
         return v
+
+    def _is_real_pointer(self, et: EType | None) -> bool:
+        return self.types.is_pointer(et) and not self.types.is_array(et)
 
     def scalar_subscript(self, v: Val, base: Val, is_arr: bool, n: Node) -> Val:
         """``base[i]`` (walked: ``v``): an array inside memory reached through a number, or one
@@ -204,8 +218,8 @@ class ScalarWalker(WalkerBase):
                 return v.but(origin=None, deref=p.extended(f"[{text}]", self.rng(n).end))
             self.record_deref(p, len(p.hops))
             return v
-        if is_arr and base.origin == PT_REGS_ORIGIN and not self.types.is_pointer(v.et):
-            return v.but(origin=PT_REGS_ORIGIN)
+        if is_arr and base.origin in ARGUMENT_ORIGINS and not self.types.is_pointer(v.et):
+            return v.but(origin=base.origin)
         return v
 
     def scalar_rvalue(self, v: Val, through: bool) -> Val:
