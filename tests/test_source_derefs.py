@@ -218,6 +218,12 @@ int BPF_PROG(on_exit_prog, struct task_struct *p)
 	return p->tgid;
 }
 """,
+    "a function a macro writes": """\
+#define PROBE(name, fn) SEC("kprobe/" #fn) int name(struct pt_regs *ctx) \\
+	{ struct task_struct *t = (void *)bpf_get_current_task(); return t->pid; }
+
+PROBE(on_exit, do_exit)
+""",
 }
 
 
@@ -315,6 +321,12 @@ def test_raw_tracepoint_arguments(options) -> None:
         ("on_exit_raw", "struct bpf_raw_tracepoint_args", "p", ("pid",), 4),
         ("on_exit_prog", "BPF_PROG parameter 'p' of a raw tracepoint", "p", ("tgid",), 10),
     ]
+
+
+def test_a_function_a_macro_writes(options) -> None:
+    ds = derefs(options, TRUE_CASES["a function a macro writes"])
+    assert summary(ds) == [("on_exit", "bpf_get_current_task()", "t", ("pid",), 3)]
+    assert ds[0].via == "PROBE"
 
 
 def test_a_direct_bitfield_read(options) -> None:

@@ -258,9 +258,12 @@ class ScalarWalker(WalkerBase):
         unit = self.src.unit
         if not unit.path or unit.virtual:
             return
+        via = p.via
+        if via is None and self.fd.origin:  # a function a macro writes
+            via = _macro_name(self.fd.origin)
         self.fd.derefs.append(ScalarDeref(
             unit.path, p.first, Range(p.start, p.ends[hops - 1]), self.fd.name, p.origin,
-            p.base, p.hops[:hops], via=p.via, guard=self.guard))
+            p.base, p.hops[:hops], via=via, guard=self.guard))
 
     # -- control flow ---------------------------------------------------------------------
     def origins_fork(self) -> dict[int, str]:
@@ -292,6 +295,12 @@ def _address_of_variable(toks: list[Tok]) -> str | None:
     if len(rest) == 1 and (rest[0][:1].isalpha() or rest[0][:1] == "_"):
         return rest[0]
     return None
+
+
+def _macro_name(use: bytes) -> str:
+    """The macro a use (``DEFINE_PROBE(x, ...)``) invokes."""
+    m = re.match(rb"\s*(\w+)", use)
+    return m.group(1).decode() if m else "a macro"
 
 
 def _quoted(text: str) -> str:
