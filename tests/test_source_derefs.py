@@ -467,6 +467,16 @@ int prog(struct pt_regs *ctx)
 	return buf[0];
 }
 """,
+    "a number cast to a type the verifier trusts": """\
+SEC("kprobe/do_exit")
+int prog(struct pt_regs *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *t = bpf_core_cast(task, struct task_struct);
+	task = bpf_core_cast(task, struct task_struct);
+	return t->pid + task->tgid;
+}
+""",
 }
 
 
