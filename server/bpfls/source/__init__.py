@@ -91,8 +91,10 @@ The modules, in the order a translation unit goes through them:
 - the relocation walker: :mod:`~bpfls.source.translation_unit` (the unit, the per-function
   cache), :mod:`~bpfls.source.relocations` (clang's rules; ``FunctionWalker``) made of
   :mod:`~bpfls.source.walk_base`, :mod:`~bpfls.source.walk_statements`,
-  :mod:`~bpfls.source.walk_expressions` and :mod:`~bpfls.source.walk_calls`, over
-  :mod:`~bpfls.source.values` and :mod:`~bpfls.source.snippets`; :mod:`~bpfls.source.guards`
+  :mod:`~bpfls.source.walk_expressions` and :mod:`~bpfls.source.walk_calls` (with
+  :mod:`~bpfls.source.walk_scalars`: the kernel pointers held as numbers, and the loads
+  through them), over :mod:`~bpfls.source.values` and :mod:`~bpfls.source.snippets`;
+  :mod:`~bpfls.source.guards`
   (existence-check conditions), :mod:`~bpfls.source.reach` (which functions run),
   :mod:`~bpfls.source.unused` (the variables nothing reads: their loads are dead),
   :mod:`~bpfls.source.constargs` (the constants an always inlined function's parameters

@@ -38,6 +38,9 @@ from bpfls.source.vmlinux import vmlinux_h_btf
 if TYPE_CHECKING:
     from tree_sitter import Node
 
+    from bpfls.source.guards import Guard
+    from bpfls.source.programs import ScalarDeref
+
 #: the cache of the callers that bring none
 _DEFAULT_CACHE = SourceCache()
 
@@ -164,6 +167,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
     reach = reachable_functions(roots, tu.refs)
     ctx = entry_guards(roots, tu.functions, [s for s in tu.call_sites if s[0] in reach])
     accesses: list[CoreAccess] = []
+    derefs: list[ScalarDeref] = []
     unit_index = {u.path: i for i, (u, _) in enumerate(trees)}
     calls: list[KernelCall] = []
     for name in order:
@@ -181,6 +185,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
             if c.reachable and entry is not None and c.guard is not None:
                 c.guard = all_of((entry, c.guard))
             calls.append(c)
+        derefs.extend(_placed_derefs(fd.derefs, fd.info.reachable, entry))
     accesses.sort(key=lambda a: (unit_index.get(a.path, 1 << 30), a.range.start,
                                  a.expr_range.start))
     for i, a in enumerate(accesses):
@@ -222,6 +227,7 @@ def _analyze(path: str, text: str | None, options: SourceOptions,
                         lt),
         programs=programs, calls=calls, maps=tu.maps, ksyms=list(tu.ksyms.values()),
         struct_ops=tu.struct_ops)
+    model.derefs = sorted(derefs, key=lambda d: (unit_index.get(d.path, 1 << 30), d.range.start))
     return model
 
 
@@ -250,6 +256,15 @@ def _programs(tu: TranslationUnit, order: list[str]) -> list[Program]:
             alternative=kernel_names.alternative_at(
                 unit, off if off is not None else fd.node.start_byte)))
     return out
+
+
+def _placed_derefs(derefs: list[ScalarDeref], reachable: bool, entry: Guard | None
+                   ) -> list[ScalarDeref]:
+    for d in derefs:
+        d.reachable = reachable
+        if reachable and entry is not None and d.guard is not None:
+            d.guard = all_of((entry, d.guard))
+    return derefs
 
 
 #: a use of a CO-RE macro or builtin in code (not in a #define: directives are blanked)

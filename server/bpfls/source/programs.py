@@ -123,5 +123,12 @@ class ScalarDeref:
     function: str
     origin: str  # how the pointer was obtained: "bpf_get_current_task()", "PT_REGS_PARM1(ctx)"
     base: str  # the base expression's text ("task")
-    members: tuple[str, ...]  # the member chain read ("real_parent", "tgid")
+    #: the member chain read, one accessor path per pointer followed: the arguments after
+    #: ``base`` of the ``BPF_CORE_READ`` that reads it (``task->real_parent->tgid``:
+    #: ("real_parent", "tgid"); ``p->a.b[1]``: ("a.b[1]",))
+    members: tuple[str, ...]
     reachable: bool = True
+    #: the macro whose expansion makes the access (None: written so); for
+    #: ``BPF_CORE_READ_BITFIELD`` the replacement is ``BPF_CORE_READ_BITFIELD_PROBED``
+    via: str | None = None
+    guard: Guard | None = None  # as CoreAccess.guard (entry guards included)

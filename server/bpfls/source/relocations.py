@@ -44,6 +44,7 @@ class FunctionWalker(StatementWalker, ExpressionWalker, CallWalker):
         fd = self.fd
         for name, et, _ in fd.params:
             self.scopes[0][name] = et
+        self.scalar_params()
         self.param_values = dict(param_values(self.tu, fd))
         body = fd.node.child_by_field_name("body")
         if fd.macro:

@@ -7,7 +7,7 @@ instead of being walked again."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from bpfls.core.relo import Relocation
@@ -18,7 +18,7 @@ from bpfls.source.guards import Guard
 from bpfls.source.kernel_names import probe_helper
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
 from bpfls.source.positions import Position, Range
-from bpfls.source.programs import KernelCall
+from bpfls.source.programs import KernelCall, ScalarDeref
 from bpfls.source.relocations import FunctionWalker
 from bpfls.source.unused import Reads
 
@@ -49,6 +49,8 @@ class FunctionDef:
     walking: bool = False
     accesses: list[CoreAccess] = field(default_factory=list)
     diags: list[SourceDiagnostic] = field(default_factory=list)
+    derefs: list[ScalarDeref] = field(default_factory=list)
+    ret_origin: str | None = None  # every return gives a number of this origin (walk_scalars)
     #: written by a macro: the file's text of the macro's use (the expansion's tokens map
     #: there, so it is part of what the walk depends on)
     origin: bytes = b""
@@ -80,6 +82,8 @@ class CachedFunction:
     kcall_guards: list[Guard | None] = field(default_factory=list)
     mentions: frozenset[str] = frozenset()
     param_used: tuple[bool, ...] = ()
+    derefs: list[ScalarDeref] = field(default_factory=list)
+    ret_origin: str | None = None
 
 
 class TranslationUnit:
@@ -166,7 +170,7 @@ class TranslationUnit:
                 fd.returns, frozenset(self.refs.get(fd.name, ())),
                 [(c, g) for caller, c, g in self.call_sites[n_sites:] if caller == fd.name],
                 list(fd.diags), list(fd.kcalls), [c.guard for c in fd.kcalls], fd.mentions,
-                fd.param_used)
+                fd.param_used, [replace(d) for d in fd.derefs], fd.ret_origin)
         except RecursionError:  # pragma: no cover - absurd nesting
             pass
         finally:
@@ -223,9 +227,13 @@ class TranslationUnit:
             sites = [(c, _remap_guard(g, remap)) for c, g in old.sites]
             kcalls = [_shifted_call(c, g, delta, remap)
                       for c, g in zip(old.kcalls, old.kcall_guards, strict=True)]
+            derefs = [replace(d, range=_shift(d.range, delta), expr_range=_shift(
+                d.expr_range, delta), guard=_remap_guard(d.guard, remap)) for d in old.derefs]
         except KeyError:
             return False
         fd.accesses = news
+        fd.derefs = derefs
+        fd.ret_origin = old.ret_origin
         fd.returns = returns
         fd.kcalls = kcalls
         fd.mentions = old.mentions

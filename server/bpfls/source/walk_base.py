@@ -69,6 +69,14 @@ class WalkerBase:
         self.addr_uses: dict[int, int] = {}
         self.addr_folds: dict[int, int] = {}
         self.addr_pinned: set[int] = set()
+        self.serial = 0  # the last variable's serial number
+        # the variables holding a kernel pointer the verifier sees as a number (by serial
+        # number): how it was obtained (see walk_scalars); the origins when the innermost
+        # switch was entered, and the origins where the innermost loop or switch is left
+        self.var_origin: dict[int, str] = {}
+        self.switch_origins: dict[int, str] | None = None
+        self.exits: list[dict[int, str]] | None = None
+        self.returned_any = False
         # calls, stores and asm walked so far: an initializer without any is free of side
         # effects, and clang drops its loads when nothing reads the variable
         self.effects = 0
@@ -96,6 +104,7 @@ class WalkerBase:
         def _consumed(self, c: Node) -> bool: ...
         def block(self, children: list[Node], *, scoped: bool = True) -> bool: ...
         def offsetof(self, n: Node) -> Val: ...
+        def rvalue(self, v: Val, *, through: bool = False) -> Val: ...
 
     # -- emission --------------------------------------------------------------------------
     def emit(self, chain: Chain, kind: ReloKind, *, load: bool = False, store: bool = False,

@@ -15,24 +15,30 @@ from bpfls.source.model import Accessor
 from bpfls.source.positions import Range
 from bpfls.source.ppexpr import ConstEval, EvalError, parse_int_literal
 from bpfls.source.values import NONE, Chain, Val
-from bpfls.source.walk_base import STATEMENT_TYPES, WalkerBase
+from bpfls.source.walk_base import STATEMENT_TYPES
+from bpfls.source.walk_scalars import ScalarWalker
 
 if TYPE_CHECKING:
     from tree_sitter import Node
 
 
-class ExpressionWalker(WalkerBase):
+class ExpressionWalker(ScalarWalker):
     """Expressions: their types, relocations, guards and constants."""
 
     def expr(self, n: Node) -> Val:
         """An rvalue: open chains are closed as loads (arrays decay: address only)."""
-        v = self.lvalue(n)
+        return self.rvalue(self.lvalue(n))
+
+    def rvalue(self, v: Val, *, through: bool = False) -> Val:
+        """The lvalue ``v`` used as a value (``through``: as the base of ``->``)."""
+        if v.deref is not None or v.origin is not None:
+            v = self.scalar_rvalue(v, through)
         if v.chain is not None:
             if self.types.is_array(v.et):
                 self.close(v, "addr")
             else:
                 self.close(v, "load")
-            return Val(v.et, guard=v.guard, const=v.const)
+            return Val(v.et, guard=v.guard, const=v.const, origin=v.origin, deref=v.deref)
         return v
 
     def lvalue(self, n: Node) -> Val:
@@ -54,7 +60,7 @@ class ExpressionWalker(WalkerBase):
         if t == "subscript_expression":
             return self.subscript(n)
         if t == "call_expression":
-            return self.call(n)
+            return self.call_origin(n, self.call(n))
         if t == "parenthesized_expression":
             inner = [c for c in n.named_children if c.type != "comment"]
             if len(inner) == 1:
@@ -73,7 +79,8 @@ class ExpressionWalker(WalkerBase):
             if op is not None and self.text(op) == "&":
                 v = self.lvalue(arg)
                 a = self.close(v, "addr")
-                return Val(v.et.pointer() if v.et is not None else None, addr=a)
+                return Val(v.et.pointer() if v.et is not None else None, addr=a,
+                           origin=self.scalar_address(v, arg))
             v = self.expr(arg)
             return Val(self.types.deref(v.et))
         if t == "cast_expression":
@@ -90,7 +97,7 @@ class ExpressionWalker(WalkerBase):
                     self._unknown_type(tyd, desc[1])
                 et = etype_of_desc(desc)
             return Val(et, guard=v.guard, const=v.const, addr=v.addr,
-                       values=v.values if et is None or not et.ptr else None)
+                       values=v.values if et is None or not et.ptr else None, origin=v.origin)
         if t == "assignment_expression":
             return self.assignment(n)
         if t == "update_expression":
@@ -99,7 +106,8 @@ class ExpressionWalker(WalkerBase):
             if arg is not None:
                 v = self.lvalue(arg)
                 self.close(v, "loadstore")
-                return Val(v.et)
+                self.scalar_stored(v)
+                return Val(v.et, origin=v.origin if v.deref is None else None)
             return NONE
         if t == "binary_expression":
             return self.binary(n)
@@ -151,7 +159,7 @@ class ExpressionWalker(WalkerBase):
             self.initializer(n)
             return NONE
         if t == "macro_type_specifier":
-            return self.call(n)
+            return self.call_origin(n, self.call(n))
         if t == "compound_statement":
             return self.statement_expression(n)
         # extension_expression, generic_expression, ERROR, ...: walk what is there
@@ -178,7 +186,7 @@ class ExpressionWalker(WalkerBase):
         finally:
             self.scopes.pop()
             self.gscopes.pop()
-        return Val(last.et, guard=last.guard, const=last.const)
+        return Val(last.et, guard=last.guard, const=last.const, origin=last.origin)
 
     def identifier(self, n: Node) -> Val:
         name = self.text(n)
@@ -194,7 +202,8 @@ class ExpressionWalker(WalkerBase):
                 # not a constant where clang places relocations (before inlining: `a[i]`
                 # stays a variable subscript), only where it folds branches
                 return Val(et, decl=name, values=values)
-            return Val(et, decl=name, guard=self.guard_var(name), addr=addr)
+            return Val(et, decl=name, guard=self.guard_var(name), addr=addr,
+                       origin=self.var_origin.get(key) if key is not None else None)
         tu = self.tu
         if name in tu.functions:
             # a callback (bpf_loop, bpf_for_each_map_elem, ...) runs only if this code does
@@ -222,7 +231,7 @@ class ExpressionWalker(WalkerBase):
             return NONE
         arrow = op is not None and self.text(op) == "->"
         if arrow:
-            base = self.expr(arg)
+            base = self.rvalue(self.lvalue(arg), through=True)
             rec_et = self.types.deref(base.et)
             base_chain = None
         else:
@@ -235,6 +244,9 @@ class ExpressionWalker(WalkerBase):
             # `sk->DPORT` with `#define DPORT __sk_common.skc_dport`
             elems = path_elements(self, self.src.tokens(fld.start_byte, fld.end_byte))
             if elems is not None:
+                if base.deref is not None:
+                    self.record_deref(base.deref, base.deref.loaded if not arrow else
+                                      len(base.deref.hops))
                 saved = self.expr_override
                 self.expr_override = self.rng(n) if self.expr_override is None else saved
                 try:
@@ -243,7 +255,8 @@ class ExpressionWalker(WalkerBase):
                     return apply_path(self, base, elems, arrow=False)
                 finally:
                     self.expr_override = saved
-        return self.member(base, rec_et, base_chain, name, fld, n)
+        v = self.member(base, rec_et, base_chain, name, fld, n)
+        return self.scalar_member(v, base, arrow, arg, name, self.rng(fld), rec_et)
 
     def member(self, base: Val, rec_et: EType | None, base_chain: Chain | None, name: str,
                name_rng, expr_rng) -> Val:
@@ -287,11 +300,17 @@ class ExpressionWalker(WalkerBase):
 
     def subscript(self, n: Node) -> Val:
         arg = n.child_by_field_name("argument")
-        idx_node = n.child_by_field_name("index")
         if arg is None:
             return NONE
-        types = self.types
         base = self.lvalue(arg)
+        if base.deref is None and base.origin is None:
+            return self._subscript(n, base)
+        is_arr = self.types.is_array(base.et)
+        return self.scalar_subscript(self._subscript(n, base), base, is_arr, n)
+
+    def _subscript(self, n: Node, base: Val) -> Val:
+        idx_node = n.child_by_field_name("index")
+        types = self.types
         idx_val = self.expr(idx_node) if idx_node is not None else NONE
         idx = idx_val.const
         if idx is None and idx_node is not None:
@@ -346,6 +365,7 @@ class ExpressionWalker(WalkerBase):
             return NONE
         lv = self.lvalue(left)
         self.close(lv, "store" if o == "=" else "loadstore")
+        self.scalar_stored(lv)
         if left.type == "identifier":
             key = self._var_key(self.text(left))
             if key is not None and key in self.var_addr:
@@ -353,6 +373,8 @@ class ExpressionWalker(WalkerBase):
                 self.addr_pinned.add(id(self.var_addr.pop(key)))
         if left.type == "identifier" and o == "=":
             self.set_guard_var(self.text(left), rv.guard)
+            self.set_origin(self.text(left), rv.origin)
+            return Val(lv.et, guard=rv.guard, origin=rv.origin)
         return Val(lv.et, guard=rv.guard if o == "=" else None)
 
     def binary(self, n: Node) -> Val:
@@ -393,12 +415,13 @@ class ExpressionWalker(WalkerBase):
         if o == "-" and lv.addr is not None and rv.addr is not None and \
                 self._offsets_cancel(lv, rv):
             return Val(lv.et)
+        origin = _arithmetic_origin(o, lv, rv, self.types.is_pointer)
         if o in ("+", "-"):
             if self.types.is_pointer(lv.et):
-                return Val(lv.et)
+                return Val(lv.et, origin=origin)
             if self.types.is_pointer(rv.et) and o == "+":
-                return Val(rv.et)
-        return NONE
+                return Val(rv.et, origin=origin)
+        return NONE if origin is None else Val(lv.et or rv.et, origin=origin)
 
     def _offsets_cancel(self, lv: Val, rv: Val) -> bool:
         """``(void *)&p->m - offsetof(T, m)`` (``container_of`` of a member's own address):
@@ -445,7 +468,18 @@ class ExpressionWalker(WalkerBase):
             gc = cv.guard if cv.guard is not None else _const_guard(cv.const)
             ga = av.guard if av.guard is not None else _const_guard(av.const)
             g = (f & gc) | (~f & ga)
-        return Val(cv.et or av.et, guard=g)
+        return Val(cv.et or av.et, guard=g, origin=cv.origin if cv.origin == av.origin else None)
+
+
+def _arithmetic_origin(op: str, lv: Val, rv: Val, is_pointer) -> str | None:
+    """A number plus or minus an integer (or masked) is a number still."""
+    if op not in ("+", "-", "&", "|"):
+        return None
+    if lv.origin is not None and rv.origin is None and not is_pointer(rv.et):
+        return lv.origin
+    if rv.origin is not None and lv.origin is None and not is_pointer(lv.et) and op != "-":
+        return rv.origin
+    return None
 
 
 def _compare_guard(op: str, lv: Val, rv: Val) -> Guard | None:

@@ -13,13 +13,14 @@ from bpfls.source.intrinsics import reparse
 from bpfls.source.pptokens import IDENT, Tok
 from bpfls.source.snippets import snippet_body
 from bpfls.source.values import NONE
-from bpfls.source.walk_base import STATEMENT_TYPES, TERMINATORS, WalkerBase
+from bpfls.source.walk_base import STATEMENT_TYPES, TERMINATORS
+from bpfls.source.walk_scalars import ScalarWalker
 
 if TYPE_CHECKING:
     from tree_sitter import Node
 
 
-class StatementWalker(WalkerBase):
+class StatementWalker(ScalarWalker):
     """Statements, declarations and conditions."""
 
     def stmt(self, n: Node) -> bool:
@@ -59,8 +60,12 @@ class StatementWalker(WalkerBase):
                     g = TRUE if v.const not in (None, 0) else (FALSE if v.const == 0
                                                                else UNKNOWN)
                 self.returns.append(all_of((self.guard, g)))
+                if v.const != 0:  # NULL is a number too
+                    self.returned(v.origin)
             return True
         if t in ("break_statement", "continue_statement", "goto_statement"):
+            if self.exits is not None and t != "goto_statement":
+                self.exits.append(dict(self.var_origin))
             return True
         if t in ("while_statement", "for_statement", "do_statement"):
             return self.loop(n)
@@ -71,11 +76,17 @@ class StatementWalker(WalkerBase):
             saved = self.guard
             saved_values = self.switch_values
             self.switch_values = v.values
+            saved_origins, saved_exits = self.switch_origins, self.exits
+            self.switch_origins = before = self.origins_fork()
+            self.exits = exits = [before]
             try:
                 if body is not None:
                     self.stmt(body)
             finally:
                 self.switch_values = saved_values
+                self.switch_origins, self.exits = saved_origins, saved_exits
+            for e in exits:
+                self.origins_join(e)
             self.guard = saved
             return False
         if t == "case_statement":
@@ -143,6 +154,12 @@ class StatementWalker(WalkerBase):
                             if self._case_selected(c, values, labels) else FALSE
                         falls = seen_case and not terminated
                         self.guard = any_of((self.guard, entered)) if falls else entered
+                    if self.switch_origins is not None:
+                        # entered from the switch, or also from the case before
+                        if terminated or not seen_case:
+                            self.var_origin = dict(self.switch_origins)
+                        else:
+                            self.origins_join(self.switch_origins)
                     seen_case = True
                     terminated = False
                 if self.stmt(c):
@@ -195,7 +212,10 @@ class StatementWalker(WalkerBase):
         then = n.child_by_field_name("consequence")
         alt = n.child_by_field_name("alternative")
         self.guard = all_of((saved, f))
+        before = self.origins_fork()
         then_term = self.stmt(then) if then is not None else False
+        after_then = self.var_origin
+        self.var_origin = dict(before)
         self.guard = all_of((saved, ~f))
         else_term = False
         if alt is not None:
@@ -204,6 +224,12 @@ class StatementWalker(WalkerBase):
                 else_term = self.stmt(inner[0]) if inner else False
             else:
                 else_term = self.stmt(alt)
+        if then_term and not else_term:
+            pass  # the else branch's origins go on
+        elif else_term and not then_term:
+            self.var_origin = after_then
+        else:
+            self.origins_join(after_then)
         if then_term and else_term:
             self.guard = FALSE
             return True
@@ -219,6 +245,8 @@ class StatementWalker(WalkerBase):
         saved = self.guard
         self.scopes.append({})
         self.gscopes.append({})
+        saved_exits = self.exits
+        self.exits = exits = []
         try:
             if n.type == "for_statement":
                 init = n.child_by_field_name("initializer")
@@ -227,6 +255,7 @@ class StatementWalker(WalkerBase):
                         self.declaration(init)
                     else:
                         self.expr(init)
+            before = self.origins_fork()
             cond = n.child_by_field_name("condition")
             f = UNKNOWN
             if cond is not None and n.type != "do_statement":
@@ -241,7 +270,10 @@ class StatementWalker(WalkerBase):
                     self.expr(upd)
             if n.type == "do_statement" and cond is not None:
                 self.expr(cond)
+            for e in (before, *exits):
+                self.origins_join(e)
         finally:
+            self.exits = saved_exits
             self.scopes.pop()
             self.gscopes.pop()
             self.guard = saved
@@ -327,18 +359,21 @@ class StatementWalker(WalkerBase):
                     self.initializer(value)
                 else:
                     first, effects = len(self.fd.accesses), self.effects
+                    first_deref = len(self.fd.derefs)
                     v = self.expr(value)
                     g = v.guard
                     if auto:
                         et = v.et
-                    if name and effects == self.effects and len(self.fd.accesses) > first:
-                        self._drop_dead_loads(n, d, name, first)
+                    if name and effects == self.effects and (
+                            len(self.fd.accesses) > first or len(self.fd.derefs) > first_deref):
+                        self._drop_dead_loads(n, d, name, first, first_deref)
             if name:
                 self.scopes[-1][name] = et
                 if g is not None:
                     self.gscopes[-1][name] = g
-                key = len(self.var_serial) + 1
-                self.var_serial[(id(self.scopes[-1]), name)] = key
+                key = self.new_var(self.scopes[-1], name)
+                if v.origin is not None and not self.silent:
+                    self.var_origin[key] = v.origin
                 a = v.addr
                 if value is not None and a is not None and et is not None and et.ptr and \
                         et.n < 0:
@@ -347,10 +382,12 @@ class StatementWalker(WalkerBase):
                     self.addr_held[id(a)] = a
                     self.var_addr[key] = a
 
-    def _drop_dead_loads(self, decl: Node, declarator: Node, name: str, first: int) -> None:
-        """The initializer of local ``name`` (its accesses from ``first`` on) has no side
-        effect: when the rest of the function (from the end of its declarator) never reads
-        ``name``, its plain loads are dead code clang removes, relocations and all."""
+    def _drop_dead_loads(self, decl: Node, declarator: Node, name: str, first: int,
+                         first_deref: int) -> None:
+        """The initializer of local ``name`` (its accesses from ``first`` on, its dereferences
+        from ``first_deref`` on) has no side effect: when the rest of the function (from the
+        end of its declarator) never reads ``name``, its plain loads are dead code clang
+        removes, relocations and all."""
         if not self.src.is_file or b"volatile" in self.src.code[decl.start_byte:decl.end_byte]:
             return
         node = self.fd.node
@@ -366,6 +403,7 @@ class StatementWalker(WalkerBase):
         accesses = self.fd.accesses
         self.fd.accesses = accesses[:first] + [
             a for a in accesses[first:] if not (a.load and not a.store and not a.probe_read)]
+        del self.fd.derefs[first_deref:]
 
     def initializer(self, n: Node) -> None:
         for c in n.named_children:
