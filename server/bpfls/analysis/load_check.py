@@ -191,11 +191,11 @@ def _signature_issues(model: SourceModel, p: Program, info: SectionInfo, v: Kern
         elif i == len(args) and ret is not None and strict:
             kid, what = ret, "the return value"
         else:
-            code = "argument-out-of-range" if strict and prm.used else "signature-mismatch"
-            out.append(Issue(code, f"'{p.name}': parameter '{prm.name}' is beyond the "
-                                   f"{len(args)} arguments of the kernel's function"
-                                   + (" (the verifier rejects the context access)"
-                                      if code == "argument-out-of-range" else ""),
+            fatal = strict and prm.used
+            out.append(Issue("argument-out-of-range" if fatal else "signature-mismatch",
+                             f"'{p.name}': parameter '{prm.name}' is beyond the "
+                             f"{len(args)} arguments of the kernel's function"
+                             + (" (the verifier rejects the context access)" if fatal else ""),
                              p.path, prm.range, v.name, proto, data, (p.name,)))
             break
         if prm.type_id is None:
@@ -348,11 +348,11 @@ def _ksym_issues(model: SourceModel, vs: list[KernelView]) -> list[Issue]:
             if k.function:
                 lk = v.kfunc(k.name, model.local, k.type_id)
                 if lk.ok is False:
-                    code = "kfunc-incompatible" if lk.type_id is not None else "kfunc-missing"
-                    what = ("its prototype is incompatible with the kernel's"
-                            if code == "kfunc-incompatible" else
+                    found = lk.type_id is not None
+                    what = ("its prototype is incompatible with the kernel's" if found else
                             "it is not a FUNC in the kernel's or its modules' BTF")
-                    out.append(Issue(code, f"kfunc '{k.name}': {what} (libbpf fails the load)",
+                    out.append(Issue("kfunc-incompatible" if found else "kfunc-missing",
+                                     f"kfunc '{k.name}': {what} (libbpf fails the load)",
                                      k.path, k.range, v.name, lk.reason, {"kfunc": k.name}))
             elif k.typed:
                 lk = v.ksym_var(k.name)
