@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis import facts
+from bpfls.analysis import facts, sections
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
@@ -566,26 +566,23 @@ def enumerator_hover(model: SourceModel, kernels: KernelSet | None, name: str) -
 
 # -- SEC("...") ----------------------------------------------------------------------------------
 
-#: section prefixes whose target is a kernel function
-FUNC_TARGETS = ("kprobe/", "kretprobe/", "fentry/", "fexit/", "fmod_ret/", "fentry.s/",
-                "fexit.s/", "fmod_ret.s/", "kprobe.multi/", "kretprobe.multi/")
-LSM_TARGETS = ("lsm/", "lsm.s/", "lsm_cgroup/")
-TP_TARGETS = ("tp_btf/", "raw_tp/", "raw_tracepoint/", "raw_tp.w/", "raw_tracepoint.w/")
+#: section kinds (:mod:`.sections`) whose target hover describes as a kernel function
+FUNC_TARGETS = sections.FUNC_KINDS - {"kprobe.session"}
 
 
 def section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
     prefix, _, target = section.partition("/")
     if not target:
         return f'program section `SEC("{section}")`'
-    head = prefix + "/"
-    if head in FUNC_TARGETS:
+    kind = sections.head_kind(prefix + "/")
+    if kind in FUNC_TARGETS:
         target = target.split("+")[0]
         md = kfunc_hover(model, kernels, target)
         return md or f"`{target}`: no such function in the kernels' BTF"
-    if head in LSM_TARGETS:
+    if kind in sections.LSM_KINDS:
         md = kfunc_hover(model, kernels, f"bpf_lsm_{target}")
         return md or f"`{target}`: no such LSM hook (`bpf_lsm_{target}`) in the kernels' BTF"
-    if head in TP_TARGETS:
+    if kind in sections.TP_KINDS:
         td = None
         for k in facts.ordered_kernels(kernels):
             td = facts.find_kind(k.btf, "typedef", f"btf_trace_{target}")  # type: ignore[arg-type]

@@ -259,19 +259,9 @@ def section_info(name: str) -> SectionInfo:
 
 def completion_sections() -> tuple[tuple[str, str], ...]:
     """(what to type, what it is) for each definition, as completion offers them: ``+``
-    definitions as ``name/`` when they take a target."""
-    out: list[tuple[str, str]] = []
-    for d in SECTION_DEFS:
-        if d.sec.endswith("+"):
-            stem = d.sec[:-1]
-            out.append((stem if _TARGETLESS.get(stem) else stem + "/", d.what))
-        else:
-            out.append((d.sec, d.what))
-    return tuple(out)
-
-
-#: "+" definitions usually written without a target
-_TARGETLESS = {"struct_ops": False, "struct_ops.s": False}
+    definitions (which take a target) as ``name/``."""
+    return tuple((d.sec[:-1] + "/" if d.sec.endswith("+") else d.sec, d.what)
+                 for d in SECTION_DEFS)
 
 #: definition families whose target is a kernel function / LSM hook / BTF tracepoint
 FUNC_KINDS = frozenset({"fentry", "fexit", "fmod_ret", "kprobe", "kretprobe",
@@ -280,16 +270,10 @@ LSM_KINDS = frozenset({"lsm", "lsm_cgroup"})
 TP_KINDS = frozenset({"tp_btf", "raw_tp", "raw_tp.w"})
 
 
-def target_family(section_head: str) -> str | None:
-    """``"func"``, ``"lsm"`` or ``"tracepoint"`` for a section head like ``"fentry/"`` (what
-    its targets are), else None."""
-    info = section_info(section_head)
-    if not info.known or "+" not in info.definition:
+def head_kind(head: str) -> str | None:
+    """The kind of a section head that takes a target (``"fentry.s/"`` → ``"fentry"``),
+    else None."""
+    info = section_info(head)
+    if not info.known or not info.definition.endswith("+"):
         return None
-    if info.kind in FUNC_KINDS:
-        return "func"
-    if info.kind in LSM_KINDS:
-        return "lsm"
-    if info.kind in TP_KINDS:
-        return "tracepoint"
-    return None
+    return info.kind
