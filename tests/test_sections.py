@@ -45,6 +45,13 @@ def test_section_info(name, kind, prog_type, attach, target, sleepable, btf_ptrs
                                    sleepable, btf_ptrs)
 
 
+def test_autoload_off_prefix() -> None:
+    info = section_info("?kprobe/do_exit")
+    assert info.known and info.kind == "kprobe" and info.target == "do_exit"
+    assert info.section == "?kprobe/do_exit"
+    assert not section_info("??kprobe").known
+
+
 def test_module_targets() -> None:
     info = section_info("fentry/nf_conntrack:nf_confirm")
     assert (info.module, info.target) == ("nf_conntrack", "nf_confirm")

@@ -164,7 +164,7 @@ class KernelView:
         kind, t = info.kind, info.target
         if not t:
             return Lookup(None)
-        if kind in ("fentry", "fexit", "fmod_ret"):
+        if kind in ("fentry", "fexit", "fmod_ret", "fsession"):
             return self._func_target(t, f"FUNC {t}")
         if kind == "freplace":
             return Lookup(None, "the target is a function of another BPF program")

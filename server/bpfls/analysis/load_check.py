@@ -36,7 +36,8 @@ from bpfls.source.programs import KernelCall, Program
 Verdicts = Mapping[str, Callable[[CoreAccess], bool | None]]
 
 #: kinds whose BPF_PROG arguments are the target's prototype (and ``ret`` after them)
-SIGNATURE_KINDS = frozenset({"fentry", "fexit", "fmod_ret", "lsm", "lsm_cgroup", "tp_btf"})
+SIGNATURE_KINDS = frozenset({"fentry", "fexit", "fmod_ret", "fsession", "lsm", "lsm_cgroup",
+                             "tp_btf"})
 RET_KINDS = frozenset({"fexit", "fmod_ret", "lsm", "lsm_cgroup"})
 BTF_MACROS = frozenset({"BPF_PROG", "BPF_PROG2"})
 KPROBE_MACROS = frozenset({"BPF_KPROBE"})
@@ -127,7 +128,8 @@ def _program_issues(model: SourceModel, p: Program, info: SectionInfo,
     if not info.known:
         msg = (f'SEC("{p.section}"): libbpf recognises no such section, so it cannot tell '
                f"the program type of '{p.name}' (\"missing BPF prog type, check ELF section "
-               "name\") and the load fails")
+               "name\") and the load fails, unless another loader or the program's user space "
+               "sets the type")
         return [Issue("unknown-section", msg, p.path, where, v.name, programs=(p.name,),
                       all_kernels=True, data={"program": p.name, "section": p.section})
                 for v in vs]
@@ -220,8 +222,10 @@ def _report(p: Program, info: SectionInfo, names: list[str], issues: dict[str, l
             continue
         worst = min(got, key=lambda i: _RANK.index(i.code) if i.code in _RANK else len(_RANK))
         reason = worst.fact or worst.message
-        if worst.code == UNKNOWN:
-            results[n] = ProgramResult(None, None, reason)
+        if worst.code in (UNKNOWN, "unknown-section"):
+            # BTF cannot tell, or another loader may know the section
+            results[n] = ProgramResult(None, None if worst.code == UNKNOWN else worst.code,
+                                       reason)
             continue
         if worst.code in ("signature-mismatch", "attach-target-unverified"):
             ok = None if worst.code == "attach-target-unverified" else True

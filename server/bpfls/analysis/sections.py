@@ -9,9 +9,10 @@ matches):
   (``"kprobe+"``: ``kprobe`` and ``kprobe/do_exit``, never ``kprobex``);
 - any other matches the name exactly.
 
-The first matching definition wins. :func:`section_info` gives a :class:`SectionInfo`: the
-program type (``BPF_PROG_TYPE_*``), the expected attach type, the attach target, ...; an
-unmatched name gives ``known=False`` (libbpf: "missing BPF prog type, check ELF section name").
+The first matching definition wins; a leading ``?`` (autoload off) is dropped first.
+:func:`section_info` gives a :class:`SectionInfo`: the program type (``BPF_PROG_TYPE_*``),
+the expected attach type, the attach target, ...; an unmatched name gives ``known=False``
+(libbpf: "missing BPF prog type, check ELF section name").
 Completion and hover read the same table.
 """
 
@@ -93,6 +94,8 @@ SECTION_DEFS: tuple[SecDef, ...] = (
        ATTACH_BTF | SLEEPABLE),
     _d("fexit.s+", "TRACING", "BPF_TRACE_FEXIT", "kernel function exit, sleepable",
        ATTACH_BTF | SLEEPABLE),
+    _d("fsession+", "TRACING", "BPF_TRACE_FSESSION", "kernel function entry and exit (session)",
+       ATTACH_BTF),
     _d("freplace+", "EXT", None, "replace a BPF function", ATTACH_BTF),
     _d("lsm+", "LSM", "BPF_LSM_MAC", "LSM hook", ATTACH_BTF),
     _d("lsm.s+", "LSM", "BPF_LSM_MAC", "LSM hook, sleepable", ATTACH_BTF | SLEEPABLE),
@@ -237,10 +240,12 @@ def _kind(d: SecDef) -> str:
 @lru_cache(maxsize=4096)
 def section_info(name: str) -> SectionInfo:
     """What ``SEC(name)`` makes a program (``known=False`` when libbpf recognises no
-    definition)."""
+    definition). A leading ``?`` (the program does not load by default) is not part of the
+    name libbpf matches."""
+    full, name = name, name.removeprefix("?")
     d = find_def(name)
     if d is None:
-        return SectionInfo(name, False)
+        return SectionInfo(full, False)
     kind = _kind(d)
     target: str | None = None
     module: str | None = None
@@ -252,7 +257,7 @@ def section_info(name: str) -> SectionInfo:
         elif kind in ("fentry", "fexit", "fmod_ret", "freplace") and ":" in target:
             module, _, target = target.partition(":")
             target = target or None
-    return SectionInfo(name, True, kind, d.sec, f"BPF_PROG_TYPE_{d.prog_type}", d.attach_type,
+    return SectionInfo(full, True, kind, d.sec, f"BPF_PROG_TYPE_{d.prog_type}", d.attach_type,
                        target, module, bool(d.flags & SLEEPABLE), bool(d.flags & ATTACH_BTF),
                        d.prog_type in BTF_POINTER_TYPES)
 
@@ -264,7 +269,7 @@ def completion_sections() -> tuple[tuple[str, str], ...]:
                  for d in SECTION_DEFS)
 
 #: definition families whose target is a kernel function / LSM hook / BTF tracepoint
-FUNC_KINDS = frozenset({"fentry", "fexit", "fmod_ret", "kprobe", "kretprobe",
+FUNC_KINDS = frozenset({"fentry", "fexit", "fmod_ret", "fsession", "kprobe", "kretprobe",
                         "kprobe.session", "kprobe.multi", "kretprobe.multi"})
 LSM_KINDS = frozenset({"lsm", "lsm_cgroup"})
 TP_KINDS = frozenset({"tp_btf", "raw_tp", "raw_tp.w"})
