@@ -365,6 +365,7 @@ def test_shared_kernels(tmp_path_factory, base_model) -> None:
     # 5.4 has no btf_trace_ typedefs: raw_tp cannot be told there, tp_btf fails
     assert rep["raw"].results["5.4"].ok is None
     assert rep["tpb"].results["5.4"].ok is False
+    assert not [d for d in diags if d.data.get("program") == "raw"]
     assert all(rep["raw"].results[n].ok for n in names if n != "5.4")
     by = {(d.code, d.data.get("program") or d.data.get("helper") or d.data.get("map")): d.kernels
           for d in diags}
@@ -373,6 +374,31 @@ def test_shared_kernels(tmp_path_factory, base_model) -> None:
     assert set(by[("map-type-missing", "rb")]) == {"5.4"}
     assert set(by[("program-type-missing", "lp")]) == {"5.4", "5.11", "5.13.2", "5.16",
                                                       "5.17"}
+
+
+def test_shared_kernels_tracepoint_prototype_change(tmp_path_factory, kernels,
+                                                    base_model) -> None:
+    """kfree_skb gained its drop reason in 5.17: a program reading it is out of range before
+    (and 5.4 has no BTF tracepoints: tp_btf fails there)."""
+    ks = _shared_kernels(tmp_path_factory)
+    btf = kernels.primary_btf  # the model's local types are split over it
+    skb = ptr_to(btf, Kind.STRUCT, "sk_buff")
+    void_p = next(t.id for t in btf if t.kind == Kind.PTR and t.type_id == 0)
+    reason = btf.find("skb_drop_reason", Kind.ENUM).id
+    m = fresh(base_model, programs=[
+        prog("drop", "tp_btf/kfree_skb", "BPF_PROG",
+             [param("skb", "struct sk_buff *", skb), param("location", "void *", void_p),
+              param("reason", "enum skb_drop_reason", reason)])])
+    diags, reports = check_load(m, ks)
+    by = {d.code: set(d.kernels) for d in diags}
+    assert by["argument-out-of-range"] == {"5.11", "5.13.2", "5.16"}
+    res = reports[0].results
+    # 5.4 predates tracing programs (BPF_PROG_TYPE_TRACING, 5.5) and BTF tracepoints
+    assert res["5.4"].ok is False
+    assert res["5.4"].code == "program-type-missing"
+    assert "BPF_PROG_TYPE_TRACING" in res["5.4"].reason
+    assert res["5.17"].ok is True and res["7.1"].ok is True
+    assert res["5.16"].code == "argument-out-of-range"
 
 
 def test_views_are_cached(kernels) -> None:
