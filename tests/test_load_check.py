@@ -417,3 +417,14 @@ def test_module_btf_is_searched(tmp_path: Path) -> None:
     assert view.modules == ()
     assert view.target(section_info("fentry/tcp_connect")).ok
     assert load_btf  # the loader is the one the kernel set uses
+
+
+def test_section_hover_prototypes_per_kernel(kernels, base_model) -> None:
+    from bpfls.analysis.hover import section_hover
+    md = section_hover(base_model, kernels, "tp_btf/kfree_skb")
+    assert "prototype per kernel" in md
+    assert "enum skb_drop_reason)`: 6.1-amd64" in md
+    assert "void *)`: 5.10-amd64" in md
+    # one prototype everywhere: no list
+    assert "prototype per kernel" not in section_hover(base_model, kernels,
+                                                       "fentry/tcp_connect")

@@ -571,6 +571,36 @@ FUNC_TARGETS = sections.FUNC_KINDS - {"kprobe.session"}
 
 
 def section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
+    md = _section_hover(model, kernels, section)
+    differ = prototypes_across(kernels, section)
+    if md is not None and differ:
+        md += "\n\n" + differ
+    return md
+
+
+def prototypes_across(kernels: KernelSet | None, section: str) -> str:
+    """The attach target's prototypes where the kernels disagree (each with its kernels), or
+    ""."""
+    if kernels is None:
+        return ""
+    info = sections.section_info(section)
+    if not info.known or not info.target:
+        return ""
+    from bpfls.analysis import attach
+
+    seen: dict[str, list[str]] = {}
+    for v in attach.views(kernels):
+        t = v.target(info)
+        if t.ok and t.btf is not None and t.proto_id is not None:
+            proto = attach.render(t.btf, t.proto_id, info.target.split("/")[-1])
+            seen.setdefault(proto, []).append(v.name)
+    if len(seen) < 2:
+        return ""
+    return "prototype per kernel:\n\n" + "\n".join(
+        f"- `{p}`: {', '.join(ks)}" for p, ks in seen.items())
+
+
+def _section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
     prefix, _, target = section.partition("/")
     if not target:
         return f'program section `SEC("{section}")`'
