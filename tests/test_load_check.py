@@ -306,7 +306,9 @@ def test_scalar_deref_only_in_non_btf_program_types(kernels, base_model) -> None
     diags, reports = check_load(m, kernels)
     got = [d for d in diags if d.code == "kernel-pointer-deref"]
     assert len(got) == 1
-    assert got[0].data == {"replacement": "BPF_CORE_READ(task, real_parent, tgid)"}
+    assert got[0].data == {"replacement": "BPF_CORE_READ(task, real_parent, tgid)",
+                           "expr_range": [4, 4, 4, 30]}
+    assert got[0].kernels == tuple(SAMPLES) and "(kp)" in got[0].message
     rep = {r.name: r for r in reports}
     assert rep["kp"].results["6.12-amd64"].code == "kernel-pointer-deref"
     assert rep["fe"].results["6.12-amd64"].ok is True

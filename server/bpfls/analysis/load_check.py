@@ -409,7 +409,11 @@ def _deref_issues(model: SourceModel, names: list[str], reach: dict[str, tuple[s
                f"({', '.join(progs)}); use {repl}")
         for n in names:
             out.append(Issue("kernel-pointer-deref", msg, d.path, d.range, n,
-                             data={"replacement": repl},
+                             data={"replacement": repl,
+                                   "expr_range": [d.expr_range.start.line,
+                                                  d.expr_range.start.column,
+                                                  d.expr_range.end.line,
+                                                  d.expr_range.end.column]},
                              programs=progs, all_kernels=True))
     return out
 
