@@ -430,3 +430,49 @@ def test_section_hover_prototypes_per_kernel(kernels, base_model) -> None:
     # one prototype everywhere: no list
     assert "prototype per kernel" not in section_hover(base_model, kernels,
                                                        "fentry/tcp_connect")
+
+
+# -- quick fixes -------------------------------------------------------------------------------
+
+FIX_SOURCE = """\
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+int f(void) {
+    struct task_struct *task = (void *)bpf_get_current_task();
+    int ppid = task->real_parent -> tgid;
+    return ppid;
+}
+"""
+
+
+def test_fix_kernel_pointer_deref(kernels, base_model) -> None:
+    from bpfls.analysis.actions import code_actions
+    line = FIX_SOURCE.splitlines()[4]
+    start, end = line.index("task->"), line.index(";")
+    d = ScalarDeref("f.bpf.c", Range.of(4, start + 6, 4, start + 17), Range.of(4, start, 4, end),
+                    "f", "bpf_get_current_task()", "task", ("real_parent", "tgid"))
+    m = fresh(base_model, programs=[prog("f", "kprobe/do_exit")], derefs=[d])
+    diags, _ = check_load(m, kernels)
+    got = code_actions(m, diags, "f.bpf.c", FIX_SOURCE, Range.of(4, 0, 4, 40))
+    assert [e.new_text for a in got for e in a.edits] == ["BPF_CORE_READ(task, real_parent, tgid)"]
+    edit = got[0].edits[0]
+    fixed = FIX_SOURCE.splitlines()[4][:edit.range.start.column] + edit.new_text + \
+        FIX_SOURCE.splitlines()[4][edit.range.end.column:]
+    assert fixed == "    int ppid = BPF_CORE_READ(task, real_parent, tgid);"
+    # the text no longer spells the chain: no fix
+    other = FIX_SOURCE.replace("real_parent -> tgid", "group_leader->pid")
+    assert code_actions(m, diags, "f.bpf.c", other, Range.of(4, 0, 4, 40)) == []
+
+
+def test_fix_signature(kernels, base_model) -> None:
+    from bpfls.analysis.actions import code_actions
+    btf = kernels.primary_btf
+    skb = ptr_to(btf, Kind.STRUCT, "sk_buff")
+    text = "int BPF_PROG(p, struct sk_buff *skb)\n"
+    start = text.index("struct")
+    prm = Param("skb", "struct sk_buff *", skb, Range.of(0, start, 0, text.index(")")))
+    m = fresh(base_model, programs=[Program("p", "fentry/tcp_connect", "f.bpf.c", R, R,
+                                            "BPF_PROG", (prm,))])
+    diags, _ = check_load(m, kernels)
+    got = code_actions(m, diags, "f.bpf.c", text, Range.of(0, 0, 0, 30))
+    assert [e.new_text for a in got for e in a.edits] == ["struct sock *skb"]

@@ -1,4 +1,5 @@
-"""Quick fixes: mechanical edits for the CO-RE diagnostics that have one.
+"""Quick fixes: mechanical edits for the CO-RE diagnostics that have one (and, through
+:mod:`.load_fixes`, for the load rules').
 
 :func:`code_actions` answers with the fixes for the diagnostics overlapping a range:
 
@@ -89,8 +90,10 @@ def code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, t
 
 def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, text: str,
                   range: Range, kernels: KernelSet | None) -> list[CodeAction]:
+    from bpfls.analysis.load_fixes import LOAD_FIXABLE, load_fixes
+
     wanted = [d for d in diagnostics if d.path == path and _overlaps(d.range, range)
-              and d.code in _FIXABLE]
+              and (d.code in _FIXABLE or d.code in LOAD_FIXABLE)]
     if not wanted:
         return []
     fixer = _Fixer(model, diagnostics, path, text, kernels)
@@ -98,7 +101,7 @@ def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, 
     seen: set[tuple] = set()
     for d in wanted:
         try:
-            found = fixer.fixes(d)
+            found = load_fixes(d, text) if d.code in LOAD_FIXABLE else fixer.fixes(d)
         except Exception:  # noqa: BLE001
             continue
         for a in found:
