@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.analysis.load_fixes import LOAD_FIXABLE, load_fixes
 from bpfls.btf import Btf, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
@@ -90,8 +91,6 @@ def code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, t
 
 def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, text: str,
                   range: Range, kernels: KernelSet | None) -> list[CodeAction]:
-    from bpfls.analysis.load_fixes import LOAD_FIXABLE, load_fixes
-
     wanted = [d for d in diagnostics if d.path == path and _overlaps(d.range, range)
               and (d.code in _FIXABLE or d.code in LOAD_FIXABLE)]
     if not wanted:
@@ -101,7 +100,9 @@ def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, 
     seen: set[tuple] = set()
     for d in wanted:
         try:
-            found = load_fixes(d, text) if d.code in LOAD_FIXABLE else fixer.fixes(d)
+            found = ([CodeAction(f.title, QUICKFIX, (TextEdit(d.path, f.range, f.new_text),),
+                                 (d,), f.preferred) for f in load_fixes(d, text)]
+                     if d.code in LOAD_FIXABLE else fixer.fixes(d))
         except Exception:  # noqa: BLE001
             continue
         for a in found:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis import facts, sections
+from bpfls.analysis import attach, facts, sections
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
@@ -586,8 +586,6 @@ def prototypes_across(kernels: KernelSet | None, section: str) -> str:
     info = sections.section_info(section)
     if not info.known or not info.target:
         return ""
-    from bpfls.analysis import attach
-
     seen: dict[str, list[str]] = {}
     for v in attach.views(kernels):
         t = v.target(info)

@@ -12,9 +12,8 @@ Positions are 0-based lines and UTF-8 byte columns. Never raises.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from bpfls.analysis.actions import QUICKFIX, CodeAction, TextEdit
 from bpfls.source.positions import Position, Range
 
 if TYPE_CHECKING:
@@ -23,7 +22,16 @@ if TYPE_CHECKING:
 LOAD_FIXABLE = frozenset({"kernel-pointer-deref", "signature-mismatch"})
 
 
-def load_fixes(d: Diagnostic, text: str) -> list[CodeAction]:
+class LoadFix(NamedTuple):
+    """One replacement in the diagnostic's file (:mod:`.actions` makes it a code action)."""
+
+    title: str
+    range: Range
+    new_text: str
+    preferred: bool = False
+
+
+def load_fixes(d: Diagnostic, text: str) -> list[LoadFix]:
     try:
         if d.code == "kernel-pointer-deref":
             return _core_read(d, text)
@@ -46,7 +54,7 @@ def _slice(text: str, r: Range) -> str | None:
     return "\n".join(parts)
 
 
-def _core_read(d: Diagnostic, text: str) -> list[CodeAction]:
+def _core_read(d: Diagnostic, text: str) -> list[LoadFix]:
     repl = d.data["replacement"]
     sl, sc, el, ec = d.data["expr_range"]
     r = Range(Position(sl, sc), Position(el, ec))
@@ -57,11 +65,10 @@ def _core_read(d: Diagnostic, text: str) -> list[CodeAction]:
     chain = [p.strip() for p in m.group(1).split(",")]
     if re.sub(r"\s+", "", written) != "->".join(chain):
         return []
-    return [CodeAction(f"Read it with {repl}", QUICKFIX, (TextEdit(d.path, r, repl),), (d,),
-                       preferred=True)]
+    return [LoadFix(f"Read it with {repl}", r, repl, True)]
 
 
-def _param_type(d: Diagnostic, text: str) -> list[CodeAction]:
+def _param_type(d: Diagnostic, text: str) -> list[LoadFix]:
     kt = d.data["kernel_type"]
     name = d.data["param"]
     if "(" in kt or "[" in kt:
@@ -70,5 +77,4 @@ def _param_type(d: Diagnostic, text: str) -> list[CodeAction]:
     if written is None or not re.search(rf"\b{re.escape(name)}\s*$", written):
         return []
     new = f"{kt}{name}" if kt.endswith("*") else f"{kt} {name}"
-    return [CodeAction(f"Declare '{name}' as {kt} (the kernel's type)", QUICKFIX,
-                       (TextEdit(d.path, d.range, new),), (d,))]
+    return [LoadFix(f"Declare '{name}' as {kt} (the kernel's type)", d.range, new)]
