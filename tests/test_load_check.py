@@ -476,3 +476,18 @@ def test_fix_signature(kernels, base_model) -> None:
     diags, _ = check_load(m, kernels)
     got = code_actions(m, diags, "f.bpf.c", text, Range.of(0, 0, 0, 30))
     assert [e.new_text for a in got for e in a.edits] == ["struct sock *skb"]
+
+
+def test_fix_helper_guard(kernels, base_model) -> None:
+    from bpfls.analysis.actions import code_actions
+    text = ("#include \"vmlinux.h\"\n#include <bpf/bpf_core_read.h>\nint f(void) {\n"
+            "    bpf_loop(1, cb, 0, 0);\n    return 0;\n}\n")
+    call = KernelCall("bpf_loop", "f.bpf.c", Range.of(3, 4, 3, 12), "f")
+    m = fresh(base_model, programs=[prog("f", "kprobe/do_exit")], calls=[call])
+    diags, _ = check_load(m, kernels)
+    assert [d.code for d in diags] == ["helper-missing"]
+    got = code_actions(m, diags, "f.bpf.c", text, Range.of(3, 4, 3, 12))
+    assert len(got) == 1 and got[0].preferred
+    assert got[0].edits[0].new_text == (
+        "if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {\n"
+        "        bpf_loop(1, cb, 0, 0);\n    }")

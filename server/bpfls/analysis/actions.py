@@ -10,6 +10,8 @@
   idiom), reading it through the plain kernel type or a ``___old`` flavor struct declared after
   the includes, when the configured kernels that lack the member have the suggested one.
 - ``field-incompatible``: the guard (libbpf's existence check is false where the types differ).
+- ``helper-missing``: guard the statement calling the helper with
+  ``bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x)``.
 - ``unknown-member`` on a kernel type that some configured kernels have the member in (the
   program's ``vmlinux.h`` comes from a kernel without it): read it through a ``___old`` flavor
   struct, behind ``bpf_core_field_exists()`` of the member that replaced it when there is one;
@@ -357,7 +359,7 @@ _MISSING = frozenset({"field-missing", "field-incompatible"})
 #: the macros whose hop sites the fixes rewrite: relocated hop reads that give the value read
 _CORE_READ = frozenset(m.name for m in MACROS.values()
                        if m.family is Family.CORE_HOPS and m.value is Value.FIELD)
-_FIXABLE = _MISSING | {"unknown-member"}
+_FIXABLE = _MISSING | {"unknown-member", "helper-missing"}
 #: macros whose value is the last hop's field ("direct": a plain access)
 _HOP_VALUE = frozenset({"direct"}) | frozenset(m.name for m in MACROS.values()
                                                if m.hops and m.value is Value.FIELD)
@@ -415,7 +417,28 @@ class _Fixer:
         if d.code == "unknown-member":
             found = (_attempt(self._flavor_shim, d), _attempt(self._closest_member, d))
             return [a for a in found if a is not None]
+        if d.code == "helper-missing":
+            a = _attempt(self._guard_helper, d)
+            return [a] if a is not None else []
         return []
+
+    # -- helper-missing ------------------------------------------------------------------------
+    def _guard_helper(self, d: Diagnostic) -> CodeAction | None:
+        """Wrap the statement that calls the helper in ``if
+        (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x))``: libbpf makes the check
+        false where the helper is missing and the verifier drops the call there."""
+        enumerator = d.data.get("enumerator")
+        doc = self.doc
+        s = doc.offset(d.range.start.line, d.range.start.column)
+        e = doc.offset(d.range.end.line, d.range.end.column)
+        if not enumerator or s is None or e is None or b"bpf_core_read.h" not in doc.data:
+            return None
+        stmt = _statement(doc.tree.root_node.descendant_for_byte_range(s, e))
+        if stmt is None or stmt.type != "expression_statement" or stmt.parent is None or \
+                stmt.parent.type not in _BLOCKS:
+            return None
+        cond = f"bpf_core_enum_value_exists(enum bpf_func_id, {enumerator})"
+        return CodeAction(f"Guard with {cond}", QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
 
     # -- field-missing: what the model and the text say ---------------------------------------
     def missing(self) -> list[_Missing]:
