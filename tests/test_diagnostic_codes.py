@@ -18,7 +18,7 @@ from bpfls.analysis.diagnostics import CODES
 from conftest import ROOT
 
 ENGINE = ROOT / "server" / "bpfls"
-MAKERS = {"diagnostic", "Diagnostic", "SourceDiagnostic", "diag", "_diag"}
+MAKERS = {"diagnostic", "Diagnostic", "SourceDiagnostic", "diag", "_diag", "Issue"}
 CODE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 
 

@@ -6,6 +6,9 @@ the model and never change it.
 - diagnostics: :mod:`.check` (:func:`~.check.check_model`: resolve every relocation on every
   kernel, run the rules), :mod:`.rules` (one function per CO-RE rule), :mod:`.diagnostics`
   (the record and :data:`~.diagnostics.CODES`, the one table of codes, severities and docs),
+  :mod:`.load_check` (will each program load and attach on each kernel: what it names, judged
+  by :mod:`.attach`'s per-kernel lookups, its section read with :mod:`.sections`, libbpf's
+  section table),
   :mod:`.pitfalls` (libbpf pitfalls a verdict alone does not show), :mod:`.report` (a file's
   diagnostics and relocations);
 - the editor's features: :mod:`.hover`, :mod:`.completion`, :mod:`.definition`,

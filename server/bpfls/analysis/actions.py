@@ -1,4 +1,5 @@
-"""Quick fixes: mechanical edits for the CO-RE diagnostics that have one.
+"""Quick fixes: mechanical edits for the CO-RE diagnostics that have one (and, through
+:mod:`.load_fixes`, for the load rules').
 
 :func:`code_actions` answers with the fixes for the diagnostics overlapping a range:
 
@@ -9,10 +10,16 @@
   idiom), reading it through the plain kernel type or a ``___old`` flavor struct declared after
   the includes, when the configured kernels that lack the member have the suggested one.
 - ``field-incompatible``: the guard (libbpf's existence check is false where the types differ).
+- ``helper-missing``: guard the statement calling the helper with
+  ``bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x)``.
 - ``unknown-member`` on a kernel type that some configured kernels have the member in (the
   program's ``vmlinux.h`` comes from a kernel without it): read it through a ``___old`` flavor
   struct, behind ``bpf_core_field_exists()`` of the member that replaced it when there is one;
   or use the closest member the local type has.
+- ``attach-target-missing`` on an ``fentry``/``fexit`` program: attach with a kprobe
+  (kretprobe) instead, offered only when the body reads its arguments as values (a kprobe's
+  arguments are numbers to the verifier: a direct dereference would fail verification), and
+  for ``fexit`` only when no argument but ``ret`` is used.
 
 A rename is offered only when the renamed access relocates on every kernel that lacks the
 member, and is *preferred* only when it relocates on every configured kernel (otherwise the rename
@@ -39,6 +46,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bpfls.analysis.diagnostics import Diagnostic
+from bpfls.analysis.load_fixes import LOAD_FIXABLE, load_fixes
 from bpfls.btf import Btf, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.names import essential_name
@@ -89,8 +97,6 @@ def code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, t
 
 def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, text: str,
                   range: Range, kernels: KernelSet | None) -> list[CodeAction]:
-    from bpfls.analysis.load_actions import LOAD_FIXABLE
-
     wanted = [d for d in diagnostics if d.path == path and _overlaps(d.range, range)
               and (d.code in _FIXABLE or d.code in LOAD_FIXABLE)]
     if not wanted:
@@ -100,7 +106,9 @@ def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, 
     seen: set[tuple] = set()
     for d in wanted:
         try:
-            found = fixer.fixes(d)
+            found = ([CodeAction(f.title, QUICKFIX, (TextEdit(d.path, f.range, f.new_text),),
+                                 (d,), f.preferred) for f in load_fixes(d, text)]
+                     if d.code in LOAD_FIXABLE else fixer.fixes(d))
         except Exception:  # noqa: BLE001
             continue
         for a in found:
@@ -355,7 +363,7 @@ _MISSING = frozenset({"field-missing", "field-incompatible"})
 #: the macros whose hop sites the fixes rewrite: relocated hop reads that give the value read
 _CORE_READ = frozenset(m.name for m in MACROS.values()
                        if m.family is Family.CORE_HOPS and m.value is Value.FIELD)
-_FIXABLE = _MISSING | {"unknown-member"}
+_FIXABLE = _MISSING | {"unknown-member", "helper-missing", "attach-target-missing"}
 #: macros whose value is the last hop's field ("direct": a plain access)
 _HOP_VALUE = frozenset({"direct"}) | frozenset(m.name for m in MACROS.values()
                                                if m.hops and m.value is Value.FIELD)
@@ -413,9 +421,31 @@ class _Fixer:
         if d.code == "unknown-member":
             found = (_attempt(self._flavor_shim, d), _attempt(self._closest_member, d))
             return [a for a in found if a is not None]
-        from bpfls.analysis.load_actions import load_fixes
+        if d.code == "helper-missing":
+            a = _attempt(self._guard_helper, d)
+            return [a] if a is not None else []
+        if d.code == "attach-target-missing":
+            a = _attempt(to_kprobe, self, d)
+            return [a] if a is not None else []
+        return []
 
-        return load_fixes(self, d)
+    # -- helper-missing ------------------------------------------------------------------------
+    def _guard_helper(self, d: Diagnostic) -> CodeAction | None:
+        """Wrap the statement that calls the helper in ``if
+        (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x))``: libbpf makes the check
+        false where the helper is missing and the verifier drops the call there."""
+        enumerator = d.data.get("enumerator")
+        doc = self.doc
+        s = doc.offset(d.range.start.line, d.range.start.column)
+        e = doc.offset(d.range.end.line, d.range.end.column)
+        if not enumerator or s is None or e is None or b"bpf_core_read.h" not in doc.data:
+            return None
+        stmt = _statement(doc.tree.root_node.descendant_for_byte_range(s, e))
+        if stmt is None or stmt.type != "expression_statement" or stmt.parent is None or \
+                stmt.parent.type not in _BLOCKS:
+            return None
+        cond = f"bpf_core_enum_value_exists(enum bpf_func_id, {enumerator})"
+        return CodeAction(f"Guard with {cond}", QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
 
     # -- field-missing: what the model and the text say ---------------------------------------
     def missing(self) -> list[_Missing]:
@@ -996,3 +1026,98 @@ def _diags(group: list[_Missing], first: _Missing) -> tuple[Diagnostic, ...]:
         if all(x.diag is not y for y in out):
             out.append(x.diag)
     return tuple(out)
+
+
+# -- attach-target-missing: fentry → kprobe -----------------------------------------------------
+
+#: fentry-style section prefix → (kprobe-style prefix, program macro it takes)
+_SWITCH = {"fentry/": ("kprobe/", "BPF_KPROBE"), "fexit/": ("kretprobe/", "BPF_KRETPROBE")}
+
+
+def to_kprobe(fixer: _Fixer, d: Diagnostic) -> CodeAction | None:
+    name = d.data.get("program")
+    model = fixer.model
+    prog = next((p for p in model.programs if p.name == name and p.path == fixer.path), None)
+    if prog is None or prog.section_range is None:
+        return None
+    head = next((h for h in _SWITCH if prog.section.startswith(h)), None)
+    if head is None:
+        return None
+    new_head, new_macro = _SWITCH[head]
+    target = prog.section[len(head):]
+    if not target or ":" in target:
+        return None  # a module target: kprobes name no module
+    doc = fixer.doc
+    sspan = _span_of(fixer.doc, prog.section_range)
+    if sspan is None or doc.text(*sspan) != prog.section:
+        return None
+    edits = [TextEdit(fixer.path, prog.section_range, new_head + target)]
+    if prog.macro == "BPF_PROG":
+        fn = _function_at(fixer, prog.range)
+        if fn is None:
+            return None
+        header = _macro_call(fn)
+        if header is None:
+            return None
+        body = fn.child_by_field_name("body")
+        params = list(prog.params)
+        if head == "fexit/":
+            if not params:
+                return None
+            kept = [params[-1]]  # ret
+            if any(p.used for p in params[:-1]):
+                return None  # a kretprobe cannot read the arguments
+        else:
+            kept = params
+        if body is None or any(_dereferenced(doc.node_text(body), p.name) for p in kept):
+            return None
+        mspan = (header.start_byte, header.start_byte + len("BPF_PROG"))
+        if doc.text(*mspan) != "BPF_PROG":
+            return None
+        edits.append(TextEdit(fixer.path, doc.span(*mspan), new_macro))
+        if head == "fexit/" and len(params) > 1:
+            args = header.child_by_field_name("arguments")
+            if args is None:
+                return None
+            named = [c for c in args.named_children if c.type != "comment"]
+            if len(named) != len(params) + 1:
+                return None
+            edits.append(TextEdit(fixer.path, doc.span(named[1].start_byte, named[-1].start_byte),
+                                  ""))
+    elif prog.macro is not None or prog.params:
+        return None
+    kind = "kretprobe" if head == "fexit/" else "kprobe"
+    return CodeAction(f"Attach with a {kind} (SEC(\"{new_head}{target}\"))", QUICKFIX,
+                      tuple(edits), (d,), False)
+
+
+def _dereferenced(body: str, name: str) -> bool:
+    """The body reads through ``name`` directly (``name->``, ``*name``, ``name[``)."""
+    n = re.escape(name)
+    return re.search(rf"\b{n}\s*(->|\[)|\*\s*\(?\s*{n}\b", body) is not None
+
+
+def _function_at(fixer: _Fixer, r: Range) -> Node | None:
+    span = _span_of(fixer.doc, r)
+    if span is None:
+        return None
+    n = fixer.doc.tree.root_node.descendant_for_byte_range(*span)
+    while n is not None and n.type != "function_definition":
+        n = n.parent
+    return n
+
+
+def _macro_call(fn: Node) -> Node | None:
+    """The ``BPF_PROG(name, ...)`` declarator of a program function."""
+    d = fn.child_by_field_name("declarator")
+    while d is not None and d.type != "function_declarator":
+        d = d.child_by_field_name("declarator")
+    return d
+
+
+def _span_of(doc: _Doc, r: Range) -> tuple[int, int] | None:
+    s = doc.offset(*r.start)
+    e = doc.offset(*r.end)
+    if s is None or e is None or e < s:
+        return None
+    return s, e

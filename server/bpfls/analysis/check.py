@@ -11,12 +11,13 @@ model and never changes it.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 from bpfls.analysis import rules
 from bpfls.analysis.diagnostics import Diagnostic, apply_severity, diagnostic
+from bpfls.analysis.load_check import check_load
 from bpfls.analysis.pitfalls import enum_sign_extension
 from bpfls.analysis.report import FileReport, KernelResult, RelocationReport
 from bpfls.analysis.rules import Kernels, Site, Verdict, check_value
@@ -85,11 +86,14 @@ def source_options(file_cfg: Config, kernels: KernelSet,
 
 
 def check_model(model: SourceModel, kernels: KernelSet,
-                severity: Mapping[str, str] | None = None) -> FileReport:
+                severity: Mapping[str, str] | None = None,
+                alternatives: Iterable[Iterable[str]] = ()) -> FileReport:
     """Every diagnostic of ``model`` on ``kernels`` (the source model's own findings, then
     each reachable relocation's, then the unreachable ones'), with the configured severities,
     and every reachable relocation's per-kernel results. The primary kernel is the one the
-    program's ``vmlinux.h`` is the dump of, unless one was configured."""
+    program's ``vmlinux.h`` is the dump of, unless one was configured. Then what the
+    programs ask of each kernel by name (:func:`bpfls.analysis.load_check.check_load`, with
+    the CO-RE verdicts for its guards and the configured groups of ``alternatives``)."""
     kernels = kernels.for_program(model.vmlinux_kernel)
     report = FileReport(model.path, primary=kernels.primary)
     diags: list[Diagnostic] = [source_finding(sd) for sd in model.diagnostics]
@@ -117,6 +121,8 @@ def check_model(model: SourceModel, kernels: KernelSet,
 
     report.relocations, found = judge(judged, Kernels(kernels, names), executes, guarded)
     diags.extend(found)
+    load_diags, report.programs = check_load(model, kernels, verdicts, alternatives)
+    diags.extend(load_diags)
     diags.extend(rules.unreachable(model))
     if not judged and not any(d.code == "analysis-incomplete" for d in diags):
         diags.extend(rules.nothing_judged(model))

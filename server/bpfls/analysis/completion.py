@@ -26,7 +26,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis import facts
+from bpfls.analysis import facts, sections
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.analysis.kernelindex import KIND_CODES, index_of, with_prefix
 from bpfls.btf import BtfError, Kind
@@ -303,67 +303,13 @@ def _enumerator_items(model: SourceModel, kernels: KernelSet | None,
 
 # -- SEC("...") ----------------------------------------------------------------------------------
 
-#: libbpf's section names (libbpf 1.x section_defs): name → what the program is
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("socket", "socket filter"), ("sk_reuseport/migrate", "SO_REUSEPORT selection (migrate)"),
-    ("sk_reuseport", "SO_REUSEPORT selection"), ("kprobe/", "kernel function entry (kprobe)"),
-    ("uprobe/", "user function entry"), ("uprobe.s/", "user function entry, sleepable"),
-    ("kretprobe/", "kernel function return (kretprobe)"), ("uretprobe/", "user function return"),
-    ("uretprobe.s/", "user function return, sleepable"),
-    ("kprobe.multi/", "kernel functions entry, by pattern"),
-    ("kretprobe.multi/", "kernel functions return, by pattern"),
-    ("uprobe.multi/", "user functions entry, by pattern"),
-    ("uretprobe.multi/", "user functions return, by pattern"),
-    ("kprobe.session/", "kernel function entry and return"), ("ksyscall/", "system call entry"),
-    ("kretsyscall/", "system call return"), ("usdt/", "user statically defined tracepoint"),
-    ("tc/ingress", "tcx ingress"), ("tc/egress", "tcx egress"), ("tcx/ingress", "tcx ingress"),
-    ("tcx/egress", "tcx egress"), ("tc", "traffic control classifier"),
-    ("classifier", "traffic control classifier"), ("action", "traffic control action"),
-    ("netkit/primary", "netkit primary"), ("netkit/peer", "netkit peer"),
-    ("tracepoint/", "tracepoint (category/name)"), ("tp/", "tracepoint (category/name)"),
-    ("raw_tracepoint/", "raw tracepoint"), ("raw_tp/", "raw tracepoint"),
-    ("raw_tracepoint.w/", "writable raw tracepoint"), ("raw_tp.w/", "writable raw tracepoint"),
-    ("tp_btf/", "BTF-enabled tracepoint"), ("fentry/", "kernel function entry (trampoline)"),
-    ("fmod_ret/", "kernel function return value override"),
-    ("fexit/", "kernel function exit (trampoline)"),
-    ("fentry.s/", "kernel function entry, sleepable"),
-    ("fmod_ret.s/", "return value override, sleepable"),
-    ("fexit.s/", "kernel function exit, sleepable"), ("freplace/", "replace a BPF function"),
-    ("lsm/", "LSM hook"), ("lsm.s/", "LSM hook, sleepable"),
-    ("lsm_cgroup/", "LSM hook per cgroup"), ("iter/", "BPF iterator"),
-    ("iter.s/", "BPF iterator, sleepable"), ("syscall", "syscall program"),
-    ("xdp.frags/devmap", "XDP in a devmap, multi-buffer"), ("xdp/devmap", "XDP in a devmap"),
-    ("xdp.frags/cpumap", "XDP in a cpumap, multi-buffer"), ("xdp/cpumap", "XDP in a cpumap"),
-    ("xdp.frags", "XDP, multi-buffer"), ("xdp", "XDP"), ("perf_event", "perf event"),
-    ("lwt_in", "lightweight tunnel input"), ("lwt_out", "lightweight tunnel output"),
-    ("lwt_xmit", "lightweight tunnel transmit"), ("lwt_seg6local", "seg6local"),
-    ("sockops", "socket operations"), ("sk_skb/stream_parser", "sockmap stream parser"),
-    ("sk_skb/stream_verdict", "sockmap stream verdict"), ("sk_skb", "sockmap skb"),
-    ("sk_msg", "sockmap message"), ("lirc_mode2", "IR decoder"),
-    ("flow_dissector", "flow dissector"), ("cgroup_skb/ingress", "cgroup skb ingress"),
-    ("cgroup_skb/egress", "cgroup skb egress"), ("cgroup/skb", "cgroup skb"),
-    ("cgroup/sock_create", "cgroup socket create"),
-    ("cgroup/sock_release", "cgroup socket release"), ("cgroup/sock", "cgroup socket create"),
-    ("cgroup/post_bind4", "cgroup post bind IPv4"), ("cgroup/post_bind6", "cgroup post bind IPv6"),
-    ("cgroup/dev", "cgroup device access"), ("sk_lookup", "socket lookup"),
-    ("cgroup/bind4", "cgroup bind IPv4"), ("cgroup/bind6", "cgroup bind IPv6"),
-    ("cgroup/connect4", "cgroup connect IPv4"), ("cgroup/connect6", "cgroup connect IPv6"),
-    ("cgroup/connect_unix", "cgroup connect unix"), ("cgroup/sendmsg4", "cgroup sendmsg IPv4"),
-    ("cgroup/sendmsg6", "cgroup sendmsg IPv6"), ("cgroup/sendmsg_unix", "cgroup sendmsg unix"),
-    ("cgroup/recvmsg4", "cgroup recvmsg IPv4"), ("cgroup/recvmsg6", "cgroup recvmsg IPv6"),
-    ("cgroup/recvmsg_unix", "cgroup recvmsg unix"), ("cgroup/getpeername4", "getpeername IPv4"),
-    ("cgroup/getpeername6", "getpeername IPv6"), ("cgroup/getpeername_unix", "getpeername unix"),
-    ("cgroup/getsockname4", "getsockname IPv4"), ("cgroup/getsockname6", "getsockname IPv6"),
-    ("cgroup/getsockname_unix", "getsockname unix"), ("cgroup/sysctl", "cgroup sysctl"),
-    ("cgroup/getsockopt", "cgroup getsockopt"), ("cgroup/setsockopt", "cgroup setsockopt"),
-    ("cgroup/sock_ops", "cgroup socket operations"), ("struct_ops/", "struct_ops member"),
-    ("struct_ops.s/", "struct_ops member, sleepable"), ("license", "the license"),
-    (".maps", "BTF-defined maps"),
-)
-FUNC_SECTIONS = ("fentry/", "fexit/", "fmod_ret/", "fentry.s/", "fexit.s/", "fmod_ret.s/",
-                 "kprobe/", "kretprobe/", "kprobe.session/")
-LSM_SECTIONS = ("lsm/", "lsm.s/", "lsm_cgroup/")
-TP_SECTIONS = ("tp_btf/", "raw_tp/", "raw_tracepoint/", "raw_tp.w/", "raw_tracepoint.w/")
+#: libbpf's section names (:mod:`.sections`, libbpf 1.x section_defs): name → what the
+#: program is, then the other sections a BPF object has
+SECTIONS: tuple[tuple[str, str], ...] = (*sections.completion_sections(),
+                                          ("license", "the license"),
+                                          (".maps", "BTF-defined maps"))
+#: section kinds whose targets completion lists (function patterns of *.multi excluded)
+FUNC_KINDS = sections.FUNC_KINDS - {"kprobe.multi", "kretprobe.multi"}
 
 
 def section_items(kernels: KernelSet | None, ctx: Context, position: Position) -> CompletionResult:
@@ -377,13 +323,14 @@ def section_items(kernels: KernelSet | None, ctx: Context, position: Position) -
         rest = text[slash + 1:]
         target_start = start_col + len(head.encode())
         replace = Range(Position(line, target_start), position)
-        if head in FUNC_SECTIONS:
+        kind = sections.head_kind(head)
+        if kind in FUNC_KINDS:
             items, more = target_items(kernels, "func", rest, "function")
             return CompletionResult(items, more, replace)
-        if head in LSM_SECTIONS:
+        if kind in sections.LSM_KINDS:
             items, more = target_items(kernels, "lsm", rest, "function")
             return CompletionResult(items, more, replace)
-        if head in TP_SECTIONS:
+        if kind in sections.TP_KINDS:
             items, more = target_items(kernels, "tracepoint", rest, "tracepoint")
             return CompletionResult(items, more, replace)
     replace = Range(Position(line, start_col), position)

@@ -148,6 +148,58 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("relocation-error", Severity.ERROR, "Relocation fails to load",
          "libbpf rejects this relocation before the verifier runs (parse error, bitfield wider "
          "than 8 bytes, unsupported kind on an array element, ...)."),
+    Code("unknown-section", Severity.WARNING, "Section libbpf does not recognise",
+         "SEC(\"...\") names no section of libbpf's table (libbpf 1.x: exact names, or "
+         "name/target for the ones that take a target): libbpf cannot tell the program type "
+         "and the load fails (\"missing BPF prog type, check ELF section name\")."),
+    Code("attach-target-missing", Severity.ERROR, "Attach target missing on some kernels",
+         "The fentry/fexit/fmod_ret/lsm/iter/tp_btf/raw_tp target is not in the kernel's BTF "
+         "(vmlinux or the configured modules) under libbpf's name for it (the function, "
+         "bpf_lsm_<hook>, bpf_iter_<name>, btf_trace_<tracepoint>): the load fails there."),
+    Code("attach-target-unverified", Severity.WARNING, "No BTF evidence of the attach target",
+         "kprobe/kretprobe/ksyscall/tracepoint targets need not be in BTF (kprobes attach to "
+         "any kallsyms function): BTF has no FUNC (or btf_trace_ typedef, or syscall "
+         "function) of that name on some kernels, so the target may be missing (renamed or "
+         "inlined) there. Evidence only."),
+    Code("program-type-missing", Severity.ERROR, "Program type missing on some kernels",
+         "The BPF_PROG_TYPE_* the section implies (or the expected attach type the kernel "
+         "checks for it) is not in the kernel's enum bpf_prog_type / bpf_attach_type: the "
+         "kernel is older than the program type."),
+    Code("signature-mismatch", Severity.WARNING, "Program arguments differ from the kernel's",
+         "A BPF_PROG/BPF_PROG2 (or BPF_KPROBE) parameter's type differs from the kernel "
+         "function's (or tracepoint's) argument at that position, after typedefs and "
+         "qualifiers: the program reads the slot as another type without any error."),
+    Code("argument-out-of-range", Severity.ERROR, "Parameter beyond the function's arguments",
+         "A BPF_PROG parameter the program uses lies beyond the target's arguments (and its "
+         "return value for fexit/fmod_ret/lsm): the verifier rejects the context access."),
+    Code("helper-missing", Severity.ERROR, "Helper missing on some kernels",
+         "A reachable helper call whose BPF_FUNC_<name> is not in the kernel's enum "
+         "bpf_func_id and that no bpf_core_enum_value_exists(enum bpf_func_id, ...) guard "
+         "keeps from running there: the verifier rejects the program."),
+    Code("map-type-missing", Severity.ERROR, "Map type missing on some kernels",
+         "The map's BPF_MAP_TYPE_* is not in the kernel's enum bpf_map_type: creating the map "
+         "fails there."),
+    Code("map-flag-missing", Severity.ERROR, "Map flag missing on some kernels",
+         "A flag in the map's map_flags is an enumerator the kernel does not have: creating "
+         "the map fails there."),
+    Code("kfunc-missing", Severity.ERROR, "kfunc missing on some kernels",
+         "An extern __ksym function is not a FUNC in the kernel's (or its modules') BTF: "
+         "libbpf fails the load, or for a __weak one called without bpf_ksym_exists(), the "
+         "verifier rejects the call."),
+    Code("kfunc-incompatible", Severity.ERROR, "kfunc prototype incompatible",
+         "The extern __ksym function's prototype is not compatible with the kernel's "
+         "(libbpf's bpf_core_types_are_compat): libbpf fails the load."),
+    Code("ksym-missing", Severity.ERROR, "ksym missing on some kernels",
+         "A typed extern __ksym variable (not __weak) is not a VAR in the kernel's BTF: "
+         "libbpf fails the load."),
+    Code("struct-ops-missing", Severity.ERROR, "struct_ops type or member missing",
+         "The struct_ops variable's ops struct, or a member its initialiser sets, is not in "
+         "the kernel's BTF: libbpf fails the load."),
+    Code("kernel-pointer-deref", Severity.ERROR, "Direct read through a kernel pointer",
+         "A kernel pointer held as a plain number (bpf_get_current_task(), a kprobe argument, "
+         "PT_REGS_PARM*, a probe read) is dereferenced directly in a program type whose "
+         "verifier does not track BTF pointers (kprobe, tracepoint, ...): verification fails "
+         "on every kernel. Read it with BPF_CORE_READ()."),
 )}
 
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis import facts
+from bpfls.analysis import attach, facts, sections
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
@@ -566,26 +566,51 @@ def enumerator_hover(model: SourceModel, kernels: KernelSet | None, name: str) -
 
 # -- SEC("...") ----------------------------------------------------------------------------------
 
-#: section prefixes whose target is a kernel function
-FUNC_TARGETS = ("kprobe/", "kretprobe/", "fentry/", "fexit/", "fmod_ret/", "fentry.s/",
-                "fexit.s/", "fmod_ret.s/", "kprobe.multi/", "kretprobe.multi/")
-LSM_TARGETS = ("lsm/", "lsm.s/", "lsm_cgroup/")
-TP_TARGETS = ("tp_btf/", "raw_tp/", "raw_tracepoint/", "raw_tp.w/", "raw_tracepoint.w/")
+#: section kinds (:mod:`.sections`) whose target hover describes as a kernel function
+FUNC_TARGETS = sections.FUNC_KINDS - {"kprobe.session"}
 
 
 def section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
+    md = _section_hover(model, kernels, section)
+    differ = prototypes_across(kernels, section)
+    if md is not None and differ:
+        md += "\n\n" + differ
+    return md
+
+
+def prototypes_across(kernels: KernelSet | None, section: str) -> str:
+    """The attach target's prototypes where the kernels disagree (each with its kernels), or
+    ""."""
+    if kernels is None:
+        return ""
+    info = sections.section_info(section)
+    if not info.known or not info.target:
+        return ""
+    seen: dict[str, list[str]] = {}
+    for v in attach.views(kernels):
+        t = v.target(info)
+        if t.ok and t.btf is not None and t.proto_id is not None:
+            proto = attach.render(t.btf, t.proto_id, info.target.split("/")[-1])
+            seen.setdefault(proto, []).append(v.name)
+    if len(seen) < 2:
+        return ""
+    return "prototype per kernel:\n\n" + "\n".join(
+        f"- `{p}`: {', '.join(ks)}" for p, ks in seen.items())
+
+
+def _section_hover(model: SourceModel, kernels: KernelSet, section: str) -> str | None:
     prefix, _, target = section.partition("/")
     if not target:
         return f'program section `SEC("{section}")`'
-    head = prefix + "/"
-    if head in FUNC_TARGETS:
+    kind = sections.head_kind(prefix + "/")
+    if kind in FUNC_TARGETS:
         target = target.split("+")[0]
         md = kfunc_hover(model, kernels, target)
         return md or f"`{target}`: no such function in the kernels' BTF"
-    if head in LSM_TARGETS:
+    if kind in sections.LSM_KINDS:
         md = kfunc_hover(model, kernels, f"bpf_lsm_{target}")
         return md or f"`{target}`: no such LSM hook (`bpf_lsm_{target}`) in the kernels' BTF"
-    if head in TP_TARGETS:
+    if kind in sections.TP_KINDS:
         td = None
         for k in facts.ordered_kernels(kernels):
             td = facts.find_kind(k.btf, "typedef", f"btf_trace_{target}")  # type: ignore[arg-type]

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "compile_commands.json (or compile_flags.txt, or the directory "
                         "holding one) instead of searching beside each file")
     p.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    p.add_argument("--matrix", action="store_true",
+                   help="print the program x kernel table (will each program load and attach "
+                        "on each kernel) instead of the diagnostics")
     p.add_argument("--fail-on", choices=tuple(_FAIL_ON), default="error",
                    help="lowest severity that makes the exit code 1 (default: error)")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # the checker itself loads when it runs, not while the parser is built (fast `--help` and
     # other subcommands)
     from bpfls.cli.check_files import Checker, check_all
-    from bpfls.cli.formats import FORMATTERS
+    from bpfls.cli.formats import FORMATTERS, format_matrix
 
     try:
         cfg = effective_config(args.files[0], config_file=args.config,
@@ -106,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"bpfls: error: {trouble}", file=sys.stderr)
                 status = 2
             reports.append(report)
-    sys.stdout.write(FORMATTERS[args.format](reports, kernels))
+    fmt = format_matrix if args.matrix else FORMATTERS[args.format]
+    sys.stdout.write(fmt(reports, kernels))
     threshold = _FAIL_ON[args.fail_on]
     if status == 0 and any(d.severity.rank >= threshold.rank
                            for r in reports for d in r.diagnostics):

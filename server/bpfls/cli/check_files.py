@@ -51,20 +51,24 @@ class Checker:
         options = source_options(file_cfg, self.kernels)
         model = analyze(os.path.abspath(path), text, options, self.cache)
         trouble = None
+
+        def judge(model):
+            return check_model(model, self.kernels, self.cfg.severity, self.cfg.alternatives)
+
         if any(d.code == "analysis-incomplete" and d.data.get("reason") == "no-kernel-types"
                for d in model.diagnostics):
             trouble = (f"{path}: no primary kernel and no vmlinux.h on the include path: the "
                        "program's kernel types are unknown (give --primary NAME)")
         if not self.compile_sources:
-            return check_model(model, self.kernels, self.cfg.severity), trouble
+            return judge(model), trouble
         try:
             result = compile_bpf(path, file_cfg, self.out_dir, primary=self.kernels.primary_btf,
                                  arch=options.arch)
         except CompileError as e:
-            return check_model(model, self.kernels, self.cfg.severity), f"{path}: {e}"
+            return judge(model), f"{path}: {e}"
         if result.object_path is None:
             assert result.error is not None
-            report = check_model(model, self.kernels, self.cfg.severity)
+            report = judge(model)
             return compile_failed(report, result.error, self.cfg.severity), trouble
         return check_compiled(model, result.object_path, self.kernels, self.cfg.severity), None
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bpfls import __version__
 from bpfls.analysis.diagnostics import CODES, Diagnostic, Severity
-from bpfls.analysis.report import COMPILED, OBJECT, FileReport
+from bpfls.analysis.report import COMPILED, OBJECT, FileReport, ProgramReport, ProgramResult
 from bpfls.project.kernels import KernelSet
 
 INFO_URI = "https://github.com/bpfls/bpfls"
@@ -87,7 +87,8 @@ def format_json(reports: Sequence[FileReport], kernels: KernelSet) -> str:
         "files": [],
     }
     for rep in reports:
-        f = {"path": rep.path, "mode": rep.mode, "diagnostics": [], "relocations": []}
+        f = {"path": rep.path, "mode": rep.mode, "diagnostics": [], "relocations": [],
+             "programs": [_program_json(p) for p in rep.programs]}
         if rep.primary is not None:
             f["primary"] = rep.primary
         if rep.error:
@@ -116,6 +117,60 @@ def format_json(reports: Sequence[FileReport], kernels: KernelSet) -> str:
             })
         out["files"].append(f)
     return json.dumps(out, indent=2) + "\n"
+
+
+def _program_json(p: ProgramReport) -> dict:
+    out = {"name": p.name, "section": p.section, "kind": p.kind, "target": p.target,
+           "range": {"start": _pos(p.range.start.line, p.range.start.column),
+                     "end": _pos(p.range.end.line, p.range.end.column)},
+           "results": {k: {"ok": r.ok, "code": r.code, "reason": r.reason}
+                       for k, r in p.results.items()}}
+    if p.alternative:
+        out["alternative"] = p.alternative
+    return out
+
+
+#: a matrix cell: loads and attaches, fails (with the code), BTF cannot tell, loads with a
+#: warning (with the code)
+OK_MARK, FAIL_MARK, UNKNOWN_MARK, WARN_MARK = "✓", "✗", "?", "!"
+
+
+def _cell(r: ProgramResult | None) -> str:
+    if r is None:
+        return "-"
+    if r.ok is None:
+        return UNKNOWN_MARK
+    if r.ok:
+        return f"{WARN_MARK} {r.code}" if r.code else OK_MARK
+    return f"{FAIL_MARK} {r.code}" if r.code else FAIL_MARK
+
+
+def format_matrix(reports: Sequence[FileReport], kernels: KernelSet) -> str:
+    """The program × kernel table: a row per program (under its file), a column per loaded
+    kernel; ✓ loads and attaches, ✗ code fails, ? BTF cannot tell, ! code loads with a
+    warning."""
+    names = [k.name for k in kernels.loaded]
+    rows: list[list[str]] = []
+    for rep in reports:
+        if not rep.programs:
+            continue
+        rows.append([f"{_display_path(rep.path)}:"])
+        for p in rep.programs:
+            rows.append([f"  {p.name}", p.section, *(_cell(p.results.get(n)) for n in names)])
+    header = ["program", "section", *names]
+    if not rows:
+        return "no programs\n"
+    width = [max(len(r[i]) for r in [header, *rows] if len(r) > i and len(r) > 1)
+             for i in range(len(header))]
+    lines = []
+    for r in [header, *rows]:
+        if len(r) == 1:
+            lines.append(r[0])
+            continue
+        lines.append("  ".join(c.ljust(width[i]) for i, c in enumerate(r)).rstrip())
+    lines.append(f"{OK_MARK} loads and attaches, {FAIL_MARK} fails (code), {UNKNOWN_MARK} BTF "
+                 f"cannot tell, {WARN_MARK} loads with a warning (code)")
+    return "\n".join(lines) + "\n"
 
 
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note",

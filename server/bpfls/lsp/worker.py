@@ -98,7 +98,7 @@ def analyse(path: str, text: str, kernels: KernelSet, cfg: Config,
         log.warning("%s", e)
         file_cfg = cfg
     model = analyze(path, text, source_options(file_cfg, kernels, overlays), cache)
-    report = check_model(model, kernels, cfg.severity)
+    report = check_model(model, kernels, cfg.severity, cfg.alternatives)
     return model, report, time.perf_counter() - t0
 
 

@@ -16,6 +16,8 @@ path = "btf/my_mod.btf"
 base = "6.1"
 [severity]
 read-size-mismatch = "error"        # per-code overrides: error, warning, info, hint, off
+[alternatives]                       # programs user space picks one of at load time: a group
+groups = [["trace_fentry", "trace_kprobe"]]  # is flagged only on kernels where all fail
 ```
 """
 
@@ -62,6 +64,8 @@ class Config:
     #: ``primary`` is the default (the newest bundled kernel), not the user's choice: a
     #: program's ``vmlinux.h`` that is another configured kernel's dump picks its own
     primary_default: bool = False
+    #: groups of alternative programs (by name): one loads where another fails
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
     def kernel(self, name: str) -> KernelSpec | None:
         for k in self.kernels:
@@ -92,7 +96,8 @@ def _as_str_list(value: object, what: str, where: str) -> tuple[str, ...]:
 
 def parse_config(data: dict, where: str, root: Path) -> Config:
     """A Config from already-decoded settings (a bpfls.toml table or LSP settings)."""
-    known = {"kernels", "primary", "include", "defines", "severity", "trace", "compile"}
+    known = {"kernels", "primary", "include", "defines", "severity", "trace", "compile",
+             "alternatives"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r} "
@@ -148,7 +153,31 @@ def parse_config(data: dict, where: str, root: Path) -> Config:
     if compile_mode is not None and compile_mode not in COMPILE_MODES:
         raise ConfigError(f"{where}: 'compile' must be one of {', '.join(COMPILE_MODES)}")
     return Config(tuple(kernels), primary, include, defines, dict(severity),
-                  compile=compile_mode)
+                  compile=compile_mode, alternatives=_alternatives(data, where))
+
+
+def _alternatives(data: dict, where: str) -> tuple[tuple[str, ...], ...]:
+    """``[alternatives] groups = [["a", "b"], ...]``: each group two or more program names."""
+    raw = data.get("alternatives", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: 'alternatives' must be a table with 'groups'")
+    extra = sorted(set(raw) - {"groups"})
+    if extra:
+        raise ConfigError(f"{where}: alternatives: unknown key {extra[0]!r} (known: groups)")
+    groups = raw.get("groups", [])
+    if not isinstance(groups, list):
+        raise ConfigError(f"{where}: alternatives.groups must be a list of lists of program "
+                          "names")
+    out = []
+    for g in groups:
+        if not isinstance(g, list) or not all(isinstance(n, str) and n for n in g):
+            raise ConfigError(f"{where}: alternatives.groups: each group must be a list of "
+                              "program names")
+        if len(set(g)) < 2:
+            raise ConfigError(f"{where}: alternatives.groups: a group needs two or more "
+                              f"programs (got {g!r})")
+        out.append(tuple(g))
+    return tuple(out)
 
 
 def _resolve_path(path: str, root: Path) -> str:
