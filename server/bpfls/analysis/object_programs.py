@@ -348,7 +348,7 @@ def _ksyms(obj: BpfObject, places: _Places, elf: _Elf, calls: Sequence[ObjectCal
             out[t.name] = Ksym(t.name, path, rng, True, elf.weak(t.name), t.type_id,
                                used=t.name in used)
         elif t.kind == Kind.VAR:
-            typed = btf.resolve(t.type_id).kind_name != "void" if t.type_id else False
+            typed = btf.resolve(t.type_id).id != 0  # libbpf: not void after modifiers
             out[t.name] = Ksym(t.name, path, rng, False, elf.weak(t.name), t.type_id,
                                typed=typed, used=t.name in used)
 
