@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from compiled_corpus import corpus_objects
 from libbpf_lookup import LIBBPF
-from shared_corpus import CORPUS_DIR, built
 from shared_corpus import programs as corpus_projects
 
 from bpfls.analysis.object_programs import (
@@ -30,8 +30,6 @@ from bpfls.core.objfile import read_object
 from conftest import SAMPLE_DIR, SHARED_BTF, require_tool
 from corpus_headers import write_headers
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHED_CORPUS = ROOT / ".cache" / "shared-corpus" / "objects"
 EXTRA = [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
          if os.path.exists(os.path.join(d, "asm", "errno.h"))]
 
@@ -290,20 +288,6 @@ class _LibbpfObjects:
             return programs, maps
         finally:
             lib.bpf_object__close(obj)
-
-
-def corpus_objects() -> dict[str, Path]:
-    """The shared corpus's compiled objects (``.cache/shared-corpus``, as the benches build
-    it), name → file; skip without them."""
-    if not CORPUS_DIR.is_dir():
-        pytest.skip("../shared/corpus is not present (it is not part of a fresh clone)")
-    if not CACHED_CORPUS.is_dir():
-        pytest.skip("the shared corpus is not compiled (python bench/object_bench.py builds it "
-                    "into .cache/shared-corpus)")
-    objects = built(CACHED_CORPUS, {}).objects
-    if not objects:
-        pytest.skip("no compiled object in .cache/shared-corpus")
-    return objects
 
 
 @pytest.mark.shared
