@@ -19,7 +19,9 @@ from shared_corpus import programs as corpus_projects
 from bpfls.analysis.object_programs import (
     MAP_FLAGS,
     MAP_TYPES,
+    ObjectModel,
     call_executes,
+    load_model,
     object_model,
     object_programs,
 )
@@ -27,7 +29,7 @@ from bpfls.btf import load
 from bpfls.btf.dump_c import dump_c
 from bpfls.core.objfile import read_object
 
-from conftest import SAMPLE_DIR, SHARED_BTF, require_tool
+from conftest import SAMPLE_DIR, SHARED_BTF, load_sample_kernels, require_tool
 from corpus_headers import write_headers
 
 EXTRA = [f"-I{d}" for d in sorted(glob.glob("/usr/include/*-linux-gnu"))
@@ -188,6 +190,29 @@ def test_a_call_under_an_enumerator_check_is_dead_where_the_helper_is_missing(co
     assert by_name["bpf_get_func_ip"].executes == {"5.10-amd64": False, "6.12-amd64": True}
     assert by_name["bpf_trace_vprintk"].executes == {"5.10-amd64": True, "6.12-amd64": True}
     assert by_name["bpf_ktime_get_ns"].executes == {"5.10-amd64": False, "6.12-amd64": False}
+
+
+def test_the_load_model_asks_where_a_kernel_lacks_the_name(compiled) -> None:
+    """load_model: executes is filled where the kernel has no BPF_FUNC_<name> (or no FUNC of
+    the kfunc's name), from a KernelSet as from a mapping."""
+    _, obj = compiled
+    m = load_model(read_object(obj), load_sample_kernels(["5.10-amd64", "6.12-amd64"]))
+    assert isinstance(m, ObjectModel) and m.derefs == [] and m.local is not None
+    got = {(c.name, c.range.start.line): c.executes for c in m.calls if c.executes}
+    guarded = line_of(PROGRAM, "ip = bpf_get_func_ip")
+    assert got == {
+        ("bpf_get_func_ip", guarded): {"5.10-amd64": False},
+        # helpers newer than 5.10 (5.11, 5.16), unguarded
+        ("bpf_get_current_task_btf", line_of(PROGRAM, "= bpf_get_current_task_btf")):
+            {"5.10-amd64": True},
+        ("bpf_trace_vprintk", line_of(PROGRAM, "bpf_printk(")): {"5.10-amd64": True},
+        # kfuncs newer than 5.10: called unguarded, and under if (bpf_rcu_read_lock)
+        ("bpf_task_acquire", line_of(PROGRAM, "= bpf_task_acquire")): {"5.10-amd64": True},
+        ("bpf_task_release", line_of(PROGRAM, "bpf_task_release(a)")): {"5.10-amd64": True},
+        ("bpf_rcu_read_lock", line_of(PROGRAM, "bpf_rcu_read_lock();")): {"5.10-amd64": True},
+    }
+    assert m.functions["bump"].reachable and not m.functions["never_called"].reachable
+    assert m.functions["on_connect"].calls == ("bump",)
 
 
 def test_maps_types_and_flags(compiled) -> None:

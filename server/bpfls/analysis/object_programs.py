@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.btf import Btf
@@ -53,7 +55,9 @@ from bpfls.btf.errors import BtfError
 from bpfls.btf.files import read_file
 from bpfls.btf.kinds import Kind
 from bpfls.btf.model import Type
+from bpfls.core.dead_code import dead
 from bpfls.core.ext import LineInfo
+from bpfls.core.objects import _patch, _placed, resolve_object
 from bpfls.core.objfile import (
     CALL,
     INSN_SIZE,
@@ -68,6 +72,7 @@ from bpfls.core.objfile import (
     _Reader,
     _slots_of,
 )
+from bpfls.core.reach import checks_globals_lazily, reach
 from bpfls.source.model import FunctionInfo
 from bpfls.source.positions import Range
 from bpfls.source.programs import KernelCall, Ksym, MapDef, Program, StructOps
@@ -175,6 +180,36 @@ def object_model(obj: BpfObject, *, source_dir: str | None = None) -> ObjectMode
                        obj=obj)
 
 
+def load_model(obj: BpfObject, kernels: Mapping[str, Btf] | Any, *,
+               source_dir: str | None = None) -> ObjectModel:
+    """The object's records for the load rules (:func:`object_model`), with ``executes``
+    filled, on each kernel, for the calls that kernel cannot serve by name: a helper whose
+    ``BPF_FUNC_<name>`` is not in its ``enum bpf_func_id``, a kfunc with no ``FUNC`` of its
+    name. Those are the calls whose guard matters there (``False``: dead on that kernel, as
+    under ``bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x)``). ``kernels``: name →
+    BTF, or a :class:`bpfls.project.kernels.KernelSet` (its loaded kernels).
+
+    This is where object mode joins the load checks: ``check_load(load_model(obj, kernels),
+    kernels)`` judges a compiled object with the rules the source model gets."""
+    btfs = _btfs(kernels)
+    m = object_model(obj, source_dir=source_dir)
+
+    def lacks(c: ObjectCall, kernel: str) -> bool:
+        btf = btfs[kernel]
+        if c.helper_id is not None:
+            return not btf.enumerators_named("BPF_FUNC_" + c.name.removeprefix("bpf_"))
+        return btf.find(c.name, Kind.FUNC) is None
+
+    call_executes(obj, m.calls, btfs, lacks)
+    return m
+
+
+def _btfs(kernels: Mapping[str, Btf] | Any) -> dict[str, Btf]:
+    if isinstance(kernels, Mapping):
+        return dict(kernels)
+    return {k.name: k.btf for k in kernels.loaded if k.btf is not None}
+
+
 # -- calls -------------------------------------------------------------------------------------
 
 def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
@@ -214,23 +249,57 @@ def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
     return out
 
 
-def call_executes(obj: BpfObject, calls: Iterable[ObjectCall],
-                  kernels: Mapping[str, Btf]) -> None:
+def call_executes(obj: BpfObject, calls: Iterable[ObjectCall], kernels: Mapping[str, Btf],
+                  needed: Callable[[ObjectCall, str], bool] | None = None) -> None:
     """Fill each call's ``executes``: on each kernel, whether the verifier can reach the call
-    once libbpf has relocated the object there (:func:`bpfls.core.objects.judge`'s
-    exploration). An object without CO-RE relocations has nothing a kernel decides: each
-    call then executes where its function is reachable."""
-    from bpfls.core.objects import judge
+    once libbpf has relocated the object there: ``False`` is proven (the branches on the
+    kernel's CO-RE constants cut it off), ``True`` means the exploration reaches it (it errs
+    toward reaching: a flag user space sets in ``.rodata`` is unknown to it), ``None`` not
+    decided.
 
+    As :func:`bpfls.core.objects.judge` does for poisoned relocations: the object's CO-RE
+    relocations resolved on the kernel give the constants libbpf patches in; the quick proof
+    of :func:`bpfls.core.dead_code.dead` (branches on those constants) first, then the
+    verifier's exploration (:func:`bpfls.core.reach.reach`) for the calls it leaves, stopped
+    once they are reached. ``needed(call, kernel)``: only those calls are asked about (the
+    others get nothing for that kernel), e.g. the helpers the kernel lacks; a kernel with none
+    costs nothing. A call in no program's reach is ``False`` everywhere; in an object without
+    CO-RE relocations nothing depends on the kernel, so a reachable call is ``True``."""
     calls = list(calls)
-    if not obj.ext.relocations:
-        for c in calls:
-            c.executes = {k: c.reachable for k in kernels}
-        return
     for name, btf in kernels.items():
-        r = judge(obj, btf).reach
-        for c in calls:
-            c.executes[name] = r.executes((c.section, c.index)) if c.reachable else False
+        asked = [c for c in calls if needed is None or needed(c, name)]
+        for c in asked:
+            if not c.reachable:
+                c.executes[name] = False
+        asked = [c for c in asked if c.reachable]
+        if not asked:
+            continue
+        if not obj.ext.relocations:
+            for c in asked:
+                c.executes[name] = True
+            continue
+        runs = _executes(obj, btf, {(c.section, c.index) for c in asked})
+        for c in asked:
+            c.executes[name] = runs.get((c.section, c.index))
+
+
+def _executes(obj: BpfObject, btf: Btf, targets: set[tuple[str, int]]
+              ) -> dict[tuple[str, int], bool | None]:
+    """Whether the verifier reaches each of ``targets`` on ``btf`` (the object relocated
+    there, every program libbpf loads by default)."""
+    loaded = [f for f in obj.programs if f.autoload]
+    where = {id(r): loc for r, loc, f in _placed(obj) if f is not None}
+    judged = resolve_object(obj.ext, btf)
+    patches = {where[id(r)]: _patch(res) for r, res in judged if id(r) in where}
+    lazy = checks_globals_lazily(btf)
+    proven = dead(obj, patches, loaded, targets, lazy_globals=lazy)
+    out: dict[tuple[str, int], bool | None] = dict.fromkeys(proven, False)
+    left = targets - proven
+    if left:
+        r = reach(obj, patches, programs={f.name for f in loaded}, lazy_globals=lazy,
+                  targets=left)
+        out.update({loc: r.executes(loc) for loc in left})
+    return out
 
 
 # -- the call graph ----------------------------------------------------------------------------
@@ -280,14 +349,14 @@ def _maps(obj: BpfObject, places: _Places) -> list[MapDef]:
         if var.kind != Kind.VAR:
             continue
         path, rng = places.declaration(var.name, ".maps")
-        struct = btf.skip_modifiers(btf.resolve(var.type_id))
+        record = btf.skip_modifiers(btf.resolve(var.type_id))
         type_name: str | None = None
         flags: tuple[tuple[str, Range], ...] = ()
-        if struct.kind in (Kind.STRUCT, Kind.UNION):
-            n = _uint_member(btf, struct, "type")
+        if record.kind in (Kind.STRUCT, Kind.UNION):
+            n = _uint_member(btf, record, "type")
             if n is not None:
                 type_name = names.get(n)
-            f = _uint_member(btf, struct, "map_flags")
+            f = _uint_member(btf, record, "map_flags")
             if f:
                 flags = tuple((MAP_FLAGS[b], rng) for b in range(f.bit_length())
                               if f >> b & 1 and b in MAP_FLAGS)
@@ -313,9 +382,9 @@ def _map_type_names(btf: Btf) -> dict[int, str]:
     return out
 
 
-def _uint_member(btf: Btf, struct: Type, name: str) -> int | None:
+def _uint_member(btf: Btf, record: Type, name: str) -> int | None:
     """``__uint(name, N)``: a member ``int (*name)[N]``, its ``N``."""
-    m = struct.member(name)
+    m = record.member(name)
     if m is None:
         return None
     try:
@@ -372,18 +441,18 @@ def _struct_ops(obj: BpfObject, places: _Places, elf: _Elf) -> list[StructOps]:
         for var in _datasec_vars(btf, sec_name):
             if var.kind != Kind.VAR:
                 continue
-            struct = btf.skip_modifiers(btf.resolve(var.type_id))
-            if struct.kind not in (Kind.STRUCT, Kind.UNION):
+            record = btf.skip_modifiers(btf.resolve(var.type_id))
+            if record.kind not in (Kind.STRUCT, Kind.UNION):
                 continue
             path, rng = places.declaration(var.name, sec_name)
             start = elf.objects.get((sec_name, var.name))
             members = []
             if start is not None:
-                for m in struct.members:
+                for m in record.members:
                     target = pointers.get(start + m.bit_offset // 8)
                     if target in programs:
                         members.append((m.name, rng))
-            out.append(StructOps(var.name, struct.name, path, rng, tuple(members)))
+            out.append(StructOps(var.name, record.name, path, rng, tuple(members)))
     return out
 
 
@@ -430,10 +499,8 @@ class _Elf:
 
 
 def _rels(reader: _Reader, s) -> list[tuple[int, int]]:
-    import struct as st
-
     body = reader.body(s)
-    return [r for r in st.iter_unpack(reader.order + "QQ", body[:len(body) // 16 * 16])]
+    return [r for r in struct.iter_unpack(reader.order + "QQ", body[:len(body) // 16 * 16])]
 
 
 # -- positions ---------------------------------------------------------------------------------
@@ -537,4 +604,4 @@ def _word(name: str) -> re.Pattern[str]:
 
 
 __all__ = ["HELPER_NAMES", "MAP_FLAGS", "MAP_TYPES", "ObjectCall", "ObjectModel",
-           "call_executes", "object_model", "object_programs"]
+           "call_executes", "load_model", "object_model", "object_programs"]
