@@ -21,7 +21,13 @@ The rules are libbpf's (``libbpf.c``, v1.1):
   ``attach_prog_fd``), not of the kernel: not looked up here.
 - ``raw_tp/`` and ``raw_tracepoint/`` are attached by name at run time; their BTF evidence
   is the same ``btf_trace_<name>`` ``TYPEDEF`` (:data:`EVIDENCE`), reported apart;
-- a helper ``bpf_<name>`` needs ``BPF_FUNC_<name>`` in ``enum bpf_func_id``.
+- a helper ``bpf_<name>`` needs ``BPF_FUNC_<name>`` in ``enum bpf_func_id``;
+- an ``extern ... __ksym`` (``bpf_object__resolve_ksyms_btf_id``, ``find_ksym_btf_id``): a
+  function needs a ``FUNC`` of its name, a typed variable a ``VAR`` (vmlinux first, then the
+  modules: only vmlinux here); an untyped one (``const void``) comes from ``/proc/kallsyms``,
+  not BTF. A weak one that is missing resolves to 0 and does not fail the load;
+- a map type ``BPF_MAP_TYPE_X`` is looked for in ``enum bpf_map_type`` (libbpf itself probes
+  the running kernel; the enumerator is the BTF side of the same fact).
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ from pathlib import Path
 
 LIBBPF = "/usr/lib/x86_64-linux-gnu/libbpf.so.1"
 
-BTF_KIND_ENUM, BTF_KIND_TYPEDEF, BTF_KIND_FUNC, BTF_KIND_ENUM64 = 6, 8, 12, 19
-KIND_NAMES = {BTF_KIND_TYPEDEF: "TYPEDEF", BTF_KIND_FUNC: "FUNC", BTF_KIND_ENUM: "ENUM"}
+BTF_KIND_ENUM, BTF_KIND_TYPEDEF, BTF_KIND_FUNC, BTF_KIND_VAR, BTF_KIND_ENUM64 = 6, 8, 12, 14, 19
+KIND_NAMES = {BTF_KIND_TYPEDEF: "TYPEDEF", BTF_KIND_FUNC: "FUNC", BTF_KIND_ENUM: "ENUM",
+              BTF_KIND_VAR: "VAR"}
 
 #: libbpf's SEC_ATTACH_BTF sections (prefix → (name prefix, kind))
 ATTACH_BTF: dict[str, tuple[str, int]] = {
@@ -228,3 +235,14 @@ class KernelBtf:
         """Is ``BPF_FUNC_<name>`` in the kernel's ``enum bpf_func_id``?"""
         values = self.enumerators("bpf_func_id") or {}
         return helper_enumerator(helper) in values
+
+    def ksym_found(self, name: str, function: bool, typed: bool = True) -> bool | None:
+        """Is the ksym in the kernel's BTF (a ``FUNC``, or a ``VAR`` for a typed variable)?
+        ``None`` for an untyped variable (kallsyms, not BTF)."""
+        if not function and not typed:
+            return None
+        return self.find(name, BTF_KIND_FUNC if function else BTF_KIND_VAR) is not None
+
+    def map_type_found(self, enumerator: str) -> bool:
+        """Is ``BPF_MAP_TYPE_X`` in the kernel's ``enum bpf_map_type``?"""
+        return enumerator in (self.enumerators("bpf_map_type") or {})

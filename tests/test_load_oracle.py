@@ -5,13 +5,15 @@ answers checked against them.
 
 The programs and calls come from the compiled objects, exactly
 (:mod:`bpfls.analysis.object_programs`): each ``SEC()`` of a kind libbpf looks up in the
-kernel's BTF, and each helper call. ``-rP`` prints the figures: what was checked per project
-and what libbpf finds missing on which kernels.
+kernel's BTF, each helper call, each kfunc and typed ksym, each map's type. ``-rP`` prints
+the figures: what was checked per project and what libbpf finds missing on which kernels.
 
 bpfls's side is :mod:`bpfls.analysis.attach`, with
 ``target_found(section: str, kernel: Btf) -> bool | None`` (``None``: nothing to look up, or
-BTF cannot tell) and ``helper_found(name: str, kernel: Btf) -> bool | None``; the test that
-compares with it is skipped where that module is not there.
+BTF cannot tell) and ``helper_found(name: str, kernel: Btf) -> bool | None`` (and, when it
+has them, ``ksym_found(name: str, function: bool, kernel: Btf) -> bool | None`` and
+``map_type_found(enumerator: str, kernel: Btf) -> bool | None``); the test that compares with
+it is skipped where that module is not there.
 """
 
 from __future__ import annotations
@@ -114,111 +116,153 @@ def test_lookups_on_the_sample_kernels(libbpf, raw_kernels) -> None:
 class Case:
     project: str
     obj: str
-    function: str
-    what: str  # a section, or a helper's name
-    reachable: bool = True
+    function: str  # the program or calling function; for a ksym "kfunc" or "var"
+    what: str  # a section, a helper's name, a ksym's name, a map type's enumerator
+    reachable: bool = True  # for a ksym: not weak
+
+
+@dataclass
+class Cases:
+    """What the corpus asks of the kernel by name, from its compiled objects."""
+
+    targets: list[Case]  # every program whose section libbpf looks a target up for
+    helpers: list[Case]  # every helper call
+    ksyms: list[Case]  # every kfunc and typed ksym variable
+    maps: list[Case]  # every map of .maps with its type
+    others: Counter  # the sections of other kinds, by kind
 
 
 @pytest.fixture(scope="module")
-def corpus_cases() -> tuple[list[Case], list[Case], Counter]:
-    """Every program section libbpf looks a target up for, every helper call; and the
-    sections of other kinds, counted by kind."""
+def corpus_cases() -> Cases:
     projects = corpus_projects()
-    targets, helpers = [], []
-    others: Counter = Counter()
+    out = Cases([], [], [], [], Counter())
     for name, path in sorted(corpus_objects().items()):
         m = object_model(read_object(path))
         project = projects.get(name, "")
         for p in m.programs:
             if attach_target(p.section) is None:
-                others[p.section.removeprefix("?").split("/")[0]] += 1
+                out.others[p.section.removeprefix("?").split("/")[0]] += 1
             else:
-                targets.append(Case(project, name, p.name, p.section))
+                out.targets.append(Case(project, name, p.name, p.section))
         for c in m.calls:
             if c.helper_id is not None:
-                helpers.append(Case(project, name, c.function, c.name, c.reachable))
-    return targets, helpers, others
+                out.helpers.append(Case(project, name, c.function, c.name, c.reachable))
+        for k in m.ksyms:
+            if k.function or k.typed:
+                out.ksyms.append(Case(project, name, "kfunc" if k.function else "var", k.name,
+                                      not k.weak))
+        for mp in m.maps:
+            if mp.type is not None:
+                out.maps.append(Case(project, name, mp.name, mp.type))
+    return out
 
 
 @dataclass
 class Answers:
-    """libbpf's answer for each distinct section and helper, per kernel."""
+    """libbpf's answer for each distinct name, per kernel: kernel → name → found."""
 
-    targets: dict[str, dict[str, bool]]  # kernel → section → found
-    helpers: dict[str, dict[str, bool]]  # kernel → helper → found
+    targets: dict[str, dict[str, bool]]
+    helpers: dict[str, dict[str, bool]]
+    ksyms: dict[str, dict[tuple[str, str], bool]]  # (kfunc|var, name)
+    maps: dict[str, dict[str, bool]]
 
 
 @pytest.fixture(scope="module")
 def libbpf_answers(libbpf, raw_kernels, corpus_cases) -> Answers:
-    targets, helpers, _ = corpus_cases
-    sections = sorted({c.what for c in targets})
-    names = sorted({c.what for c in helpers})
-    out = Answers({}, {})
+    cases = corpus_cases
+    sections = sorted({c.what for c in cases.targets})
+    helpers = sorted({c.what for c in cases.helpers})
+    ksyms = sorted({(c.function, c.what) for c in cases.ksyms})
+    maps = sorted({c.what for c in cases.maps})
+    out = Answers({}, {}, {}, {})
     for kernel, raw in raw_kernels.items():
         with libbpf.open(raw) as k:
             out.targets[kernel] = {s: bool(k.target_found(s)) for s in sections}
-            out.helpers[kernel] = {n: k.helper_found(n) for n in names}
+            out.helpers[kernel] = {n: k.helper_found(n) for n in helpers}
+            out.ksyms[kernel] = {(f, n): bool(k.ksym_found(n, f == "kfunc")) for f, n in ksyms}
+            out.maps[kernel] = {t: k.map_type_found(t) for t in maps}
     return out
 
 
 @pytest.mark.shared
-def test_libbpf_and_bpfls_read_the_same_btf(raw_kernels, corpus_cases, libbpf_answers) -> None:
+def test_libbpf_and_bpfls_read_the_same_btf(raw_kernels, libbpf_answers) -> None:
     """The oracle and bpfls's BTF reader agree on every name looked up, on every kernel (the
     same file read by two implementations)."""
-    targets, helpers, _ = corpus_cases
     for kernel, raw in raw_kernels.items():
         btf = load(raw)
         for s, found in libbpf_answers.targets[kernel].items():
             t = attach_target(s)
             assert t is not None
             assert (btf.find(t.btf_name, Kind(t.btf_kind)) is not None) == found, (kernel, s)
-        enum = btf.find("bpf_func_id", Kind.ENUM)
-        ids = {v.name for v in enum.values} if enum is not None else set()
         for n, found in libbpf_answers.helpers[kernel].items():
-            assert (helper_enumerator(n) in ids) == found, (kernel, n)
+            assert bool(btf.enumerators_named(helper_enumerator(n))) == found, (kernel, n)
+        for (f, n), found in libbpf_answers.ksyms[kernel].items():
+            kind = Kind.FUNC if f == "kfunc" else Kind.VAR
+            assert (btf.find(n, kind) is not None) == found, (kernel, n)
+        for t, found in libbpf_answers.maps[kernel].items():
+            assert bool(btf.enumerators_named(t)) == found, (kernel, t)
+
+
+def _names(cases: list[Case], found: dict) -> str:
+    names = Counter(c.what for c in cases)
+    return ", ".join(f"{n} {k}" if k > 1 else n for n, k in sorted(names.items()))
 
 
 @pytest.mark.shared
 def test_figures(corpus_cases, libbpf_answers) -> None:
     """What was checked, per project, and what libbpf finds missing where (``-rP``)."""
-    targets, helpers, others = corpus_cases
+    cases = corpus_cases
+    targets, helpers = cases.targets, cases.helpers
     kernels = list(libbpf_answers.targets)
-    by_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    by_project: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for c in targets:
         by_project[c.project][0] += 1
     for c in helpers:
         by_project[c.project][1] += 1
         by_project[c.project][2] += not c.reachable
-    lines = [f"\n{len(targets)} SEC targets ({len({c.what for c in targets})} distinct) and "
-             f"{len(helpers)} helper calls ({len({c.what for c in helpers})} distinct helpers) "
-             f"in {len({c.obj for c in targets + helpers})} objects, on {len(kernels)} kernels",
+    for c in cases.ksyms:
+        by_project[c.project][3] += 1
+    for c in cases.maps:
+        by_project[c.project][4] += 1
+    objects = {c.obj for c in targets + helpers + cases.ksyms + cases.maps}
+    lines = [f"\n{len(targets)} SEC targets ({len({c.what for c in targets})} distinct), "
+             f"{len(helpers)} helper calls ({len({c.what for c in helpers})} distinct helpers), "
+             f"{len(cases.ksyms)} ksyms ({len({c.what for c in cases.ksyms})} distinct), "
+             f"{len(cases.maps)} maps ({len({c.what for c in cases.maps})} types) "
+             f"in {len(objects)} objects, on {len(kernels)} kernels",
              "kinds looked up: " + ", ".join(
                  f"{k} {n}" for k, n in sorted(Counter(
                      c.what.removeprefix("?").split("/")[0] for c in targets).items())),
-             "not looked up in BTF (by libbpf's rules): " + ", ".join(
-                 f"{k} {n}" for k, n in sorted(others.items())),
-             f"{'project':<28} {'targets':>8} {'helper calls':>13} {'(unreachable)':>14}"]
-    for project, (t, h, u) in sorted(by_project.items()):
-        lines.append(f"{project:<28} {t:>8} {h:>13} {u:>14}")
-    lines.append("missing per libbpf: kernel: SEC targets (programs), helper calls "
-                 "(distinct helpers)")
+             "not looked up in BTF (libbpf's rules; a kind without /target included): "
+             + ", ".join(f"{k} {n}" for k, n in sorted(cases.others.items())),
+             f"{'project':<24} {'targets':>8} {'helper calls':>13} {'(unreachable)':>14} "
+             f"{'ksyms':>6} {'maps':>6}"]
+    for project, (t, h, u, k, m) in sorted(by_project.items()):
+        lines.append(f"{project:<24} {t:>8} {h:>13} {u:>14} {k:>6} {m:>6}")
+    lines.append("missing per libbpf, per kernel:")
     for kernel in kernels:
-        t_missing = [c for c in targets if not libbpf_answers.targets[kernel][c.what]]
-        h_missing = [c for c in helpers if not libbpf_answers.helpers[kernel][c.what]]
+        a = libbpf_answers
+        t_missing = [c for c in targets if not a.targets[kernel][c.what]]
+        h_missing = [c for c in helpers if not a.helpers[kernel][c.what]]
+        k_missing = [c for c in cases.ksyms if not a.ksyms[kernel][(c.function, c.what)]]
+        m_missing = [c for c in cases.maps if not a.maps[kernel][c.what]]
         ev = sum(attach_target(c.what).evidence for c in t_missing)
-        lines.append(f"  {kernel:<18} {len(t_missing):>4} targets ({ev} raw_tp evidence) "
-                     f"{len(h_missing):>5} helper calls")
-        for what, missing in (("targets", t_missing), ("helpers", h_missing)):
-            names = Counter(c.what for c in missing)
-            if names:
-                lines.append(f"      {what}: " + ", ".join(
-                    f"{n} {k}" for n, k in sorted(names.items())))
+        weak = sum(not c.reachable for c in k_missing)
+        lines.append(f"  {kernel:<15} {len(t_missing):>4} targets ({ev} raw_tp evidence), "
+                     f"{len(h_missing):>5} helper calls, {len(k_missing):>3} ksyms ({weak} "
+                     f"weak), {len(m_missing):>3} maps")
+        for what, missing in (("targets", t_missing), ("helpers", h_missing),
+                              ("ksyms", k_missing), ("map types", m_missing)):
+            if missing:
+                lines.append(f"      {what}: {_names(missing, a)}")
     print("\n".join(lines))
-    assert targets and helpers
+    assert targets and helpers and cases.maps
     assert set(ATTACH_BTF) | set(EVIDENCE) >= {c.what.removeprefix("?").split("/")[0]
                                                for c in targets}
-    # the newest kernels have every helper the corpus calls
-    assert any(not any(not f for f in libbpf_answers.helpers[k].values()) for k in kernels)
+    # the newest kernels have every helper and map type the corpus uses
+    newest = kernels[-1] if "linux-7.1" not in kernels else "linux-7.1"
+    assert all(libbpf_answers.helpers[newest].values())
+    assert all(libbpf_answers.maps[newest].values())
 
 
 def _attach():
@@ -233,21 +277,32 @@ def _attach():
 
 
 @pytest.mark.shared
-def test_bpfls_answers_as_libbpf(raw_kernels, corpus_cases, libbpf_answers) -> None:
+def test_bpfls_answers_as_libbpf(raw_kernels, libbpf_answers) -> None:
     """For every SEC target and helper of the corpus on every kernel, bpfls finds what libbpf
-    finds (an undecided answer counts as a difference)."""
+    finds (an undecided answer counts as a difference); likewise ksyms and map types where
+    bpfls.analysis.attach has ``ksym_found(name, function, kernel)`` and
+    ``map_type_found(enumerator, kernel)``."""
     attach = _attach()
+    ksym_found = getattr(attach, "ksym_found", None)
+    map_type_found = getattr(attach, "map_type_found", None)
     differ = []
     for kernel, raw in raw_kernels.items():
         btf: Btf = load(raw)
-        for s, found in libbpf_answers.targets[kernel].items():
-            got = attach.target_found(s, btf)
-            if got is not found:
+        a = libbpf_answers
+        for s, found in a.targets[kernel].items():
+            if (got := attach.target_found(s, btf)) is not found:
                 differ.append((kernel, s, found, got))
-        for n, found in libbpf_answers.helpers[kernel].items():
-            got = attach.helper_found(n, btf)
-            if got is not found:
+        for n, found in a.helpers[kernel].items():
+            if (got := attach.helper_found(n, btf)) is not found:
                 differ.append((kernel, n, found, got))
+        if ksym_found is not None:
+            for (f, n), found in a.ksyms[kernel].items():
+                if (got := ksym_found(n, f == "kfunc", btf)) is not found:
+                    differ.append((kernel, n, found, got))
+        if map_type_found is not None:
+            for t, found in a.maps[kernel].items():
+                if (got := map_type_found(t, btf)) is not found:
+                    differ.append((kernel, t, found, got))
     assert not differ, differ[:20]
 
 

@@ -8,7 +8,7 @@
   parameters beyond the context loads.
 - :class:`~bpfls.source.programs.KernelCall`: a ``call`` with ``src_reg == 0`` is a helper
   (``imm`` is its ``BPF_FUNC_*`` id, named by :data:`bpfls.analysis.helper_table.HELPERS`);
-  one relocated against an undefined symbol is a kfunc call (clang writes ``src_reg == 1``,
+  one relocated against an extern of ``.ksyms`` is a kfunc call (clang writes ``src_reg == 1``,
   libbpf makes it ``2``, ``BPF_PSEUDO_KFUNC_CALL``). Each is placed by the object's line
   info; ``function`` is the function symbol holding it; ``reachable`` whether a program's
   calls (and function addresses) lead to that function. ``guard`` stays ``None``: the
@@ -25,10 +25,11 @@
   enumerator of the uapi's map-creation flag enum, so the decoding is exact; a bit the table
   does not know is left out, with no name to check).
 - :class:`~bpfls.source.programs.Ksym`: each extern in the ``.ksyms`` ``DATASEC`` (``FUNC``
-  with extern linkage: a kfunc; ``VAR``: a variable, typed unless its type is ``void``) and
-  every other extern ``FUNC`` a kfunc call names; ``weak`` from the ELF symbol's binding;
-  ``type_id`` in the object's BTF; ``used`` when a reachable function calls it or loads its
-  address.
+  with extern linkage: a kfunc; ``VAR``: a variable, typed unless its type is ``void``), as
+  libbpf collects them (an extern function outside ``.ksyms`` is one the BPF linker resolves
+  from another object, not the kernel: neither a ksym nor a kfunc call); ``weak`` from the
+  ELF symbol's binding; ``type_id`` in the object's BTF; ``used`` when a reachable function
+  calls it or loads its address.
 - :class:`~bpfls.source.programs.StructOps`: each ``VAR`` of a ``.struct_ops`` or
   ``.struct_ops.link`` ``DATASEC``, its struct's name, and the members whose bytes the
   section's ELF relocations point at a program (by the variable's ELF symbol and the member's
@@ -109,8 +110,6 @@ MAP_FLAGS: dict[int, str] = {
     17: "BPF_F_SEGV_ON_FAULT", 18: "BPF_F_NO_USER_CONV",
 }
 
-BTF_FUNC_EXTERN = 2
-BTF_VAR_GLOBAL_EXTERN = 2
 STT_OBJECT = 1
 STRUCT_OPS_SECTIONS = (".struct_ops", ".struct_ops.link")
 
@@ -214,6 +213,7 @@ def _btfs(kernels: Mapping[str, Btf] | Any) -> dict[str, Btf]:
 
 def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
            elf: _Elf) -> list[ObjectCall]:
+    ksyms = {t.name for t in _datasec_vars(obj.btf, ".ksyms")}
     out = []
     for sec in obj.sections.values():
         codes, _dsts, srcs, _offs, imms = sec.fields
@@ -236,7 +236,7 @@ def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
             elif src in (PSEUDO_CALL, PSEUDO_KFUNC_CALL):
                 # clang emits an extern's call as a BPF-to-BPF one; libbpf makes it a kfunc call
                 name = obj.relocated.get((sec.name, idx))
-                if name is None or name not in elf.externs:
+                if name is None or name not in elf.externs or name not in ksyms:
                     continue
                 helper = None
             else:
@@ -423,10 +423,6 @@ def _ksyms(obj: BpfObject, places: _Places, elf: _Elf, calls: Sequence[ObjectCal
 
     for t in _datasec_vars(btf, ".ksyms"):
         add(t)
-    kfuncs = {c.name for c in calls if c.helper_id is None}
-    for t in btf:
-        if t.kind == Kind.FUNC and t.linkage == BTF_FUNC_EXTERN and t.name in kfuncs:
-            add(t)
     return list(out.values())
 
 
