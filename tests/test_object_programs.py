@@ -183,9 +183,17 @@ def test_helper_and_kfunc_calls(compiled) -> None:
 def test_a_call_under_an_enumerator_check_is_dead_where_the_helper_is_missing(compiled) -> None:
     _, obj = compiled
     o = read_object(obj)
-    m = object_model(o)
     kernels = {n: load(SAMPLE_DIR / f"{n}.btf.xz") for n in ("5.10-amd64", "6.12-amd64")}
+    # the quick proof alone: dead where proven, else not decided
+    m = object_model(o)
     call_executes(o, m.calls, kernels)
+    by_name = {c.name: c for c in m.calls}
+    assert by_name["bpf_get_func_ip"].executes == {"5.10-amd64": False, "6.12-amd64": None}
+    assert by_name["bpf_trace_vprintk"].executes == {"5.10-amd64": None, "6.12-amd64": None}
+    assert by_name["bpf_ktime_get_ns"].executes == {"5.10-amd64": False, "6.12-amd64": False}
+    # with the verifier's exploration
+    m = object_model(o)
+    call_executes(o, m.calls, kernels, budget=200_000)
     by_name = {c.name: c for c in m.calls}
     assert by_name["bpf_get_func_ip"].executes == {"5.10-amd64": False, "6.12-amd64": True}
     assert by_name["bpf_trace_vprintk"].executes == {"5.10-amd64": True, "6.12-amd64": True}
@@ -196,7 +204,8 @@ def test_the_load_model_asks_where_a_kernel_lacks_the_name(compiled) -> None:
     """load_model: executes is filled where the kernel has no BPF_FUNC_<name> (or no FUNC of
     the kfunc's name), from a KernelSet as from a mapping."""
     _, obj = compiled
-    m = load_model(read_object(obj), load_sample_kernels(["5.10-amd64", "6.12-amd64"]))
+    m = load_model(read_object(obj), load_sample_kernels(["5.10-amd64", "6.12-amd64"]),
+                   budget=200_000)
     assert isinstance(m, ObjectModel) and m.derefs == [] and m.local is not None
     got = {(c.name, c.range.start.line): c.executes for c in m.calls if c.executes}
     guarded = line_of(PROGRAM, "ip = bpf_get_func_ip")
@@ -211,6 +220,11 @@ def test_the_load_model_asks_where_a_kernel_lacks_the_name(compiled) -> None:
         ("bpf_task_release", line_of(PROGRAM, "bpf_task_release(a)")): {"5.10-amd64": True},
         ("bpf_rcu_read_lock", line_of(PROGRAM, "bpf_rcu_read_lock();")): {"5.10-amd64": True},
     }
+    quick = load_model(read_object(obj), {"5.10-amd64": load(SAMPLE_DIR / "5.10-amd64.btf.xz")})
+    assert {c.name: c.executes for c in quick.calls if c.executes} == {
+        "bpf_get_func_ip": {"5.10-amd64": False}, "bpf_get_current_task_btf": {"5.10-amd64": None},
+        "bpf_trace_vprintk": {"5.10-amd64": None}, "bpf_task_acquire": {"5.10-amd64": None},
+        "bpf_task_release": {"5.10-amd64": None}, "bpf_rcu_read_lock": {"5.10-amd64": None}}
     assert m.functions["bump"].reachable and not m.functions["never_called"].reachable
     assert m.functions["on_connect"].calls == ("bump",)
 
