@@ -17,7 +17,8 @@ The rules are libbpf's (``libbpf.c``, v1.1):
   ``btf_get_kernel_prefix_kind``: ``btf_trace_`` ``TYPEDEF`` for ``tp_btf``, ``bpf_lsm_``
   ``FUNC`` for ``lsm``/``lsm_cgroup``, ``bpf_iter_`` ``FUNC`` for ``iter``, the plain name as a
   ``FUNC`` otherwise. A section of such a kind without ``/`` has no target until user space
-  sets one: nothing to look up. ``freplace`` targets a function of another BPF program (its
+  sets one: nothing to look up. A ``module:function`` target (newer libbpf) is looked up
+  by its function's name (only vmlinux BTF here). ``freplace`` targets a function of another BPF program (its
   ``attach_prog_fd``), not of the kernel: not looked up here.
 - ``raw_tp/`` and ``raw_tracepoint/`` are attached by name at run time; their BTF evidence
   is the same ``btf_trace_<name>`` ``TYPEDEF`` (:data:`EVIDENCE`), reported apart;
