@@ -14,5 +14,7 @@ the model and never change it.
 - the editor's features: :mod:`.hover`, :mod:`.completion`, :mod:`.definition`,
   :mod:`.actions` (quick fixes), :mod:`.typeview` (kernel type views), over :mod:`.facts`
   (what each kernel says about a type, member or enumerator), :mod:`.kernelindex` (per-kernel
-  name lists) and :mod:`.helper_table` (the BPF helpers, generated).
+  name lists) and :mod:`.helper_table` (the BPF helpers, generated);
+- compiled objects: :mod:`.object_programs` (what an object asks of the kernel by name: its
+  programs, helper and kfunc calls, maps, ksyms and struct_ops, for the load checks).
 """
