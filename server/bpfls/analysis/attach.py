@@ -17,7 +17,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bpfls.analysis.sections import SectionInfo
+from bpfls.analysis.sections import SectionInfo, section_info
 from bpfls.btf import Btf, BtfError, Kind
 from bpfls.btf.cnames import type_name
 from bpfls.core.compat import types_are_compat_reason
@@ -232,6 +232,12 @@ class KernelView:
     def helper(self, helper: str) -> Lookup:
         enumerator = helper_enumerator(helper)
         has = self.enumerator_in("bpf_func_id", enumerator)
+        fallback = PROBE_READ_FALLBACK.get(helper)
+        if has is False and fallback is not None and \
+                self.enumerator_in("bpf_func_id", helper_enumerator(fallback)):
+            # libbpf calls the older helper on kernels without this one (it sanitizes the
+            # program before the load: bpf_object__sanitize_prog)
+            return Lookup(True, f"libbpf calls {fallback} instead (no {enumerator})")
         if has is False:
             return Lookup(False, f"no {enumerator} in enum bpf_func_id")
         return Lookup(has)
@@ -299,6 +305,27 @@ def _tp_lookup(hit: tuple[Btf, Type]) -> Lookup:
     except BtfError:
         proto = None
     return Lookup(True, "", b, t.id, proto, skip_first=True)
+
+
+#: the helpers libbpf replaces with the older one on kernels that lack them
+PROBE_READ_FALLBACK = {"bpf_probe_read_kernel": "bpf_probe_read",
+                       "bpf_probe_read_user": "bpf_probe_read",
+                       "bpf_probe_read_kernel_str": "bpf_probe_read_str",
+                       "bpf_probe_read_user_str": "bpf_probe_read_str"}
+
+
+def target_found(section: str, kernel: Btf) -> bool | None:
+    """Whether libbpf finds the attach target ``section`` names in ``kernel`` (its BTF
+    alone, no modules); None when the section names no target looked up in BTF."""
+    info = section_info(section)
+    if not info.known or not info.target:
+        return None
+    return KernelView("", kernel).target(info).ok
+
+
+def helper_found(name: str, kernel: Btf) -> bool | None:
+    """Whether ``kernel``'s ``enum bpf_func_id`` has the helper (None: no such enum)."""
+    return KernelView("", kernel).enumerator_in("bpf_func_id", helper_enumerator(name))
 
 
 def helper_enumerator(helper: str) -> str:

@@ -85,6 +85,26 @@ def source_options(file_cfg: Config, kernels: KernelSet,
                          overlays=dict(overlays or {}))
 
 
+def load_verdicts(model: SourceModel, kernels: KernelSet) -> dict[str, Callable]:
+    """Per kernel, the value of each existence check that guards a call of the program (the
+    CO-RE verdicts :func:`bpfls.analysis.load_check.check_load` evaluates call guards with),
+    for a report whose relocations came from elsewhere (a compiled object)."""
+    atoms = {id(a): a for c in model.calls if c.guard is not None for a in c.guard.atoms()}
+    results: dict[int, dict[str, Resolution]] = {i: {} for i in atoms}
+    for k in kernels.loaded:
+        resolver = CoreResolver(k.btf, memo=_memo_for(k.btf, model))
+        for i, a in atoms.items():
+            results[i][k.name] = resolver.resolve(a.relocation)
+
+    def verdict_on(kernel: str):
+        def verdict(check: CoreAccess) -> bool | None:
+            r = results.get(id(check))
+            return check_value(r.get(kernel)) if r else None
+        return verdict
+
+    return {k.name: verdict_on(k.name) for k in kernels.loaded}
+
+
 def check_model(model: SourceModel, kernels: KernelSet,
                 severity: Mapping[str, str] | None = None,
                 alternatives: Iterable[Iterable[str]] = ()) -> FileReport:

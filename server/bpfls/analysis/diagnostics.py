@@ -156,6 +156,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "The fentry/fexit/fmod_ret/lsm/iter/tp_btf/raw_tp target is not in the kernel's BTF "
          "(vmlinux or the configured modules) under libbpf's name for it (the function, "
          "bpf_lsm_<hook>, bpf_iter_<name>, btf_trace_<tracepoint>): the load fails there."),
+    Code("attach-target-unknown", Severity.WARNING, "Attach target on no configured kernel",
+         "The attach target of an fentry/fexit/fmod_ret/lsm/iter/tp_btf program is in no "
+         "configured kernel's BTF: a misspelled name, or a placeholder the loader replaces "
+         "before the load (bpf_program__set_attach_target). libbpf fails the load otherwise."),
     Code("attach-target-unverified", Severity.WARNING, "No BTF evidence of the attach target",
          "kprobe/kretprobe/ksyscall/tracepoint targets need not be in BTF (kprobes attach to "
          "any kallsyms function): BTF has no FUNC (or btf_trace_ typedef, or syscall "

@@ -18,6 +18,8 @@ and a :class:`~bpfls.analysis.report.ProgramReport` per program (the program × 
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -167,6 +169,17 @@ def _program_issues(model: SourceModel, p: Program, info: SectionInfo,
                              programs=(p.name,)))
         if t.ok and t.proto_id is not None and p.params:
             out.extend(_signature_issues(model, p, info, v, t))
+    missing = [i for i in out if i.code == "attach-target-missing"]
+    if len(vs) > 1 and len(missing) == len(vs):
+        # no configured kernel has it: a misspelling, or (as real loaders do) a placeholder
+        # user space replaces before the load (bpf_program__set_attach_target): not an error
+        out = [i for i in out if i.code != "attach-target-missing"]
+        msg = (f"'{p.name}': SEC("{p.section}"): {missing[0].fact} in any configured "
+               "kernel's BTF: a misspelled target, or a placeholder the loader replaces "
+               "before the load (bpf_program__set_attach_target); libbpf fails the load "
+               "otherwise")
+        out.extend(dataclasses.replace(i, code="attach-target-unknown", message=msg,
+                                       all_kernels=True) for i in missing)
     return out
 
 

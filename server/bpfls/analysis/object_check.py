@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bpfls.analysis.check import Judged, judge
+from bpfls.analysis.check import Judged, judge, load_verdicts
 from bpfls.analysis.diagnostics import apply_severity, diagnostic
+from bpfls.analysis.load_check import check_load
+from bpfls.analysis.object_programs import load_model
 from bpfls.analysis.pitfalls import enum_sign_extension
 from bpfls.analysis.report import COMPILED, OBJECT, Drift, DriftEntry, FileReport
 from bpfls.analysis.rules import Kernels, Verdict
@@ -56,7 +58,8 @@ class ObjectSite:
 
 
 def check_object(path: str, kernels: KernelSet,
-                 severity: Mapping[str, str] | None = None) -> FileReport:
+                 severity: Mapping[str, str] | None = None,
+                 alternatives: Iterable[Iterable[str]] = ()) -> FileReport:
     """Every diagnostic and relocation of the BPF object at ``path`` on ``kernels``."""
     report = FileReport(os.path.abspath(path), mode=OBJECT)
     try:
@@ -69,6 +72,15 @@ def check_object(path: str, kernels: KernelSet,
     names: dict[tuple, tuple[str, ...]] = {}
     placed = [(s, texts.refine(_access(s, here, report.path, names=names))) for s in sites]
     _judge_into(report, placed, kernels, severity)
+    try:
+        found, report.programs = check_load(
+            load_model(read_object(path), kernels, source_dir=here), kernels,
+            alternatives=alternatives)
+    except (BtfError, SpecError, OSError, ValueError) as e:
+        found = [diagnostic("analysis-incomplete", f"the object's programs, calls and maps "
+                            f"could not be read: {_one_line(e)}", report.path,
+                            Range.of(0, 0, 0, 0))]
+    report.diagnostics = report.diagnostics + apply_severity(found, severity or {})
     # the line as clang recorded it, for a source file that is not here
     lines = {(a.path, a.range.start.line): s.relo.line.text for s, a in placed
              if s.relo.line is not None and s.relo.line.text}
@@ -80,7 +92,8 @@ def check_object(path: str, kernels: KernelSet,
 
 
 def check_compiled(model: SourceModel, object_path: str, kernels: KernelSet,
-                   severity: Mapping[str, str] | None = None) -> FileReport:
+                   severity: Mapping[str, str] | None = None,
+                   alternatives: Iterable[Iterable[str]] = ()) -> FileReport:
     """The report of the source ``model`` from the object clang compiled of the same text:
     the object's relocations and diagnostics replace the predicted ones, each placed on the
     token of the predicted access it matches (same kind, spec and file, nearest line) when
@@ -99,6 +112,10 @@ def check_compiled(model: SourceModel, object_path: str, kernels: KernelSet,
     places = _PredictedPlaces(predicted)
     placed = [(s, places.place(a)) for s, a in zip(sites, accesses, strict=True)]
     _judge_into(report, placed, kernels, severity)
+    # what the programs name in the kernel, read from the source as in the prediction
+    found, report.programs = check_load(model, kernels, load_verdicts(model, kernels),
+                                        alternatives)
+    report.diagnostics = report.diagnostics + apply_severity(found, severity or {})
     report.drift = drift(predicted, accesses)
     return report
 

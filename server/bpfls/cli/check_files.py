@@ -42,7 +42,7 @@ class Checker:
         except OSError as e:
             return FileReport(path, error=str(e.strerror or e)), f"{path}: {e.strerror or e}"
         if is_bpf_object(data[:64]):
-            report = check_object(path, self.kernels, self.cfg.severity)
+            report = check_object(path, self.kernels, self.cfg.severity, self.cfg.alternatives)
             return report, (f"{path}: {report.error}" if report.error else None)
         return self._source(path, data.decode("utf-8", "replace"))
 
@@ -70,7 +70,8 @@ class Checker:
             assert result.error is not None
             report = judge(model)
             return compile_failed(report, result.error, self.cfg.severity), trouble
-        return check_compiled(model, result.object_path, self.kernels, self.cfg.severity), None
+        return check_compiled(model, result.object_path, self.kernels, self.cfg.severity,
+                              self.cfg.alternatives), None
 
 
 #: (report, a problem for stderr, a configuration error that stops the run)

@@ -85,8 +85,10 @@ def judge(job: AnalysisJob, model: Any, object_path: str | None,
     t0 = time.perf_counter()
     severity = job.config.severity
     if object_path is not None:
-        report = check_compiled(model, object_path, job.kernels, severity)
+        report = check_compiled(model, object_path, job.kernels, severity,
+                                job.config.alternatives)
     else:
         assert error is not None
-        report = compile_failed(check_model(model, job.kernels, severity), error, severity)
+        report = compile_failed(check_model(model, job.kernels, severity,
+                                            job.config.alternatives), error, severity)
     return Analysis(model, report, time.perf_counter() - t0, other_snapshots(job, report))

@@ -71,7 +71,8 @@ class DiagnosticConverter:
         ``"compiled"`` (from clang's object), given in ``data.source``."""
         rng = lsp_range(snap, d.range)
         message = d.message
-        if d.kernels and not all(k in message for k in d.kernels):
+        if d.kernels and not all(k in message for k in d.kernels) and \
+                "every configured kernel" not in message:
             message += f" (on {', '.join(d.kernels)})"
         related = None
         if d.facts and self.related_information:
