@@ -18,8 +18,8 @@ The rules are libbpf's (``libbpf.c``, v1.1):
   ``FUNC`` for ``lsm``/``lsm_cgroup``, ``bpf_iter_`` ``FUNC`` for ``iter``, the plain name as a
   ``FUNC`` otherwise. A section of such a kind without ``/`` has no target until user space
   sets one: nothing to look up. A ``module:function`` target (newer libbpf) is looked up
-  by its function's name (only vmlinux BTF here). ``freplace`` targets a function of another BPF program (its
-  ``attach_prog_fd``), not of the kernel: not looked up here.
+  by its function's name (only vmlinux BTF here). ``freplace`` targets a function of another
+  BPF program (its ``attach_prog_fd``), not of the kernel: not looked up here.
 - ``raw_tp/`` and ``raw_tracepoint/`` are attached by name at run time; their BTF evidence
   is the same ``btf_trace_<name>`` ``TYPEDEF`` (:data:`EVIDENCE`), reported apart;
 - a helper ``bpf_<name>`` needs ``BPF_FUNC_<name>`` in ``enum bpf_func_id``;

@@ -19,7 +19,6 @@ and a :class:`~bpfls.analysis.report.ProgramReport` per program (the program × 
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -174,7 +173,7 @@ def _program_issues(model: SourceModel, p: Program, info: SectionInfo,
         # no configured kernel has it: a misspelling, or (as real loaders do) a placeholder
         # user space replaces before the load (bpf_program__set_attach_target): not an error
         out = [i for i in out if i.code != "attach-target-missing"]
-        msg = (f"'{p.name}': SEC("{p.section}"): {missing[0].fact} in any configured "
+        msg = (f"'{p.name}': SEC(\"{p.section}\"): {missing[0].fact} in any configured "
                "kernel's BTF: a misspelled target, or a placeholder the loader replaces "
                "before the load (bpf_program__set_attach_target); libbpf fails the load "
                "otherwise")
