@@ -35,7 +35,7 @@ int on_exec(void *ctx)
     u32 tid = bpf_core_type_id_kernel(struct task_struct);
     struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
     u64 id = cgroup_id_at(cgrp, 0);
-    bpf_printk("%d %u %u %u %u %llu", sz, drain, off, fsz, tid, id);
+    bpf_printk("%d %u %u %u %u %llu", sz, drain, off, fsz, tid, id); // expect: helper-missing@5.10-amd64
     return 0;
 }
 

@@ -13,7 +13,7 @@
 long out[16];
 
 SEC("fentry/do_exit")
-int BPF_PROG(container_of_folds, struct task_struct *t)
+int BPF_PROG(container_of_folds, struct task_struct *t) // expect: signature-mismatch
 {
     struct sched_entity *se = &t->se;
 
@@ -25,7 +25,7 @@ int BPF_PROG(container_of_folds, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(container_of_stays, struct task_struct *t, struct list_head *node,
+int BPF_PROG(container_of_stays, struct task_struct *t, struct list_head *node, // expect: signature-mismatch // expect: argument-out-of-range
              struct task_struct *u)
 {
     struct list_head *pe = &t->perf_event_list;

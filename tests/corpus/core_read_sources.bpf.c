@@ -12,7 +12,7 @@
 long out[8];
 
 SEC("fentry/do_exit")
-int BPF_PROG(address_sources, struct file *file, struct task_struct *t)
+int BPF_PROG(address_sources, struct file *file, struct task_struct *t) // expect: signature-mismatch // expect: argument-out-of-range
 {
     struct path local_path = {};
 
@@ -25,7 +25,7 @@ int BPF_PROG(address_sources, struct file *file, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(container_of_sources, struct list_head *node, struct task_struct *t)
+int BPF_PROG(container_of_sources, struct list_head *node, struct task_struct *t) // expect: signature-mismatch // expect: argument-out-of-range
 {
     out[5] = BPF_CORE_READ(container_of(node, struct task_struct, sibling), pid);
     out[6] = BPF_CORE_READ(container_of(t->children.next, struct task_struct, sibling), tgid);

@@ -18,7 +18,7 @@
 long out[8];
 
 SEC("fentry/do_exit")
-int BPF_PROG(parenthesised_intrinsics, struct task_struct *t)
+int BPF_PROG(parenthesised_intrinsics, struct task_struct *t) // expect: signature-mismatch
 {
     if (HAS_SNPRINTF)
         out[0] = 1;
@@ -28,7 +28,7 @@ int BPF_PROG(parenthesised_intrinsics, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(intrinsic_sizes, struct task_struct *t)
+int BPF_PROG(intrinsic_sizes, struct task_struct *t) // expect: signature-mismatch
 {
     bpf_core_read(&out[3], bpf_core_field_size(t->pid), &t->pid);
     bpf_core_read(&out[4], bpf_core_field_size(struct task_struct, tgid) & 7, &t->tgid);
@@ -42,7 +42,7 @@ struct node_data {
 };
 
 SEC("fentry/do_exit")
-int BPF_PROG(typeof_types, struct task_struct *t)
+int BPF_PROG(typeof_types, struct task_struct *t) // expect: signature-mismatch
 {
     struct node_data *n = 0;
     struct node_data local = {};

@@ -57,7 +57,7 @@ int BPF_KSYSCALL(on_readv, int fd, const struct iovec *vec, unsigned long vlen)
     BPF_PROBE_READ_USER_INTO(&len2, vec, iov_len);
     char name2[16];
     BPF_PROBE_READ_USER_STR_INTO(&name2, vec, iov_base);
-    bpf_printk("%d %lu %lu %s %p %lu %s", fd, len, vlen, name, base, len2, name2);
+    bpf_printk("%d %lu %lu %s %p %lu %s", fd, len, vlen, name, base, len2, name2); // expect: helper-missing@5.10-amd64
     return 0;
 }
 
@@ -70,19 +70,19 @@ int BPF_KPROBE_SYSCALL(on_unlink, int dfd, struct filename *name)
     BPF_PROBE_READ_INTO(&ppid, task, real_parent, tgid);
     char comm[16];
     BPF_PROBE_READ_STR_INTO(&comm, task, comm);
-    bpf_printk("%d %d %d %s", dfd, pid, ppid, comm);
+    bpf_printk("%d %d %d %s", dfd, pid, ppid, comm); // expect: helper-missing@5.10-amd64
     return 0;
 }
 
 SEC("kretprobe/do_sys_openat2")
 int BPF_KRETPROBE(on_open_ret, long ret)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = bpf_get_current_task_btf(); // expect: helper-missing@5.10-amd64
     unsigned int reset = BPF_CORE_READ_BITFIELD(task, sched_reset_on_fork);
     __u64 lshift = __builtin_preserve_field_info(task->in_iowait, BPF_FIELD_LSHIFT_U64);
     __u64 rshift = __builtin_preserve_field_info(task->in_iowait, BPF_FIELD_RSHIFT_U64);
     __u32 is_signed = __builtin_preserve_field_info(task->pid, BPF_FIELD_SIGNED);
-    bpf_printk("%ld %u %llu %llu %u", ret, reset, lshift, rshift, is_signed);
+    bpf_printk("%ld %u %llu %llu %u", ret, reset, lshift, rshift, is_signed); // expect: helper-missing@5.10-amd64
     return 0;
 }
 
@@ -97,13 +97,13 @@ SEC("fentry/vfs_fsync_range")
 int BPF_PROG2(on_fsync, struct file *, file, loff_t, start, loff_t, end, int, datasync)
 {
     struct inode *inode = file->f_inode;
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = bpf_get_current_task_btf(); // expect: helper-missing@5.10-amd64
     struct list_head *node = BPF_CORE_READ(task, tasks.next);
     struct task_struct *next = container_of(node, struct task_struct, tasks);
     unsigned long off = offsetof(struct task_struct, tgid);
     __u32 local_id = bpf_core_type_id_local(struct task_struct);
     struct mm_struct *mm = bpf_core_cast(task->mm, struct mm_struct);
-    bpf_printk("%lld %lld %d %lu %lu %u %p %p", start, end, datasync, inode->i_ino, off,
+    bpf_printk("%lld %lld %d %lu %lu %u %p %p", start, end, datasync, inode->i_ino, off, // expect: helper-missing@5.10-amd64
                local_id, next, mm);
     return 0;
 }

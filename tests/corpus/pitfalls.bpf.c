@@ -29,7 +29,7 @@ int on_exec(void *ctx)
     // vmlinux.h's own types reach the program's BTF in clang's spelling too
     int e = bpf_core_type_matches(struct rlimit); // expect: type-matches-spelling@5.10-amd64,6.1-amd64,6.12-amd64 // expect: constant-check
     int f = bpf_core_type_matches(atomic64_t); // expect: type-matches-spelling@5.10-amd64,6.1-amd64,6.12-amd64 // expect: constant-check
-    bpf_printk("%d %d %d %d %d %d", a, b, c, d, e, f);
+    bpf_printk("%d %d %d %d %d %d", a, b, c, d, e, f); // expect: helper-missing@5.10-amd64
     return 0;
 }
 
@@ -45,7 +45,7 @@ int BPF_KPROBE(on_read, struct file *file)
     int tgid = BPF_CORE_READ(t, tgid); // expect: typedef-root@5.10-amd64,6.1-amd64,6.12-amd64
     unsigned long flags = BPF_CORE_READ((struct folio___y *)ctx, flags); // expect: type-missing@5.10-amd64
     long drain = bpf_core_enum_value(enum bpf_func_id, BPF_FUNC_user_ringbuf_drain); // expect: enum-value-missing@5.10-amd64
-    bpf_printk("%lu %d %p %d %lu %ld", state, has_pid, pp, tgid, flags, drain);
+    bpf_printk("%lu %d %p %d %lu %ld", state, has_pid, pp, tgid, flags, drain); // expect: helper-missing@5.10-amd64
     return 0;
 }
 

@@ -30,7 +30,7 @@ struct {
 SEC("tp_btf/sched_process_fork")
 int on_fork(void *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = bpf_get_current_task_btf(); // expect: helper-missing@5.10-amd64
 	struct value v = {};
 	__u32 key = 0;
 

@@ -10,7 +10,7 @@
 #endif
 
 SEC("kprobe/do_sys_openat2")
-int BPF_KPROBE(six_args, int dfd, const char *name, void *how, long a4, long a5, long sixth)
+int BPF_KPROBE(six_args, int dfd, const char *name, void *how, long a4, long a5, long sixth) // expect: signature-mismatch
 {
 	long first = PT_REGS_PARM1_CORE(ctx);
 	long last = PT_REGS_PARM6_CORE(ctx);

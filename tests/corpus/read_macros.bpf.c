@@ -26,7 +26,7 @@ int BPF_PROG(on_connect, struct sock *sk)
     struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (!e)
         return 0;
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = bpf_get_current_task_btf(); // expect: helper-missing@5.10-amd64
     e->pid = BPF_CORE_READ(task, tgid);
     e->daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
     BPF_CORE_READ_INTO(&e->family, sk, __sk_common.skc_family);
@@ -39,7 +39,7 @@ int BPF_PROG(on_connect, struct sock *sk)
     return 0;
 }
 
-SEC("kprobe/nf_ct_delete")
+SEC("kprobe/nf_ct_delete") // expect: attach-target-unverified
 int BPF_KPROBE(on_ct, struct nf_conn *ct)
 {
     __u16 port = BPF_CORE_READ(ct, ORIG.dst.u.all);
@@ -51,7 +51,7 @@ int BPF_KPROBE(on_ct, struct nf_conn *ct)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_enter, struct pt_regs *regs, long id)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = bpf_get_current_task_btf(); // expect: helper-missing@5.10-amd64
     unsigned long a2 = BPF_CORE_READ(regs, si);
     unsigned int psf = BPF_CORE_READ_BITFIELD_PROBED(task, sched_reset_on_fork);
     const char *argv0 = (const char *)BPF_CORE_READ(task, mm, arg_start);

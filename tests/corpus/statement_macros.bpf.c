@@ -26,7 +26,7 @@ long out[8];
 #define READ_TWICE READ_FLAGS READ_FLAGS
 
 SEC("fentry/do_exit")
-int BPF_PROG(statement_macro_then_label, struct task_struct *t)
+int BPF_PROG(statement_macro_then_label, struct task_struct *t) // expect: signature-mismatch
 {
     READ_PARENT_PID // jumps to done when there is no parent
     done:
@@ -35,7 +35,7 @@ int BPF_PROG(statement_macro_then_label, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(statement_macros_in_a_row, struct task_struct *t)
+int BPF_PROG(statement_macros_in_a_row, struct task_struct *t) // expect: signature-mismatch
 {
     READ_TWICE
     READ_TWICE
@@ -44,7 +44,7 @@ int BPF_PROG(statement_macros_in_a_row, struct task_struct *t)
 }
 
 SEC("fentry/do_exit")
-int BPF_PROG(statement_macro_undefined_after, struct task_struct *t)
+int BPF_PROG(statement_macro_undefined_after, struct task_struct *t) // expect: signature-mismatch
 {
 #define READ_PRIO_TWICE                                          \
     out[4] += t->prio;                                           \

@@ -6,7 +6,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
-SEC("kprobe/read_partition")
+SEC("kprobe/read_partition") // expect: attach-target-unverified
 int BPF_KPROBE(on_partition, struct d_partition *part)
 {
     struct task_struct *task = (void *)bpf_get_current_task();

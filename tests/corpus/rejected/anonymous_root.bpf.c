@@ -10,7 +10,7 @@ int on_enter(void *ctx)
     struct task_struct *task = (void *)bpf_get_current_task();
     int pid = BPF_CORE_READ(task, pid);
     struct { int pid; int tgid; } __attribute__((preserve_access_index)) *ids = (void *)&task->pid;
-    bpf_printk("%d %d", pid, ids->tgid); // expect: anonymous-root@5.10-amd64,6.1-amd64,6.12-amd64
+    bpf_printk("%d %d", pid, ids->tgid); // expect: anonymous-root@5.10-amd64,6.1-amd64,6.12-amd64 // expect: kernel-pointer-deref
     return 0;
 }
 
