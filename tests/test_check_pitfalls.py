@@ -167,7 +167,7 @@ HEAD = """#include "vmlinux.h"
 
 def _diags(kernels: KernelSet, decls: str, body: str) -> dict[str, tuple[str, ...]]:
     """code → kernels of every diagnostic of a one-program file but constant-check hints."""
-    text = (f"{HEAD}{decls}\nSEC(\"raw_tp/x\")\nint prog(void *ctx)\n{{\n{body}\n"
+    text = (f"{HEAD}{decls}\nSEC(\"raw_tp/sys_enter\")\nint prog(void *ctx)\n{{\n{body}\n"
             "    return 0;\n}\nchar LICENSE[] SEC(\"license\") = \"GPL\";\n")
     model = analyze("/tmp/pitfall.bpf.c", text,
                     SourceOptions(primary=kernels.primary_btf,

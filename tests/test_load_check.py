@@ -110,9 +110,13 @@ def test_attach_targets(kernels, base_model) -> None:
     assert "FUNC __x64_sys_openat2" in by[("attach-target-missing", "a")].message
     assert by[("attach-target-unverified", "c")].kernels == ("6.12-arm64",)
     assert by[("attach-target-unverified", "c")].severity == "warning"
-    assert set(by[("attach-target-missing", "e")].kernels) == set(SAMPLES)
-    assert "bpf_lsm_no_such_hook" in by[("attach-target-missing", "e")].message
-    assert ("attach-target-missing", "f") in by
+    # on no configured kernel: a misspelling or a placeholder user space replaces (a warning)
+    unknown = by[("attach-target-unknown", "e")]
+    assert set(unknown.kernels) == set(SAMPLES) and unknown.severity == "warning"
+    assert "bpf_lsm_no_such_hook" in unknown.message and "placeholder" in unknown.message
+    assert ("attach-target-unknown", "f") in by and ("attach-target-missing", "e") not in by
+    assert reports[4].results["6.12-amd64"].ok is False
+    assert reports[4].results["6.12-amd64"].code == "attach-target-unknown"
     assert by[("attach-target-missing", "a")].data["kprobe_section"] == \
         "kprobe/__x64_sys_openat2"
     assert not {k for k in by if k[1] in ("b", "d", "g", "h", "i")}

@@ -102,7 +102,7 @@ int BPF_PROG2(on_fsync, struct file *, file, loff_t, start, loff_t, end, int, da
     struct task_struct *next = container_of(node, struct task_struct, tasks);
     unsigned long off = offsetof(struct task_struct, tgid);
     __u32 local_id = bpf_core_type_id_local(struct task_struct);
-    struct mm_struct *mm = bpf_core_cast(task->mm, struct mm_struct);
+    struct mm_struct *mm = bpf_core_cast(task->mm, struct mm_struct); // expect: kfunc-missing@5.10-amd64,6.1-amd64
     bpf_printk("%lld %lld %d %lu %lu %u %p %p", start, end, datasync, inode->i_ino, off, // expect: helper-missing@5.10-amd64
                local_id, next, mm);
     return 0;

@@ -230,6 +230,13 @@ class KernelView:
                             "exist)", evidence_only=True)
 
     def helper(self, helper: str) -> Lookup:
+        key = ("helper", helper)
+        got = self.cache.get(key)
+        if got is None:
+            got = self.cache[key] = self._helper(helper)
+        return got
+
+    def _helper(self, helper: str) -> Lookup:
         enumerator = helper_enumerator(helper)
         has = self.enumerator_in("bpf_func_id", enumerator)
         fallback = PROBE_READ_FALLBACK.get(helper)
@@ -326,6 +333,17 @@ def target_found(section: str, kernel: Btf) -> bool | None:
 def helper_found(name: str, kernel: Btf) -> bool | None:
     """Whether ``kernel``'s ``enum bpf_func_id`` has the helper (None: no such enum)."""
     return KernelView("", kernel).enumerator_in("bpf_func_id", helper_enumerator(name))
+
+
+def ksym_found(name: str, function: bool, kernel: Btf) -> bool:
+    """Whether ``kernel`` has the ksym: a FUNC for a kfunc, a VAR for a typed variable."""
+    view = KernelView("", kernel)
+    return (view.func(name) if function else view.find(name, Kind.VAR)) is not None
+
+
+def map_type_found(enumerator: str, kernel: Btf) -> bool | None:
+    """Whether ``kernel``'s ``enum bpf_map_type`` has the map type (None: no such enum)."""
+    return KernelView("", kernel).enumerator_in("bpf_map_type", enumerator)
 
 
 def helper_enumerator(helper: str) -> str:

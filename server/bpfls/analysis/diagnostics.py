@@ -156,6 +156,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
          "The fentry/fexit/fmod_ret/lsm/iter/tp_btf/raw_tp target is not in the kernel's BTF "
          "(vmlinux or the configured modules) under libbpf's name for it (the function, "
          "bpf_lsm_<hook>, bpf_iter_<name>, btf_trace_<tracepoint>): the load fails there."),
+    Code("depends-on-config", Severity.WARNING, "Missing call left to the loader's settings",
+         "A helper or kfunc call the kernel cannot serve sits under a condition on a value "
+         "the loader fixes before the load (a const volatile global, a __kconfig extern): "
+         "the verifier prunes the branch that value rules out, so whether the load fails "
+         "depends on how user space sets it."),
     Code("attach-target-unknown", Severity.WARNING, "Attach target on no configured kernel",
          "The attach target of an fentry/fexit/fmod_ret/lsm/iter/tp_btf program is in no "
          "configured kernel's BTF: a misspelled name, or a placeholder the loader replaces "

@@ -18,7 +18,6 @@ and a :class:`~bpfls.analysis.report.ProgramReport` per program (the program × 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ from bpfls.btf import Kind
 from bpfls.project.kernels import KernelSet
 from bpfls.source.model import CoreAccess, SourceModel
 from bpfls.source.positions import Range
-from bpfls.source.programs import KernelCall, Program
+from bpfls.source.programs import KernelCall, Ksym, Program
 
 Verdicts = Mapping[str, Callable[[CoreAccess], bool | None]]
 
@@ -177,8 +176,8 @@ def _program_issues(model: SourceModel, p: Program, info: SectionInfo,
                "kernel's BTF: a misspelled target, or a placeholder the loader replaces "
                "before the load (bpf_program__set_attach_target); libbpf fails the load "
                "otherwise")
-        out.extend(dataclasses.replace(i, code="attach-target-unknown", message=msg,
-                                       all_kernels=True) for i in missing)
+        out.extend(Issue("attach-target-unknown", msg, i.path, i.range, i.kernel, i.fact,
+                         i.data, i.programs, all_kernels=True) for i in missing)
     return out
 
 
@@ -278,6 +277,9 @@ def _excused(model: SourceModel, reports: list[ProgramReport],
 # -- calls, maps, ksyms, struct_ops, dereferences ----------------------------------------------
 
 def _executes(call: KernelCall, names: list[str], verdicts: Verdicts) -> dict[str, bool | None]:
+    decided = getattr(call, "executes", None)  # an object's call: its control flow decides
+    if decided is not None:
+        return {n: decided.get(n) for n in names}
     g = call.guard
     if g is None or g.is_true:
         return dict.fromkeys(names, True)
@@ -296,13 +298,16 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
     for c in model.calls:
         if not c.reachable:
             continue
-        ksym = kfuncs.get(c.name)
+        ksym = kfuncs.get(c.name) or IMPLIED_KFUNCS.get(c.name)
         if ksym is None and c.name not in HELPERS:
             continue  # neither a helper nor a declared kfunc: nothing to look up
         if ksym is not None and not ksym.weak:
             continue  # judged once, at the declaration
+        if ksym is None and all(v.helper(c.name).ok is not False for v in vs):
+            continue  # every kernel has the helper: no guard to evaluate
         runs = _executes(c, names, verdicts)
         progs = reach.get(c.function, ())
+        configured = c.guard is not None and c.guard.configured
         for v in vs:
             if runs[v.name] is False:
                 continue
@@ -310,7 +315,9 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
                 if c.ksym_checked:
                     continue
                 lk = v.kfunc(ksym.name, model.local, ksym.type_id if ksym.typed else None)
-                if lk.ok is False:
+                if lk.ok is False and configured and runs[v.name] is None:
+                    out.append(_configured(c, f"kfunc {c.name}", v.name, lk.reason, progs))
+                elif lk.ok is False:
                     out.append(Issue("kfunc-missing",
                                      f"weak kfunc '{c.name}' is called without a "
                                      f"bpf_ksym_exists({c.name}) check and the kernel lacks it "
@@ -319,7 +326,9 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
                                      progs))
                 continue
             lk = v.helper(c.name)
-            if lk.ok is False:
+            if lk.ok is False and configured and runs[v.name] is None:
+                out.append(_configured(c, f"helper {c.name}", v.name, lk.reason, progs))
+            elif lk.ok is False:
                 enumerator = attach.helper_enumerator(c.name)
                 via = f" (through {c.via})" if c.via else ""
                 out.append(Issue("helper-missing",
@@ -329,6 +338,24 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
                                  f"{enumerator})", c.path, c.range, v.name, lk.reason,
                                  {"helper": c.name, "enumerator": enumerator}, progs))
     return out
+
+
+#: kfuncs libbpf's own macros call, declared (weak) by its headers: bpf_core_cast()
+IMPLIED_KFUNCS = {"bpf_rdonly_cast": Ksym("bpf_rdonly_cast", "<bpf/bpf_core_read.h>",
+                                          Range.of(0, 0, 0, 0), function=True, weak=True,
+                                          type_id=None, typed=False)}
+
+
+def _configured(c: KernelCall, what: str, kernel: str, reason: str,
+                progs: tuple[str, ...]) -> Issue:
+    """A call the kernel cannot serve, under a condition on a load-time constant: whether it
+    fails the load is the loader's configuration's decision."""
+    via = f" (through {c.via})" if c.via else ""
+    return Issue("depends-on-config",
+                 f"{what}{via} is not in the kernel, and the call runs only as a value the "
+                 "loader sets decides (a const volatile global, a __kconfig extern): the load "
+                 "fails unless that value rules the call out there", c.path, c.range, kernel,
+                 reason, {"call": c.name}, progs)
 
 
 def _map_issues(model: SourceModel, vs: list[KernelView]) -> list[Issue]:

@@ -27,7 +27,7 @@ class Guard:
     __slots__ = ("op", "args", "atom", "_hash")
 
     def __init__(self, op: str, args: tuple[Guard, ...] = (), atom: CoreAccess | None = None):
-        self.op = op  # "true" "false" "unknown" "atom" "not" "and" "or"
+        self.op = op  # "true" "false" "unknown" "config" "atom" "not" "and" "or"
         self.args = args
         self.atom = atom
         self._hash = hash((op, args, id(atom)))
@@ -42,8 +42,8 @@ class Guard:
             return FALSE
         if self.op == "false":
             return TRUE
-        if self.op == "unknown":
-            return UNKNOWN
+        if self.op in ("unknown", "config"):
+            return self
         if self.op == "not":
             return self.args[0]
         return Guard("not", (self,))
@@ -63,6 +63,15 @@ class Guard:
     @property
     def is_false(self) -> bool:
         return self.op == "false"
+
+    @property
+    def configured(self) -> bool:
+        """Depends on a value the loader fixes before the load (a ``const volatile`` global
+        user space sets, a ``__kconfig`` extern): the verifier sees it as a constant and
+        prunes the branch it rules out, but which one is up to the loader."""
+        if self.op == "config":
+            return True
+        return any(a.configured for a in self.args)
 
     def atoms(self) -> list[CoreAccess]:
         """The existence checks this guard depends on, each once, in first-seen order."""
@@ -89,7 +98,7 @@ class Guard:
             return True
         if op == "false":
             return False
-        if op == "unknown":
+        if op in ("unknown", "config"):
             return None
         if op == "atom":
             assert self.atom is not None
@@ -128,7 +137,7 @@ class Guard:
 
     def __str__(self) -> str:
         op = self.op
-        if op in ("true", "false", "unknown"):
+        if op in ("true", "false", "unknown", "config"):
             return op
         if op == "atom":
             assert self.atom is not None
@@ -146,6 +155,8 @@ class Guard:
 TRUE = Guard("true")
 FALSE = Guard("false")
 UNKNOWN = Guard("unknown")
+#: a condition on a load-time constant (see :attr:`Guard.configured`): unknown here
+CONFIG = Guard("config")
 
 
 def all_of(gs: Iterable[Guard]) -> Guard:

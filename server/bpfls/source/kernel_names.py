@@ -84,6 +84,43 @@ def probe_helper(m: Macro, macros: dict[str, MacroDef], pointers: dict[str, str]
     return fits[0] if fits else name
 
 
+def load_constant(unit: FileUnit, n: Node) -> bool:
+    """Is the top-level declaration ``n`` of values the loader fixes before the load: ``const
+    volatile`` (libbpf's ``.rodata`` that user space sets, then freezes) or ``__kconfig``?"""
+    code = unit.code
+    quals = {bytes(code[c.start_byte:c.end_byte]) for c in n.children
+             if c.type == "type_qualifier"}
+    if b"const" in quals and b"volatile" in quals:
+        return True
+    offs, texts = _sorted_attrs(unit)
+    i = bisect_left(offs, n.start_byte)
+    while i < len(offs) and offs[i] < n.end_byte:
+        if '".kconfig"' in texts[i]:
+            return True
+        i += 1
+    return code.find(b'".kconfig"', n.start_byte, n.end_byte) >= 0
+
+
+def reads_load_constant(toks: list[Tok], macros: dict[str, MacroDef], constants: set[str],
+                        memo: dict[str, bool]) -> bool:
+    """Do ``toks`` read a load-time constant: one of ``constants``, or through a macro whose
+    expansion reads one or makes a ``volatile const`` read (cilium's ``CONFIG(x)``)?"""
+    for t in toks:
+        if t.kind != IDENT:
+            continue
+        if t.text in constants:
+            return True
+        if t.text in macros:
+            got = memo.get(t.text)
+            if got is None:
+                ids = macro_identifiers(t.text, macros)
+                got = memo[t.text] = bool(ids & constants) or \
+                    {"volatile", "const"} <= ids
+            if got:
+                return True
+    return False
+
+
 def macro_identifiers(name: str, macros: dict[str, MacroDef]) -> set[str]:
     """The identifiers macro ``name`` may expand to (through the macros it uses)."""
     out: set[str] = set()

@@ -335,7 +335,7 @@ def _environment_key(tu: TranslationUnit, macro_sig: bytes, raw_types: bytes,
     glob = tuple(sorted(tu.globals.items(), key=lambda kv: kv[0]))
     protos = tuple(sorted(tu.prototypes.items(), key=lambda kv: kv[0]))
     kernel = (tuple(sorted(tu.ksyms)), tuple(sorted(tu.kfuncs)),
-              tuple(sorted(tu.helper_pointers.items())))
+              tuple(sorted(tu.helper_pointers.items())), tuple(sorted(tu.load_constants)))
     return (macro_sig, hashlib.blake2b(raw_types, digest_size=16).digest(), _base_key(base),
             tu.base_pai, hash(fns), hash(glob), hash(protos), hash(kernel))
 
@@ -659,6 +659,7 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node, src: Source | None,
         found = _section_for(n, sections)
         section = found[1] if found is not None else None
         ksym, weak = kernel_names.ksym_attributes(unit, n.start_byte, n.end_byte)
+    load_constant = kernel_names.load_constant(unit, n)
     for d in n.children_by_field_name("declarator"):
         decl = d.child_by_field_name("declarator") if d.type == "init_declarator" else d
         name, dd, name_node = lt.apply_declarator(desc, decl, unit)
@@ -669,6 +670,8 @@ def _globals(tu: TranslationUnit, unit: FileUnit, n: Node, src: Source | None,
             tu.prototypes.setdefault(name, etype_of_desc(dd[1]))
         else:
             tu.globals[name] = etype_of_desc(dd)
+            if load_constant:
+                tu.load_constants.add(name)
         if src is None or name_node is None:
             continue
         if ksym:

@@ -15,7 +15,7 @@ from bpfls.source import catalogue
 from bpfls.source.constargs import param_values
 from bpfls.source.exprtypes import EType, Source, Types
 from bpfls.source.guards import Guard
-from bpfls.source.kernel_names import probe_helper
+from bpfls.source.kernel_names import probe_helper, reads_load_constant
 from bpfls.source.model import Accessor, CoreAccess, FunctionInfo, SourceDiagnostic
 from bpfls.source.positions import Position, Range
 from bpfls.source.programs import KernelCall, ScalarDeref
@@ -120,6 +120,9 @@ class TranslationUnit:
         self.ksyms: dict[str, Ksym] = {}
         self.ksym_descs: dict[str, Desc | None] = {}
         self.kfuncs: set[str] = set()
+        #: the globals the loader fixes before the load (``const volatile``, ``__kconfig``)
+        self.load_constants: set[str] = set()
+        self._config_macros: dict[str, bool] = {}
         self.maps: list[MapDef] = []
         self.struct_ops: list[StructOps] = []
         self._reads: Reads | None = None
@@ -139,6 +142,12 @@ class TranslationUnit:
         if m.name not in self._probe_helpers:
             self._probe_helpers[m.name] = probe_helper(m, self.all_macros, self.helper_pointers)
         return self._probe_helpers[m.name]
+
+    def reads_load_constant(self, toks: list) -> bool:
+        """Do the tokens (a condition) read a value the loader fixes: a ``const volatile``
+        global, a ``__kconfig`` extern, or a ``volatile const`` read a macro makes?"""
+        return reads_load_constant(toks, self.all_macros, self.load_constants,
+                                   self._config_macros)
 
     def is_pai(self, rec_id: int) -> bool:
         if rec_id >= self.start_id:

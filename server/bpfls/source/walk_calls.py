@@ -61,6 +61,9 @@ class CallWalker(WalkerBase):
                 if intrinsic is not None and intrinsic.family is not Family.PROGRAM:
                     if intrinsic.family not in PURE_FAMILIES:
                         self.effects += 1
+                    if name == "bpf_core_cast":
+                        # the macro calls the kfunc libbpf's header declares (weak)
+                        self._kernel_call("bpf_rdonly_cast", n, fn, name)
                     helper = tu.probe_helper(intrinsic)
                     if helper is not None:
                         self._kernel_call(helper, n, n, via_macro(self.src, n, "") or name)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bpfls.source.catalogue import uses_core
 from bpfls.source.exprtypes import EType, etype_of_desc
-from bpfls.source.guards import FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
+from bpfls.source.guards import CONFIG, FALSE, TRUE, UNKNOWN, Guard, all_of, any_of
 from bpfls.source.intrinsics import reparse
 from bpfls.source.pptokens import IDENT, Tok
 from bpfls.source.snippets import snippet_body
@@ -449,6 +449,8 @@ class StatementWalker(ScalarWalker):
             return TRUE if v.const else FALSE
         if v.values is not None and len({bool(x) for x in v.values}) == 1:
             return TRUE if next(iter(v.values)) else FALSE
+        if self.tu.reads_load_constant(self.src.tokens(n.start_byte, n.end_byte)):
+            return CONFIG
         return UNKNOWN
 
 
