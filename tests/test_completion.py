@@ -208,6 +208,12 @@ def test_identifiers(model, kernels) -> None:
     assert e.kind == "function" and e.detail.startswith("long bpf_probe_read_kernel(void *dst")
     res = comp(model, kernels, "long z = ta|")
     assert by_label(res, "task").kind == "variable"
+    # helpers are marked with the kernels whose enum bpf_func_id lacks them
+    res = comp(model, kernels, "bpf_lo|")
+    assert by_label(res, "bpf_loop").missing_on == ("5.10-amd64",)
+    assert by_label(res, "bpf_loop").kind == "function"
+    res = comp(model, kernels, "bpf_get_current_pid|")
+    assert by_label(res, "bpf_get_current_pid_tgid").missing_on == ()
 
 
 def test_nothing_and_never_raises(model, kernels) -> None:

@@ -240,6 +240,11 @@ def test_sections(prog, kernels) -> None:
     assert "void do_exit(long int code);" in md
     md = hov(prog, kernels, 'SEC("tp_btf/sched_switch")', 12)
     assert "btf_trace_sched_switch" in md and "tracepoint `sched_switch`" in md
+    # the program's name says what it attaches to, as its SEC does
+    md = hov(prog, kernels, "BPF_PROG(on_exit", 10)
+    assert 'program `SEC("fentry/do_exit")`' in md and "void do_exit(long int code);" in md
+    md = hov(prog, kernels, "BPF_KPROBE(on_unlink", 12)
+    assert "do_unlinkat" in md
 
 
 def test_nothing_to_say(prog, kernels) -> None:

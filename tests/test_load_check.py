@@ -495,3 +495,64 @@ def test_fix_helper_guard(kernels, base_model) -> None:
     assert got[0].edits[0].new_text == (
         "if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {\n"
         "        bpf_loop(1, cb, 0, 0);\n    }")
+
+
+KPROBE_FIX = """#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+SEC("fentry/__x64_sys_openat2")
+int BPF_PROG(values_only, struct pt_regs *regs, long n)
+{
+    return n > 0;
+}
+
+SEC("fentry/__x64_sys_openat2")
+int BPF_PROG(derefs, struct pt_regs *regs)
+{
+    return regs->di > 0;
+}
+
+SEC("fexit/__x64_sys_openat2")
+int BPF_PROG(ret_only, struct pt_regs *regs, long ret)
+{
+    return ret > 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_fix_fentry_to_kprobe(kernels, tmp_path) -> None:
+    """Missing on arm64: attach with a kprobe, but only where the body reads its arguments as
+    values (a kprobe's are numbers: a dereference would fail verification)."""
+    from bpfls.analysis.actions import code_actions
+
+    src = tmp_path / "k.bpf.c"
+    src.write_text(KPROBE_FIX)
+    model = analyze(str(src), None, SourceOptions(primary=kernels.primary_btf, arch="x86"))
+    diags = [d for d in check_model(model, kernels).diagnostics
+             if d.code == "attach-target-missing"]
+    assert sorted(d.data["program"] for d in diags) == ["derefs", "ret_only", "values_only"]
+    assert all(d.kernels == ("6.12-arm64",) for d in diags)
+
+    def fix(name: str) -> str | None:
+        d = next(d for d in diags if d.data["program"] == name)
+        got = code_actions(model, diags, str(src), KPROBE_FIX, d.range)
+        if not got:
+            return None
+        lines = KPROBE_FIX.splitlines()
+        for e in sorted(got[0].edits, key=lambda e: e.range.start, reverse=True):
+            ln = lines[e.range.start.line]
+            lines[e.range.start.line] = ln[:e.range.start.column] + e.new_text + \
+                ln[e.range.end.column:]
+        return "\n".join(lines)
+
+    fixed = fix("values_only")
+    assert fixed is not None
+    assert 'SEC("kprobe/__x64_sys_openat2")\nint BPF_KPROBE(values_only, struct pt_regs *regs, ' \
+        'long n)' in fixed
+    assert fix("derefs") is None  # regs->di in a kprobe: the verifier would reject it
+    fixed = fix("ret_only")
+    assert fixed is not None
+    assert 'SEC("kretprobe/__x64_sys_openat2")\nint BPF_KRETPROBE(ret_only, long ret)' in fixed

@@ -1076,7 +1076,7 @@ def to_kprobe(fixer: _Fixer, d: Diagnostic) -> CodeAction | None:
             return None
         edits.append(TextEdit(fixer.path, doc.span(*mspan), new_macro))
         if head == "fexit/" and len(params) > 1:
-            args = header.child_by_field_name("arguments")
+            args = header.child_by_field_name("parameters")
             if args is None:
                 return None
             named = [c for c in args.named_children if c.type != "comment"]

@@ -26,7 +26,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bpfls.analysis import facts, sections
+from bpfls.analysis import attach, facts, sections
 from bpfls.analysis.helper_table import HELPERS
 from bpfls.analysis.kernelindex import KIND_CODES, index_of, with_prefix
 from bpfls.btf import BtfError, Kind
@@ -101,7 +101,7 @@ def _complete(model: SourceModel, kernels: KernelSet, text: str,
     if kind == "section":
         return section_items(kernels, ctx, position)
     if kind == "identifier" and ctx.prefix:
-        items, more = identifier_items(model, ctx)
+        items, more = identifier_items(model, ctx, kernels)
         return CompletionResult(items, more, replace)
     return EMPTY
 
@@ -409,8 +409,10 @@ def target_items(kernels: KernelSet | None, kind: str, prefix: str,
 _HELPER_NAMES: list[str] = []
 
 
-def identifier_items(model: SourceModel, ctx: Context) -> tuple[list[CompletionEntry], bool]:
-    """BPF helpers and the variables in scope whose names start with the typed prefix."""
+def identifier_items(model: SourceModel, ctx: Context, kernels: KernelSet | None = None
+                     ) -> tuple[list[CompletionEntry], bool]:
+    """BPF helpers (each marked with the kernels whose ``enum bpf_func_id`` lacks it) and the
+    variables in scope whose names start with the typed prefix."""
     if not _HELPER_NAMES:
         _HELPER_NAMES.extend(sorted(HELPERS))
     prefix = ctx.prefix
@@ -430,8 +432,10 @@ def identifier_items(model: SourceModel, ctx: Context) -> tuple[list[CompletionE
     except (BtfError, RecursionError, ValueError, IndexError):
         pass
     got, more = with_prefix(_HELPER_NAMES, prefix, MAX_ITEMS)
+    views = attach.views(kernels) if kernels is not None else []
     for n in got:
         hid, proto, summary, _ = HELPERS[n]
-        items.append(CompletionEntry(n, "function", proto, summary or None, (),
+        lacking = tuple(v.name for v in views if v.helper(n).ok is False)
+        items.append(CompletionEntry(n, "function", proto, summary or None, lacking,
                                      sort_text=f"1{n}"))
     return items, more

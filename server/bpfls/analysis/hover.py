@@ -365,7 +365,7 @@ def identifier_hover(ctx: Context, kernels: KernelSet) -> str | None:
             return _symbol_hover(model, sym)
     fn = model.functions.get(name)
     if fn is not None:
-        return _program_function_hover(ctx, fn)
+        return _program_function_hover(ctx, fn, kernels)
     intrinsic = _intrinsic_hover(ctx.env.alias(name))
     if intrinsic is not None:
         return intrinsic
@@ -446,7 +446,7 @@ def _symbol_hover(model: SourceModel, sym) -> str:
     return "\n\n".join(out)
 
 
-def _program_function_hover(ctx: Context, fn) -> str:
+def _program_function_hover(ctx: Context, fn, kernels: KernelSet | None = None) -> str:
     lines = ctx.env.lines
     head = ""
     start = fn.range.start.line
@@ -470,6 +470,13 @@ def _program_function_hover(ctx: Context, fn) -> str:
     if not fn.reachable and fn.section is None:
         notes.append("not called from any program")
     out.append(" · ".join(notes))
+    if fn.section is not None and kernels is not None:
+        try:  # the attach target on each kernel, as on SEC("...")
+            target = section_hover(ctx.model, kernels, fn.section)
+        except Exception:  # noqa: BLE001 - a hover never fails
+            target = None
+        if target and target != f'program section `SEC("{fn.section}")`':
+            out.append("---\n\n" + target)
     return "\n\n".join(out)
 
 
