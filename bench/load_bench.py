@@ -11,7 +11,8 @@ load_check.py``) find on the shared corpus and what they cost.
    them (the same models, alternating, ``--rounds`` times, medians), as a share of the whole
    per-file check (source analysis + ``check_model``), which is what ``bpfls check`` spends
    per file after start-up.
-3. A keystroke: re-analysing and re-checking a generated 1,000-line program (check_bench's)
+3. Every compiled object of the corpus judged (``check_object``) with and without them.
+4. A keystroke: re-analysing and re-checking a generated 1,000-line program (check_bench's)
    after a one-line edit, with and without the load checks (20 edits each, medians).
 """
 
@@ -150,6 +151,38 @@ def corpus_figures(ks: KernelSet, rounds: int, details: bool, only: list[str]) -
           "the file's source analysis")
 
 
+def object_figures(ks: KernelSet, rounds: int) -> None:
+    """``check_object`` over the corpus's objects, with and without the load checks."""
+    import bpfls.analysis.object_check as oc
+
+    objs = corpus_objects(tool(CLANG), tool("bpftool"))
+
+    def run() -> float:
+        t0 = time.perf_counter()
+        for o in objs:
+            oc.check_object(str(o), ks)
+        return time.perf_counter() - t0
+
+    class NoLoad:
+        def __enter__(self):
+            self.saved = oc.check_load, oc.load_model
+            oc.check_load = lambda *a, **k: ([], [])
+            oc.load_model = lambda *a, **k: None
+
+        def __exit__(self, *exc):
+            oc.check_load, oc.load_model = self.saved
+
+    run()  # warm: kernels' indexes, shared resolutions
+    on, off = [], []
+    for _ in range(rounds):
+        on.append(run())
+        with NoLoad():
+            off.append(run())
+    a, b = statistics.median(on), statistics.median(off)
+    print(f"objects ({len(objs)}): check_object {b:.2f} s without the load checks, {a:.2f} s "
+          f"with ({100 * (a - b) / b:+.1f}%; medians of {rounds})")
+
+
 def keystroke_figures(runs: int = 20) -> None:
     from check_bench import big_program
 
@@ -190,7 +223,9 @@ def main() -> None:
     ap.add_argument("only", nargs="*")
     args = ap.parse_args()
     assert all(c in CODES for c in LOAD_CODES)
-    corpus_figures(kernel_set(args.shared), args.rounds, args.details, args.only)
+    ks = kernel_set(args.shared)
+    corpus_figures(ks, args.rounds, args.details, args.only)
+    object_figures(ks, args.rounds)
     keystroke_figures()
 
 

@@ -63,7 +63,8 @@ def check_object(path: str, kernels: KernelSet,
     """Every diagnostic and relocation of the BPF object at ``path`` on ``kernels``."""
     report = FileReport(os.path.abspath(path), mode=OBJECT)
     try:
-        sites = judge_sites(path, kernels)
+        obj = read_object(path)
+        sites = judge_sites(obj, kernels)
     except (BtfError, SpecError, OSError, ValueError) as e:
         report.error = _one_line(e)
         return report
@@ -74,7 +75,7 @@ def check_object(path: str, kernels: KernelSet,
     _judge_into(report, placed, kernels, severity)
     try:
         found, report.programs = check_load(
-            load_model(read_object(path), kernels, source_dir=here), kernels,
+            load_model(obj, kernels, source_dir=here), kernels,
             alternatives=alternatives)
     except (BtfError, SpecError, OSError, ValueError) as e:
         found = [diagnostic("analysis-incomplete", f"the object's programs, calls and maps "
@@ -200,10 +201,10 @@ def _judge_into(report: FileReport, placed: list[tuple[ObjectSite, CoreAccess]],
     report.diagnostics = apply_severity(unique, severity or {})
 
 
-def judge_sites(path: str, kernels: KernelSet) -> list[ObjectSite]:
+def judge_sites(path: str | BpfObject, kernels: KernelSet) -> list[ObjectSite]:
     """The object's relocations that libbpf processes, in ``.BTF.ext`` order, judged on every
     loaded kernel (the object is read once)."""
-    obj = read_object(path)
+    obj = path if isinstance(path, BpfObject) else read_object(path)
     sites: list[ObjectSite] = []
     if not kernels.loaded:
         return [ObjectSite(o, {}, {}, _probe_read_size(obj, o)) for o in obj.ext.relocations]

@@ -59,7 +59,7 @@ from bpfls.btf.kinds import Kind
 from bpfls.btf.model import Type
 from bpfls.core.dead_code import dead
 from bpfls.core.ext import LineInfo
-from bpfls.core.objects import _patch, _placed, resolve_object
+from bpfls.core.objects import _patch, _placed, patches_for, resolve_object
 from bpfls.core.objfile import (
     CALL,
     INSN_SIZE,
@@ -298,9 +298,11 @@ def _executes(obj: BpfObject, btf: Btf, targets: set[tuple[str, int]], budget: i
     """Whether the verifier reaches each of ``targets`` on ``btf`` (the object relocated
     there, every program libbpf loads by default)."""
     loaded = [f for f in obj.programs if f.autoload]
-    where = {id(r): loc for r, loc, f in _placed(obj) if f is not None}
-    judged = resolve_object(obj.ext, btf)
-    patches = {where[id(r)]: _patch(res) for r, res in judged if id(r) in where}
+    patches = patches_for(obj, btf)  # judging the object's relocations made them
+    if patches is None:
+        where = {id(r): loc for r, loc, f in _placed(obj) if f is not None}
+        judged = resolve_object(obj.ext, btf)
+        patches = {where[id(r)]: _patch(res) for r, res in judged if id(r) in where}
     lazy = checks_globals_lazily(btf)
     proven = dead(obj, patches, loaded, targets, lazy_globals=lazy)
     out: dict[tuple[str, int], bool | None] = dict.fromkeys(proven, False)

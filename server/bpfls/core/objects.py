@@ -155,6 +155,8 @@ def judge(obj: BpfObject | str | os.PathLike[str], target: Btf,
     if lazy_globals is None:
         lazy_globals = checks_globals_lazily(target)
     patches = {where[id(rel)][0]: _patch(res) for rel, res in judged}
+    if not modules and programs is None:
+        _keep_patches(o, target, patches)
     proven: set[Loc] = set()
     targets = None
     if poisoned_only:
@@ -190,6 +192,28 @@ def _placed(o: BpfObject) -> list[tuple[ObjectRelo, Loc, BpfFunction | None]]:
             hit.append((r, loc, o.function_at(*loc)))
         o.__dict__["_placed_relocations"] = hit
     return hit
+
+
+#: the patches :func:`judge` made of an object's relocations on a kernel (every program libbpf
+#: loads by default, no modules), for the other questions asked of the same object there
+#: (which helper calls the verifier reaches): (object, kernel) → patches, the latest few
+_PATCHES: dict[tuple[int, int], tuple[BpfObject, Btf, dict]] = {}
+_PATCHES_KEPT = 64
+
+
+def _keep_patches(obj: BpfObject, target: Btf, patches: dict) -> None:
+    if len(_PATCHES) >= _PATCHES_KEPT:
+        del _PATCHES[next(iter(_PATCHES))]
+    _PATCHES[(id(obj), id(target))] = (obj, target, patches)
+
+
+def patches_for(obj: BpfObject, target: Btf) -> dict | None:
+    """The patches :func:`judge` made of ``obj``'s relocations on ``target`` (every program
+    loaded by default, no modules), if it judged them lately: location → patch."""
+    got = _PATCHES.get((id(obj), id(target)))
+    if got is None or got[0] is not obj or got[1] is not target:
+        return None
+    return got[2]
 
 
 def _patch(res: Resolution) -> Patch:
