@@ -54,7 +54,7 @@ def summary(ds) -> list[tuple]:
 
 
 TRUE_CASES = {
-    "the issue example": """\
+    "get_current_task, then ->": """\
 SEC("kprobe/do_exit")
 int on_exit(struct pt_regs *ctx)
 {
@@ -230,7 +230,7 @@ PROBE(on_exit, do_exit)
 # -- true cases ---------------------------------------------------------------------------------
 
 def test_the_issue_example(options) -> None:
-    body = TRUE_CASES["the issue example"]
+    body = TRUE_CASES["get_current_task, then ->"]
     ds = derefs(options, body)
     assert summary(ds) == [("on_exit", "bpf_get_current_task()", "task", ("pid",), 4)]
     d = ds[0]
