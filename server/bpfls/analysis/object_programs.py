@@ -160,8 +160,12 @@ def object_programs(obj: BpfObject, *, source_dir: str | None = None
     return m.programs, m.calls, m.maps, m.ksyms, m.struct_ops
 
 
-def object_model(obj: BpfObject, *, source_dir: str | None = None) -> ObjectModel:
-    """:func:`object_programs` as a holder with the source model's attribute names."""
+def object_model(obj: BpfObject, *, source_dir: str | None = None,
+                 lacking: Callable[[str], bool] | None = None) -> ObjectModel:
+    """:func:`object_programs` as a holder with the source model's attribute names.
+    ``lacking(name)``: whether some kernel lacks a helper, kfunc, map type or flag of that
+    name; the calls and maps it says no to are not placed in the source (their range is the
+    object's start: nothing will be said about them)."""
     here = source_dir or os.path.dirname(os.path.abspath(obj.path))
     places = _Places(obj, here)
     elf = _Elf(obj)
@@ -178,11 +182,11 @@ def object_model(obj: BpfObject, *, source_dir: str | None = None) -> ObjectMode
     for f in obj.programs:
         path, rng = places.function(f)
         programs.append(Program(f.name, f.section, path, rng))
-    calls = _calls(obj, places, reached, elf)
+    calls = _calls(obj, places, reached, elf, lacking)
     ksyms = _ksyms(obj, places, elf, calls, reached)
     return ObjectModel(os.path.abspath(obj.path), obj.btf, programs, calls,
-                       _maps(obj, places), ksyms, _struct_ops(obj, places, elf), functions,
-                       obj=obj)
+                       _maps(obj, places, lacking), ksyms, _struct_ops(obj, places, elf),
+                       functions, obj=obj)
 
 
 def load_model(obj: BpfObject, kernels: Mapping[str, Btf] | Any, *,
@@ -198,7 +202,20 @@ def load_model(obj: BpfObject, kernels: Mapping[str, Btf] | Any, *,
     This is where object mode joins the load checks: ``check_load(load_model(obj, kernels),
     kernels)`` judges a compiled object with the rules the source model gets."""
     btfs = _btfs(kernels)
-    m = object_model(obj, source_dir=source_dir)
+    known: dict[str, bool] = {}
+
+    def lacking(name: str) -> bool:
+        got = known.get(name)
+        if got is None:
+            if name.startswith(("BPF_MAP_TYPE_", "BPF_F_")):
+                got = any(not b.enumerators_named(name) for b in btfs.values())
+            else:
+                got = any(not b.enumerators_named("BPF_FUNC_" + name.removeprefix("bpf_"))
+                          and b.find(name, Kind.FUNC) is None for b in btfs.values())
+            known[name] = got
+        return got
+
+    m = object_model(obj, source_dir=source_dir, lacking=lacking)
 
     def lacks(c: ObjectCall, kernel: str) -> bool:
         btf = btfs[kernel]
@@ -219,7 +236,7 @@ def _btfs(kernels: Mapping[str, Btf] | Any) -> dict[str, Btf]:
 # -- calls -------------------------------------------------------------------------------------
 
 def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
-           elf: _Elf) -> list[ObjectCall]:
+           elf: _Elf, lacking: Callable[[str], bool] | None = None) -> list[ObjectCall]:
     ksyms = {t.name for t in _datasec_vars(obj.btf, ".ksyms")}
     out = []
     for sec in obj.sections.values():
@@ -248,7 +265,10 @@ def _calls(obj: BpfObject, places: _Places, reached: set[tuple[str, int]],
                 helper = None
             else:
                 continue
-            path, rng = places.insn(sec.name, idx)
+            if lacking is None or lacking(name):
+                path, rng = places.insn(sec.name, idx)
+            else:
+                path, rng = places.nowhere()
             out.append(ObjectCall(
                 name, path, rng, f.name, reachable=(f.section, f.start) in reached,
                 ksym_checked=helper is None and name in checked.get(f.name, ()),
@@ -353,26 +373,31 @@ def _datasec_vars(btf: Btf, name: str) -> list[Type]:
     return out
 
 
-def _maps(obj: BpfObject, places: _Places) -> list[MapDef]:
+def _maps(obj: BpfObject, places: _Places, lacking: Callable[[str], bool] | None = None
+          ) -> list[MapDef]:
     btf = obj.btf
     names = _map_type_names(btf)
     out = []
     for var in _datasec_vars(btf, ".maps"):
         if var.kind != Kind.VAR:
             continue
-        path, rng = places.declaration(var.name, ".maps")
         record = btf.skip_modifiers(btf.resolve(var.type_id))
         type_name: str | None = None
-        flags: tuple[tuple[str, Range], ...] = ()
+        flag_names: list[str] = []
         if record.kind in (Kind.STRUCT, Kind.UNION):
             n = _uint_member(btf, record, "type")
             if n is not None:
                 type_name = names.get(n)
             f = _uint_member(btf, record, "map_flags")
             if f:
-                flags = tuple((MAP_FLAGS[b], rng) for b in range(f.bit_length())
-                              if f >> b & 1 and b in MAP_FLAGS)
-        out.append(MapDef(var.name, path, rng, type_name, rng if type_name else None, flags))
+                flag_names = [MAP_FLAGS[b] for b in range(f.bit_length())
+                              if f >> b & 1 and b in MAP_FLAGS]
+        if lacking is None or any(lacking(x) for x in (type_name, *flag_names) if x):
+            path, rng = places.declaration(var.name, ".maps")
+        else:
+            path, rng = places.nowhere()
+        out.append(MapDef(var.name, path, rng, type_name, rng if type_name else None,
+                          tuple((x, rng) for x in flag_names)))
     return out
 
 
@@ -522,12 +547,11 @@ class _Places:
         self.paths: dict[str, str] = {}
         self.files: list[str] = []
         table = obj.ext.line_table
-        seen: set[int] = set()
-        for _offs, raw in table.sections.values():
-            for file_off, _line, _col in raw:
-                if file_off in seen or table.btf is None:
-                    continue
-                seen.add(file_off)
+        if table.btf is not None:
+            offs: dict[int, None] = {}
+            for _offs, raw in table.sections.values():
+                offs.update(dict.fromkeys(r[0] for r in raw))
+            for file_off in offs:
                 p = self._path(table.btf.str_at(file_off))
                 if p not in self.files:
                     self.files.append(p)
@@ -575,6 +599,10 @@ class _Places:
                 if m is not None:
                     return path, Range.of(ln, m.start(), ln, m.end())
         return path, rng
+
+    def nowhere(self) -> tuple[str, Range]:
+        """The place of what is not placed: the object's start."""
+        return os.path.abspath(self.obj.path), Range.of(0, 0, 0, 0)
 
     def line(self, section: str, index: int) -> LineInfo | None:
         """The line info covering the instruction (the last record at or before it)."""
