@@ -294,6 +294,7 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
                  reach: dict[str, tuple[str, ...]]) -> list[Issue]:
     names = [v.name for v in vs]
     kfuncs = {k.name: k for k in model.ksyms if k.function}
+    served: dict[str, bool] = {}  # helper → every kernel has it
     out: list[Issue] = []
     for c in model.calls:
         if not c.reachable:
@@ -303,8 +304,12 @@ def _call_issues(model: SourceModel, vs: list[KernelView], verdicts: Verdicts,
             continue  # neither a helper nor a declared kfunc: nothing to look up
         if ksym is not None and not ksym.weak:
             continue  # judged once, at the declaration
-        if ksym is None and all(v.helper(c.name).ok is not False for v in vs):
-            continue  # every kernel has the helper: no guard to evaluate
+        if ksym is None:
+            everywhere = served.get(c.name)
+            if everywhere is None:
+                everywhere = served[c.name] = all(v.helper(c.name).ok is not False for v in vs)
+            if everywhere:
+                continue  # every kernel has the helper: no guard to evaluate
         runs = _executes(c, names, verdicts)
         progs = reach.get(c.function, ())
         configured = c.guard is not None and c.guard.configured
