@@ -22,7 +22,7 @@ def _run_steps() -> list[str]:
 
 
 def _bash(command: str, sources: str) -> subprocess.CompletedProcess[str]:
-    # `bpfls` as the workflow's `pip install bpfls` provides it: this interpreter's package
+    # `bpfls` as the workflow's install step provides it: this interpreter's package
     script = f'bpfls() {{ {shlex.quote(sys.executable)} -m bpfls "$@"; }}\n{command}\n'
     env = dict(os.environ, BPF_SOURCES=sources)
     return subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True,

@@ -76,7 +76,7 @@ def test_task_struct_state_renamed(kernels: tuple[Btf, Btf]) -> None:
     new = next(ln for ln in lines if ln.startswith("  + __state "))
     assert new.split() == ["+", "__state", "unsigned", "int", "@24"]
     assert "  ~ stack" in text and "@24 -> @32" in text
-    assert lines[-1] == "1 types differ: 1 changed, 0 only in A, 0 only in B"
+    assert lines[-1] == "1 type differs: 1 changed, 0 only in A, 0 only in B"
 
 
 def test_all_structs_and_enums(kernels: tuple[Btf, Btf]) -> None:
@@ -160,7 +160,7 @@ def test_field_categories() -> None:
         "  ~ bits             bits 3 -> 5\n"
         "  ~ move             @12.3:2 -> @13.0:2\n"
         "  + new              int *  @16\n"
-        "1 types differ: 1 changed, 0 only in A, 0 only in B\n")
+        "1 type differs: 1 changed, 0 only in A, 0 only in B\n")
 
 
 def test_bitfield_appears() -> None:
@@ -307,7 +307,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     r = run(str(pa), str(pb))
     assert r.returncode == 1
     assert r.stdout == (f"A: {pa}\nB: {pb}\nstruct s: size 4 -> 8\n  ~ x                @0 -> @4\n"
-                        "1 types differ: 1 changed, 0 only in A, 0 only in B\n")
+                        "1 type differs: 1 changed, 0 only in A, 0 only in B\n")
     r = run(str(pa), str(pa))
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     r = run(str(pa), str(pb), "struct nope")

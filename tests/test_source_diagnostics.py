@@ -56,10 +56,14 @@ def test_unknown_names(primary, tmp_path) -> None:
     m = analyze(str(path), None, SourceOptions(primary=primary, arch="x86"))
     found = [(d.code, _text_at(WRONG, d.range), d.message) for d in m.diagnostics]
     assert found == [
-        ("unknown-member", "pidd", "no member named 'pidd' in 'struct task_struct'"),
-        ("unknown-member", "tgidd", "no member named 'tgidd' in 'struct task_struct'"),
-        ("unknown-member", "skc_dadr", "no member named 'skc_dadr' in 'struct sock_common'"),
-        ("unknown-member", "statte", "no member named 'statte' in 'struct task_struct'"),
+        ("unknown-member", "pidd",
+         "no member named 'pidd' in 'struct task_struct'; did you mean 'pid'?"),
+        ("unknown-member", "tgidd",
+         "no member named 'tgidd' in 'struct task_struct'; did you mean 'tgid'?"),
+        ("unknown-member", "skc_dadr", "no member named 'skc_dadr' in 'struct sock_common'; "
+         "did you mean 'skc_daddr'?"),
+        ("unknown-member", "statte",
+         "no member named 'statte' in 'struct task_struct'; did you mean '__state'?"),
         ("unknown-type", "struct task_strct", "unknown type 'struct task_strct'"),
         ("unknown-type", "struct task_strct", "unknown type 'struct task_strct'"),
         ("unknown-enumerator", "BPF_FUNC_nope",

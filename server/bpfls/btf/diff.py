@@ -407,6 +407,6 @@ def format_diff(diffs: Iterable[TypeDiff], a: Btf, b: Btf) -> str:
     only_a = sum(d.status == ONLY_A for d in diffs)
     only_b = sum(d.status == ONLY_B for d in diffs)
     changed = len(diffs) - only_a - only_b
-    lines.append(f"{len(diffs)} types differ: {changed} changed, {only_a} only in A, "
-                 f"{only_b} only in B")
+    head = "1 type differs" if len(diffs) == 1 else f"{len(diffs)} types differ"
+    lines.append(f"{head}: {changed} changed, {only_a} only in A, {only_b} only in B")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ parts call one another through the methods :class:`WalkerBase` declares.
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from bpfls.btf import Kind
@@ -221,7 +222,9 @@ class WalkerBase:
         tname = self.types.name(rec.id)
         if not rec.name:
             tname = tname or "<anonymous>"
-        self.diag("unknown-member", f"no member named '{name}' in '{tname}'", rng,
+        close = difflib.get_close_matches(name, [p for p in paths if "." not in p], 1, 0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        self.diag("unknown-member", f"no member named '{name}' in '{tname}'{hint}", rng,
                   member=name, type=tname, type_id=rec.id, candidates=sorted(paths))
 
     def _unknown_type(self, node: Node, spelling: str) -> None:
