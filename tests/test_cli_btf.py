@@ -60,3 +60,17 @@ def test_show_formats_and_real_names(clash: Path) -> None:
     assert real.stdout == "struct holder {\n\tstruct node one;\n\tstruct node two;\n};\n"
     layout = bpfls("btf", "show", str(clash), "struct holder")
     assert "/*     4     8 */" in layout.stdout and "size: 12" in layout.stdout
+
+
+def test_show_takes_the_names_a_dump_gives(clash: Path) -> None:
+    """``node___2``, as the bpftool dump (and so vmlinux.h) calls the second ``struct node``:
+    shown under that name with --format c, in the BTF's own with --real-names."""
+    c = bpfls("btf", "show", str(clash), "struct node___2", "--format", "c")
+    assert c.returncode == 0, c.stderr
+    assert c.stdout == "struct node___2 {\n\tint b;\n\tint c;\n};\n"
+    assert bpfls("btf", "show", str(clash), "node___2", "--format", "c").stdout == c.stdout
+    real = bpfls("btf", "show", str(clash), "struct node___2", "--format", "c", "--real-names")
+    assert real.stdout == "struct node {\n\tint b;\n\tint c;\n};\n"
+    missing = bpfls("btf", "show", str(clash), "struct node___3")
+    assert missing.returncode != 0 and "no type 'struct node___3'" in missing.stderr
+    assert bpfls("btf", "show", str(clash), "union node___2").returncode != 0

@@ -617,6 +617,14 @@ class CDumper(DeclWriter):
         header is written)."""
         return self._spans
 
+    def dumped_named(self, name: str) -> list[int]:
+        """The ids of the types the full header names ``name``: a ``___N`` name bpftool gives
+        the N-th of several types of one name (``struct its_device___2``)."""
+        with self.lock:
+            if not self.real_names:
+                self.dump()
+            return [tid for tid, n in self._names.items() if n == name]
+
     def definition(self, t: Type | int) -> str:
         """The C definition (or declaration) of one type, ending in ``;`` with no newline."""
         with self.lock:

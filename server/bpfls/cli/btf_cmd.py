@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import re
 import sys
 from collections import Counter
 
@@ -97,8 +98,29 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _lookup(btf: Btf, spec: str) -> object:
     t = find_by_spec(btf, spec)
     if t is None:
+        t = _dumped(btf, spec)
+    if t is None:
         raise BtfError(f"no type {spec!r}", btf.path)
     return t
+
+
+def _dumped(btf: Btf, spec: str) -> object:
+    """A ``name___N`` as a bpftool dump (and so ``vmlinux.h``) names the N-th of several
+    types called ``name``."""
+    word, _, rest = " ".join(spec.split()).partition(" ")
+    name = rest if rest else word
+    if not re.fullmatch(r"\w+___\d+", name):
+        return None
+    from bpfls.btf.dump_c import renderer  # only for such a name: the whole header is named
+
+    kinds = {"struct": Kind.STRUCT, "union": Kind.UNION, "enum": Kind.ENUM,
+             "typedef": Kind.TYPEDEF}
+    want = kinds.get(word) if rest else None
+    for tid in renderer(btf).dumped_named(name):
+        t = btf[tid]
+        if want is None or t.kind == want or (want == Kind.ENUM and t.kind == Kind.ENUM64):
+            return t
+    return None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
