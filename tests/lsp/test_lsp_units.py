@@ -190,3 +190,28 @@ def test_editor_analysis_takes_the_primary_from_vmlinux_h(tmp_path: Path):
     model, report, _ = analyse(path, prog.read_text(), kernels, cfg, {}, SourceCache())
     assert model.vmlinux_kernel == "5.10-amd64" and report.primary == "5.10-amd64"
     assert not [d for d in report.diagnostics if d.code == "unknown-member"]
+
+
+def test_cancel_of_an_answered_request_is_not_logged_as_a_problem() -> None:
+    """Clients cancel requests the server has already answered; pygls logs those as
+    warnings on stderr, which VS Code shows as errors: the server keeps them quiet (and
+    still says what really is wrong)."""
+    import json
+    import subprocess
+    import sys
+
+    def frame(msg: dict) -> bytes:
+        body = json.dumps(msg).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+             "params": {"processId": None, "rootUri": None, "capabilities": {}}},
+            {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+            {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}},
+            {"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 4242}},
+            {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+            {"jsonrpc": "2.0", "method": "exit"}]
+    out = subprocess.run([sys.executable, "-m", "bpfls", "serve"],
+                         input=b"".join(map(frame, msgs)), capture_output=True, timeout=60)
+    assert b'"id": 2' in out.stdout or b'"id":2' in out.stdout  # shutdown answered
+    assert b"Cancel notification" not in out.stderr, out.stderr[-500:]

@@ -25,6 +25,23 @@ def _message_type(level: int) -> lsp.MessageType:
     return lsp.MessageType.Log
 
 
+class ProtocolNoise(logging.Filter):
+    """Drops what pygls logs about normal protocol traffic as if it were a problem: a
+    ``$/cancelRequest`` for a request already answered (clients send them routinely, and
+    VS Code shows every stderr line of a server in its log as an error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and
+                    record.msg.startswith("Cancel notification for unknown message id"))
+
+
+def quiet_protocol_noise() -> None:
+    """Install :class:`ProtocolNoise` on pygls's JSON-RPC logger (once)."""
+    logger = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, ProtocolNoise) for f in logger.filters):
+        logger.addFilter(ProtocolNoise())
+
+
 class ClientLogHandler(logging.Handler):
     """Sends records as window/logMessage from whatever thread logs them."""
 

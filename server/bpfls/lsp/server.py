@@ -24,7 +24,7 @@ from bpfls.lsp.client import encoding_of
 from bpfls.lsp.compiles import CompileManager
 from bpfls.lsp.diagnostics import DiagnosticsManager
 from bpfls.lsp.documents import UTF16
-from bpfls.lsp.lsplog import ClientLogHandler
+from bpfls.lsp.lsplog import ClientLogHandler, quiet_protocol_noise
 from bpfls.lsp.progress import Progress
 from bpfls.lsp.session import Session
 from bpfls.lsp.stdio import ChunkReader
@@ -70,6 +70,7 @@ class BpflsServer(LanguageServer):
                                               self.ask_to_pull_again)
         self.compiles = CompileManager(self.session, self.diagnostics, self.show_error)
         self.log_handler = ClientLogHandler(self)
+        quiet_protocol_noise()
         self._pending_messages: list[str] = []
         self._is_initialized = False
         self._progress_waiting: list[Progress] = []
