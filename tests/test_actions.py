@@ -431,3 +431,27 @@ def test_stale_model_and_bad_input(program) -> None:
     far = Range(Position(10_000, 0), Position(10_001, 3))
     assert code_actions(p.model, p.diags, str(p.path), "", far, kernels=p.kernels) == []
     assert code_actions(p.model, p.diags, str(p.path), "\x00\ud800", d.range) == []
+
+
+def test_type_missing_guarded_with_type_exists(program) -> None:
+    """struct folio is 5.16+: a statement reading it is wrapped in bpf_core_type_exists(), a
+    value becomes `check ? value : 0`; the fixed program compiles and the error is gone."""
+    p = program("""SEC("kprobe/do_exit")
+int on_exit(struct pt_regs *ctx)
+{
+    struct folio *f = (void *)PT_REGS_PARM1(ctx);
+    long flags = 0;
+    flags = BPF_CORE_READ(f, flags);
+    long n = BPF_CORE_READ(f, flags);
+    return flags + n;
+}
+""")
+    diags = [d for d in p.diags if d.code == "type-missing"]
+    assert len(diags) == 2 and all(d.kernels == ("5.10-amd64",) for d in diags)
+    assert all(d.data["root"] == "struct folio" for d in diags)
+    stmt, value = sorted(diags, key=lambda d: d.range.start)
+    fixed = p.apply(p.action(stmt, "Guard with bpf_core_type_exists(struct folio)"))
+    assert "if (bpf_core_type_exists(struct folio)) {\n        flags = BPF_CORE_READ(f, flags);" \
+        in fixed
+    fixed = p.apply(p.action(value, "Guard with bpf_core_type_exists(struct folio) (0"))
+    assert "long n = bpf_core_type_exists(struct folio) ? BPF_CORE_READ(f, flags) : 0;" in fixed

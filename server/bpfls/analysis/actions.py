@@ -10,6 +10,8 @@
   idiom), reading it through the plain kernel type or a ``___old`` flavor struct declared after
   the includes, when the configured kernels that lack the member have the suggested one.
 - ``field-incompatible``: the guard (libbpf's existence check is false where the types differ).
+- ``type-missing``: guard the statement with ``bpf_core_type_exists(T)`` (``T`` the root as
+  written), or make the value ``bpf_core_type_exists(T) ? <expr> : 0``.
 - ``helper-missing``: guard the statement calling the helper with
   ``bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x)``.
 - ``unknown-member`` on a kernel type that some configured kernels have the member in (the
@@ -363,7 +365,8 @@ _MISSING = frozenset({"field-missing", "field-incompatible"})
 #: the macros whose hop sites the fixes rewrite: relocated hop reads that give the value read
 _CORE_READ = frozenset(m.name for m in MACROS.values()
                        if m.family is Family.CORE_HOPS and m.value is Value.FIELD)
-_FIXABLE = _MISSING | {"unknown-member", "helper-missing", "attach-target-missing"}
+_FIXABLE = _MISSING | {"unknown-member", "helper-missing", "attach-target-missing",
+                       "type-missing"}
 #: macros whose value is the last hop's field ("direct": a plain access)
 _HOP_VALUE = frozenset({"direct"}) | frozenset(m.name for m in MACROS.values()
                                                if m.hops and m.value is Value.FIELD)
@@ -424,10 +427,47 @@ class _Fixer:
         if d.code == "helper-missing":
             a = _attempt(self._guard_helper, d)
             return [a] if a is not None else []
+        if d.code == "type-missing":
+            a = _attempt(self._guard_type, d)
+            return [a] if a is not None else []
         if d.code == "attach-target-missing":
             a = _attempt(to_kprobe, self, d)
             return [a] if a is not None else []
         return []
+
+    # -- type-missing --------------------------------------------------------------------------
+    def _guard_type(self, d: Diagnostic) -> CodeAction | None:
+        """Wrap the statement using a type some kernels lack in ``if
+        (bpf_core_type_exists(T))`` (``T`` the relocation's root as written), or make the
+        value ``bpf_core_type_exists(T) ? <expr> : 0``: the check is false where the type is
+        missing, and the verifier drops the branch there."""
+        root = d.data.get("root")
+        doc = self.doc
+        s = doc.offset(d.range.start.line, d.range.start.column)
+        e = doc.offset(d.range.end.line, d.range.end.column)
+        if not root or s is None or e is None or b"bpf_core_read.h" not in doc.data:
+            return None
+        cond = f"bpf_core_type_exists({root})"
+        title = f"Guard with {cond}"
+        node = doc.tree.root_node.descendant_for_byte_range(s, e)
+        stmt = _statement(node)
+        if stmt is None:
+            return None
+        if stmt.type == "expression_statement" and stmt.parent is not None and \
+                stmt.parent.type in _BLOCKS:
+            return CodeAction(title, QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
+        a = self._access_for(d)
+        if a is None:
+            return None
+        es = doc.offset(*a.expr_range.start)
+        ee = doc.offset(*a.expr_range.end)
+        value = doc.node_at(es, ee) if es is not None and ee is not None else None
+        if value is None or not self._rvalue(value) or \
+                self._value_class(value) not in ("int", "ptr"):
+            return None
+        return CodeAction(title + " (0 where it is missing)", QUICKFIX,
+                          (self._ternary(value, lambda nested: cond, doc.node_text(value),
+                                         "0"),), (d,), True)
 
     # -- helper-missing ------------------------------------------------------------------------
     def _guard_helper(self, d: Diagnostic) -> CodeAction | None:

@@ -320,6 +320,7 @@ def _missing(site: Site, code: str, failing: list[str], kernels: Kernels) -> Dia
     elif code == "type-missing":
         msg = (f"{root} does not exist on {on}, so {site.spec} cannot be relocated there; "
                f"{GUARD_HINT[fam]}")
+        data = {"root": local_root}
     elif fam == "field":
         member = a.accessors[-1].name if a.accessors else site.spec
         if code == "field-incompatible":
