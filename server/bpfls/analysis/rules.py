@@ -248,11 +248,13 @@ SITE_RULES: tuple[Callable[[Site, Kernels], Iterable[Diagnostic]], ...] = (
 
 
 def unreachable(model: SourceModel) -> list[Diagnostic]:
-    """``unreachable-relocation``: at most one hint per function no program calls."""
+    """``unreachable-relocation``: at most one hint per function of the file itself that no
+    program calls (a shared header's helpers that this program does not use are not its
+    concern: every program including the header would get them)."""
     out = []
     seen_fn: set[str | None] = set()
     for a in model.accesses:
-        if not a.reachable and a.function not in seen_fn:
+        if not a.reachable and a.function not in seen_fn and a.path == model.path:
             seen_fn.add(a.function)
             out.append(diagnostic(
                 "unreachable-relocation",
