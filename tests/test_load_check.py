@@ -492,6 +492,9 @@ def test_fix_helper_guard(kernels, base_model) -> None:
     assert [d.code for d in diags] == ["helper-missing"]
     got = code_actions(m, diags, "f.bpf.c", text, Range.of(3, 4, 3, 12))
     assert len(got) == 1 and got[0].preferred
+    # the cursor anywhere on the line gets the line's fixes; on another line, none
+    assert code_actions(m, diags, "f.bpf.c", text, Range.of(3, 0, 3, 0)) == got
+    assert code_actions(m, diags, "f.bpf.c", text, Range.of(4, 0, 4, 0)) == []
     assert got[0].edits[0].new_text == (
         "if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {\n"
         "        bpf_loop(1, cb, 0, 0);\n    }")

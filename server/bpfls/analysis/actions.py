@@ -99,7 +99,7 @@ def code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, t
 
 def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, text: str,
                   range: Range, kernels: KernelSet | None) -> list[CodeAction]:
-    wanted = [d for d in diagnostics if d.path == path and _overlaps(d.range, range)
+    wanted = [d for d in diagnostics if d.path == path and _same_lines(d.range, range)
               and (d.code in _FIXABLE or d.code in LOAD_FIXABLE)]
     if not wanted:
         return []
@@ -121,8 +121,10 @@ def _code_actions(model: SourceModel, diagnostics: list[Diagnostic], path: str, 
     return out
 
 
-def _overlaps(a: Range, b: Range) -> bool:
-    return a.start <= b.end and b.start <= a.end
+def _same_lines(a: Range, b: Range) -> bool:
+    """The diagnostic is on a line of the range: a cursor anywhere on the line of a
+    diagnostic gets its fixes (as editors show the light bulb for the whole line)."""
+    return a.start.line <= b.end.line and b.start.line <= a.end.line
 
 
 # -- the document ------------------------------------------------------------------------------
