@@ -79,9 +79,26 @@ async def test_completion_members_with_kernels_missing(client: LanguageClient, d
     assert "missing on 5.10-amd64" in doc
 
 
+async def test_completion_continues_after_a_space(client: LanguageClient, doc):
+    """`BPF_CORE_READ(next, ` typed with the usual space: the space asks again (clients close
+    the list the "," opened) and gets the members; a space anywhere else gets nothing."""
+    after = "BPF_CORE_READ(next, "
+    res = await client.text_document_completion_async(lsp.CompletionParams(
+        doc, _at(client, after, len(after)),
+        lsp.CompletionContext(lsp.CompletionTriggerKind.TriggerCharacter, " ")))
+    assert {"real_parent", "pid", "tgid"} <= {i.label for i in res.items}
+    line = next(ln for ln in TEXT.splitlines() if " = " in ln and "BPF_CORE_READ" not in ln)
+    head = line[:line.index(" = ") + 3]
+    res = await client.text_document_completion_async(lsp.CompletionParams(
+        doc, _at(client, head, len(head)),
+        lsp.CompletionContext(lsp.CompletionTriggerKind.TriggerCharacter, " ")))
+    assert list(res.items) == []
+
+
 async def test_completion_trigger_characters(client: LanguageClient):
     caps = client.init_result.capabilities
-    assert set(caps.completion_provider.trigger_characters) == {">", ".", ",", "(", '"', "/"}
+    assert set(caps.completion_provider.trigger_characters) == {">", ".", ",", "(", '"', "/",
+                                                                " "}
     enc = caps.position_encoding
     assert enc == (lsp.PositionEncodingKind.Utf8 if is_pull(client)
                    else lsp.PositionEncodingKind.Utf16)

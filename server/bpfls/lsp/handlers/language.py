@@ -32,8 +32,10 @@ log = logging.getLogger("bpfls.lsp")
 
 #: how long a request about a document not analysed yet waits for its first analysis
 FIRST_MODEL_WAIT = 2.0
-#: the characters after which the client asks for completions (the engine's contract)
-TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/")
+#: the characters after which the client asks for completions (the engine's contract); a
+#: space only continues the list a "," or "(" opened (``BPF_CORE_READ(task, ``): clients
+#: close their list on a space
+TRIGGER_CHARACTERS = (">", ".", ",", "(", '"', "/", " ")
 
 COMPLETION_OPTIONS = lsp.CompletionOptions(trigger_characters=list(TRIGGER_CHARACTERS),
                                            resolve_provider=True)
@@ -106,7 +108,7 @@ async def completion(ls: BpflsServer, params: lsp.CompletionParams) -> lsp.Compl
     ctx = await _context(ls, params.text_document.uri, params.position.line,
                          params.position.character)
     fn = engine("completion", "complete")
-    if ctx is None:
+    if ctx is None or (_space_triggered(params) and not _after_argument_separator(ctx)):
         return lsp.CompletionList(is_incomplete=False, items=[])
     session = ls.session
     client = session.client
@@ -124,6 +126,21 @@ async def completion(ls: BpflsServer, params: lsp.CompletionParams) -> lsp.Compl
     if key is not None:
         session.completions.store(key, res[0])
     return res[1]
+
+
+def _space_triggered(params: lsp.CompletionParams) -> bool:
+    c = params.context
+    return c is not None and c.trigger_kind == lsp.CompletionTriggerKind.TriggerCharacter \
+        and c.trigger_character == " "
+
+
+def _after_argument_separator(ctx: _Context) -> bool:
+    """The spaces before the position follow a "," or "(" (a macro's next argument)."""
+    lines = ctx.snap.lines
+    if not 0 <= ctx.pos.line < len(lines):
+        return False
+    before = lines[ctx.pos.line].encode("utf-8", "surrogatepass")[:ctx.pos.column].rstrip()
+    return before.endswith((b",", b"("))
 
 
 def completion_resolve(ls: BpflsServer, item: lsp.CompletionItem) -> lsp.CompletionItem:
