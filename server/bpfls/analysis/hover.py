@@ -246,7 +246,7 @@ def _member_line(owner: str, f: facts.MemberFact, where: str) -> str:
 
 def _member_table(rows: list[facts.KernelMember], ref: facts.MemberFact | None, kind: str,
                   ename: str) -> str:
-    out = ["| kernel | offset | size | |", "|---|---|---|---|"]
+    out = ["| kernel | offset | size | status |", "|---|---|---|---|"]
     for r in rows:
         f = r.fact
         if f is None:
@@ -326,7 +326,7 @@ def type_hover(model: SourceModel, kernels: KernelSet, t: Type | None, kind: str
     rows = facts.type_across(kernels, skind, ename, compare_to)
     if not rows:
         return "\n\n".join(parts)
-    out = ["| kernel | |", "|---|---|"]
+    out = ["| kernel | status |", "|---|---|"]
     for r in rows:
         if r.status == "missing":
             note = "missing"
