@@ -437,57 +437,56 @@ class _Fixer:
             return [a] if a is not None else []
         return []
 
-    # -- type-missing --------------------------------------------------------------------------
-    def _guard_type(self, d: Diagnostic) -> CodeAction | None:
-        """Wrap the statement using a type some kernels lack in ``if
-        (bpf_core_type_exists(T))`` (``T`` the relocation's root as written), or make the
-        value ``bpf_core_type_exists(T) ? <expr> : 0``: the check is false where the type is
-        missing, and the verifier drops the branch there."""
-        root = d.data.get("root")
+    # -- type-missing, helper-missing: a guard around the statement --------------------------
+    def _guarded_statement(self, d: Diagnostic, cond: str) -> CodeAction | None:
+        """The statement holding the diagnostic wrapped in ``if (cond)``, where it can be (an
+        expression statement in a block, in a file that includes ``bpf_core_read.h``, which
+        defines the checks); libbpf makes the check false where the name is missing and the
+        verifier drops the branch there."""
         doc = self.doc
         s = doc.offset(d.range.start.line, d.range.start.column)
         e = doc.offset(d.range.end.line, d.range.end.column)
-        if not root or s is None or e is None or b"bpf_core_read.h" not in doc.data:
+        if s is None or e is None or b"bpf_core_read.h" not in doc.data:
+            return None
+        stmt = _statement(doc.tree.root_node.descendant_for_byte_range(s, e))
+        if stmt is None or stmt.type != "expression_statement" or stmt.parent is None or \
+                stmt.parent.type not in _BLOCKS:
+            return None
+        return CodeAction(f"Guard with {cond}", QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
+
+    def _guard_type(self, d: Diagnostic) -> CodeAction | None:
+        """``if (bpf_core_type_exists(T))`` around the statement using a type some kernels
+        lack (``T`` the relocation's root as written), or ``bpf_core_type_exists(T) ? <expr> :
+        0`` for a value."""
+        root = d.data.get("root")
+        if not root:
             return None
         cond = f"bpf_core_type_exists({root})"
-        title = f"Guard with {cond}"
-        node = doc.tree.root_node.descendant_for_byte_range(s, e)
-        stmt = _statement(node)
-        if stmt is None:
-            return None
-        if stmt.type == "expression_statement" and stmt.parent is not None and \
-                stmt.parent.type in _BLOCKS:
-            return CodeAction(title, QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
+        wrapped = self._guarded_statement(d, cond)
+        if wrapped is not None or b"bpf_core_read.h" not in self.doc.data:
+            return wrapped
         a = self._access_for(d)
         if a is None:
             return None
+        doc = self.doc
         es = doc.offset(*a.expr_range.start)
         ee = doc.offset(*a.expr_range.end)
         value = doc.node_at(es, ee) if es is not None and ee is not None else None
         if value is None or not self._rvalue(value) or \
                 self._value_class(value) not in ("int", "ptr"):
             return None
-        return CodeAction(title + " (0 where it is missing)", QUICKFIX,
+        return CodeAction(f"Guard with {cond} (0 where it is missing)", QUICKFIX,
                           (self._ternary(value, lambda nested: cond, doc.node_text(value),
                                          "0"),), (d,), True)
 
-    # -- helper-missing ------------------------------------------------------------------------
     def _guard_helper(self, d: Diagnostic) -> CodeAction | None:
-        """Wrap the statement that calls the helper in ``if
-        (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x))``: libbpf makes the check
-        false where the helper is missing and the verifier drops the call there."""
+        """``if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_x))`` around the
+        statement calling a helper some kernels lack."""
         enumerator = d.data.get("enumerator")
-        doc = self.doc
-        s = doc.offset(d.range.start.line, d.range.start.column)
-        e = doc.offset(d.range.end.line, d.range.end.column)
-        if not enumerator or s is None or e is None or b"bpf_core_read.h" not in doc.data:
+        if not enumerator:
             return None
-        stmt = _statement(doc.tree.root_node.descendant_for_byte_range(s, e))
-        if stmt is None or stmt.type != "expression_statement" or stmt.parent is None or \
-                stmt.parent.type not in _BLOCKS:
-            return None
-        cond = f"bpf_core_enum_value_exists(enum bpf_func_id, {enumerator})"
-        return CodeAction(f"Guard with {cond}", QUICKFIX, (self._wrap(stmt, cond),), (d,), True)
+        return self._guarded_statement(
+            d, f"bpf_core_enum_value_exists(enum bpf_func_id, {enumerator})")
 
     # -- field-missing: what the model and the text say ---------------------------------------
     def missing(self) -> list[_Missing]:

@@ -39,13 +39,31 @@ class Judged:
 def resolve_model(model: SourceModel, kernels: KernelSet) -> list[Judged]:
     """Resolve the reachable accesses in program order on every loaded kernel (libbpf's
     per-object candidate cache and pruning included)."""
-    reachable = [a for a in model.accesses if a.reachable]
-    judged = [Judged(a, {}) for a in reachable]
+    return _resolved([a for a in model.accesses if a.reachable], model, kernels)
+
+
+def _resolved(accesses: list[CoreAccess], model: SourceModel, kernels: KernelSet
+              ) -> list[Judged]:
+    judged = [Judged(a, {}) for a in accesses]
     for k in kernels.loaded:
         resolver = CoreResolver(k.btf, memo=_memo_for(k.btf, model))
         for j in judged:
             j.results[k.name] = resolver.resolve(j.access.relocation)
     return judged
+
+
+def _verdicts(judged: list[Judged], names: list[str]) -> dict[str, Callable]:
+    """Per kernel, the value each resolved existence check takes there (None for an access
+    not among ``judged``): what guards are evaluated with."""
+    by_access = {id(j.access): j for j in judged}
+
+    def verdict_on(kernel: str):
+        def verdict(check: CoreAccess) -> bool | None:
+            j = by_access.get(id(check))
+            return check_value(j.results.get(kernel)) if j else None
+        return verdict
+
+    return {n: verdict_on(n) for n in names}
 
 
 #: target kernel → the program's base (primary kernel) → the program's own types' fingerprint
@@ -90,19 +108,8 @@ def load_verdicts(model: SourceModel, kernels: KernelSet) -> dict[str, Callable]
     CO-RE verdicts :func:`bpfls.analysis.load_check.check_load` evaluates call guards with),
     for a report whose relocations came from elsewhere (a compiled object)."""
     atoms = {id(a): a for c in model.calls if c.guard is not None for a in c.guard.atoms()}
-    results: dict[int, dict[str, Resolution]] = {i: {} for i in atoms}
-    for k in kernels.loaded:
-        resolver = CoreResolver(k.btf, memo=_memo_for(k.btf, model))
-        for i, a in atoms.items():
-            results[i][k.name] = resolver.resolve(a.relocation)
-
-    def verdict_on(kernel: str):
-        def verdict(check: CoreAccess) -> bool | None:
-            r = results.get(id(check))
-            return check_value(r.get(kernel)) if r else None
-        return verdict
-
-    return {k.name: verdict_on(k.name) for k in kernels.loaded}
+    return _verdicts(_resolved(list(atoms.values()), model, kernels),
+                     [k.name for k in kernels.loaded])
 
 
 def check_model(model: SourceModel, kernels: KernelSet,
@@ -119,15 +126,7 @@ def check_model(model: SourceModel, kernels: KernelSet,
     diags: list[Diagnostic] = [source_finding(sd) for sd in model.diagnostics]
     judged = resolve_model(model, kernels)
     names = [k.name for k in kernels.loaded]
-    by_access = {id(j.access): j for j in judged}
-
-    def verdict_on(kernel: str):
-        def verdict(check: CoreAccess) -> bool | None:
-            j = by_access.get(id(check))
-            return check_value(j.results.get(kernel)) if j else None
-        return verdict
-
-    verdicts = {n: verdict_on(n) for n in names}
+    verdicts = _verdicts(judged, names)
     always = dict.fromkeys(names, True)
 
     def executes(j: Judged, verdict: Verdict) -> dict[str, bool | None]:

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from bpfls.analysis.check import Judged, judge, load_verdicts
 from bpfls.analysis.diagnostics import apply_severity, diagnostic
 from bpfls.analysis.load_check import check_load
-from bpfls.analysis.object_programs import load_model
+from bpfls.analysis.object_programs import load_model, place_line
 from bpfls.analysis.pitfalls import enum_sign_extension
 from bpfls.analysis.report import COMPILED, OBJECT, Drift, DriftEntry, FileReport
 from bpfls.analysis.rules import Kernels, Verdict
 from bpfls.btf import BtfError
-from bpfls.core.ext import LineInfo, ObjectRelo
+from bpfls.core.ext import ObjectRelo
 from bpfls.core.objects import judge_object
 from bpfls.core.objfile import BpfObject, read_object
 from bpfls.core.patch import BPF_LDX, BPF_ST, BPF_STX
@@ -245,7 +245,7 @@ def _access(site: ObjectSite, here: str, obj_path: str, stdin: str | None = None
         path = stdin
     else:
         path = _source_path(line.file, here)
-    rng, word = _place(line)
+    rng, word = place_line(line)
     relo = o.relocation
     insn = o.insn
     cls = insn.cls if insn is not None else -1
@@ -318,23 +318,6 @@ def _source_path(file: str, here: str) -> str:
         return os.path.normpath(file)
     beside = os.path.join(here, file)
     return os.path.normpath(beside if os.path.exists(beside) else os.path.abspath(file))
-
-
-def _place(line: LineInfo | None) -> tuple[Range, str]:
-    """The range of the token at clang's line and column (0-based, UTF-8 bytes), and the
-    token. Column 0 (not recorded) gives the line's first non-blank character."""
-    if line is None or line.line <= 0:
-        return Range.of(0, 0, 0, 0), ""
-    ln = line.line - 1
-    text = line.text.encode("utf-8", "surrogateescape")
-    col = line.col - 1 if line.col > 0 else len(text) - len(text.lstrip())
-    col = min(col, len(text))
-    end = col
-    while end < len(text) and (chr(text[end]).isalnum() or text[end] == ord("_")):
-        end += 1
-    if end == col:
-        end = min(col + 1, len(text))
-    return Range.of(ln, col, ln, end), text[col:end].decode("utf-8", "replace")
 
 
 #: how many lines after clang's line a relocation's name is looked for

@@ -538,6 +538,23 @@ def _rels(reader: _Reader, s) -> list[tuple[int, int]]:
 
 # -- positions ---------------------------------------------------------------------------------
 
+def place_line(line: LineInfo | None) -> tuple[Range, str]:
+    """The range of the token at clang's line and column (0-based, UTF-8 bytes), and the
+    token. Column 0 (not recorded) gives the line's first non-blank character."""
+    if line is None or line.line <= 0:
+        return Range.of(0, 0, 0, 0), ""
+    ln = line.line - 1
+    text = line.text.encode("utf-8", "surrogateescape")
+    col = line.col - 1 if line.col > 0 else len(text) - len(text.lstrip())
+    col = min(col, len(text))
+    end = col
+    while end < len(text) and (chr(text[end]).isalnum() or text[end] == ord("_")):
+        end += 1
+    if end == col:
+        end = min(col + 1, len(text))
+    return Range.of(ln, col, ln, end), text[col:end].decode("utf-8", "replace")
+
+
 class _Places:
     """Where an instruction came from (line info), and where a variable is declared."""
 
@@ -572,18 +589,9 @@ class _Places:
     def insn(self, section: str, index: int) -> tuple[str, Range]:
         li = self.line(section, index)
         if li is None or li.line <= 0:
-            return os.path.abspath(self.obj.path), Range.of(0, 0, 0, 0)
-        ln = li.line - 1
-        text = li.text.encode("utf-8", "surrogateescape")
-        col = li.col - 1 if li.col > 0 else len(text) - len(text.lstrip())
-        col = min(col, len(text))
-        end = col
-        while end < len(text) and (chr(text[end]).isalnum() or text[end] == ord("_")):
-            end += 1
-        if end == col:
-            end = min(col + 1, len(text))
+            return self.nowhere()
         return self._path(li.file) if li.file else os.path.abspath(self.obj.path), \
-            Range.of(ln, col, ln, end)
+            place_line(li)[0]
 
     def function(self, f: BpfFunction) -> tuple[str, Range]:
         """A function's name where it is defined: the nearest line naming it at or above its

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from bpfls.source.pptokens import IDENT, PUNCT, tokenize
+from bpfls.source.pptokens import IDENT, split_top_level, tokenize
 
 if TYPE_CHECKING:
     from bpfls.source.pptokens import Tok
@@ -125,7 +125,7 @@ def _call_args(code: bytearray, pos: int) -> list[list[Tok]] | None:
     for p in _PARENS.finditer(code, start, start + CALL_BYTES):
         depth += 1 if p.group() == b"(" else -1
         if depth == 0:
-            return _split_args(tokenize(bytes(code[start:p.start()]), start))
+            return split_top_level(tokenize(bytes(code[start:p.start()]), start))
     return None
 
 
@@ -150,18 +150,3 @@ _CHANGED = re.compile(rb"\b(\w+)\s*(?:(?:[-+*/%&|^]|<<|>>)?=(?!=)|\+\+|--)|"
 
 def _names(pattern: re.Pattern, text: bytes) -> set[str]:
     return {g.decode() for m in pattern.finditer(text) for g in m.groups() if g}
-
-
-def _split_args(toks: list[Tok]) -> list[list[Tok]]:
-    out: list[list[Tok]] = [[]]
-    depth = 0
-    for t in toks:
-        if t.kind == PUNCT and t.text in "([{":
-            depth += 1
-        elif t.kind == PUNCT and t.text in ")]}":
-            depth -= 1
-        elif t.text == "," and depth == 0:
-            out.append([])
-            continue
-        out[-1].append(t)
-    return out

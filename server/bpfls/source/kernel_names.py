@@ -29,9 +29,9 @@ from bpfls.source import catalogue
 from bpfls.source.catalogue import Macro, Memory, ProgramArgs
 from bpfls.source.exprtypes import Source
 from bpfls.source.helper_ids import HELPER_IDS, HELPER_NAMES
-from bpfls.source.macros import Expander
+from bpfls.source.macros import Expander, macro_identifiers
 from bpfls.source.positions import Range
-from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, tokenize
+from bpfls.source.pptokens import IDENT, PUNCT, Tok, matching_paren, split_top_level, tokenize
 from bpfls.source.programs import MapDef, StructOps
 
 if TYPE_CHECKING:
@@ -119,24 +119,6 @@ def reads_load_constant(toks: list[Tok], macros: dict[str, MacroDef], constants:
             if got:
                 return True
     return False
-
-
-def macro_identifiers(name: str, macros: dict[str, MacroDef]) -> set[str]:
-    """The identifiers macro ``name`` may expand to (through the macros it uses)."""
-    out: set[str] = set()
-    todo = [name]
-    seen = set()
-    while todo:
-        m = macros.get(todo.pop())
-        if m is None or m.name in seen:
-            continue
-        seen.add(m.name)
-        for t in m.body:
-            if t.kind == IDENT:
-                out.add(t.text)
-                if t.text in macros:
-                    todo.append(t.text)
-    return out
 
 
 def helper_named(name: str, pointers: dict[str, str]) -> str | None:
@@ -238,26 +220,11 @@ def _strip(toks: list[Tok]) -> list[Tok]:
     return toks
 
 
-def _split(toks: list[Tok], op: str) -> list[list[Tok]]:
-    out: list[list[Tok]] = [[]]
-    depth = 0
-    for t in toks:
-        if t.kind == PUNCT and t.text in "([{":
-            depth += 1
-        elif t.kind == PUNCT and t.text in ")]}":
-            depth -= 1
-        elif depth == 0 and t.text == op:
-            out.append([])
-            continue
-        out[-1].append(t)
-    return out
-
-
 def _asserts(toks: list[Tok], name: str) -> bool:
     """Is the condition true only where ``name`` resolved (``bpf_ksym_exists(name)``,
     ``name``, ``&name``, ``name != NULL``, and conjunctions with one of them)?"""
     toks = _strip(toks)
-    parts = _split(toks, "&&")
+    parts = split_top_level(toks, "&&")
     if len(parts) > 1:
         return any(_asserts(p, name) for p in parts)
     words = [t.text for t in toks if not (t.kind == PUNCT and t.text in ("(", ")", "&"))]
@@ -277,7 +244,7 @@ def _denies(toks: list[Tok], name: str) -> bool:
     """Is the condition true wherever ``name`` did not resolve (``!bpf_ksym_exists(name)``,
     ``!name``, ``name == NULL``, and disjunctions with one of them)?"""
     toks = _strip(toks)
-    parts = _split(toks, "||")
+    parts = split_top_level(toks, "||")
     if len(parts) > 1:
         return any(_denies(p, name) for p in parts)
     if toks and toks[0].text == "!" and not (len(toks) > 1 and toks[1].text == "!"):
@@ -486,7 +453,7 @@ def _enumerators(toks: list[Tok], macros: dict[str, MacroDef],
     """The names OR-ed in a map's type or flags argument (each a single name, or a macro
     standing for one), with where each is written; numbers and other terms give none."""
     out = []
-    for term in _split(_strip(toks), "|"):
+    for term in split_top_level(_strip(toks), "|"):
         term = _strip(term)
         if len(term) != 1 or term[0].kind != IDENT:
             continue

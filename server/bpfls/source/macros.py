@@ -319,3 +319,21 @@ def _collect_args(work: list[Tok]) -> tuple[list[list[Tok]], Tok | None]:
 def _stringify(toks: list[Tok]) -> str:
     s = tokens_text([t.copy(space=t.space if i else False) for i, t in enumerate(toks)])
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def macro_identifiers(name: str, macros: Mapping[str, MacroDef]) -> set[str]:
+    """The identifiers macro ``name`` may expand to (through the macros it uses)."""
+    out: set[str] = set()
+    todo = [name]
+    seen = set()
+    while todo:
+        m = macros.get(todo.pop())
+        if m is None or m.name in seen:
+            continue
+        seen.add(m.name)
+        for t in m.body:
+            if t.kind == IDENT:
+                out.add(t.text)
+                if t.text in macros:
+                    todo.append(t.text)
+    return out

@@ -139,6 +139,23 @@ def matching_paren(toks: list[Tok], i: int) -> int:
     return -1
 
 
+def split_top_level(toks: list[Tok], sep: str = ",") -> list[list[Tok]]:
+    """``toks`` split at each ``sep`` outside parentheses, brackets and braces (a macro's
+    arguments, the terms of ``a && b``)."""
+    out: list[list[Tok]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == PUNCT and t.text in "([{":
+            depth += 1
+        elif t.kind == PUNCT and t.text in ")]}":
+            depth -= 1
+        elif depth == 0 and t.text == sep:
+            out.append([])
+            continue
+        out[-1].append(t)
+    return out
+
+
 def tokens_text(toks: list[Tok]) -> str:
     """Spell tokens back out (a space where there was one, or where needed to keep tokens apart)."""
     parts: list[str] = []

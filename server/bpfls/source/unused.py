@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bpfls.source.macros import macro_identifiers
 from bpfls.source.pptokens import IDENT, PUNCT
 
 if TYPE_CHECKING:
@@ -31,25 +32,11 @@ class Reads:
         self._macro_idents: dict[str, frozenset[str]] = {}
 
     def macro_identifiers(self, name: str) -> frozenset[str]:
-        """The identifiers macro ``name`` may expand to (through the macros it uses)."""
+        """The identifiers macro ``name`` may expand to (:func:`bpfls.source.macros.
+        macro_identifiers`, kept per name)."""
         got = self._macro_idents.get(name)
-        if got is not None:
-            return got
-        macros = self.tu.macros
-        out: set[str] = set()
-        todo = [name]
-        seen = set()
-        while todo:
-            m = macros.get(todo.pop())
-            if m is None or m.name in seen:
-                continue
-            seen.add(m.name)
-            for t in m.body:
-                if t.kind == IDENT:
-                    out.add(t.text)
-                    if t.text in macros:
-                        todo.append(t.text)
-        got = self._macro_idents[name] = frozenset(out)
+        if got is None:
+            got = self._macro_idents[name] = frozenset(macro_identifiers(name, self.tu.macros))
         return got
 
     def read_in(self, name: str, toks: list[Tok], depth: int = 0) -> bool:
