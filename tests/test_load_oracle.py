@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from compiled_corpus import corpus_objects
 from libbpf_lookup import (
     ATTACH_BTF,
     EVIDENCE,
@@ -133,10 +132,10 @@ class Cases:
 
 
 @pytest.fixture(scope="module")
-def corpus_cases() -> Cases:
+def corpus_cases(shared_corpus) -> Cases:
     projects = corpus_projects()
     out = Cases([], [], [], [], Counter())
-    for name, path in sorted(corpus_objects().items()):
+    for name, path in sorted(shared_corpus.objects.items()):
         m = object_model(read_object(path))
         project = projects.get(name, "")
         for p in m.programs:

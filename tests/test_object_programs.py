@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from compiled_corpus import corpus_objects
 from libbpf_lookup import LIBBPF
 from shared_corpus import programs as corpus_projects
 
@@ -331,14 +330,14 @@ class _LibbpfObjects:
 
 @pytest.mark.shared
 @pytest.mark.oracle
-def test_corpus_programs_and_maps_are_libbpfs() -> None:
+def test_corpus_programs_and_maps_are_libbpfs(shared_corpus) -> None:
     """Every corpus object: the programs (name, section) are the ones libbpf opens, in its
     order, and every map of ``.maps`` has libbpf's type and flags."""
     if not os.path.exists(LIBBPF):
         pytest.skip(f"{LIBBPF} is not installed (libbpf1)")
     oracle = _LibbpfObjects()
     checked = refused = programs = maps = 0
-    for name, path in sorted(corpus_objects().items()):
+    for name, path in sorted(shared_corpus.objects.items()):
         seen = oracle.read(path)
         if seen is None:  # newer than this libbpf (arena maps, ...)
             refused += 1
@@ -368,11 +367,11 @@ def test_corpus_programs_and_maps_are_libbpfs() -> None:
 
 
 @pytest.mark.shared
-def test_corpus_calls_are_placed_and_named() -> None:
+def test_corpus_calls_are_placed_and_named(shared_corpus) -> None:
     """Every helper call of the corpus is a known helper placed in a source file of its
     project, inside a function of the object; kfunc calls name an extern ksym."""
     projects = corpus_projects()
-    for name, path in sorted(corpus_objects().items()):
+    for name, path in sorted(shared_corpus.objects.items()):
         m = object_model(read_object(path))
         ksyms = {k.name for k in m.ksyms}
         for c in m.calls:
