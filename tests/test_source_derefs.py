@@ -10,6 +10,8 @@ verdict here (each case compiled with clang and loaded on a 6.18 kernel).
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import verifier_loader
 
@@ -617,7 +619,14 @@ def test_the_kernel_verifier_agrees(options, workdir, name) -> None:
     text = HEAD + CASES[name] + 'char LICENSE[] SEC("license") = "GPL";\n'
     src = workdir / (name.replace(" ", "_").replace(",", "") + ".bpf.c")
     src.write_text(text)
-    obj = verifier_loader.compile_program(src, workdir)
+    try:
+        obj = verifier_loader.compile_program(src, workdir)
+    except subprocess.CalledProcessError as e:
+        if verifier_loader.LIBBPF_INCLUDE == verifier_loader.CORPUS_DIR / "libbpf":
+            raise
+        # BPF_UPROBE, bpf_core_cast, ...: newer than the system's libbpf headers
+        pytest.skip(f"the system's libbpf headers cannot build this case ({e.stderr[:120]!r});"
+                    " ../shared/corpus/libbpf has newer ones")
     model = analyze(str(src), text, options)
     for prog, err in verifier_loader.verdicts(obj).items():
         seen, todo = set(), [prog]
